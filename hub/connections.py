@@ -1,0 +1,44 @@
+"""Secrets come from Airflow connections; config and code hold only conn ids.
+
+Airflow resolves a conn id from its secrets backends (``AIRFLOW_CONN_<ID>`` environment
+variables first, then its metadata database or a vault), in a task or outside one, so the
+CLI and the DAGs reach the same systems with the same credentials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import SecretStr
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    conn_id: str
+    conn_type: str | None
+    host: str | None
+    port: int | None
+    login: str | None
+    password: SecretStr = field(repr=False)
+    schema: str | None
+    extra: dict[str, Any]
+
+    def __repr__(self) -> str:  # never print a secret, even by accident
+        return f"ConnectionInfo(conn_id={self.conn_id!r}, host={self.host!r}, port={self.port!r})"
+
+
+def get_connection(conn_id: str) -> ConnectionInfo:
+    from airflow.sdk import BaseHook  # heavy import, kept out of module import time
+
+    conn = BaseHook.get_connection(conn_id)
+    return ConnectionInfo(
+        conn_id=conn_id,
+        conn_type=conn.conn_type,
+        host=conn.host,
+        port=conn.port,
+        login=conn.login,
+        password=SecretStr(conn.password or ""),
+        schema=conn.schema,
+        extra=conn.extra_dejson or {},
+    )
