@@ -1,0 +1,147 @@
+"""config/hub.yaml, validated with pydantic; every problem reported at once, by file and key."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hub.errors import ConfigError
+from mappings.customer import CUSTOMER_FIELDS
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "hub.yaml"
+CONFIG_ENV = "CUSTHUB_CONFIG"
+STORE_URL_ENV = "CUSTHUB_STORE_URL"
+
+# kind -> the connector class that serves it ("module:Class"), imported only when used.
+CONNECTOR_KINDS: dict[str, str] = {
+    "soap_crm": "connectors.soap.crm:CrmSoapConnector",
+    "sql_view": "connectors.sql.view:SqlViewConnector",
+    "sftp_files": "connectors.sftp.files:SftpFilesConnector",
+    "ares": "connectors.registries.ares:AresConnector",
+    "vies": "connectors.registries.vies:ViesConnector",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreConfig(_Strict):
+    url: str = "sqlite:///.demo/hub.db"
+
+
+class SystemConfig(_Strict):
+    kind: Literal["soap_crm", "sql_view", "sftp_files"]
+    conn_id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    mapping: str
+    enabled: bool = True
+    connector: dict[str, Any] = {}
+    receives: list[str] = []
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> SystemConfig:
+        unknown = sorted(set(self.receives) - set(CUSTOMER_FIELDS))
+        if unknown:
+            raise ValueError(f"receives names unknown fields {unknown}")
+        return self
+
+
+class RegistryConfig(_Strict):
+    kind: Literal["ares", "vies"]
+    conn_id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    mapping: str | None = None
+    enabled: bool = True
+    connector: dict[str, Any] = {}
+
+
+class MatchingConfig(_Strict):
+    keys: list[Literal["company_id", "vat_id"]] = ["company_id", "vat_id"]
+
+
+class FieldRule(_Strict):
+    rule: Literal["source_priority"] = "source_priority"
+    sources: list[str]
+
+
+class SurvivorshipConfig(_Strict):
+    default: FieldRule
+    fields: dict[str, FieldRule] = {}
+
+    def rule_for(self, field: str) -> FieldRule:
+        return self.fields.get(field, self.default)
+
+
+class HubConfig(_Strict):
+    store: StoreConfig = StoreConfig()
+    report_dir: str = ".demo/reports"
+    quarantine_max_share: float = Field(0.2, ge=0, le=1)
+    systems: dict[str, SystemConfig]
+    registries: dict[str, RegistryConfig] = {}
+    matching: MatchingConfig = MatchingConfig()
+    survivorship: SurvivorshipConfig
+
+    @model_validator(mode="after")
+    def _sources_exist(self) -> HubConfig:
+        known = set(self.systems) | set(self.registries)
+        rules = {"default": self.survivorship.default, **self.survivorship.fields}
+        for field, rule in rules.items():
+            if field != "default" and field not in CUSTOMER_FIELDS:
+                raise ValueError(f"survivorship.fields.{field}: not a Customer field")
+            missing = [s for s in rule.sources if s not in known]
+            if missing:
+                raise ValueError(f"survivorship.{field}.sources: unknown systems {missing}")
+        return self
+
+    @property
+    def store_url(self) -> str:
+        return os.environ.get(STORE_URL_ENV) or self.store.url
+
+    def enabled_systems(self) -> list[str]:
+        return [name for name, s in self.systems.items() if s.enabled]
+
+
+def connector_class(kind: str) -> type:
+    module, _, name = CONNECTOR_KINDS[kind].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def load_config(path: str | Path | None = None) -> HubConfig:
+    source = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{source}: cannot read configuration: {e}") from e
+    try:
+        config = HubConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(_describe(source, e)) from None
+    _validate_connector_blocks(source, config)
+    return config
+
+
+def _describe(source: Path, error: ValidationError) -> str:
+    lines = [f"{source}: {error.error_count()} problem(s) in the configuration:"]
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        lines.append(f"  {key}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def _validate_connector_blocks(source: Path, config: HubConfig) -> None:
+    problems: list[str] = []
+    blocks = [("systems", n, s.kind, s.connector) for n, s in config.systems.items()]
+    blocks += [("registries", n, r.kind, r.connector) for n, r in config.registries.items()]
+    for section, name, kind, block in blocks:
+        try:
+            connector_class(kind).Settings.model_validate(block)
+        except ValidationError as e:
+            for item in e.errors():
+                key = ".".join(str(p) for p in item["loc"])
+                problems.append(f"  {section}.{name}.connector.{key}: {item['msg']}")
+    if problems:
+        raise ConfigError("\n".join([f"{source}: problem(s) in connector settings:", *problems]))

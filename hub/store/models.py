@@ -1,0 +1,181 @@
+"""The hub store: everything the hub knows, keyed by run. SQLite by default, PostgreSQL in production.
+
+The schema is owned by Alembic (hub/store/migrations); these models are its source.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict: JSON, datetime: DateTime(timezone=True)}
+
+
+class Run(Base):
+    """One execution of a job; an Airflow run maps to exactly one (external_id)."""
+
+    __tablename__ = "run"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str | None] = mapped_column(String(250), unique=True)
+    status: Mapped[str] = mapped_column(String(24))  # running, succeeded, failed
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    interval_start: Mapped[datetime | None]
+    interval_end: Mapped[datetime | None]
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class RunMetric(Base):
+    """A figure a step measured in a run; re-running the step overwrites, never adds."""
+
+    __tablename__ = "run_metric"
+    run_id: Mapped[str] = mapped_column(ForeignKey("run.id"), primary_key=True)
+    system: Mapped[str] = mapped_column(String(64), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+
+
+class Cursor(Base):
+    __tablename__ = "cursor"
+    system: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict | None]
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+
+
+class SourceRecord(Base):
+    """The latest raw payload of each record of each system, as staged before mapping."""
+
+    __tablename__ = "source_record"
+    __table_args__ = (UniqueConstraint("system", "record_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    system: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str | None] = mapped_column(String(64))
+    location: Mapped[str | None] = mapped_column(String(500))
+    fetched_at: Mapped[datetime]
+    run_id: Mapped[str] = mapped_column(String(64))  # the run that staged this content
+
+
+class FileLedger(Base):
+    """Files already applied, by content hash: a re-delivered file is not applied twice."""
+
+    __tablename__ = "file_ledger"
+    system: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_name: Mapped[str] = mapped_column(String(500))
+    run_id: Mapped[str] = mapped_column(String(64))
+    processed_at: Mapped[datetime]
+
+
+class CanonicalRecord(Base):
+    """A source record mapped to the canonical Customer."""
+
+    __tablename__ = "canonical_record"
+    system: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    values: Mapped[dict]
+    source_hash: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[str] = mapped_column(String(64))
+
+
+class Quarantine(Base):
+    """A record that could not be read or mapped: its raw payload and the reason."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (UniqueConstraint("system", "record_key", "content_hash"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(64))
+    system: Mapped[str] = mapped_column(String(64))
+    record_key: Mapped[str] = mapped_column(String(600))  # record id, or file:line for unreadable rows
+    content_hash: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(16))  # read, map
+    reason: Mapped[str] = mapped_column(Text)
+    raw_payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+
+class Xref(Base):
+    """Which hub id each system's record belongs to."""
+
+    __tablename__ = "xref"
+    system: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    hub_id: Mapped[str] = mapped_column(String(32), index=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[str] = mapped_column(String(64))
+    linked_at: Mapped[datetime]
+
+
+class GoldenRecord(Base):
+    """Every version of every golden record; the highest version is the current one."""
+
+    __tablename__ = "golden_record"
+    hub_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    values: Mapped[dict]
+    lineage: Mapped[dict]
+    is_current: Mapped[bool] = mapped_column(default=True, index=True)
+    run_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class Discrepancy(Base):
+    """A field where a system differs from the golden record, as seen in a run."""
+
+    __tablename__ = "discrepancy"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    hub_id: Mapped[str] = mapped_column(String(32))
+    system: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str] = mapped_column(String(128))
+    field: Mapped[str] = mapped_column(String(64))
+    system_value: Mapped[str | None] = mapped_column(Text)
+    golden_value: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(64))
+    rule: Mapped[str | None] = mapped_column(String(64))
+    corrected: Mapped[bool] = mapped_column(default=False)
+
+
+class Outbox(Base):
+    """Corrections to send; the idempotency key makes a repeated run send nothing twice."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    system: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str] = mapped_column(String(128))
+    hub_id: Mapped[str] = mapped_column(String(32))
+    values: Mapped[dict]
+    expected_version: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, refused
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class RegistryCheck(Base):
+    """Evidence of a registry look-up (VIES, ARES): what was asked, when, and the answer."""
+
+    __tablename__ = "registry_check"
+    __table_args__ = (UniqueConstraint("registry_name", "key", "checked_on"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    registry_name: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(64))
+    checked_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))  # valid, invalid, unknown, found, not_found
+    request_identifier: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict]
+    run_id: Mapped[str] = mapped_column(String(64))
+    checked_at: Mapped[datetime]

@@ -1,0 +1,40 @@
+"""Company registration numbers: the Czech and Slovak IČO, other countries kept compact.
+
+python-stdnum has no ``cz.ico``, but the 8-digit legal-entity DIČ is the IČO with the same
+mod-11 check digit, so ``stdnum.cz.dic.calc_check_digit_legal`` is the IČO rule. The Slovak
+IČO uses the same rule.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from stdnum.cz.dic import calc_check_digit_legal
+
+from mappings.errors import InvalidValue
+from mappings.normalizers._common import as_str
+
+LABEL = "ICO"
+_ICO_COUNTRIES = frozenset({"CZ", "SK"})
+_SEPARATORS = re.compile(r"[\s.\-/]")
+
+
+def normalize_company_id(value: Any, country: str | None = None) -> str:
+    """Czech/Slovak IČO (also when the country is unknown) or another country's id, compacted."""
+    if country is None or country in _ICO_COUNTRIES:
+        return normalize_ico(value)
+    return _SEPARATORS.sub("", as_str(value)).upper()
+
+
+def normalize_ico(value: Any) -> str:
+    """8 digits, left-padded with zeros (systems storing numbers drop them), checksum verified."""
+    digits = _SEPARATORS.sub("", as_str(value))
+    if not digits.isdigit():
+        raise InvalidValue(LABEL, "not a number")
+    if len(digits) > 8:
+        raise InvalidValue(LABEL, "more than 8 digits")
+    digits = digits.zfill(8)
+    if calc_check_digit_legal(digits[:-1]) != digits[-1]:
+        raise InvalidValue(LABEL, "invalid checksum")
+    return digits

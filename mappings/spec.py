@@ -1,0 +1,214 @@
+"""The declarative mapping spec: how one system's record becomes a canonical Customer.
+
+A spec is data (YAML under ``mappings/specs/``), validated here with every problem
+reported at once and named by file and key; ``mappings.engine`` executes it. Composed
+values use a small template language instead of expressions, so nothing is ``eval``-ed:
+``"{nazevUlice|nazevCastiObce} {cisloDomovni}/{cisloOrientacni}"`` names sources by the
+last segment of their path, ``a|b`` takes the first present, and a placeholder without
+a value drops the separator text written before it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from mappings.customer import CUSTOMER_FIELDS, Customer
+from mappings.errors import SpecError, SpecProblem
+from mappings.normalizers import NORMALIZERS
+
+SPECS_DIR = Path(__file__).parent / "specs"
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+@dataclass(frozen=True)
+class TemplatePart:
+    before: str  # literal text written only when this part has a value and something precedes it
+    names: tuple[str, ...]  # alternatives: the first source with a value wins
+
+
+@dataclass(frozen=True)
+class Template:
+    parts: tuple[TemplatePart, ...]
+    after: str  # literal text after the last placeholder
+
+    @classmethod
+    def parse(cls, text: str) -> Template:
+        parts, position = [], 0
+        for match in _PLACEHOLDER.finditer(text):
+            names = tuple(name.strip() for name in match.group(1).split("|"))
+            if not all(names):
+                raise ValueError(f"empty placeholder in template {text!r}")
+            parts.append(TemplatePart(text[position : match.start()], names))
+            position = match.end()
+        if not parts:
+            raise ValueError(f"template {text!r} has no {{placeholder}}")
+        return cls(tuple(parts), text[position:])
+
+    @property
+    def names(self) -> set[str]:
+        return {name for part in self.parts for name in part.names}
+
+
+class FileFormat(BaseModel):
+    """How a file-based system writes its records (the ERP's CSV)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["csv"]
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    quotechar: str = '"'
+    decimal_comma: bool = False
+
+
+class FieldRule(BaseModel):
+    """Where one canonical field comes from and how it is normalized."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str | list[str]  # a field or dotted path; a list needs a template
+    template: str | None = None
+    normalizer: str = "text"
+    on_error: Literal["quarantine", "drop"] = "quarantine"
+    write: bool | None = None  # default: written back unless composed by a template
+    default: str | None = None  # canonical value when the source holds nothing
+
+    @field_validator("normalizer")
+    @classmethod
+    def _known_normalizer(cls, name: str) -> str:
+        if name not in NORMALIZERS:
+            known = ", ".join(sorted(NORMALIZERS))
+            raise ValueError(f"unknown normalizer {name!r}; known: {known}")
+        return name
+
+    @model_validator(mode="after")
+    def _template_matches_sources(self) -> FieldRule:
+        if isinstance(self.source, list) != (self.template is not None):
+            raise ValueError("a list of sources needs a template, and a template a list of sources")
+        if self.template is not None:
+            _check_template(self.parsed_template(), self.sources)
+        return self
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return (self.source,) if isinstance(self.source, str) else tuple(self.source)
+
+    @property
+    def writable(self) -> bool:
+        return self.write if self.write is not None else self.template is None
+
+    def parsed_template(self) -> Template | None:
+        return _parse_template(self.template) if self.template is not None else None
+
+
+@cache
+def _parse_template(text: str) -> Template:
+    """Parsed once per template text: the engine asks for it on every record."""
+    return Template.parse(text)
+
+
+def _check_default(name: str, default: str) -> None:
+    """A default is a canonical value: "actve" fails when the spec loads, not on every record."""
+    try:
+        Customer.model_validate({name: default})
+    except ValidationError as exc:
+        raise ValueError(f"{name}.default {default!r}: {exc.errors()[0]['msg']}") from None
+
+
+def _check_template(template: Template | None, sources: tuple[str, ...]) -> None:
+    names = [source.rsplit(".", 1)[-1] for source in sources]
+    if len(set(names)) != len(names):
+        raise ValueError("template sources must end in distinct names")
+    if template is not None and template.names != set(names):
+        raise ValueError(
+            f"template placeholders {sorted(template.names)} must be the sources {names}"
+        )
+
+
+class MappingSpec(BaseModel):
+    """One system's mapping: its record id, file format and a rule per canonical field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    system: str
+    record_id: str
+    read_only: bool = False  # a registry: nothing is written back
+    default_country: str | None = None  # reads national phone numbers etc. when a record has none
+    format: FileFormat | None = None
+    fields: dict[str, FieldRule]
+
+    @field_validator("fields")
+    @classmethod
+    def _canonical_fields(cls, fields: dict[str, FieldRule]) -> dict[str, FieldRule]:
+        unknown = sorted(set(fields) - set(CUSTOMER_FIELDS))
+        if unknown:
+            raise ValueError(f"not canonical Customer fields: {unknown}")
+        for name, rule in fields.items():
+            if rule.default is not None:
+                _check_default(name, rule.default)
+        return fields
+
+    @field_validator("default_country")
+    @classmethod
+    def _alpha2(cls, country: str | None) -> str | None:
+        if country is not None and not re.fullmatch(r"[A-Z]{2}", country):
+            raise ValueError("must be an ISO 3166-1 alpha-2 code such as CZ")
+        return country
+
+    @model_validator(mode="after")
+    def _writes_are_plain(self) -> MappingSpec:
+        if self.read_only:
+            return self
+        written: dict[str, str] = {}
+        for name, rule in self.fields.items():
+            if not rule.writable:
+                continue
+            if rule.template is not None or "." in rule.sources[0]:
+                raise ValueError(f"fields.{name}: a written field needs one top-level source; "
+                                 "set write: false")
+            if (other := written.setdefault(rule.sources[0], name)) != name:
+                raise ValueError(f"fields.{name}: source {rule.sources[0]!r} is already written by "
+                                 f"{other}; set write: false on the derived one")
+        return self
+
+    def writable_fields(self) -> dict[str, str]:
+        """Canonical field -> the system field it is written to (empty for a read-only system)."""
+        if self.read_only:
+            return {}
+        return {name: rule.sources[0] for name, rule in self.fields.items() if rule.writable}
+
+
+def load_spec(name_or_path: str | Path) -> MappingSpec:
+    """A spec by name ("erp" -> mappings/specs/erp.yaml) or by path to a YAML file."""
+    path = _resolve(name_or_path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecError(str(path), [SpecProblem("", str(exc))]) from exc
+    return parse_spec(document, source=str(path))
+
+
+def parse_spec(document: Any, source: str = "<spec>") -> MappingSpec:
+    try:
+        return MappingSpec.model_validate(document)
+    except ValidationError as exc:
+        raise SpecError(source, [_problem(error) for error in exc.errors()]) from exc
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    text = str(name_or_path)
+    if isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml")) or "/" in text:
+        return Path(name_or_path)
+    return SPECS_DIR / f"{text}.yaml"
+
+
+def _problem(error: Any) -> SpecProblem:
+    key = ".".join(str(part) for part in error["loc"])
+    return SpecProblem(key, error["msg"].removeprefix("Value error, "))

@@ -1,0 +1,240 @@
+"""A seeded generator of companies spread over CRM, accounting and ERP, with ground truth.
+
+Each company has one true state (``TrueCompany``). Each system gets its own copy with the
+drift real estates show: names without diacritics or with another spelling of the legal form,
+typos, a moved address known only to sales, a missing VAT ID, a missing IČO, phone and postal
+code formats, stale payment terms, plus a few records no mapping can accept. The drift is
+placed where the documented source priorities (config/hub.yaml) can undo it, so that after a
+sync every system must hold the truth; ``GroundTruth`` says which record is which company.
+"""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sandbox import names
+
+CZ_SHARE, PROSPECT_SHARE = 0.85, 0.05
+
+
+@dataclass(frozen=True)
+class TrueCompany:
+    key: str
+    company_id: str | None
+    vat_id: str | None
+    name: str  # full legal name with its legal form, as the registry spells it
+    legal_form: str
+    legal_form_code: str | None  # ARES pravniForma
+    street_name: str
+    house_no: int
+    orientation_no: int | None
+    city: str
+    postal_code: str  # compact, "12000"
+    country: str
+    email: str
+    phone: str  # E.164
+    iban: str | None
+    payment_terms_days: int
+    credit_limit: Decimal
+    dissolved_on: date | None = None
+    vat_valid: bool = True
+
+    @property
+    def street(self) -> str:
+        suffix = f"/{self.orientation_no}" if self.orientation_no else ""
+        return f"{self.street_name} {self.house_no}{suffix}"
+
+
+@dataclass
+class GroundTruth:
+    companies: dict[str, TrueCompany] = field(default_factory=dict)
+    # (system, record_id) -> company key
+    records: dict[tuple[str, str], str] = field(default_factory=dict)
+    # (system, record_id) of records made unreadable on purpose, with why
+    broken: dict[tuple[str, str], str] = field(default_factory=dict)
+    # (system, record_id) -> fields whose value in that system the sync must correct
+    drifted: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+
+
+@dataclass
+class Estate:
+    """Everything the sandbox systems start with."""
+
+    crm_accounts: list[dict] = field(default_factory=list)
+    accounting_rows: list[dict] = field(default_factory=list)
+    erp_partners: list[dict] = field(default_factory=list)
+    registry: list[TrueCompany] = field(default_factory=list)  # what ARES and VIES know
+    truth: GroundTruth = field(default_factory=GroundTruth)
+
+
+def generate(n_companies: int = 200, seed: int = 7) -> Estate:
+    rng = random.Random(seed)
+    estate = Estate()
+    companies = [_company(rng, i) for i in range(n_companies)]
+    for i, company in enumerate(companies):
+        registered = _registered_state(rng, company)
+        estate.truth.companies[company.key] = registered
+        estate.registry.append(registered)
+        _spread(rng, estate, registered, i)
+    _add_broken_records(rng, estate)
+    return estate
+
+
+def _registered_state(rng: random.Random, company: TrueCompany) -> TrueCompany:
+    roll = rng.random()
+    if company.country == "CZ" and roll < 0.03:
+        return replace(company, dissolved_on=date(2026, 6, 30) - timedelta(days=rng.randint(0, 400)))
+    if company.vat_id and roll > 0.98:
+        return replace(company, vat_valid=False)
+    return company
+
+
+def _company(rng: random.Random, i: int) -> TrueCompany:
+    country = "CZ" if rng.random() < CZ_SHARE else rng.choice(["SK", "DE", "AT", "PL"])
+    name, form, form_code = names.company_name(rng, country)
+    street_name, city, postal = names.address(rng, country)
+    ico = names.czech_ico(rng) if country == "CZ" else None
+    return TrueCompany(
+        key=f"T{i:06d}", company_id=ico, vat_id=names.vat_id(rng, country, ico),
+        name=name, legal_form=form, legal_form_code=form_code,
+        street_name=street_name, house_no=rng.randint(1, 2999),
+        orientation_no=rng.choice([None, rng.randint(1, 120)]) if country == "CZ" else None,
+        city=city, postal_code=postal, country=country,
+        email=f"{names.slug(name)}@{names.slug(name)}.{country.lower()}",
+        phone=names.phone(rng, country), iban=names.iban(rng, country),
+        payment_terms_days=rng.choice([14, 14, 30, 30, 30, 45, 60]),
+        credit_limit=Decimal(rng.choice([0, 50_000, 100_000, 150_000, 250_000, 500_000]))
+        + Decimal(rng.choice([0, 0, 0, "0.50"])),
+    )
+
+
+def _spread(rng: random.Random, estate: Estate, company: TrueCompany, i: int) -> None:
+    prospect = rng.random() < PROSPECT_SHARE
+    moved = None if prospect or rng.random() > 0.1 else names.address(rng, company.country)
+    _add(estate, "crm", f"CRM-{i:06d}", company, _crm_drift(rng, company))
+    if prospect:
+        return
+    old_address = _old_address(company, moved)
+    _add(estate, "accounting", f"ACC{10000 + i}", company, {**old_address, **_acc_drift(rng, company)})
+    _add(estate, "erp", f"P{50000 + i}", company, {**old_address, **_erp_drift(rng, company)})
+
+
+def _old_address(company: TrueCompany, moved: tuple[str, str, str] | None) -> dict[str, str]:
+    """A company that moved: sales (CRM) know the truth, the others the old address."""
+    if moved is None:
+        return {}
+    street_name, city, postal = moved
+    return {"street": f"{street_name} {company.house_no + 7}", "city": city, "postal_code": postal}
+
+
+def _crm_drift(rng: random.Random, c: TrueCompany) -> dict[str, object]:
+    drift: dict[str, object] = {}
+    registry_fixes_name = c.country == "CZ"
+    roll = rng.random()
+    if registry_fixes_name and roll < 0.2:
+        drift["name"] = strip_diacritics(c.name)
+    elif registry_fixes_name and roll < 0.35:
+        drift["name"] = names.legal_form_variant(c.name, c.legal_form)
+    elif registry_fixes_name and roll < 0.42:
+        drift["name"] = names.typo(rng, c.name)
+    if rng.random() < 0.15 and c.company_id:
+        drift["vat_id"] = None
+    return drift
+
+
+def _acc_drift(rng: random.Random, c: TrueCompany) -> dict[str, object]:
+    drift: dict[str, object] = {}
+    if c.country == "CZ" and rng.random() < 0.1:
+        drift["name"] = names.legal_form_variant(c.name, c.legal_form)
+    if rng.random() < 0.1:
+        drift["email"] = "fakturace@" + c.email.split("@")[1]
+    return drift
+
+
+def _erp_drift(rng: random.Random, c: TrueCompany) -> dict[str, object]:
+    drift: dict[str, object] = {}
+    if c.country == "CZ" and rng.random() < 0.15:
+        drift["name"] = c.name.upper()
+    if rng.random() < 0.1:
+        drift["payment_terms_days"] = c.payment_terms_days + 15
+    if rng.random() < 0.05:
+        drift["credit_limit"] = c.credit_limit + 25_000
+    if c.vat_id and c.company_id and rng.random() < 0.1:
+        drift["company_id"] = None  # matched by VAT ID instead
+    elif c.company_id and rng.random() < 0.1:
+        drift["vat_id"] = None
+    return drift
+
+
+def _add(estate: Estate, system: str, record_id: str, c: TrueCompany, drift: dict[str, object]) -> None:
+    values = _true_values(c) | drift
+    estate.truth.records[(system, record_id)] = c.key
+    changed = {k for k, v in drift.items() if v != _true_values(c).get(k)}
+    estate.truth.drifted[(system, record_id)] = changed
+    if system == "crm":
+        estate.crm_accounts.append(_crm_account(record_id, values, c))
+    elif system == "accounting":
+        estate.accounting_rows.append(_accounting_row(record_id, values, c))
+    else:
+        estate.erp_partners.append(_erp_partner(record_id, values))
+
+
+def _true_values(c: TrueCompany) -> dict[str, object]:
+    return {
+        "name": c.name, "company_id": c.company_id, "vat_id": c.vat_id, "street": c.street,
+        "city": c.city, "postal_code": c.postal_code, "country": c.country, "email": c.email,
+        "phone": c.phone, "iban": c.iban, "payment_terms_days": c.payment_terms_days,
+        "credit_limit": c.credit_limit,
+    }
+
+
+def _crm_account(record_id: str, v: dict, c: TrueCompany) -> dict:
+    return {
+        "AccountId": record_id, "Name": v["name"], "CompanyId": v["company_id"] or "",
+        "VatId": names.spaced_vat(v["vat_id"]), "Street": v["street"], "City": v["city"],
+        "PostalCode": names.spaced_postal(v["postal_code"], c.country), "CountryCode": v["country"],
+        "Email": v["email"], "Phone": names.local_phone(v["phone"]),
+    }
+
+
+def _accounting_row(record_id: str, v: dict, c: TrueCompany) -> dict:
+    return {
+        "customer_no": record_id, "company_name": v["name"], "ico": v["company_id"],
+        "dic": v["vat_id"], "street": v["street"], "city": v["city"], "zip": v["postal_code"],
+        "country": v["country"], "email": v["email"], "phone": v["phone"], "iban": v["iban"],
+        "payment_terms_days": v["payment_terms_days"], "credit_limit": v["credit_limit"],
+    }
+
+
+def _erp_partner(record_id: str, v: dict) -> dict:
+    return {
+        "PARTNER_ID": record_id, "NAZEV": v["name"], "ICO": v["company_id"] or "",
+        "DIC": v["vat_id"] or "", "ULICE": v["street"], "MESTO": v["city"],
+        "PSC": names.spaced_postal(v["postal_code"], v["country"]), "ZEME": v["country"],
+        "EMAIL": v["email"], "TELEFON": names.local_phone(v["phone"]),
+        "SPLATNOST_DNI": v["payment_terms_days"], "UVEROVY_LIMIT": v["credit_limit"],
+    }
+
+
+def _add_broken_records(rng: random.Random, estate: Estate) -> None:
+    """A few records no mapping can accept: each must be quarantined, never lost."""
+    bad_ico = names.czech_ico(rng)[:-1] + "0"
+    bad_ico = bad_ico if not names.valid_ico(bad_ico) else bad_ico[:-1] + "1"
+    estate.crm_accounts.append({
+        "AccountId": "CRM-BROKEN-1", "Name": "Neplatné IČO s.r.o.", "CompanyId": bad_ico,
+        "VatId": "", "Street": "Dlouhá 1", "City": "Praha", "PostalCode": "110 00",
+        "CountryCode": "CZ", "Email": "x@example.cz", "Phone": "+420 600 000 000"})
+    estate.truth.broken[("crm", "CRM-BROKEN-1")] = "invalid IČO checksum"
+    row = dict(estate.accounting_rows[0], customer_no="ACC-BROKEN-1", ico=None, dic=None,
+               iban="CZ00 0000 0000 0000 0000 0000", company_name="Bez identifikace s.r.o.")
+    estate.accounting_rows.append(row)
+    estate.truth.broken[("accounting", "ACC-BROKEN-1")] = "invalid IBAN, no identifier"
+
+
+def strip_diacritics(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))

@@ -1,0 +1,156 @@
+"""Realistic Central European company data for the generator: names, addresses, identifiers."""
+
+from __future__ import annotations
+
+import random
+import re
+import unicodedata
+
+import phonenumbers
+from stdnum.cz import dic as cz_dic
+
+SURNAMES = ["Dvořák", "Novák", "Černý", "Procházka", "Kučera", "Veselý", "Horák", "Němec",
+            "Pokorný", "Marek", "Růžička", "Šimek", "Křížek", "Beneš", "Fiala", "Sedláček",
+            "Doležal", "Zeman", "Kolář", "Navrátil", "Čermák", "Vaněk", "Urban", "Blažek",
+            "Kříž", "Kovář", "Bartoš", "Vlček", "Polák", "Musil", "Kopecký", "Štěpánek"]
+TRADES = ["Stavby", "Elektro", "Kovovýroba", "Dřevovýroba", "Autodoprava", "Technoplast",
+          "Agro", "Pekárna", "Tiskárna", "Strojírna", "Obchod", "Instalace", "Zámečnictví",
+          "Logistika", "Software", "Klimatizace", "Nábytek", "Sklárna", "Zahradnictví"]
+REGIONS = ["Vysočina", "Morava", "Bohemia", "Krkonoše", "Šumava", "Haná", "Polabí", "Podřipsko"]
+CZ_CITIES = [("Praha", "11000"), ("Praha", "12000"), ("Praha", "15000"), ("Brno", "60200"),
+             ("Ostrava", "70200"), ("Plzeň", "30100"), ("Olomouc", "77900"),
+             ("Liberec", "46001"), ("České Budějovice", "37001"), ("Hradec Králové", "50002"),
+             ("Pardubice", "53002"), ("Zlín", "76001"), ("Jihlava", "58601"), ("Kladno", "27201")]
+CZ_STREETS = ["Vinohradská", "Masarykova", "Husova", "Palackého", "Nádražní", "Školní",
+              "Komenského", "Zahradní", "Průmyslová", "Žižkova", "Tyršova", "Smetanova",
+              "Nerudova", "Revoluční", "Lidická", "Českobratrská", "Jiráskova", "Dělnická"]
+FOREIGN = {
+    "SK": (["Tatra", "Váh", "Dunaj", "Fatra"], ["Obchod", "Stavby", "Doprava"], "s.r.o.",
+           [("Bratislava", "81101"), ("Košice", "04001"), ("Žilina", "01001")],
+           ["Hlavná", "Štúrova", "Mlynská"], "+4212"),
+    "DE": (["Müller", "Schmidt", "Schneider", "Fischer"], ["Logistik", "Maschinenbau", "Handel"],
+           "GmbH", [("Dresden", "01067"), ("München", "80331"), ("Nürnberg", "90402")],
+           ["Hauptstraße", "Bahnhofstraße", "Gartenweg"], "+4935"),
+    "AT": (["Huber", "Gruber", "Wagner"], ["Handels", "Bau", "Technik"], "GmbH",
+           [("Wien", "1010"), ("Linz", "4020"), ("Graz", "8010")],
+           ["Ringstraße", "Landstraße", "Kirchengasse"], "+431"),
+    "PL": (["Kowalski", "Nowak", "Wiśniewski"], ["Transport", "Budownictwo", "Handel"],
+           "Sp. z o.o.", [("Wrocław", "50001"), ("Katowice", "40001"), ("Kraków", "30001")],
+           ["Długa", "Polna", "Leśna"], "+4871"),
+}
+CZ_FORMS = [("s.r.o.", "112", 0.7), ("a.s.", "121", 0.2), ("v.o.s.", "111", 0.05), ("k.s.", "113", 0.05)]
+FORM_VARIANTS = {"s.r.o.": "spol. s r.o.", "a.s.": "akciová společnost", "v.o.s.": "veřejná obchodní společnost",
+                 "k.s.": "komanditní společnost"}
+
+
+def company_name(rng: random.Random, country: str) -> tuple[str, str, str | None]:
+    if country != "CZ":
+        first, trades, form, *_ = FOREIGN[country]
+        return f"{rng.choice(first)} {rng.choice(trades)} {form}", form, None
+    form, code = _weighted_form(rng)
+    pattern = rng.randrange(4)
+    base = [f"{rng.choice(SURNAMES)} a syn", f"{rng.choice(TRADES)} {rng.choice(SURNAMES)}",
+            f"{rng.choice(TRADES)} {rng.choice(REGIONS)}",
+            f"{rng.choice(SURNAMES)} {rng.choice(TRADES).lower()}"][pattern]
+    return f"{base} {form}", form, code
+
+
+def _weighted_form(rng: random.Random) -> tuple[str, str]:
+    roll, acc = rng.random(), 0.0
+    for form, code, share in CZ_FORMS:
+        acc += share
+        if roll < acc:
+            return form, code
+    return CZ_FORMS[0][0], CZ_FORMS[0][1]
+
+
+def address(rng: random.Random, country: str) -> tuple[str, str, str]:
+    if country == "CZ":
+        city, postal = rng.choice(CZ_CITIES)
+        return rng.choice(CZ_STREETS), city, postal
+    _, _, _, cities, streets, _ = FOREIGN[country]
+    city, postal = rng.choice(cities)
+    return rng.choice(streets), city, postal
+
+
+def czech_ico(rng: random.Random) -> str:
+    while True:
+        head = f"{rng.randint(1, 9)}{rng.randint(0, 999999):06d}"
+        total = sum(int(d) * w for d, w in zip(head, range(8, 1, -1), strict=True))
+        check = (11 - total % 11) % 10
+        ico = head + str(check)
+        if valid_ico(ico):
+            return ico
+
+
+def valid_ico(ico: str) -> bool:
+    return cz_dic.is_valid(ico)
+
+
+def vat_id(rng: random.Random, country: str, ico: str | None) -> str:
+    if country == "CZ" and ico:
+        return f"CZ{ico}"
+    from stdnum.eu import vat
+
+    for _ in range(10000):
+        candidate = country.replace("GR", "EL") + _vat_body(rng, country)
+        if vat.is_valid(candidate):
+            return candidate
+    raise RuntimeError(f"could not generate a valid {country} VAT ID")
+
+
+def _vat_body(rng: random.Random, country: str) -> str:
+    if country == "AT":
+        return "U" + "".join(str(rng.randint(0, 9)) for _ in range(8))
+    length = {"SK": 10, "DE": 9, "PL": 10}[country]
+    return "".join(str(rng.randint(1 if i == 0 else 0, 9)) for i in range(length))
+
+
+def phone(rng: random.Random, country: str) -> str:
+    prefix = "+420" + rng.choice("67") if country == "CZ" else FOREIGN[country][5]
+    digits = 7 if country == "PL" else 8
+    for _ in range(10_000):  # draw until the number plan accepts it, as a real number would be
+        candidate = f"{prefix}{rng.randrange(10**digits):0{digits}d}"
+        if phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
+            return candidate
+    raise RuntimeError(f"no valid {country} phone number drawn")
+
+
+def iban(rng: random.Random, country: str) -> str | None:
+    if country != "CZ":
+        return None
+    bban = f"{rng.choice(['0100', '0300', '0800', '2010', '5500'])}000000{rng.randint(10**9, 10**10 - 1)}"
+    numeric = int("".join(str(int(ch, 36)) for ch in bban + "CZ00"))
+    return f"CZ{98 - numeric % 97:02d}{bban}"
+
+
+def slug(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_name.lower())
+    return "-".join(w for w in words if w not in {"s", "r", "o", "a", "spol", "gmbh", "sp", "z", "k", "v"})[:40]
+
+
+def legal_form_variant(name: str, form: str) -> str:
+    variant = FORM_VARIANTS.get(form)
+    return name[: -len(form)] + variant if variant and name.endswith(form) else name
+
+
+def typo(rng: random.Random, name: str) -> str:
+    i = rng.randrange(1, max(2, len(name) // 2))
+    return name[:i] + name[i + 1] + name[i] + name[i + 2:]
+
+
+def spaced_vat(vat: str | None) -> str:
+    return "" if not vat else f"{vat[:2]} {vat[2:]}"
+
+
+def spaced_postal(postal: str, country: str) -> str:
+    return f"{postal[:3]} {postal[3:]}" if country in {"CZ", "SK"} and len(postal) == 5 else postal
+
+
+def local_phone(e164: str) -> str:
+    """How people type a number: Czech numbers without the prefix, spaced in threes."""
+    if e164.startswith("+420"):
+        digits = e164[4:]
+        return f"{digits[:3]} {digits[3:6]} {digits[6:]}"
+    return e164

@@ -1,0 +1,64 @@
+import pytest
+
+from mappings.normalizers.legal_form import (
+    canonical_legal_form,
+    legal_form_from_code,
+    legal_form_from_name,
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Dvořák a syn s.r.o.", "s.r.o."),
+        ("Dvořák a syn, s. r. o.", "s.r.o."),
+        ("Dvořák a syn spol. s r.o.", "s.r.o."),
+        ("Dvořák a syn spol. s r. o.", "s.r.o."),
+        ("Dvořák a syn společnost s ručením omezeným", "s.r.o."),
+        ("Dvořák a syn S.R.O.", "s.r.o."),
+        ("Asseco Central Europe, a.s.", "a.s."),
+        ("Asseco Central Europe akciová společnost", "a.s."),
+        ("Novák & Partneři v.o.s.", "v.o.s."),
+        ("Novák & Partneři, veřejná obchodní společnost", "v.o.s."),
+        ("Horák k.s.", "k.s."),
+        ("Klub přátel Šumavy, z.s.", "z.s."),
+        ("Lékařská pomoc o.p.s.", "o.p.s."),
+        ("Müller Maschinenbau GmbH", "GmbH"),
+        ("Müller GmbH & Co. KG", "GmbH & Co. KG"),
+        ("Siemens AG", "AG"),
+        ("Kowalski Sp. z o.o.", "Sp. z o.o."),
+        ("Kowalski spółka z ograniczoną odpowiedzialnością", "Sp. z o.o."),
+        ("Nagy és Társa Kft.", "Kft."),
+        ("SAD s.r.o. v likvidaci", "s.r.o."),
+    ],
+)
+def test_legal_form_from_name(name: str, expected: str) -> None:
+    assert legal_form_from_name(name) == expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Bratři Jonas",  # ends in "…as", not in "a.s."
+        "České vysoké učení technické v Praze",
+        "Jan Novák",
+        "s.r.o.",  # a form alone is no company name
+    ],
+)
+def test_names_without_a_legal_form(name: str) -> None:
+    assert legal_form_from_name(name) is None
+
+
+def test_variants_written_alone_are_one_form() -> None:
+    spellings = ["s.r.o.", "spol. s r.o.", "s. r. o.", "společnost s ručením omezeným"]
+    assert {canonical_legal_form(s) for s in spellings} == {"s.r.o."}
+    assert canonical_legal_form("akciová společnost") == "a.s."
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("112", "s.r.o."), ("121", "a.s."), ("111", "v.o.s."), ("113", "k.s."), (112, "s.r.o."),
+     ("601", None)],
+)
+def test_ares_codes(code: object, expected: str | None) -> None:
+    assert legal_form_from_code(code) == expected
