@@ -33,7 +33,7 @@ system-deps:
 	fi
 
 demo: $(STAMP)
-	$(BIN)/custhub demo
+	$(BIN)/python -m sandbox.demo
 
 demo-reset:
 	rm -rf .demo .airflow

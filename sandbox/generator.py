@@ -74,7 +74,7 @@ class Estate:
 def generate(n_companies: int = 200, seed: int = 7) -> Estate:
     rng = random.Random(seed)
     estate = Estate()
-    companies = [_company(rng, i) for i in range(n_companies)]
+    companies = _unique_companies(rng, n_companies)
     for i, company in enumerate(companies):
         registered = _registered_state(rng, company)
         estate.truth.companies[company.key] = registered
@@ -82,6 +82,19 @@ def generate(n_companies: int = 200, seed: int = 7) -> Estate:
         _spread(rng, estate, registered, i)
     _add_broken_records(rng, estate)
     return estate
+
+
+def _unique_companies(rng: random.Random, n: int) -> list[TrueCompany]:
+    """IČO and VAT IDs are unique in reality; a rare random repeat is drawn again."""
+    companies: list[TrueCompany] = []
+    taken: set[str] = set()
+    while len(companies) < n:
+        company = _company(rng, len(companies))
+        keys = {k for k in (company.company_id, company.vat_id) if k}
+        if not keys & taken:
+            taken |= keys
+            companies.append(company)
+    return companies
 
 
 def _registered_state(rng: random.Random, company: TrueCompany) -> TrueCompany:

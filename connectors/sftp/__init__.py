@@ -1,0 +1,1 @@
+"""Files over SFTP (paramiko), with pinned host keys."""

@@ -1,0 +1,162 @@
+"""EU VIES VAT number check over SOAP (zeep), with the real published WSDL packaged here.
+
+Outcomes of ``check_vat``:
+- ``valid`` / ``invalid``: VIES answered. Name and address ``---`` mean "not disclosed" -> None.
+- ``unknown``: VIES or the member state could not answer (MS_UNAVAILABLE, TIMEOUT,
+  SERVICE_UNAVAILABLE, *_MAX_CONCURRENT_REQ...) even after the bounded retries. Never "invalid":
+  a busy registry says nothing about the number. ``fault`` holds the code.
+- ``BadRecordError`` (action quarantine) for INVALID_INPUT or input that cannot be a VAT number:
+  the number itself is malformed, which is a fact about the record, not a registry answer.
+Transport failures (refused connection, HTTP errors) after retries propagate as
+``TransientError``; they say the hub cannot reach VIES, not anything about a number.
+
+Airflow connection: host (ec.europa.eu), port, schema "http"/"https" (default https),
+``extra.endpoint`` (overrides ``Settings.endpoint``), ``extra.verify``,
+``extra.proxy``. No credentials.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import zeep
+from zeep.helpers import serialize_object
+from zeep.proxy import ServiceProxy
+
+from connectors.errors import (
+    BadRecordError,
+    ConnectorConfigError,
+    ConnectorError,
+    RemoteRefusedError,
+    TransientError,
+)
+from connectors.soap import (
+    FaultTable,
+    HttpSettings,
+    call,
+    classify_status,
+    endpoint_url,
+    http_session,
+    zeep_client,
+)
+from hub.connections import ConnectionInfo
+
+WSDL = Path(__file__).parent / "wsdl" / "checkVatService.wsdl"
+_BINDING = "{urn:ec.europa.eu:taxud:vies:services:checkVat}checkVatBinding"
+_UNDISCLOSED = "---"
+_NUMBER = re.compile(r"[0-9A-Z+*]{2,12}")  # VIES's own input pattern, before per-country checks
+
+Status = Literal["valid", "invalid", "unknown"]
+
+# VIES reports its fault codes as the faultstring (faultcode is always env:Server).
+UNAVAILABLE = ("MS_UNAVAILABLE", "TIMEOUT", "SERVICE_UNAVAILABLE", "SERVER_BUSY",
+               "GLOBAL_MAX_CONCURRENT_REQ", "GLOBAL_MAX_CONCURRENT_REQ_TIME",
+               "MS_MAX_CONCURRENT_REQ", "MS_MAX_CONCURRENT_REQ_TIME")
+FAULTS: FaultTable = {
+    "INVALID_INPUT": BadRecordError,
+    "INVALID_REQUESTER_INFO": ConnectorConfigError,
+    "VAT_BLOCKED": RemoteRefusedError,
+    "IP_BLOCKED": RemoteRefusedError,
+    **{code: TransientError for code in UNAVAILABLE},
+}
+
+
+class Settings(HttpSettings):
+    wsdl_path: Path | None = None  # default: the packaged real WSDL
+    endpoint: str = "/taxation_customs/vies/services/checkVatService"
+
+
+@dataclass(frozen=True)
+class VatCheck:
+    status: Status
+    country_code: str
+    vat_number: str
+    request_date: date | None = None
+    name: str | None = None
+    address: str | None = None
+    request_identifier: str | None = None  # only checkVatApprox returns one
+    fault: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)  # the response, JSON-serialisable
+
+
+def normalise(country_code: str, number: str) -> tuple[str, str]:
+    """Strip separators, upper-case, drop a repeated country prefix, Greece is EL in VIES."""
+    country = country_code.strip().upper()
+    country = "EL" if country == "GR" else country
+    compact = re.sub(r"[\s.\-/]", "", number).upper()
+    for prefix in (country, "GR") if country == "EL" else (country,):
+        if compact.startswith(prefix) and len(compact) > len(prefix) + 1:
+            return country, compact[len(prefix):]
+    return country, compact
+
+
+class ViesConnector:
+    Settings = Settings
+
+    def __init__(self, settings: Settings, conn: ConnectionInfo, system: str = "vies",
+                 **_extras: Any):
+        self.system = system
+        self.settings = settings
+        self.address = endpoint_url(conn, settings.endpoint)
+        self._conn = conn
+
+    @cached_property
+    def _service(self) -> ServiceProxy:
+        wsdl = self.settings.wsdl_path or WSDL
+        if not wsdl.is_file():
+            raise ConnectorConfigError(f"VIES WSDL not found: {wsdl}", system=self.system)
+        client: zeep.Client = zeep_client(wsdl, http_session(self._conn), self.settings)
+        return client.create_service(_BINDING, self.address)
+
+    def check_vat(self, country_code: str, number: str) -> VatCheck:
+        country, vat = normalise(country_code, number)
+        if not re.fullmatch(r"[A-Z]{2}", country) or not _NUMBER.fullmatch(vat):
+            raise BadRecordError(f"not a VAT number: {country_code!r} {number!r}",
+                                 system=self.system, detail="INVALID_INPUT")
+        try:
+            reply = call(lambda: self._service.checkVat(countryCode=country, vatNumber=vat),
+                         system=self.system, faults=FAULTS, settings=self.settings)
+        except TransientError as exc:
+            if exc.detail not in UNAVAILABLE:
+                raise  # transport trouble: the hub cannot reach VIES at all
+            return VatCheck("unknown", country, vat, fault=exc.detail)
+        return _result(country, vat, serialize_object(reply, dict))
+
+    def test_connection(self) -> tuple[bool, str]:
+        """VIES has no ping operation: fetch the WSDL the endpoint publishes."""
+        try:
+            call(self._get_wsdl, system=self.system, faults=FAULTS,
+                 settings=self.settings)
+        except ConnectorError as exc:
+            return False, str(exc)
+        return True, f"VIES answered at {self.address}"
+
+    def _get_wsdl(self) -> None:
+        response = http_session(self._conn).get(self.address, params="wsdl",
+                                                timeout=self.settings.request_timeout())
+        if response.status_code != 200:
+            raise classify_status(response.status_code, system=self.system)
+
+
+def _disclosed(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return None if value in ("", _UNDISCLOSED) else value
+
+
+def _result(country: str, vat: str, reply: dict[str, Any]) -> VatCheck:
+    request_date = reply.get("requestDate")
+    raw = {**reply, "requestDate": request_date.isoformat() if request_date else None}
+    return VatCheck(
+        status="valid" if reply.get("valid") else "invalid",
+        country_code=reply.get("countryCode") or country,
+        vat_number=reply.get("vatNumber") or vat,  # VIES echoes an empty number when invalid
+        request_date=request_date,
+        name=_disclosed(reply.get("name")),
+        address=_disclosed(reply.get("address")),
+        raw=raw,
+    )

@@ -1,0 +1,328 @@
+"""Accounting over SQL: read a customer view by watermark, write rows into an import table.
+
+Reading: one query ``WHERE (wm > :w) OR (wm = :w AND key > :k) ORDER BY wm, key``,
+streamed and cut into pages of ``chunk_size``; each page carries the cursor after its last
+row, so rows sharing a watermark across a page boundary are neither missed nor doubled.
+With ``overlap_seconds`` the read starts that much before the cursor instead and re-delivers
+the rows in between (the hub de-duplicates them by content hash); that catches rows whose
+transaction committed after a later watermark had been read.
+
+Writing: one import row per Write, in one transaction; rows whose idempotency key is
+already there are skipped, so a repeated batch changes nothing. The accounting system's
+own job applies the import rows later (NULL = leave unchanged).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar
+
+import sqlalchemy as sa
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from sqlalchemy import exc as sa_exc
+
+from connectors.base import JsonDict, Page, RawRecord, Write, WriteRefusal, WriteResult
+from connectors.errors import BadRecordError, ConnectorConfigError, ConnectorError, TransientError
+from connectors.retry import call_with_retry
+from connectors.sql.identifiers import check_identifier, reflect, require_identifiers
+from connectors.sql.urls import make_engine
+from hub.connections import ConnectionInfo
+
+Identifier = Annotated[str, AfterValidator(check_identifier)]
+# import-table columns the connector fills itself (or the database does); the rest are values
+_IMPORT_OWN = frozenset({"id", "batch_id", "idempotency_key", "created_at", "processed_at"})
+_IN_CHUNK = 500  # bound parameters per IN list: far below SQLite's and MS SQL's limits
+
+
+class SqlViewSettings(BaseModel):
+    """The ``connector:`` block of a ``sql_view`` system in config/hub.yaml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    view: Identifier = "v_customers"
+    schema_name: Identifier | None = None
+    key_column: Identifier = "customer_no"
+    watermark_column: Identifier = "updated_at"
+    import_table: Identifier = "customer_import"
+    chunk_size: int = Field(default=1000, ge=1, le=100_000)
+    overlap_seconds: int = Field(default=0, ge=0, le=7 * 24 * 3600)
+    connect_timeout_seconds: int = Field(default=10, ge=1, le=300)
+
+
+@dataclass(frozen=True)
+class ViewCursor:
+    """Position after the last row read: its watermark and key (ISO string / str in JSON)."""
+
+    watermark: datetime
+    key: str
+
+    @classmethod
+    def parse(cls, raw: JsonDict | None, system: str) -> ViewCursor | None:
+        if raw is None:
+            return None
+        try:
+            return cls(datetime.fromisoformat(raw["watermark"]), str(raw["key"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConnectorConfigError("stored cursor is not {watermark: iso, key: str}",
+                                       system=system) from e
+
+    def dump(self) -> JsonDict:
+        return {"watermark": self.watermark.isoformat(), "key": self.key}
+
+
+def json_safe(value: Any) -> Any:
+    """A column value as JSON can carry it; exact types become strings, not floats."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    return value
+
+
+# SQLSTATE classes and MySQL codes that no retry will fix: credentials, unknown database,
+# missing objects or privileges, the ODBC driver manager (unknown DSN or driver).
+_CONFIG_SQLSTATE = ("28", "3D", "42", "IM")
+_CONFIG_MYSQL_CODES = frozenset({1044, 1045, 1049, 1142, 1146})
+# driver exception -> our class; first match wins, so subclasses come first
+_ERROR_TABLE: tuple[tuple[type[sa_exc.DBAPIError], type[ConnectorError]], ...] = (
+    (sa_exc.IntegrityError, BadRecordError),
+    (sa_exc.DataError, BadRecordError),
+    (sa_exc.OperationalError, TransientError),
+    (sa_exc.InterfaceError, TransientError),
+    (sa_exc.ProgrammingError, ConnectorConfigError),
+    (sa_exc.DBAPIError, ConnectorError),  # InternalError and the like: fail, do not guess
+)
+
+
+def _is_config_problem(orig: BaseException | None) -> bool:
+    if orig is None:
+        return False
+    code = getattr(orig, "pgcode", None) or (orig.args[0] if orig.args else None)
+    if isinstance(code, int):
+        return code in _CONFIG_MYSQL_CODES
+    if getattr(orig, "sqlite_errorname", None) == "SQLITE_ERROR":  # no such table/column
+        return True
+    return isinstance(code, str) and len(code) == 5 and code[:2] in _CONFIG_SQLSTATE
+
+
+def translate(e: sa_exc.DBAPIError, doing: str, system: str) -> ConnectorError:
+    cls = ConnectorConfigError if _is_config_problem(e.orig) else next(
+        target for source, target in _ERROR_TABLE if isinstance(e, source))
+    text = (str(e.orig).strip().splitlines() or [""])[0][:300]  # the driver's words, no SQL
+    return cls(f"{doing} failed: {type(e.orig).__name__}: {text}", system=system)
+
+
+class SqlViewConnector:
+    """Source (a view, by watermark) and sink (an import table) of one SQL database."""
+
+    Settings: ClassVar[type[SqlViewSettings]] = SqlViewSettings
+
+    def __init__(self, system: str, settings: SqlViewSettings, conn: ConnectionInfo,
+                 **_extras: Any):  # the contract's extras: nothing this connector needs
+        # re-checked here, before any I/O, in case settings were built without validation
+        require_identifiers({"view": settings.view, "schema_name": settings.schema_name,
+                             "key_column": settings.key_column,
+                             "watermark_column": settings.watermark_column,
+                             "import_table": settings.import_table}, system)
+        self.system, self.settings, self._conn = system, settings, conn
+        self._engine: sa.Engine | None = None
+        self._tables: dict[str, sa.Table] = {}
+
+    def __repr__(self) -> str:
+        return f"SqlViewConnector(system={self.system!r}, view={self.settings.view!r})"
+
+    def __enter__(self) -> SqlViewConnector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            with self._guard("creating the engine"):
+                self._engine = make_engine(self._conn,
+                                           connect_timeout=self.settings.connect_timeout_seconds)
+        return self._engine
+
+    @contextmanager
+    def _guard(self, doing: str) -> Iterator[None]:
+        """The one place driver and SQLAlchemy errors become ConnectorErrors."""
+        try:
+            yield
+        except ConnectorError as e:
+            e.system = e.system or self.system
+            raise
+        except sa_exc.DBAPIError as e:
+            raise translate(e, doing, self.system) from e
+        except sa_exc.SQLAlchemyError as e:  # not the driver: a dialect, URL or statement of ours
+            text = (str(e).splitlines() or [""])[0][:300]
+            raise ConnectorConfigError(f"{doing} failed: {type(e).__name__}: {text}",
+                                       system=self.system) from e
+
+    def _table(self, name: str, columns: Sequence[str]) -> sa.Table:
+        """Reflected once per connector: proves the object and its columns exist."""
+        if name not in self._tables:
+            def load() -> sa.Table:
+                with self._guard(f"reading the definition of {name}"), self.engine.connect() as c:
+                    return reflect(c, name, self.settings.schema_name, columns, self.system)
+            self._tables[name] = call_with_retry(load)
+        return self._tables[name]
+
+    def _view(self) -> sa.Table:
+        s = self.settings
+        return self._table(s.view, (s.key_column, s.watermark_column))
+
+    def _import(self) -> sa.Table:
+        s = self.settings
+        return self._table(s.import_table, ("batch_id", "idempotency_key", s.key_column))
+
+    # --- reading -------------------------------------------------------------------------
+
+    def _select(self, view: sa.Table, after: ViewCursor | None) -> sa.Select[Any]:
+        wm, key = view.c[self.settings.watermark_column], view.c[self.settings.key_column]
+        stmt = sa.select(view).order_by(wm, key)
+        if after is None:
+            return stmt
+        if self.settings.overlap_seconds:
+            overlap = timedelta(seconds=self.settings.overlap_seconds)
+            return stmt.where(wm >= after.watermark - overlap)
+        return stmt.where(sa.or_(wm > after.watermark,
+                                 sa.and_(wm == after.watermark, key > after.key)))
+
+    def _advance(self, last: ViewCursor | None, row: sa.RowMapping) -> ViewCursor | None:
+        watermark = row[self.settings.watermark_column]
+        if watermark is None:  # cannot be resumed from; only a full read (cursor None) sees it
+            return last
+        if last is not None and self.settings.overlap_seconds and watermark <= last.watermark:
+            return last  # a re-delivered row from the overlap: the cursor never moves back
+        return ViewCursor(watermark, str(row[self.settings.key_column]))
+
+    def _record(self, row: sa.RowMapping) -> RawRecord:
+        return RawRecord(record_id=str(row[self.settings.key_column]),
+                         payload={name: json_safe(value) for name, value in row.items()},
+                         location=self.settings.view)
+
+    def read_pages(self, cursor: JsonDict | None) -> Iterator[Page]:
+        """Pages of rows after ``cursor``; the connection stays open while pages are consumed."""
+        last = ViewCursor.parse(cursor, self.system)
+        stmt = self._select(self._view(), last)
+        with self._guard(f"reading {self.settings.view}"):
+            conn = call_with_retry(self._connect)
+            with conn:
+                result = conn.execution_options(yield_per=self.settings.chunk_size).execute(stmt)
+                for rows in result.mappings().partitions():
+                    for row in rows:
+                        last = self._advance(last, row)
+                    yield Page(records=[self._record(row) for row in rows],
+                               cursor=last.dump() if last else None,
+                               source_name=self.settings.view)
+
+    def _connect(self) -> sa.Connection:
+        with self._guard("connecting"):
+            return self.engine.connect()
+
+    def acknowledge(self, page: Page) -> None:
+        """Nothing to let go of: a view keeps no per-reader state."""
+
+    def scan_keys(self) -> set[str]:
+        """Every key in the view (for delete detection): a full, streamed key scan."""
+        key = self._view().c[self.settings.key_column]
+
+        def scan() -> set[str]:
+            with self._guard(f"scanning {self.settings.view}"), self.engine.connect() as conn:
+                result = conn.execution_options(yield_per=self.settings.chunk_size).execute(
+                    sa.select(key))
+                return {str(value) for value in result.scalars()}
+        return call_with_retry(scan)
+
+    # --- writing -------------------------------------------------------------------------
+
+    def write(self, writes: Sequence[Write], batch_id: str) -> WriteResult:
+        table = self._import()
+        rows, refused = self._import_rows(table, writes, batch_id)
+        if rows:
+            call_with_retry(lambda: self._insert_new(table, rows))
+        return WriteResult(applied=[row["idempotency_key"] for row in rows], refused=refused)
+
+    def _import_rows(self, table: sa.Table, writes: Sequence[Write],
+                     batch_id: str) -> tuple[list[dict[str, Any]], list[WriteRefusal]]:
+        """Rows for the import table; a write that cannot become one is refused, not raised."""
+        own = _IMPORT_OWN | {self.settings.key_column}
+        values = {c.name: c for c in table.c if c.name not in own}
+        rows: dict[str, dict[str, Any]] = {}  # by idempotency key: a repeat in a batch counts once
+        refused: list[WriteRefusal] = []
+        for w in writes:
+            try:
+                _check_known(w, values)
+                row = {name: _coerce(column, w.values.get(name)) for name, column in values.items()}
+            except (ValueError, ArithmeticError) as e:
+                refused.append(WriteRefusal(w.idempotency_key, str(e)))
+                continue
+            rows.setdefault(w.idempotency_key, row | {
+                "batch_id": batch_id, "idempotency_key": w.idempotency_key,
+                self.settings.key_column: w.record_id})
+        return list(rows.values()), refused
+
+    def _insert_new(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        with self._guard(f"writing to {table.name}"), self.engine.begin() as conn:
+            done = _existing_keys(conn, table, [row["idempotency_key"] for row in rows])
+            new = [row for row in rows if row["idempotency_key"] not in done]
+            if new:
+                conn.execute(table.insert(), new)
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            view, imports = self._view(), self._import()
+            with self._guard("counting rows"), self.engine.connect() as conn:
+                count = conn.execute(sa.select(sa.func.count()).select_from(view)).scalar_one()
+        except ConnectorError as e:
+            return False, str(e)
+        return True, (f"connected ({self.engine.dialect.name}): {view.name} has {count} rows, "
+                      f"{imports.name} is there to write to")
+
+
+def _check_known(write: Write, values: dict[str, sa.Column[Any]]) -> None:
+    unknown = sorted(set(write.values) - set(values))
+    if unknown:
+        raise ValueError(f"the import table has no column(s) {unknown}")
+
+
+def _coerce(column: sa.Column[Any], value: Any) -> Any:
+    """JSON-shaped values (strings for decimals and times) into the column's Python type."""
+    if value is None:
+        return None
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:  # a type SQLAlchemy cannot name: hand the value over as is
+        return value
+    if python_type is Decimal and not isinstance(value, Decimal):
+        return Decimal(str(value))
+    if python_type is int and isinstance(value, str):
+        return int(value)
+    if python_type is datetime and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    length = getattr(column.type, "length", None)
+    if isinstance(value, str) and length and len(value) > length:
+        raise ValueError(f"{column.name} is longer than {length} characters")
+    return value
+
+
+def _existing_keys(conn: sa.Connection, table: sa.Table, keys: list[str]) -> set[str]:
+    column = table.c.idempotency_key
+    found: set[str] = set()
+    for start in range(0, len(keys), _IN_CHUNK):
+        chunk = keys[start:start + _IN_CHUNK]
+        found.update(conn.execute(sa.select(column).where(column.in_(chunk))).scalars())
+    return found

@@ -1,0 +1,66 @@
+"""The custhub command line: the same steps the DAGs run, for people and scripts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+from hub.config import load_config
+from hub.errors import CusthubError
+from hub.pipeline.context import RunContext, open_store
+from hub.pipeline.nightly import run_nightly
+from hub.pipeline.report import build_report
+from hub.store.db import session_scope
+from hub.store.models import GoldenRecord, Outbox, Quarantine, Run
+from hub.summary import print_summary
+
+app = typer.Typer(help="custhub: customer master data, consistent across CRM, accounting and ERP.",
+                  no_args_is_help=True)
+run_app = typer.Typer(help="Run a job now.", no_args_is_help=True)
+app.add_typer(run_app, name="run")
+console = Console()
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="hub.yaml to use")]
+
+
+@run_app.command("nightly")
+def nightly(config: ConfigOption = None,
+            dry_run: Annotated[bool, typer.Option(help="compute everything, write nothing back")] = False) -> None:
+    """Extract, map, check registries, reconcile, publish and report, once."""
+    try:
+        cfg = load_config(config)
+        result = run_nightly(cfg, dry_run=dry_run)
+        ctx = RunContext(config=cfg, engine=open_store(cfg), run_id=result.run_id)
+        print_summary(build_report(ctx), result.report, console)
+    except CusthubError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def status(config: ConfigOption = None) -> None:
+    """The last runs, and what waits: pending corrections, open quarantine."""
+    cfg = load_config(config)
+    engine = open_store(cfg)
+    with session_scope(engine) as session:
+        runs = session.scalars(select(Run).order_by(Run.started_at.desc()).limit(10)).all()
+        golden = session.scalar(select(func.count()).where(GoldenRecord.is_current.is_(True)))
+        pending = session.scalar(select(func.count()).where(Outbox.status == "pending"))
+        quarantined = session.scalar(select(func.count()).where(Quarantine.resolved_at.is_(None)))
+    table = Table(title="Last runs", title_justify="left")
+    for column in ("run", "kind", "status", "started", "finished", "message"):
+        table.add_column(column)
+    for run in runs:
+        table.add_row(run.id, run.kind, run.status, f"{run.started_at:%Y-%m-%d %H:%M}",
+                      f"{run.finished_at:%H:%M:%S}" if run.finished_at else "", run.message or "")
+    console.print(table)
+    console.print(f"Golden records: {golden} · corrections pending: {pending} · "
+                  f"quarantined records open: {quarantined}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,52 @@
+"""Publish: send the outbox's pending corrections through each system's connector."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import select
+
+from connectors.base import Write
+from hub.pipeline.context import RunContext, build_connector, set_metric, utcnow
+from hub.store.db import session_scope
+from hub.store.models import Outbox, Run
+from mappings.engine import load_spec, to_system
+
+
+def publish(ctx: RunContext, system: str) -> dict[str, int]:
+    """Write pending corrections; a dry run leaves them pending and sends nothing."""
+    with session_scope(ctx.engine) as session:
+        dry_run = session.get(Run, ctx.run_id).dry_run
+        pending = list(session.scalars(select(Outbox).where(
+            Outbox.system == system, Outbox.status == "pending").order_by(Outbox.id)))
+    counts: Counter[str] = Counter()
+    if pending and not dry_run:
+        counts = _send(ctx, system, pending)
+    with session_scope(ctx.engine) as session:
+        set_metric(session, ctx.run_id, system, "corrected", counts["sent"])
+        set_metric(session, ctx.run_id, system, "refused", counts["refused"])
+        set_metric(session, ctx.run_id, system, "would_correct", len(pending) if dry_run else 0)
+    return dict(counts)
+
+
+def _send(ctx: RunContext, system: str, pending: list[Outbox]) -> Counter[str]:
+    spec = load_spec(ctx.config.systems[system].mapping)
+    writes = [Write(idempotency_key=o.idempotency_key, record_id=o.record_id,
+                    values=to_system(spec, o.values), expected_version=o.expected_version)
+              for o in pending]
+    # The batch id is the run's: a retried task rewrites the same batch instead of adding one.
+    result = build_connector(ctx.config, system).write(writes, batch_id=f"{ctx.run_id}-{system}")
+    refused = {r.idempotency_key: r for r in result.refused}
+    applied = set(result.applied)
+    counts: Counter[str] = Counter()
+    with session_scope(ctx.engine) as session:
+        for row in pending:
+            row = session.get(Outbox, row.id)
+            row.attempts += 1
+            if row.idempotency_key in refused:
+                row.status, row.error = "refused", refused[row.idempotency_key].reason
+                counts["refused"] += 1
+            elif row.idempotency_key in applied:
+                row.status, row.sent_at = "sent", utcnow()
+                counts["sent"] += 1
+    return counts

@@ -1,0 +1,33 @@
+"""The summary a person reads at the end of a run, in the terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from reconciliation.report import RunReport
+
+
+def print_summary(report: RunReport, report_path: Path, console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table(title=f"custhub run {report.run_id} ({report.status})", title_justify="left")
+    for column in ("system", "extracted", "matched", "new", "corrected", "quarantined"):
+        table.add_column(column, justify="left" if column == "system" else "right")
+    if report.dry_run:
+        table.add_column("would correct", justify="right")
+    for line in report.systems:
+        cells = [line.system, line.extracted, line.matched, line.new, line.corrected, line.quarantined]
+        cells += [line.would_correct] if report.dry_run else []
+        table.add_row(*(str(c) for c in cells))
+    console.print(table)
+    if report.nothing_changed:
+        console.print("[green]Nothing changed: every system already held the golden values.[/green]")
+    else:
+        console.print(f"{report.golden_changed} golden record(s) created or changed; "
+                      f"{len(report.discrepancies)} field difference(s) found.")
+    if report.findings:
+        console.print(f"[yellow]{len(report.findings)} compan(y/ies) to check before invoicing "
+                      "(invalid VAT ID, pending check, dissolved): see the report.[/yellow]")
+    console.print(f"Report: [bold]{report_path.resolve()}[/bold]")

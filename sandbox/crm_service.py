@@ -1,0 +1,258 @@
+"""The sandbox CRM: a SOAP service speaking connectors/soap/wsdl/crm.wsdl over a loopback socket.
+
+State lives in a SQLite file, so a demo can stop and start the CRM and find its accounts again.
+Requests are parsed with a hardened lxml parser and must carry a WS-Security UsernameToken with a
+password digest; everything else gets a SOAP fault, as a real CRM would answer.
+
+    crm = CrmService("/tmp/crm.sqlite", "hub", "s3cret")
+    port = crm.start()          # http://127.0.0.1:<port>/crm/soap, WSDL at ...?wsdl
+    crm.load([{"AccountId": "CRM-000001", "Name": "Dvořák a syn s.r.o.", ...}])
+    crm.stop()
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import sqlite3
+import threading
+from collections import deque
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from lxml.builder import ElementMaker
+
+from sandbox.soap_server import (
+    Request,
+    Response,
+    SandboxService,
+    XmlRejected,
+    envelope,
+    fault,
+    parse_xml,
+    rewrite_soap_address,
+    soap_body_child,
+    with_doctype,
+)
+
+# The sandbox serves the very contract the connector ships (a file, not an import).
+WSDL_FILE = Path(__file__).resolve().parent.parent / "connectors" / "soap" / "wsdl" / "crm.wsdl"
+NS = "urn:custhub:crm:accounts:v1"
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+DIGEST = ("http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
+          "#PasswordDigest")
+WRITABLE = ("Name", "CompanyId", "VatId", "Street", "City", "PostalCode", "CountryCode",
+            "Email", "Phone")
+COLUMNS = ("AccountId", *WRITABLE, "ModifiedAt", "Version")
+T = ElementMaker(namespace=NS, nsmap={"crm": NS})
+
+
+def _stamp(value: datetime | str | None = None) -> str:
+    """Fixed-width UTC text, so SQLite's text order is time order."""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    when = when or datetime.now(UTC)
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _row(account: dict[str, Any]) -> dict[str, Any]:
+    """A loaded account: missing text fields empty, ModifiedAt now, Version 1 unless given."""
+    row: dict[str, Any] = {c: str(account.get(c) or "") for c in ("AccountId", *WRITABLE)}
+    row["ModifiedAt"] = _stamp(account.get("ModifiedAt"))
+    row["Version"] = int(account.get("Version") or 1)
+    return row
+
+
+class VersionConflict(Exception):
+    def __init__(self, account_id: str, current: dict[str, Any] | None):
+        super().__init__(account_id)
+        self.account_id, self.current = account_id, current
+
+
+class AccountStore:
+    """Accounts in SQLite; one lock serialises writers so Version checks are atomic."""
+
+    def __init__(self, path: str):
+        self._path = path
+        self._lock = threading.Lock()
+        cols = ", ".join(f"{c} TEXT NOT NULL DEFAULT ''" for c in WRITABLE)
+        with self._db() as db:
+            db.execute(f"CREATE TABLE IF NOT EXISTS accounts (AccountId TEXT PRIMARY KEY, {cols},"
+                       " ModifiedAt TEXT NOT NULL, Version INTEGER NOT NULL)")
+            db.execute("CREATE INDEX IF NOT EXISTS accounts_cursor"
+                       " ON accounts (ModifiedAt, AccountId)")
+
+    def _db(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._path, timeout=10)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def load(self, accounts: list[dict[str, Any]]) -> None:
+        rows = [[row[c] for c in COLUMNS] for row in map(_row, accounts)]
+        with self._lock, closing(self._db()) as db, db:
+            db.executemany(f"INSERT OR REPLACE INTO accounts ({', '.join(COLUMNS)}) VALUES "
+                           f"({', '.join('?' * len(COLUMNS))})", rows)
+
+    def all(self) -> list[dict[str, Any]]:
+        with closing(self._db()) as db:
+            return [dict(r) for r in db.execute("SELECT * FROM accounts ORDER BY AccountId")]
+
+    def page(self, after: str | None, after_id: str,
+             size: int) -> tuple[list[dict[str, Any]], bool]:
+        """Rows strictly after (after, after_id) in (ModifiedAt, AccountId) order."""
+        with closing(self._db()) as db:
+            rows = db.execute(
+                "SELECT * FROM accounts WHERE ModifiedAt > ? OR (ModifiedAt = ? AND AccountId > ?)"
+                " ORDER BY ModifiedAt, AccountId LIMIT ?",
+                (after or "", after or "", after_id, size + 1)).fetchall()
+        return [dict(r) for r in rows[:size]], len(rows) > size
+
+    def upsert(self, values: dict[str, str], expected: int | None) -> int:
+        account_id = values["AccountId"]
+        with self._lock, closing(self._db()) as db, db:
+            row = db.execute("SELECT * FROM accounts WHERE AccountId = ?", (account_id,)).fetchone()
+            current = dict(row) if row else None
+            # With expectedVersion the account must be at it; without, it must not exist yet.
+            if (current["Version"] != expected) if current else (expected is not None):
+                raise VersionConflict(account_id, current)
+            merged = {**{c: "" for c in WRITABLE}, **(current or {}), **values}
+            merged.update(ModifiedAt=_stamp(), Version=(current or {"Version": 0})["Version"] + 1)
+            db.execute(f"INSERT OR REPLACE INTO accounts ({', '.join(COLUMNS)}) VALUES "
+                       f"({', '.join('?' * len(COLUMNS))})", [merged[c] for c in COLUMNS])
+            return int(merged["Version"])
+
+
+class DigestAuth:
+    """WS-Security UsernameToken profile 1.0 with PasswordDigest: fresh Created, unused Nonce."""
+
+    def __init__(self, username: str, password: str, max_age: timedelta = timedelta(minutes=5)):
+        self._username, self._password, self._max_age = username, password, max_age
+        self._seen: deque[str] = deque(maxlen=10_000)
+        self._lock = threading.Lock()
+
+    def verify(self, env: etree._Element) -> bool:
+        token = env.find(f"{{*}}Header/{{{WSSE}}}Security/{{{WSSE}}}UsernameToken")
+        if token is None:
+            return False
+        password = token.find(f"{{{WSSE}}}Password")
+        nonce, created = token.findtext(f"{{{WSSE}}}Nonce"), token.findtext(f"{{{WSU}}}Created")
+        if password is None or password.get("Type") != DIGEST or not nonce or not created:
+            return False
+        if not self._fresh(created) or not self._digest_ok(nonce, created, password.text or ""):
+            return False
+        return hmac.compare_digest(token.findtext(f"{{{WSSE}}}Username") or "", self._username) \
+            and self._first_use(nonce)
+
+    def _fresh(self, created: str) -> bool:
+        try:
+            when = datetime.fromisoformat(created)
+        except ValueError:
+            return False
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+        return abs(datetime.now(UTC) - when) <= self._max_age
+
+    def _digest_ok(self, nonce: str, created: str, digest: str) -> bool:
+        try:
+            raw = base64.b64decode(nonce, validate=True)
+        except binascii.Error:
+            return False
+        expected = hashlib.sha1(raw + created.encode() + self._password.encode()).digest()
+        return hmac.compare_digest(base64.b64encode(expected).decode(), digest)
+
+    def _first_use(self, nonce: str) -> bool:
+        with self._lock:  # a replayed request (same nonce) is refused
+            if nonce in self._seen:
+                return False
+            self._seen.append(nonce)
+            return True
+
+
+class CrmService(SandboxService):
+    PATH = "/crm/soap"
+
+    def __init__(self, db_path: str, username: str, password: str):
+        super().__init__()
+        self.store = AccountStore(db_path)
+        self._auth = DigestAuth(username, password)
+
+    @property
+    def url(self) -> str:
+        return super().url + self.PATH
+
+    def load(self, accounts: list[dict[str, Any]]) -> None:
+        self.store.load(accounts)
+
+    def accounts(self) -> list[dict[str, Any]]:
+        return self.store.all()
+
+    def handle(self, request: Request, mode: str | None) -> Response:
+        if request.path != self.PATH:
+            return Response(404, b"not found", "text/plain")
+        if request.method == "GET" and "wsdl" in request.query:
+            return Response(200, rewrite_soap_address(WSDL_FILE.read_bytes(), self.url))
+        if request.method != "POST":
+            return Response(405, b"POST a SOAP envelope", "text/plain")
+        response = self._soap(request.body)
+        if mode == "doctype":
+            response.body = with_doctype(response.body)
+        return response
+
+    def _soap(self, body: bytes) -> Response:
+        try:
+            env = parse_xml(body)
+            operation = soap_body_child(env)
+        except XmlRejected as exc:
+            return fault("env:Client", str(exc))
+        if not self._auth.verify(env):
+            return fault("wsse:FailedAuthentication",
+                         "The security token could not be authenticated or authorized",
+                         nsmap={"wsse": WSSE})
+        handlers = {"GetAccountsModifiedSince": self._get_page, "UpsertAccount": self._upsert}
+        handler = handlers.get(etree.QName(operation).localname)
+        if handler is None or etree.QName(operation).namespace != NS:
+            return fault("env:Client", f"unknown operation {operation.tag}")
+        return handler(operation)
+
+    def _get_page(self, op: etree._Element) -> Response:
+        after_text = op.findtext(f"{{{NS}}}modifiedAfter")
+        try:
+            after = _stamp(after_text) if after_text else None
+            size = int(op.findtext(f"{{{NS}}}pageSize") or "")
+        except ValueError:
+            return fault("env:Client", "modifiedAfter or pageSize is not valid")
+        if not 1 <= size <= 1000:
+            return fault("env:Client", "pageSize must be between 1 and 1000")
+        rows, more = self.store.page(after, op.findtext(f"{{{NS}}}afterId") or "", size)
+        reply = T.GetAccountsModifiedSinceResponse(
+            T.accounts(*(_account_xml(row, "account") for row in rows)),
+            T.hasMore("true" if more else "false"))
+        return Response(200, envelope(reply))
+
+    def _upsert(self, op: etree._Element) -> Response:
+        account = op.find(f"{{{NS}}}account")
+        children = list(account) if account is not None else []
+        values = {etree.QName(c).localname: c.text or "" for c in children
+                  if etree.QName(c).localname in ("AccountId", *WRITABLE)}
+        # The WSDL's length facets, enforced here because zeep does not check facets on send.
+        too_long = any(len(v) > 255 for v in values.values())
+        if not 0 < len(values.get("AccountId", "")) <= 40 or too_long:
+            return fault("env:Client", "InvalidAccount")
+        expected = op.findtext(f"{{{NS}}}expectedVersion")
+        try:
+            version = self.store.upsert(values, int(expected) if expected else None)
+        except VersionConflict as exc:
+            current = [_account_xml(exc.current, "current")] if exc.current else []
+            detail = T.VersionConflict(T.AccountId(exc.account_id), *current)
+            return fault("env:Client", "VersionConflict", detail)
+        return Response(200, envelope(T.UpsertAccountResponse(T.AccountId(values["AccountId"]),
+                                                              T.Version(str(version)))))
+
+
+def _account_xml(row: dict[str, Any], tag: str) -> etree._Element:
+    return getattr(T, tag)(*(getattr(T, c)(str(row[c])) for c in COLUMNS))

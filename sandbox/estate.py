@@ -1,0 +1,140 @@
+"""The sandbox estate: every simulated system on loopback, seeded once, persisted between runs.
+
+The first start generates the companies (sandbox.generator) and loads them into the CRM
+SOAP service, the accounting database, the ERP and the registries; later starts reopen the
+same state, so that a second run meets the estate the first one left. Passwords are made
+on first start and kept in a file of the estate, never in code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from sandbox import accounting_db
+from sandbox.ares_service import AresService, ares_subject
+from sandbox.crm_service import CrmService
+from sandbox.erp_system import ErpSystem
+from sandbox.generator import Estate, TrueCompany, generate
+from sandbox.sftp_server import SftpServer
+from sandbox.vies_service import ViesService
+
+CONN_IDS = {"crm": "custhub_crm", "accounting": "custhub_accounting", "erp": "custhub_erp",
+            "ares": "custhub_ares", "vies": "custhub_vies"}
+CRM_USER, ERP_USER = "custhub", "custhub"
+
+
+class SandboxEstate:
+    def __init__(self, root: Path, n_companies: int = 200, seed: int = 7) -> None:
+        self.root = Path(root)
+        self.n_companies, self.seed = n_companies, seed
+        self.generated: Estate = generate(n_companies, seed)
+        self._services: list[Any] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> SandboxEstate:
+        fresh = not (self.root / "seeded").exists()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._secrets = self._load_secrets()
+        self.crm = CrmService(str(self.root / "crm.sqlite"), CRM_USER, self._secrets["crm"])
+        self.accounting = sa.create_engine(f"sqlite:///{self.root / 'accounting.sqlite'}")
+        self.erp = ErpSystem(self.root / "erp-state.json", self.root / "erp")
+        self.sftp = SftpServer(self.root / "erp", self.root / "sftp_host_key",
+                               users={ERP_USER: self._secrets["erp"]})
+        self.vies = ViesService(_vies_records(self.generated.registry))
+        self.ares = AresService(_ares_subjects(self.generated.registry))
+        if fresh:
+            self._seed()
+        for service in (self.crm, self.sftp, self.vies, self.ares):
+            service.start()
+            self._services.append(service)
+        return self
+
+    def stop(self) -> None:
+        for service in reversed(self._services):
+            service.stop()
+        self._services.clear()
+        self.accounting.dispose()
+
+    def __enter__(self) -> SandboxEstate:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _seed(self) -> None:
+        self.crm.load(self.generated.crm_accounts)
+        accounting_db.create_schema(self.accounting)
+        accounting_db.load(self.accounting, self.generated.accounting_rows)
+        (self.root / "erp").mkdir(exist_ok=True)
+        self.erp.load(self.generated.erp_partners)
+        self.erp.export(_today())
+        (self.root / "seeded").write_text(datetime.now(UTC).isoformat())
+
+    def _load_secrets(self) -> dict[str, str]:
+        path = self.root / "secrets.json"
+        if not path.exists():
+            path.write_text(json.dumps({"crm": secrets.token_urlsafe(16), "erp": secrets.token_urlsafe(16)}))
+            path.chmod(0o600)
+        return json.loads(path.read_text())
+
+    # -- what the hub needs to reach it ------------------------------------------------------
+    def connections(self) -> dict[str, dict[str, Any]]:
+        """Airflow connections (as their JSON form) for every system of the estate."""
+        http = {"conn_type": "http", "host": "127.0.0.1", "schema": "http"}
+        return {
+            CONN_IDS["crm"]: http | {"port": self.crm.port, "login": CRM_USER, "password": self._secrets["crm"]},
+            CONN_IDS["accounting"]: {"conn_type": "sqlite", "host": str(self.root / "accounting.sqlite")},
+            CONN_IDS["erp"]: {"conn_type": "sftp", "host": "127.0.0.1", "port": self.sftp.port,
+                              "login": ERP_USER, "password": self._secrets["erp"],
+                              "extra": {"host_key": self.sftp.host_key_base64()}},
+            CONN_IDS["ares"]: http | {"port": self.ares.port},
+            CONN_IDS["vies"]: http | {"port": self.vies.port},
+        }
+
+    def export_connections(self) -> None:
+        for conn_id, conn in self.connections().items():
+            os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+
+    # -- the systems' own jobs -------------------------------------------------------------
+    def process_inbound(self) -> dict[str, int]:
+        """Each system's own import job: apply the files and rows the hub wrote, then the ERP
+        exports its master data again, as it does every night."""
+        applied = {"accounting": accounting_db.apply_imports(self.accounting),
+                   "erp": self.erp.apply_imports()}
+        if applied["erp"]:
+            self.erp.export(_today())
+        return applied
+
+    def system_records(self) -> dict[str, list[dict[str, Any]]]:
+        return {"crm": self.crm.accounts(), "accounting": accounting_db.customers(self.accounting),
+                "erp": self.erp.partners()}
+
+
+def _today():  # type: ignore[no-untyped-def]
+    return datetime.now(UTC).date()
+
+
+def _vies_records(registry: list[TrueCompany]) -> dict[str, dict[str, Any]]:
+    records = {}
+    for c in registry:
+        if c.vat_id:
+            # Germany discloses neither name nor address; VIES answers "---".
+            disclosed = c.country != "DE"
+            records[c.vat_id] = {"valid": c.vat_valid and c.dissolved_on is None,
+                                 "name": c.name if disclosed else None,
+                                 "address": f"{c.street}\n{c.postal_code} {c.city}" if disclosed else None}
+    return records
+
+
+def _ares_subjects(registry: list[TrueCompany]) -> dict[str, dict[str, Any]]:
+    return {c.company_id: ares_subject(c.company_id, c.name, c.legal_form_code or "112", c.street_name,
+                                       c.house_no, c.orientation_no, c.city, c.postal_code,
+                                       dic=c.vat_id, dissolved_on=c.dissolved_on)
+            for c in registry if c.company_id}
