@@ -52,56 +52,57 @@ def nightly_batch() -> None:
         return tasks.systems()
 
     @task
-    def extract(run_id: str, system: str) -> dict[str, int]:
+    def extract(hub_run: str, system: str) -> dict[str, int]:
         from hub import tasks
 
-        return tasks.extract(run_id, system)
+        return tasks.extract(hub_run, system)
 
     @task
-    def map_records(run_id: str, system: str) -> dict[str, int]:
+    def map_records(hub_run: str, system: str) -> dict[str, int]:
         from hub import tasks
 
-        return tasks.map_records(run_id, system)
+        return tasks.map_records(hub_run, system)
 
     @task
-    def check_quarantine(run_id: str) -> None:
+    def check_quarantine(hub_run: str) -> None:
         from hub import tasks
 
-        tasks.check_quarantine(run_id)
+        tasks.check_quarantine(hub_run)
 
     @task
-    def check_registries(run_id: str) -> dict[str, int]:
+    def check_registries(hub_run: str) -> dict[str, int]:
         from hub import tasks
 
-        return tasks.check_registries(run_id)
+        return tasks.check_registries(hub_run)
 
     @task
-    def reconcile(run_id: str) -> dict[str, int]:
+    def reconcile(hub_run: str) -> dict[str, int]:
         from hub import tasks
 
-        return tasks.reconcile(run_id)
+        return tasks.reconcile(hub_run)
 
     @task
-    def publish(run_id: str, system: str) -> dict[str, int]:
+    def publish(hub_run: str, system: str) -> dict[str, int]:
         from hub import tasks
 
-        return tasks.publish(run_id, system)
+        return tasks.publish(hub_run, system)
 
     @task
-    def finish(run_id: str) -> str:
+    def finish(hub_run: str) -> str:
         from hub import tasks
 
-        return tasks.finish(run_id)
+        return tasks.finish(hub_run)
 
-    run_id = start()
+    # "run_id" is Airflow's own context variable: the hub's run travels as "hub_run".
+    hub_run = start()
     names = systems()
-    extracted = extract.partial(run_id=run_id).expand(system=names)
-    mapped = map_records.partial(run_id=run_id).expand(system=names)
-    guarded = check_quarantine(run_id)
-    checked = check_registries(run_id)
-    reconciled = reconcile(run_id)
-    published = publish.partial(run_id=run_id).expand(system=names)
-    extracted >> mapped >> guarded >> checked >> reconciled >> published >> finish(run_id)
+    extracted = extract.partial(hub_run=hub_run).expand(system=names)
+    mapped = map_records.partial(hub_run=hub_run).expand(system=names)
+    guarded = check_quarantine(hub_run)
+    checked = check_registries(hub_run)
+    reconciled = reconcile(hub_run)
+    published = publish.partial(hub_run=hub_run).expand(system=names)
+    extracted >> mapped >> guarded >> checked >> reconciled >> published >> finish(hub_run)
 
 
-nightly_batch()
+dag = nightly_batch()

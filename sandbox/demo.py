@@ -40,7 +40,7 @@ def _load_dag(name: str):  # type: ignore[no-untyped-def]
     spec = importlib.util.spec_from_file_location(f"dags.{name}", ROOT / "dags" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return next(v for v in vars(module).values() if type(v).__name__ == "DAG" and v.dag_id == name)
+    return module.dag
 
 
 def run_demo() -> int:
