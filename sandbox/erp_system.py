@@ -126,7 +126,8 @@ def _apply_file(path: Path, state: dict[str, dict[str, str | None]]) -> int:
         if not partner_id:
             raise ValueError(f"{path.name}: a row without PARTNER_ID")
         changes = {c: v for c, v in row.items() if c in COLUMNS and c != "PARTNER_ID" and v}
-        blank = dict.fromkeys(COLUMNS) | {"PARTNER_ID": partner_id}  # an unknown id is a new partner
+        # An id the ERP does not know yet is a new partner, as in an ERP import job.
+        blank = dict.fromkeys(COLUMNS) | {"PARTNER_ID": partner_id}
         state.setdefault(partner_id, blank).update(_stored(changes))
     return len(rows)
 

@@ -179,3 +179,59 @@ class RegistryCheck(Base):
     detail: Mapped[dict]
     run_id: Mapped[str] = mapped_column(String(64))
     checked_at: Mapped[datetime]
+
+
+class ReviewItem(Base):
+    """Something a rule could not decide and a steward must: a conflict, a match candidate,
+    a record deleted at its source. Resolving it records a StewardDecision."""
+
+    __tablename__ = "review_item"
+    __table_args__ = (UniqueConstraint("fingerprint"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))  # conflict, match_candidate, deleted_at_source
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open, resolved, dismissed
+    fingerprint: Mapped[str] = mapped_column(String(64))  # the same question is asked once
+    hub_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    system: Mapped[str | None] = mapped_column(String(64))
+    record_id: Mapped[str | None] = mapped_column(String(128))
+    other_system: Mapped[str | None] = mapped_column(String(64))
+    other_record_id: Mapped[str | None] = mapped_column(String(128))
+    field: Mapped[str | None] = mapped_column(String(64))
+    candidates: Mapped[dict]  # e.g. {"crm": "value A", "accounting": "value B"} or match scores
+    reason: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    resolved_at: Mapped[datetime | None]
+
+
+class StewardDecision(Base):
+    """A person's decision, reused by later runs until one of the records changes materially."""
+
+    __tablename__ = "steward_decision"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))  # choose_value, match, not_match, split, merge
+    hub_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    field: Mapped[str | None] = mapped_column(String(64))
+    value: Mapped[dict | None]  # {"value": ...} for choose_value
+    record_a: Mapped[str | None] = mapped_column(String(200))  # "system:record_id"
+    record_b: Mapped[str | None] = mapped_column(String(200))
+    fingerprint: Mapped[str | None] = mapped_column(String(64))  # content of the records decided on
+    review_item_id: Mapped[int | None] = mapped_column(ForeignKey("review_item.id"))
+    decided_by: Mapped[str] = mapped_column(String(128))
+    decided_at: Mapped[datetime]
+    reason: Mapped[str | None] = mapped_column(Text)
+    expired_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """Who did what, when and why: xref changes, approvals, steward decisions."""
+
+    __tablename__ = "audit_entry"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))  # link, unlink, merge, split, approve, decide
+    subject: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[dict]
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.integration
 
 
 @contextmanager
-def _client(server: SftpServer, login: str = "erp", **auth: object) -> Iterator[paramiko.SFTPClient]:
+def _client(server: SftpServer, login: str = "erp",
+            **auth: object) -> Iterator[paramiko.SFTPClient]:
     client = paramiko.SSHClient()
     client.get_host_keys().add(f"[{server.host}]:{server.port}", server.host_key.get_name(),
                                server.host_key)
@@ -89,12 +90,14 @@ def test_host_key_is_persisted_between_runs(tmp_path: Path) -> None:
     assert (tmp_path / "host_key").stat().st_mode & 0o077 == 0
 
 
-def test_stop_ends_every_thread(tmp_path: Path) -> None:
+def test_stop_ends_every_thread_even_with_a_client_connected(tmp_path: Path) -> None:
     before = set(threading.enumerate())
     server = SftpServer(tmp_path / "root", tmp_path / "host_key", users={"erp": "secret"})
     server.start()
     with _client(server, password="secret") as sftp:
         sftp.listdir(".")
-    server.stop()
+        server.stop()
+        with pytest.raises((OSError, EOFError, paramiko.SSHException)):
+            sftp.listdir(".")
     leftover = [t for t in set(threading.enumerate()) - before if t.is_alive()]
     assert leftover == []

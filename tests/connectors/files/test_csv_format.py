@@ -33,9 +33,11 @@ def test_round_trip_keeps_diacritics_delimiters_and_line_breaks(tmp_path: Path) 
     assert [r.record_id for r in records] == ["P1", "P2", "P3"]
     assert records[0].payload == {"PARTNER_ID": "P1", "NAZEV": "Dvořák a syn; s.r.o.",
                                   "UVEROVY_LIMIT": "150000,50"}
-    assert records[1].payload["NAZEV"] == "Řádek\r\ndruhý" and records[1].payload["UVEROVY_LIMIT"] == ""
+    assert records[1].payload["NAZEV"] == "Řádek\r\ndruhý"
+    assert records[1].payload["UVEROVY_LIMIT"] == ""
     # physical line numbers: P2 spans lines 3-4, so P3 starts on line 5
-    assert [r.location for r in records] == ["customers.csv:2", "customers.csv:3", "customers.csv:5"]
+    assert [r.location for r in records] == [
+        "customers.csv:2", "customers.csv:3", "customers.csv:5"]
 
 
 def test_cp1250_read_as_utf8_gives_line_numbered_rejects_not_garbage() -> None:
@@ -55,7 +57,8 @@ def test_wrong_column_count_is_a_rejected_row_and_reading_goes_on() -> None:
     records, rejects = _split(list(read_rows(io.BytesIO(data), ERP, "PARTNER_ID",
                                              source_name="f.csv")))
     assert [r.record_id for r in records] == ["P1", "P4"]
-    assert [(r.location, r.raw) for r in rejects] == [("f.csv:3", "P2;B;2;extra"), ("f.csv:4", "P3")]
+    assert [(r.location, r.raw) for r in rejects] == [
+        ("f.csv:3", "P2;B;2;extra"), ("f.csv:4", "P3")]
     assert "4 columns where the header has 3" in rejects[0].reason
 
 

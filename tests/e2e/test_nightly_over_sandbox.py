@@ -1,0 +1,98 @@
+"""The nightly sync over the whole sandbox estate, checked against the generator's ground truth."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from hub.config import HubConfig
+from hub.pipeline.context import RunContext, open_store
+from hub.pipeline.nightly import run_nightly
+from hub.pipeline.report import build_report
+from hub.store.db import session_scope
+from hub.store.models import GoldenRecord, Outbox, Quarantine
+from mappings.customer import Customer
+from mappings.engine import load_spec, map_record
+from sandbox.estate import SandboxEstate
+from sandbox.generator import TrueCompany
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+
+def _truth(c: TrueCompany) -> Customer:
+    return Customer(company_id=c.company_id, vat_id=c.vat_id, legal_name=c.name,
+                    legal_form=c.legal_form, street=c.street, city=c.city,
+                    postal_code=c.postal_code, country=c.country, email=c.email, phone=c.phone,
+                    iban=c.iban, payment_terms_days=c.payment_terms_days,
+                    credit_limit=Decimal(c.credit_limit))
+
+
+def _as_payload(record: dict) -> dict:
+    return {k: v if v is None or isinstance(v, str) else str(v) for k, v in record.items()}
+
+
+def _wrong_fields(config: HubConfig, estate: SandboxEstate) -> list[str]:
+    truth = estate.generated.truth
+    wrong = []
+    for system, records in estate.system_records().items():
+        spec = load_spec(config.systems[system].mapping)
+        for record in records:
+            key = (system, str(record[spec.record_id]))
+            if key in truth.broken:
+                continue
+            held = map_record(spec, _as_payload(record))
+            expected = _truth(truth.companies[truth.records[key]])
+            wrong += [f"{key} {f}: {getattr(held, f)!r} != {getattr(expected, f)!r}"
+                      for f in config.systems[system].receives if getattr(held, f) != getattr(expected, f)]
+    return wrong
+
+
+def test_every_system_holds_the_truth_after_the_sync(hub_config: HubConfig,
+                                                     sandbox_estate: SandboxEstate) -> None:
+    assert _wrong_fields(hub_config, sandbox_estate), "the generated estate should start with drift"
+    result = run_nightly(hub_config)
+    sandbox_estate.process_inbound()
+    assert _wrong_fields(hub_config, sandbox_estate) == []
+    engine = open_store(hub_config)
+    with session_scope(engine) as session:
+        quarantined = {(q.system, q.record_key) for q in session.scalars(select(Quarantine))}
+    assert quarantined == set(sandbox_estate.generated.truth.broken)
+    assert result.report.is_file() and "Per system" in result.report.read_text(encoding="utf-8")
+
+
+def test_a_second_run_changes_nothing_and_says_so(hub_config: HubConfig,
+                                                  sandbox_estate: SandboxEstate) -> None:
+    first = run_nightly(hub_config)
+    sandbox_estate.process_inbound()
+    engine = open_store(hub_config)
+    with session_scope(engine) as session:
+        versions = session.scalar(select(func.count()).select_from(GoldenRecord))
+        sent = session.scalar(select(func.count()).select_from(Outbox))
+    second = run_nightly(hub_config)
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(GoldenRecord)) == versions
+        assert session.scalar(select(func.count()).select_from(Outbox)) == sent
+    report = build_report(RunContext(hub_config, engine, second.run_id))
+    assert report.nothing_changed
+    assert sum(line.corrected for line in report.systems) == 0
+    assert first.run_id != second.run_id
+    assert "Nothing changed" in second.report.read_text(encoding="utf-8")
+
+
+def test_report_figures_equal_the_store(hub_config: HubConfig, sandbox_estate: SandboxEstate) -> None:
+    result = run_nightly(hub_config)
+    engine = open_store(hub_config)
+    report = build_report(RunContext(hub_config, engine, result.run_id))
+    with session_scope(engine) as session:
+        for line in report.systems:
+            sent = session.scalar(select(func.count()).select_from(Outbox).where(
+                Outbox.system == line.system, Outbox.status == "sent"))
+            held = session.scalar(select(func.count()).select_from(Quarantine).where(
+                Quarantine.system == line.system))
+            assert (line.corrected, line.quarantined) == (sent, held)
+    extracted = {line.system: line.extracted for line in report.systems}
+    generated = sandbox_estate.generated
+    assert extracted == {"crm": len(generated.crm_accounts), "accounting": len(generated.accounting_rows),
+                         "erp": len(generated.erp_partners)}

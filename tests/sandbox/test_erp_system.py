@@ -1,0 +1,106 @@
+"""The simulated ERP: master data, cp1250 export with marker, import folder."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from tenacity import Retrying, stop_after_attempt, wait_none
+
+from connectors.base import Write
+from connectors.files.csv_format import FileFormat
+from connectors.sftp.files import SftpFilesConnector
+from sandbox.erp_system import COLUMNS, ErpSystem
+
+PARTNERS = [
+    {"PARTNER_ID": "P50001", "NAZEV": "Dvořák a syn s.r.o.", "ICO": "27074358",
+     "DIC": "CZ27074358", "ULICE": "Dlouhá 12", "MESTO": "Praha", "PSC": "110 00",
+     "ZEME": "CZ", "EMAIL": "info@dvorak.cz", "TELEFON": "602 123 456",
+     "SPLATNOST_DNI": 14, "UVEROVY_LIMIT": Decimal("150000.50")},
+    {"PARTNER_ID": "P50002", "NAZEV": "Šťastný; Žák v.o.s.", "ICO": "", "DIC": "",
+     "ULICE": "Nová 1", "MESTO": "Brno", "PSC": "602 00", "ZEME": "CZ", "EMAIL": "",
+     "TELEFON": "", "SPLATNOST_DNI": 30, "UVEROVY_LIMIT": Decimal("0")},
+]
+
+
+@pytest.fixture
+def erp(tmp_path: Path) -> ErpSystem:
+    system = ErpSystem(tmp_path / "erp.json", tmp_path / "files")
+    system.load(PARTNERS)
+    return system
+
+
+def _import(erp: ErpSystem, name: str, text: str) -> Path:
+    path = erp.files_root / "import" / name
+    path.write_bytes(text.encode("cp1250"))
+    return path
+
+
+def test_load_and_partners_keep_types_and_persist(erp: ErpSystem) -> None:
+    again = ErpSystem(erp.state_path, erp.files_root)
+    [first, second] = again.partners()
+    assert first["UVEROVY_LIMIT"] == Decimal("150000.50") and first["SPLATNOST_DNI"] == 14
+    assert second["ICO"] is None and second["NAZEV"] == "Šťastný; Žák v.o.s."
+    with pytest.raises(ValueError, match="unknown ERP column"):
+        erp.load([{"PARTNER_ID": "X", "FOO": "bar"}])
+
+
+def test_export_is_cp1250_semicolons_decimal_comma_and_marker(erp: ErpSystem) -> None:
+    path = erp.export(date(2026, 1, 31))
+    assert path.name == "customers-20260131.csv"
+    assert (path.parent / "customers-20260131.csv.done").exists()
+    lines = path.read_bytes().decode("cp1250").split("\r\n")
+    assert lines[0] == ";".join(COLUMNS)
+    assert lines[1].endswith(";14;150000,50") and "Dvořák" in lines[1]
+    assert lines[2].startswith('P50002;"Šťastný; Žák v.o.s.";;;') and lines[2].endswith(";30;0,00")
+
+
+def test_apply_imports_in_name_order_empty_is_unchanged(erp: ErpSystem) -> None:
+    _import(erp, "b.csv", "PARTNER_ID;MESTO;UVEROVY_LIMIT\r\nP50001;Plzeň;\r\n")
+    _import(erp, "a.csv", "PARTNER_ID;MESTO;UVEROVY_LIMIT\r\nP50001;Ostrava;2000,5\r\n")
+    _import(erp, "c.csv.part", "PARTNER_ID;MESTO\r\nP50001;Kladno\r\n")  # still uploading
+    assert erp.apply_imports() == 2
+    first = erp.partners()[0]
+    assert first["MESTO"] == "Plzeň" and first["UVEROVY_LIMIT"] == Decimal("2000.50")
+    assert first["NAZEV"] == "Dvořák a syn s.r.o."
+    imports = erp.files_root / "import"
+    assert sorted(p.name for p in (imports / "processed").iterdir()) == ["a.csv", "b.csv"]
+    assert (imports / "c.csv.part").exists()
+    assert erp.apply_imports() == 0  # nothing applied twice
+
+
+def test_a_file_with_an_unreadable_value_is_not_applied_at_all(erp: ErpSystem) -> None:
+    _import(erp, "a.csv", "PARTNER_ID;MESTO;SPLATNOST_DNI\r\nP50001;Ostrava;14\r\n"
+                          "P50002;Jihlava;čtrnáct\r\n")
+    assert erp.apply_imports() == 0
+    assert [p["MESTO"] for p in erp.partners()] == ["Praha", "Brno"]
+    assert (erp.files_root / "import" / "error" / "a.csv").exists()
+
+
+@pytest.mark.integration
+def test_round_trip_erp_export_sftp_read_write_apply(erp: ErpSystem, sandbox_sftp) -> None:
+    """ERP export -> connector read -> connector write -> ERP import, all over SFTP."""
+    erp = ErpSystem(erp.state_path, sandbox_sftp.files_root)  # the server serves its files
+    erp.export(date(2026, 1, 31))
+    settings = SftpFilesConnector.Settings(id_column="PARTNER_ID", timeout_seconds=5)
+    connector = SftpFilesConnector(
+        "erp", settings, sandbox_sftp.connection(),
+        file_format=FileFormat(encoding="cp1250", delimiter=";"),
+        retry_policy=Retrying(stop=stop_after_attempt(2), wait=wait_none(), reraise=True))
+
+    [page] = list(connector.read_pages(None))
+    by_id = {r.record_id: r.payload for r in page.records}
+    assert by_id["P50001"]["UVEROVY_LIMIT"] == "150000,50" and page.rejects == []
+    connector.acknowledge(page)
+
+    writes = [Write("k1", "P50001", {"MESTO": "Ústí nad Labem", "UVEROVY_LIMIT": "99,90"}),
+              Write("k2", "P50002", {"ICO": "12345679"})]
+    assert connector.write(writes, "batch-1").applied == ["k1", "k2"]
+    assert connector.write(writes, "batch-1").applied == ["k1", "k2"]  # a retry
+    assert erp.apply_imports() == 2
+    first, second = erp.partners()
+    assert first["MESTO"] == "Ústí nad Labem" and first["UVEROVY_LIMIT"] == Decimal("99.90")
+    assert first["ULICE"] == "Dlouhá 12" and second["ICO"] == "12345679"
+    assert second["MESTO"] == "Brno"
