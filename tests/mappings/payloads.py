@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-ARES_SAMPLES = Path("/work/shared/external/ares/samples")
+ARES_SAMPLES = Path(__file__).resolve().parents[1] / "data" / "ares"
 
 
 def crm_account(**changes: Any) -> dict[str, Any]:
