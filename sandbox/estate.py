@@ -31,11 +31,15 @@ CRM_USER, ERP_USER = "custhub", "custhub"
 
 
 class SandboxEstate:
-    def __init__(self, root: Path, n_companies: int = 200, seed: int = 7) -> None:
+    def __init__(self, root: Path, n_companies: int = 200, seed: int = 7,
+                 accounting: tuple[sa.Engine, dict[str, Any]] | None = None) -> None:
+        """``accounting``: another database for the accounting system (an engine to seed it
+        through, and the Airflow connection the hub reaches it by); SQLite in the root by default."""
         self.root = Path(root)
         self.n_companies, self.seed = n_companies, seed
         self.generated: Estate = generate(n_companies, seed)
         self._services: list[Any] = []
+        self._accounting = accounting
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> SandboxEstate:
@@ -43,7 +47,8 @@ class SandboxEstate:
         self.root.mkdir(parents=True, exist_ok=True)
         self._secrets = self._load_secrets()
         self.crm = CrmService(str(self.root / "crm.sqlite"), CRM_USER, self._secrets["crm"])
-        self.accounting = sa.create_engine(f"sqlite:///{self.root / 'accounting.sqlite'}")
+        self.accounting = (self._accounting[0] if self._accounting
+                           else sa.create_engine(f"sqlite:///{self.root / 'accounting.sqlite'}"))
         self.erp = ErpSystem(self.root / "erp-state.json", self.root / "erp")
         self.sftp = SftpServer(self.root / "erp", self.root / "sftp_host_key",
                                users={ERP_USER: self._secrets["erp"]})
@@ -90,7 +95,8 @@ class SandboxEstate:
         http = {"conn_type": "http", "host": "127.0.0.1", "schema": "http"}
         return {
             CONN_IDS["crm"]: http | {"port": self.crm.port, "login": CRM_USER, "password": self._secrets["crm"]},
-            CONN_IDS["accounting"]: {"conn_type": "sqlite", "host": str(self.root / "accounting.sqlite")},
+            CONN_IDS["accounting"]: self._accounting[1] if self._accounting else
+            {"conn_type": "sqlite", "host": str(self.root / "accounting.sqlite")},
             CONN_IDS["erp"]: {"conn_type": "sftp", "host": "127.0.0.1", "port": self.sftp.port,
                               "login": ERP_USER, "password": self._secrets["erp"],
                               "extra": {"host_key": self.sftp.host_key_base64()}},

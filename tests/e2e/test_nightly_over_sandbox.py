@@ -96,3 +96,12 @@ def test_report_figures_equal_the_store(hub_config: HubConfig, sandbox_estate: S
     generated = sandbox_estate.generated
     assert extracted == {"crm": len(generated.crm_accounts), "accounting": len(generated.accounting_rows),
                          "erp": len(generated.erp_partners)}
+
+
+@pytest.mark.parametrize("hub_store_url", ["postgresql"], indirect=True)
+def test_accounting_on_postgresql_through_an_odbc_dsn(hub_config: HubConfig,
+                                                      odbc_accounting_estate: SandboxEstate) -> None:
+    """The production shape: hub store on PostgreSQL, accounting reached by pyodbc through a DSN."""
+    run_nightly(hub_config)
+    odbc_accounting_estate.process_inbound()
+    assert _wrong_fields(hub_config, odbc_accounting_estate) == []
