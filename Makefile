@@ -6,14 +6,14 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := unixodbc odbc-postgresql odbc-mariadb openssh-server openssh-client
+DEB_PACKAGES := unixodbc odbc-postgresql odbc-mariadb openssh-server openssh-client chromium chromium-driver
 
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
 export AIRFLOW__CORE__UNIT_TEST_MODE ?= False
 
-.PHONY: demo test system-deps venv bench airflow demo-reset clean
+.PHONY: demo test system-deps venv bench airflow airflow-check demo-reset clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Installs the Debian packages the ODBC and SFTP tests need, only when one is missing.
+# Installs the Debian packages the ODBC, SFTP and browser tests need, only when one is missing.
 system-deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -34,6 +34,15 @@ system-deps:
 
 demo: $(STAMP)
 	$(BIN)/python -m sandbox.demo
+
+# Airflow standalone on SQLite with the DAGs, the pools of hub.yaml and the sandbox estate's
+# connections; the estate runs alongside in its own process (sandbox/serve.py). Ctrl-C stops both.
+airflow: $(STAMP)
+	$(BIN)/python -m sandbox.airflow_setup
+
+# The same, started, checked healthy with the DAGs loaded, and stopped.
+airflow-check: $(STAMP)
+	$(BIN)/python -m sandbox.airflow_setup --check
 
 demo-reset:
 	rm -rf .demo .airflow

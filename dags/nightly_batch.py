@@ -1,49 +1,55 @@
 """
 ### nightly_batch
 
-The nightly customer sync: extract every system (CRM over SOAP, accounting SQL views, ERP
-files over SFTP), map to the canonical Customer, check the registries (ARES, VIES),
-reconcile into golden records, publish corrections through the outbox, write the report.
+The nightly customer sync (`orchestration.schedules.nightly_batch` in hub.yaml): extract every
+system (CRM over SOAP, accounting SQL views, ERP files over SFTP), map to the canonical
+Customer, check the registries (ARES, VIES), reconcile into golden records, publish the
+corrections through the outbox and write the report.
 
-Every task calls one function of `hub.tasks`; every step is idempotent, so a retried task
-or a re-run of the same DAG run changes nothing twice. Secrets come from the Airflow
-connections named in config/hub.yaml.
+- While it runs, **crm_sync** short-circuits its runs; reconcile and publish sit in the
+  `custhub_hub_store` pool (1 slot) so that nothing else rewrites the store between them.
+- Each registry check runs in its registry's pool (`custhub_ares`, `custhub_vies`): their rate
+  limits hold however many DAGs run.
+- `dry_run=true` (trigger with config) computes everything and writes nothing back: the
+  outbox rows stay pending and the report lists what would change.
+- Every task reads its window from the run's data interval, so `airflow backfill create
+  --dag-id nightly_batch` works, and re-running a day joins that day's hub run.
+
+Every task calls one function of `hub.tasks`; every step is idempotent. Secrets come from the
+Airflow connections named in config/hub.yaml. See docs/operating.md.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
-import pendulum
-from airflow.sdk import dag, task
+from hub.orchestration import (GOLDEN, REGISTRY_CHECKS, default_args, registry_pools, settings,
+                               start_date)
 
-DEFAULT_ARGS = {
-    "owner": "custhub",
-    "retries": 2,
-    "retry_delay": timedelta(minutes=2),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": timedelta(minutes=20),
-}
+CFG = settings()
 
 
 @dag(
     dag_id="nightly_batch",
-    schedule="0 2 * * *",
-    start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Prague"),
+    # Data intervals, not bare trigger times: each run covers [previous slot, this slot).
+    schedule=CronDataIntervalTimetable(CFG.schedules["nightly_batch"], timezone=CFG.timezone),
+    start_date=start_date(),
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=["custhub", "nightly"],
+    default_args=default_args(),
+    tags=["custhub", "nightly", "batch"],
     doc_md=__doc__,
-    params={"dry_run": False},
+    params={"dry_run": Param(False, type="boolean",
+                             description="Compute everything, write nothing back to the systems.")},
 )
 def nightly_batch() -> None:
     @task
     def start(**context) -> str:  # type: ignore[no-untyped-def]
         from hub import tasks
 
-        return tasks.start(context["run_id"], context.get("data_interval_start"),
-                           context.get("data_interval_end"), bool(context["params"]["dry_run"]))
+        return tasks.start("nightly", context["dag"].dag_id, context["run_id"],
+                           context.get("data_interval_start"), context.get("data_interval_end"),
+                           bool(context["params"]["dry_run"]))
 
     @task
     def systems() -> list[str]:
@@ -69,19 +75,22 @@ def nightly_batch() -> None:
 
         tasks.check_quarantine(hub_run)
 
-    @task
-    def check_registries(hub_run: str) -> dict[str, int]:
-        from hub import tasks
+    def check_registry(registry: str, pool: str):  # type: ignore[no-untyped-def]
+        @task(task_id=f"check_{registry}", pool=pool, outlets=[REGISTRY_CHECKS])
+        def check(hub_run: str) -> dict[str, int]:
+            from hub import tasks
 
-        return tasks.check_registries(hub_run)
+            return tasks.check_registry(hub_run, registry)
 
-    @task
+        return check
+
+    @task(pool=CFG.hub_store_pool, outlets=[GOLDEN])
     def reconcile(hub_run: str) -> dict[str, int]:
         from hub import tasks
 
         return tasks.reconcile(hub_run)
 
-    @task
+    @task(pool=CFG.hub_store_pool)
     def publish(hub_run: str, system: str) -> dict[str, int]:
         from hub import tasks
 
@@ -99,7 +108,7 @@ def nightly_batch() -> None:
     extracted = extract.partial(hub_run=hub_run).expand(system=names)
     mapped = map_records.partial(hub_run=hub_run).expand(system=names)
     guarded = check_quarantine(hub_run)
-    checked = check_registries(hub_run)
+    checked = [check_registry(name, pool)(hub_run) for name, pool in registry_pools().items()]
     reconciled = reconcile(hub_run)
     published = publish.partial(hub_run=hub_run).expand(system=names)
     extracted >> mapped >> guarded >> checked >> reconciled >> published >> finish(hub_run)

@@ -36,6 +36,7 @@ def nightly(config: ConfigOption = None,
         result = run_nightly(cfg, dry_run=dry_run)
         ctx = RunContext(config=cfg, engine=open_store(cfg), run_id=result.run_id)
         print_summary(build_report(ctx), result.report, console)
+        _print_outcome(result, dry_run)
     except CusthubError as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(1) from None
@@ -60,6 +61,62 @@ def status(config: ConfigOption = None) -> None:
     console.print(table)
     console.print(f"Golden records: {golden} · corrections pending: {pending} · "
                   f"quarantined records open: {quarantined}")
+
+
+
+@app.command()
+def serve(config: ConfigOption = None,
+          host: Annotated[str | None, typer.Option(help="address to listen on (default: review.host)")] = None,
+          port: Annotated[int | None, typer.Option(help="port (default: review.port)")] = None) -> None:
+    """Open the review page for data stewards: conflicts, match candidates, golden history."""
+    import uvicorn
+
+    from hub.web.serve import standalone_app
+
+    try:
+        cfg = load_config(config)
+        web = standalone_app(cfg)
+    except CusthubError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(1) from None
+    host, port = host or cfg.review.host, port or cfg.review.port
+    console.print(f"Review page: [bold]http://{host}:{port}/[/bold] (Ctrl+C stops it)")
+    uvicorn.run(web, host=host, port=port, log_level="warning", server_header=False)
+
+
+@app.command("hash-password")
+def hash_password_command() -> None:
+    """Ask for a password and print its hash, for review.users in hub.yaml."""
+    from hub.web.auth import hash_password
+
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        console.print("[red]Use at least 10 characters.[/red]")
+        raise typer.Exit(1)
+    typer.echo(hash_password(password))
+
+def _print_outcome(result, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
+    """A held run and a dry run say what they did not do, and what would change."""
+    if result.status == "awaiting_approval":
+        console.print(f"[yellow]Held before publishing: {result.reconciled.held}[/yellow]\n"
+                      f"Approve with: custhub approve {result.run_id}")
+    if dry_run and result.reconciled is not None:
+        changes = result.reconciled.changes
+        console.print(f"Dry run: {len(changes)} golden field(s) would change; nothing was written back.")
+        for hub_id, field, old, new in changes[:20]:
+            console.print(f"  {hub_id} {field}: {old!r} -> {new!r}")
+
+
+def _register_steward_commands() -> None:
+    from hub import cli_steward
+
+    app.add_typer(cli_steward.review_app, name="review")
+    app.add_typer(cli_steward.xref_app, name="xref")
+    app.command("approve")(cli_steward.approve)
+    app.command("match")(cli_steward.match)
+
+
+_register_steward_commands()
 
 
 def main() -> None:

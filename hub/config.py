@@ -11,7 +11,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hub.errors import ConfigError
+from hub.orchestration_config import OrchestrationConfig
 from mappings.customer import CUSTOMER_FIELDS
+from reconciliation.matching.settings import MatchSettings
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "hub.yaml"
 CONFIG_ENV = "CUSTHUB_CONFIG"
@@ -59,13 +61,36 @@ class RegistryConfig(_Strict):
     connector: dict[str, Any] = {}
 
 
-class MatchingConfig(_Strict):
-    keys: list[Literal["company_id", "vat_id"]] = ["company_id", "vat_id"]
+class MatchingConfig(MatchSettings):
+    """The match rules (reconciliation.matching.settings), checked against the Customer's fields."""
+
+    @model_validator(mode="after")
+    def _known_columns(self) -> MatchingConfig:
+        unknown = sorted(self.source_columns() - set(CUSTOMER_FIELDS))
+        if unknown:
+            raise ValueError(f"matching reads unknown fields {unknown}")
+        return self
 
 
 class FieldRule(_Strict):
-    rule: Literal["source_priority"] = "source_priority"
+    """source_priority: the first listed source with a value; most_recent / most_frequent /
+    first_non_empty among the listed sources; registry: the first listed source (a registry)
+    when it knows the company, else the value most other listed sources agree on."""
+
+    rule: Literal["source_priority", "most_recent", "most_frequent", "registry",
+                  "first_non_empty"] = "source_priority"
     sources: list[str]
+
+
+class GuardsConfig(_Strict):
+    """Stop before publishing, and wait for ``custhub approve RUN``, when a run looks wrong."""
+
+    # Share of EXISTING golden records a run may change (creating new ones does not count).
+    max_golden_change_share: float = Field(0.3, ge=0, le=1)
+    # Below this many existing golden records the change share is not judged (tiny estates).
+    min_golden_records: int = Field(50, ge=0)
+    # Share by which a system's live record count may fall since the last published run.
+    max_source_shrink_share: float = Field(0.2, ge=0, le=1)
 
 
 class SurvivorshipConfig(_Strict):
@@ -76,6 +101,22 @@ class SurvivorshipConfig(_Strict):
         return self.fields.get(field, self.default)
 
 
+class ReviewConfig(_Strict):
+    """The review web page (`custhub serve`): who may log in, and how it listens.
+
+    Passwords are stored only as hashes (`custhub hash-password`); more users may come from
+    the JSON object in the environment variable named by ``users_env``. Mounted in Airflow's
+    UI, the page uses Airflow's login instead.
+    """
+
+    users: dict[str, str] = {}  # name -> "scrypt$..." or "pbkdf2_sha256$..."
+    users_env: str = "CUSTHUB_REVIEW_USERS"
+    session_secret_env: str = "CUSTHUB_REVIEW_SECRET"  # unset: a new secret per start
+    host: str = "127.0.0.1"
+    port: int = Field(8750, ge=1, le=65535)
+    secure_cookies: bool = False  # true behind HTTPS: the session cookie is never sent in clear
+
+
 class HubConfig(_Strict):
     store: StoreConfig = StoreConfig()
     report_dir: str = ".demo/reports"
@@ -84,6 +125,9 @@ class HubConfig(_Strict):
     registries: dict[str, RegistryConfig] = {}
     matching: MatchingConfig = MatchingConfig()
     survivorship: SurvivorshipConfig
+    guards: GuardsConfig = GuardsConfig()
+    orchestration: OrchestrationConfig = OrchestrationConfig()
+    review: ReviewConfig = ReviewConfig()
 
     @model_validator(mode="after")
     def _sources_exist(self) -> HubConfig:

@@ -13,21 +13,29 @@ from reconciliation.report import RunReport
 def print_summary(report: RunReport, report_path: Path, console: Console | None = None) -> None:
     console = console or Console()
     table = Table(title=f"custhub run {report.run_id} ({report.status})", title_justify="left")
-    for column in ("system", "extracted", "matched", "new", "corrected", "quarantined"):
+    for column in ("system", "extracted", "matched", "new", "corrected", "conflicts", "quarantined"):
         table.add_column(column, justify="left" if column == "system" else "right")
     if report.dry_run:
         table.add_column("would correct", justify="right")
     for line in report.systems:
-        cells = [line.system, line.extracted, line.matched, line.new, line.corrected, line.quarantined]
+        corrected = f"{line.corrected} ({line.refused} refused)" if line.refused else str(line.corrected)
+        cells = [line.system, line.extracted, line.matched, line.new, corrected, line.in_conflict,
+                 line.quarantined]
         cells += [line.would_correct] if report.dry_run else []
         table.add_row(*(str(c) for c in cells))
     console.print(table)
+    console.print("Agreement with the golden record: " + ", ".join(
+        f"{line.system} {line.agreement * 100:.1f} %" for line in report.systems))
     if report.nothing_changed:
         console.print("[green]Nothing changed: every system already held the golden values.[/green]")
     else:
         console.print(f"{report.golden_changed} golden record(s) created or changed; "
-                      f"{len(report.discrepancies)} field difference(s) found.")
+                      f"{len(report.diff_rows)} company field(s) differed.")
     if report.findings:
         console.print(f"[yellow]{len(report.findings)} compan(y/ies) to check before invoicing "
-                      "(invalid VAT ID, pending check, dissolved): see the report.[/yellow]")
+                      "(invalid VAT ID, pending check, dissolved, insolvent): see the report.[/yellow]")
+    conflicts = sum(line.in_conflict for line in report.systems)
+    if conflicts:
+        console.print(f"[yellow]{conflicts} conflict(s) wait for a data steward: `custhub serve` "
+                      "opens the review page.[/yellow]")
     console.print(f"Report: [bold]{report_path.resolve()}[/bold]")

@@ -1,28 +1,60 @@
 """The callables Airflow tasks run: one per pipeline step, taking and returning plain values.
 
-DAG files import this module inside their tasks only, so that parsing a DAG stays cheap.
+DAG files import this module inside their tasks only, so that parsing a DAG stays cheap. Each
+function opens the store for the hub run it is given; the hub run is found (or made) from the
+Airflow DAG id and run id, so a retried task, a cleared run or a re-run backfill joins the run
+it belongs to instead of starting another.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import csv
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
-from hub.config import load_config
-from hub.errors import RunFailed
+from airflow.sdk.exceptions import AirflowSkipException
+from sqlalchemy import select
+
+from hub.config import HubConfig, load_config
+from hub.errors import ConfigError, RunFailed
 from hub.pipeline import extract as extract_step
 from hub.pipeline import guards, publish as publish_step, reconcile as reconcile_step
 from hub.pipeline import map as map_step
 from hub.pipeline import registries as registries_step
-from hub.pipeline.context import context_for, open_store
+from hub.pipeline.context import RunContext, context_for, open_store
 from hub.pipeline.report import write_run_report
 from hub.pipeline.runs import finish_run, start_run
+from hub.store.db import session_scope
+from hub.store.models import Discrepancy, Run
+
+# What an extract counts as news; "unchanged" re-deliveries (overlaps, re-sent files) are not.
+CHANGE_COUNTS = ("new", "changed", "rejected")
 
 
-def start(external_id: str, interval_start: datetime | None = None,
+def external_id(dag_id: str, airflow_run_id: str) -> str:
+    # Airflow run ids are unique per DAG only ("manual__2026-..." in two DAGs at once).
+    return f"{dag_id}/{airflow_run_id}"
+
+
+def start(kind: str, dag_id: str, airflow_run_id: str, interval_start: datetime | None = None,
           interval_end: datetime | None = None, dry_run: bool = False) -> str:
+    """The hub run of this Airflow run, its window the run's data interval (never now()).
+
+    A run that already succeeded is final: re-running its Airflow run (a repeated backfill, a
+    cleared DAG run) skips instead of re-deciding a past day against today's systems, which
+    would rewrite that day's findings. A failed or interrupted run resumes where it stopped.
+    """
     engine = open_store(load_config())
+    key = external_id(dag_id, airflow_run_id)
+    with session_scope(engine) as session:
+        done = session.scalar(select(Run.id).where(Run.external_id == key, Run.status == "succeeded"))
+    if done is not None:
+        raise AirflowSkipException(f"hub run {done} ({key}) already succeeded; to redo its window "
+                                   "with fresh reads, trigger the backfill DAG")
     interval = (interval_start, interval_end) if interval_start and interval_end else None
-    return start_run(engine, "nightly", external_id=external_id, interval=interval, dry_run=dry_run)
+    return start_run(engine, kind, external_id=key,
+                     interval=interval, dry_run=dry_run)
 
 
 def systems() -> list[str]:
@@ -31,6 +63,16 @@ def systems() -> list[str]:
 
 def extract(run_id: str, system: str) -> dict[str, int]:
     return extract_step.extract(context_for(run_id), system)
+
+
+def extract_or_skip(run_id: str, system: str) -> dict[str, int]:
+    """Extract; when nothing new was staged, close the hub run and skip the rest of the DAG run."""
+    counts = extract(run_id, system)
+    if not any(counts.get(name) for name in CHANGE_COUNTS):
+        ctx = context_for(run_id)
+        finish_run(ctx.engine, run_id, "succeeded", f"nothing changed in {system}")
+        raise AirflowSkipException(f"{system}: nothing new since the last sync")
+    return counts
 
 
 def map_records(run_id: str, system: str) -> dict[str, int]:
@@ -47,8 +89,11 @@ def check_quarantine(run_id: str) -> None:
         raise
 
 
-def check_registries(run_id: str) -> dict[str, int]:
-    return registries_step.check_registries(context_for(run_id))
+def check_registry(run_id: str, registry: str) -> dict[str, int]:
+    """Check one registry, so that each runs in its own Airflow pool (its own rate limit)."""
+    ctx = context_for(run_id)
+    only = ctx.config.model_copy(update={"registries": {registry: ctx.config.registries[registry]}})
+    return registries_step.check_registries(RunContext(only, ctx.engine, run_id))
 
 
 def reconcile(run_id: str) -> dict[str, int]:
@@ -63,3 +108,57 @@ def finish(run_id: str) -> str:
     ctx = context_for(run_id)
     finish_run(ctx.engine, run_id, "succeeded")
     return str(write_run_report(ctx))
+
+
+# -- backfill ---------------------------------------------------------------------------------
+
+def plan_backfill(params: dict[str, Any]) -> dict[str, Any]:
+    """Check what the JSON schema of the params cannot: known systems, an ordered, bounded window.
+
+    Returns the plan the other tasks follow: systems, window [start, end + 1 day), dry_run.
+    """
+    config = load_config()
+    chosen = list(params.get("systems") or config.enabled_systems())
+    unknown = sorted(set(chosen) - set(config.enabled_systems()))
+    start, end = date.fromisoformat(params["start"]), date.fromisoformat(params["end"])
+    problems = [f"unknown or disabled systems {unknown}"] if unknown else []
+    if end < start:
+        problems.append(f"end {end} is before start {start}")
+    if (end - start).days + 1 > config.orchestration.backfill_max_days:
+        problems.append(f"window of {(end - start).days + 1} days exceeds backfill_max_days "
+                        f"{config.orchestration.backfill_max_days}")
+    if problems:
+        raise ConfigError("backfill params: " + "; ".join(problems))
+    return {"systems": chosen, "start": start.isoformat(),
+            "end": (end + timedelta(days=1)).isoformat(), "dry_run": bool(params.get("dry_run"))}
+
+
+def start_backfill(dag_id: str, airflow_run_id: str, plan: dict[str, Any]) -> str:
+    """The backfill's hub run, its interval the planned window (midnight UTC to midnight UTC)."""
+    start_at = datetime.fromisoformat(plan["start"]).replace(tzinfo=UTC)
+    end_at = datetime.fromisoformat(plan["end"]).replace(tzinfo=UTC)
+    return start("backfill", dag_id, airflow_run_id, start_at, end_at, plan["dry_run"])
+
+
+def would_change(run_id: str, systems: list[str]) -> dict[str, Any]:
+    """The records and fields the run would write back: its corrected discrepancies, as a CSV."""
+    ctx = context_for(run_id)
+    with session_scope(ctx.engine) as session:
+        rows = session.scalars(select(Discrepancy).where(
+            Discrepancy.run_id == run_id, Discrepancy.corrected.is_(True),
+            Discrepancy.system.in_(systems)).order_by(
+            Discrepancy.system, Discrepancy.record_id, Discrepancy.field)).all()
+        lines = [(d.system, d.record_id, d.field, d.system_value, d.golden_value, d.source, d.rule)
+                 for d in rows]
+    path = _would_change_csv(ctx.config, run_id, lines)
+    return {"changes": len(lines), "records": len({(s, r) for s, r, *_ in lines}), "csv": str(path)}
+
+
+def _would_change_csv(config: HubConfig, run_id: str, lines: list[tuple]) -> Path:
+    path = Path(config.report_dir) / run_id / "would_change.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["system", "record_id", "field", "system_value", "golden_value", "source", "rule"])
+        writer.writerows(lines)
+    return path

@@ -61,7 +61,7 @@ class FileFormat(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: Literal["csv"]
+    type: Literal["csv", "xml"]
     encoding: str = "utf-8"
     delimiter: str = ","
     quotechar: str = '"'

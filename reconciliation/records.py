@@ -15,6 +15,7 @@ class MemberRecord:
     system: str
     record_id: str
     values: dict[str, Any]
+    seen_at: str | None = None  # ISO time the hub first saw this content (for "most recent")
 
     @property
     def key(self) -> RecordKey:
@@ -24,7 +25,8 @@ class MemberRecord:
 @dataclass(frozen=True)
 class Golden:
     values: dict[str, Any]
-    lineage: dict[str, dict[str, str]] = field(default_factory=dict)
+    # per field: source, record_id, rule, run and (when sources disagree) evidence {system:record: value}
+    lineage: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

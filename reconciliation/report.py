@@ -1,17 +1,25 @@
-"""The run report for accountants and IT: a readable HTML page and CSV files for Excel."""
+"""The run report for accountants and IT: a readable HTML page, CSV files and an XLSX workbook.
+
+The report is a plain data structure (RunReport) built by hub.pipeline.report from the store;
+this module only presents it, so that it can be tested without a store.
+"""
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-SUMMARY_COLUMNS = ("system", "extracted", "matched", "new", "corrected", "quarantined")
-# A cell starting with one of these would run as a formula in a spreadsheet.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+from reconciliation.report_chart import agreement_chart, bar_width
+from reconciliation.report_files import Table, safe_cell, write_csv, write_xlsx
+
+__all__ = ["DiffRow", "FieldAgreement", "Finding", "RunReport", "SystemLine", "SystemValue",
+           "TrendPoint", "report_tables", "safe_cell", "write_report"]
+
+SUMMARY_COLUMNS = ("system", "extracted", "matched", "new", "corrected", "in_conflict",
+                   "quarantined", "refused", "records", "records_differing")
 
 
 @dataclass(frozen=True)
@@ -22,6 +30,8 @@ class SystemLine:
     new: int
     corrected: int
     quarantined: int
+    in_conflict: int = 0
+    refused: int = 0
     would_correct: int = 0
     records: int = 0
     records_differing: int = 0
@@ -29,6 +39,57 @@ class SystemLine:
     @property
     def agreement(self) -> float:
         return 1.0 if not self.records else 1 - self.records_differing / self.records
+
+
+@dataclass(frozen=True)
+class FieldAgreement:
+    """How many of a system's records hold the golden value of one field, now and before."""
+
+    system: str
+    field: str
+    records: int
+    differing: int
+    previous: float | None = None  # the same figure in the run before, to show drift
+
+    @property
+    def agreement(self) -> float:
+        return 1.0 if not self.records else 1 - self.differing / self.records
+
+    @property
+    def change(self) -> float | None:
+        return None if self.previous is None else self.agreement - self.previous
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    run_id: str
+    started_at: str
+    agreement: dict[str, float | None]
+    corrected: int
+    in_conflict: int
+    quarantined: int
+
+
+@dataclass(frozen=True)
+class SystemValue:
+    """What one system holds for a field of a company, next to the golden value."""
+
+    value: str | None
+    state: str  # differs, agrees, source (the golden value came from here), not_held, no_record
+    correction: str = ""  # sent, refused, pending, would send, reported only
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    """One company and field where at least one system differs from the golden value."""
+
+    hub_id: str
+    company: str
+    field: str
+    values: dict[str, SystemValue]
+    golden_value: str | None
+    source: str | None
+    rule: str | None
 
 
 @dataclass(frozen=True)
@@ -41,7 +102,12 @@ class Finding:
     problem: str
     registry: str
     checked_on: str
+    consultation: str
     evidence: str
+    accounting_record: str = ""
+    credit_limit: Decimal | None = None
+    payment_terms_days: int | None = None
+    severity: str = "bad"  # bad, or warn for a check still pending
 
 
 @dataclass
@@ -53,44 +119,81 @@ class RunReport:
     systems: list[SystemLine]
     golden_changed: int
     discrepancies: list[dict] = field(default_factory=list)
+    diff_rows: list[DiffRow] = field(default_factory=list)
+    fields: list[FieldAgreement] = field(default_factory=list)
+    trend: list[TrendPoint] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     quarantine: list[dict] = field(default_factory=list)
+    message: str | None = None
 
     @property
     def nothing_changed(self) -> bool:
         return self.golden_changed == 0 and not any(s.corrected or s.would_correct for s in self.systems)
 
+    @property
+    def system_names(self) -> list[str]:
+        return [s.system for s in self.systems]
+
 
 def write_report(report: RunReport, directory: Path) -> Path:
+    """report.html next to one CSV per table and report.xlsx holding all of them."""
     directory.mkdir(parents=True, exist_ok=True)
-    _write_csv(directory / "summary.csv", SUMMARY_COLUMNS,
-               ([getattr(s, c) for c in SUMMARY_COLUMNS] for s in report.systems))
-    columns = ("hub_id", "system", "record_id", "field", "system_value", "golden_value", "source",
-               "rule", "corrected")
-    _write_csv(directory / "discrepancies.csv", columns,
-               ([d[c] for c in columns] for d in report.discrepancies))
-    finding_columns = tuple(Finding.__dataclass_fields__)
-    _write_csv(directory / "registry_findings.csv", finding_columns,
-               (list(asdict(f).values()) for f in report.findings))
+    tables = report_tables(report)
+    for table in tables:
+        write_csv(directory / f"{table.name}.csv", table)
+    write_xlsx(directory / "report.xlsx", tables)
     page = directory / "report.html"
-    page.write_text(_render(report), encoding="utf-8")
+    page.write_text(render_report(report, [t.name for t in tables]), encoding="utf-8")
     return page
 
 
-def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    # utf-8 with BOM and ';' is what Czech Excel opens without a wizard.
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle, delimiter=";")
-        writer.writerow(header)
-        writer.writerows([safe_cell(v) for v in row] for row in rows)
+def report_tables(report: RunReport) -> list[Table]:
+    systems = report.system_names
+    diff_header = ["hub_id", "company", "field"]
+    for s in systems:
+        diff_header += [f"{s}_value", f"{s}_state", f"{s}_correction"]
+    diff_header += ["golden_value", "source", "rule"]
+    return [
+        Table("summary", SUMMARY_COLUMNS, [[getattr(s, c) for c in SUMMARY_COLUMNS] for s in report.systems]),
+        Table("agreement", ("system", "field", "records", "differing", "agreement_percent"),
+              [[f.system, f.field, f.records, f.differing, round(f.agreement * 100, 1)]
+               for f in report.fields]),
+        Table("discrepancies", diff_header, [_diff_cells(d, systems) for d in report.diff_rows]),
+        Table("registry_findings",
+              ("hub_id", "company", "identifier", "problem", "registry", "checked_on", "consultation",
+               "evidence", "accounting_record", "credit_limit", "payment_terms_days"),
+              [[f.hub_id, f.legal_name, f.identifier, f.problem, f.registry, f.checked_on,
+                f.consultation, f.evidence, f.accounting_record, f.credit_limit,
+                f.payment_terms_days] for f in report.findings]),
+        Table("quarantine", ("system", "record", "stage", "reason"),
+              [[q["system"], q["record_key"], q["stage"], q["reason"]] for q in report.quarantine]),
+    ]
 
 
-def safe_cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+def _diff_cells(row: DiffRow, systems: list[str]) -> list[object]:
+    cells: list[object] = [row.hub_id, row.company, row.field]
+    for s in systems:
+        held = row.values.get(s, SystemValue(None, "no_record"))
+        cells += [held.value, held.state, held.correction]
+    return cells + [row.golden_value, row.source, row.rule]
 
 
-def _render(report: RunReport) -> str:
+def render_report(report: RunReport, exports: list[str] | None = None) -> str:
     env = Environment(loader=PackageLoader("reconciliation", "templates"),
                       autoescape=select_autoescape(["html"]))
-    return env.get_template("report.html").render(report=report, bar_width=320)
+    labels = [p.started_at[5:16] for p in report.trend]
+    chart = agreement_chart(labels, {s: [p.agreement.get(s) for p in report.trend]
+                                     for s in report.system_names}) if len(report.trend) > 1 else None
+    fields = sorted({f.field for f in report.fields}, key=_field_order(report))
+    grid = {(f.system, f.field): f for f in report.fields}
+    return env.get_template("report.html").render(
+        report=report, chart=chart, bar=bar_width, fields=fields, grid=grid,
+        exports=exports or [])
+
+
+def _field_order(report: RunReport):  # type: ignore[no-untyped-def]
+    # The least agreed fields first: that is where an accountant should look.
+    worst = {}
+    for f in report.fields:
+        worst[f.field] = min(worst.get(f.field, 1.0), f.agreement)
+    return lambda name: (worst[name], name)

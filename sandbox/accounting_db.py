@@ -74,8 +74,44 @@ def create_schema(engine: sa.Engine) -> None:
 
 def drop_schema(engine: sa.Engine) -> None:
     with engine.begin() as conn:
+        if conn.dialect.name != "sqlite":
+            conn.exec_driver_sql(f"DROP PROCEDURE IF EXISTS {PROCEDURE}")
         conn.exec_driver_sql(f"DROP VIEW IF EXISTS {conn.dialect.identifier_preparer.quote(VIEW)}")
         metadata.drop_all(conn)
+
+
+# The accounting system's import procedure, for hubs configured with ``import_procedure``:
+# CALL custhub_import_customer(batch_id, idempotency_key, customer_no, values_json); a key
+# seen before is ignored, so a repeated batch changes nothing. SQLite has no procedures.
+PROCEDURE = "custhub_import_customer"
+_PG_PROCEDURE = f"""
+CREATE OR REPLACE PROCEDURE {PROCEDURE}(p_batch varchar, p_key varchar, p_no varchar, p_values json)
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO customer_import (batch_id, idempotency_key, customer_no, {", ".join(VALUE_COLUMNS)})
+  SELECT p_batch, p_key, p_no, {", ".join(f"v.{c}" for c in VALUE_COLUMNS)}
+  FROM json_populate_record(NULL::customer_import, p_values) AS v
+  ON CONFLICT (idempotency_key) DO NOTHING;
+END $$"""
+_MARIADB_PROCEDURE = f"""
+CREATE PROCEDURE {PROCEDURE}(IN p_batch VARCHAR(100), IN p_key VARCHAR(200),
+                             IN p_no VARCHAR(20), IN p_values LONGTEXT)
+BEGIN
+  INSERT INTO customer_import (batch_id, idempotency_key, customer_no, {", ".join(VALUE_COLUMNS)})
+  VALUES (p_batch, p_key, p_no, {", ".join(f"JSON_VALUE(p_values, '$.{c}')" for c in VALUE_COLUMNS)})
+  ON DUPLICATE KEY UPDATE id = id;
+END"""
+
+
+def create_import_procedure(engine: sa.Engine) -> None:
+    """Create (or replace) the import procedure on PostgreSQL or MariaDB/MySQL."""
+    sql = {"postgresql": _PG_PROCEDURE, "mysql": _MARIADB_PROCEDURE,
+           "mariadb": _MARIADB_PROCEDURE}.get(engine.dialect.name)
+    if sql is None:
+        raise ValueError(f"{engine.dialect.name} has no stored procedures")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP PROCEDURE IF EXISTS {PROCEDURE}")
+        conn.exec_driver_sql(sql)
 
 
 def load(engine: sa.Engine, rows: list[dict[str, Any]]) -> None:

@@ -37,7 +37,6 @@ from sandbox.soap_server import (
     parse_xml,
     rewrite_soap_address,
     soap_body_child,
-    with_doctype,
 )
 
 # The sandbox serves the very contract the connector ships (a file, not an import).
@@ -107,10 +106,11 @@ class AccountStore:
              size: int) -> tuple[list[dict[str, Any]], bool]:
         """Rows strictly after (after, after_id) in (ModifiedAt, AccountId) order."""
         with closing(self._db()) as db:
+            # A row value, so SQLite walks the (ModifiedAt, AccountId) index instead of scanning.
             rows = db.execute(
-                "SELECT * FROM accounts WHERE ModifiedAt > ? OR (ModifiedAt = ? AND AccountId > ?)"
+                "SELECT * FROM accounts WHERE (ModifiedAt, AccountId) > (?, ?)"
                 " ORDER BY ModifiedAt, AccountId LIMIT ?",
-                (after or "", after or "", after_id, size + 1)).fetchall()
+                (after or "", after_id, size + 1)).fetchall()
         return [dict(r) for r in rows[:size]], len(rows) > size
 
     def upsert(self, values: dict[str, str], expected: int | None) -> int:
@@ -198,10 +198,7 @@ class CrmService(SandboxService):
             return Response(200, rewrite_soap_address(WSDL_FILE.read_bytes(), self.url))
         if request.method != "POST":
             return Response(405, b"POST a SOAP envelope", "text/plain")
-        response = self._soap(request.body)
-        if mode == "doctype":
-            response.body = with_doctype(response.body)
-        return response
+        return self._soap(request.body)
 
     def _soap(self, body: bytes) -> Response:
         try:

@@ -64,7 +64,10 @@ def run_demo() -> int:
         console.print(f"[red]The DAG run ended {dag_run.state}.[/red]")
         return 1
     config = load_config()
-    ctx = RunContext(config=config, engine=open_store(config), run_id=_hub_run_id(config, dag_run.run_id))
+    from hub.tasks import external_id
+
+    hub_run = _hub_run_id(config, external_id("nightly_batch", dag_run.run_id))
+    ctx = RunContext(config=config, engine=open_store(config), run_id=hub_run)
     report = build_report(ctx)
     print_summary(report, Path(config.report_dir) / ctx.run_id / "report.html", console)
     return 0

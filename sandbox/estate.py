@@ -32,10 +32,14 @@ CRM_USER, ERP_USER = "custhub", "custhub"
 
 class SandboxEstate:
     def __init__(self, root: Path, n_companies: int = 200, seed: int = 7,
-                 accounting: tuple[sa.Engine, dict[str, Any]] | None = None) -> None:
+                 accounting: tuple[sa.Engine, dict[str, Any]] | None = None,
+                 ports: dict[str, int] | None = None, host: str = "127.0.0.1") -> None:
         """``accounting``: another database for the accounting system (an engine to seed it
-        through, and the Airflow connection the hub reaches it by); SQLite in the root by default."""
+        through, and the Airflow connection the hub reaches it by); SQLite in the root by default.
+        ``ports``: fixed loopback ports by service ("crm", "erp", "vies", "ares") for a long-lived
+        estate that stored Airflow connections point at; by default the OS chooses."""
         self.root = Path(root)
+        self.ports, self.host = dict(ports or {}), host  # host: 0.0.0.0 only inside a container
         self.n_companies, self.seed = n_companies, seed
         self.generated: Estate = generate(n_companies, seed)
         self._services: list[Any] = []
@@ -56,8 +60,9 @@ class SandboxEstate:
         self.ares = AresService(_ares_subjects(self.generated.registry))
         if fresh:
             self._seed()
-        for service in (self.crm, self.sftp, self.vies, self.ares):
-            service.start()
+        for name, service in (("crm", self.crm), ("erp", self.sftp), ("vies", self.vies),
+                              ("ares", self.ares)):
+            service.start(host=self.host, port=self.ports.get(name, 0))
             self._services.append(service)
         return self
 

@@ -14,6 +14,7 @@ import random
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from collections.abc import Iterator
 from decimal import Decimal
 
 from sandbox import names
@@ -60,6 +61,23 @@ class GroundTruth:
     drifted: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Options:
+    """What the default demo estate leaves out; the matching tests and the bench turn it on.
+
+    ``hard_negatives``: share of companies created as a near twin of an earlier one (a
+    similar name in the same city, or a sister company at the same address, sharing its
+    phone): different companies a matcher must keep apart. ``without_ids``: share of
+    records that lose both IČO and VAT ID, so only names and addresses can link them.
+    ``varied_names``: invented words in names and streets, so that a million companies do
+    not repeat each other's names (and a faster phone number draw).
+    """
+
+    hard_negatives: float = 0.0
+    without_ids: float = 0.0
+    varied_names: bool = False
+
+
 @dataclass
 class Estate:
     """Everything the sandbox systems start with."""
@@ -71,30 +89,63 @@ class Estate:
     truth: GroundTruth = field(default_factory=GroundTruth)
 
 
-def generate(n_companies: int = 200, seed: int = 7) -> Estate:
+def generate(n_companies: int = 200, seed: int = 7, options: Options = Options()) -> Estate:
     rng = random.Random(seed)
-    estate = Estate()
-    companies = _unique_companies(rng, n_companies)
-    for i, company in enumerate(companies):
-        registered = _registered_state(rng, company)
-        estate.truth.companies[company.key] = registered
-        estate.registry.append(registered)
-        _spread(rng, estate, registered, i)
+    estate = _fill(rng, n_companies, options, set(), 0)
     _add_broken_records(rng, estate)
     return estate
 
 
-def _unique_companies(rng: random.Random, n: int) -> list[TrueCompany]:
+def generate_chunks(n_companies: int, chunk: int, seed: int = 7,
+                    options: Options = Options()) -> Iterator[Estate]:
+    """A large estate in parts of ``chunk`` companies, identifiers unique across all parts,
+    so that a million companies never sit in memory at once (the bench writes each to disk)."""
+    rng, taken = random.Random(seed), set[str]()
+    for start in range(0, n_companies, chunk):
+        yield _fill(rng, min(chunk, n_companies - start), options, taken, start)
+
+
+def _fill(rng: random.Random, n: int, options: Options, taken: set[str], offset: int) -> Estate:
+    estate = Estate()
+    companies = _unique_companies(rng, n, options, taken, offset)
+    for i, company in enumerate(companies, start=offset):
+        registered = _registered_state(rng, company)
+        estate.truth.companies[company.key] = registered
+        estate.registry.append(registered)
+        _spread(rng, estate, registered, i, options)
+    return estate
+
+
+def _unique_companies(rng: random.Random, n: int, options: Options, taken: set[str],
+                      offset: int = 0) -> list[TrueCompany]:
     """IČO and VAT IDs are unique in reality; a rare random repeat is drawn again."""
     companies: list[TrueCompany] = []
-    taken: set[str] = set()
     while len(companies) < n:
-        company = _company(rng, len(companies))
+        company = _company(rng, offset + len(companies), options)
+        if options.hard_negatives and companies and rng.random() < options.hard_negatives:
+            company = _twin(rng, rng.choice(companies), company)
         keys = {k for k in (company.company_id, company.vat_id) if k}
+        if options.varied_names:  # the register refuses a second company of the same name
+            keys.add("name:" + " ".join(sorted(names.slug(company.name).split("-"))))
         if not keys & taken:
             taken |= keys
             companies.append(company)
     return companies
+
+
+def _twin(rng: random.Random, model: TrueCompany, fresh: TrueCompany) -> TrueCompany:
+    """A different company close to ``model``: a similar name in its city, half of them at its address."""
+    twin = replace(fresh, country=model.country, city=model.city, postal_code=model.postal_code,
+                   legal_form=model.legal_form, legal_form_code=model.legal_form_code,
+                   name=names.similar_name(rng, model.name, model.legal_form))
+    if model.country != fresh.country:
+        twin = replace(twin, company_id=model.company_id and fresh.company_id,
+                       vat_id=fresh.vat_id if fresh.country == model.country else None)
+    if rng.random() < 0.5:  # a sister company: same building, same switchboard
+        twin = replace(twin, street_name=model.street_name, house_no=model.house_no,
+                       orientation_no=model.orientation_no, phone=model.phone)
+    slug = names.slug(twin.name)
+    return replace(twin, email=f"{slug}@{slug}.{twin.country.lower()}")
 
 
 def _registered_state(rng: random.Random, company: TrueCompany) -> TrueCompany:
@@ -106,10 +157,14 @@ def _registered_state(rng: random.Random, company: TrueCompany) -> TrueCompany:
     return company
 
 
-def _company(rng: random.Random, i: int) -> TrueCompany:
+def _company(rng: random.Random, i: int, options: Options = Options()) -> TrueCompany:
     country = "CZ" if rng.random() < CZ_SHARE else rng.choice(["SK", "DE", "AT", "PL"])
-    name, form, form_code = names.company_name(rng, country)
+    naming = names.varied_company_name if options.varied_names else names.company_name
+    name, form, form_code = naming(rng, country)
     street_name, city, postal = names.address(rng, country)
+    if options.varied_names:
+        street_name = names.varied_street(rng)
+    draw_phone = names.quick_phone if options.varied_names else names.phone
     ico = names.czech_ico(rng) if country == "CZ" else None
     return TrueCompany(
         key=f"T{i:06d}", company_id=ico, vat_id=names.vat_id(rng, country, ico),
@@ -118,22 +173,32 @@ def _company(rng: random.Random, i: int) -> TrueCompany:
         orientation_no=rng.choice([None, rng.randint(1, 120)]) if country == "CZ" else None,
         city=city, postal_code=postal, country=country,
         email=f"{names.slug(name)}@{names.slug(name)}.{country.lower()}",
-        phone=names.phone(rng, country), iban=names.iban(rng, country),
+        phone=draw_phone(rng, country), iban=names.iban(rng, country),
         payment_terms_days=rng.choice([14, 14, 30, 30, 30, 45, 60]),
         credit_limit=Decimal(rng.choice([0, 50_000, 100_000, 150_000, 250_000, 500_000]))
         + Decimal(rng.choice([0, 0, 0, "0.50"])),
     )
 
 
-def _spread(rng: random.Random, estate: Estate, company: TrueCompany, i: int) -> None:
+def _spread(rng: random.Random, estate: Estate, company: TrueCompany, i: int,
+            options: Options = Options()) -> None:
     prospect = rng.random() < PROSPECT_SHARE
     moved = None if prospect or rng.random() > 0.1 else names.address(rng, company.country)
-    _add(estate, "crm", f"CRM-{i:06d}", company, _crm_drift(rng, company))
+    _add(estate, "crm", f"CRM-{i:06d}", company, _crm_drift(rng, company) | _no_ids(rng, options))
     if prospect:
         return
     old_address = _old_address(company, moved)
-    _add(estate, "accounting", f"ACC{10000 + i}", company, {**old_address, **_acc_drift(rng, company)})
-    _add(estate, "erp", f"P{50000 + i}", company, {**old_address, **_erp_drift(rng, company)})
+    _add(estate, "accounting", f"ACC{10000 + i}", company,
+         {**old_address, **_acc_drift(rng, company), **_no_ids(rng, options)})
+    _add(estate, "erp", f"P{50000 + i}", company,
+         {**old_address, **_erp_drift(rng, company), **_no_ids(rng, options)})
+
+
+def _no_ids(rng: random.Random, options: Options) -> dict[str, object]:
+    # Drawn only when asked for, so that the default estate's random sequence stays as it was.
+    if options.without_ids and rng.random() < options.without_ids:
+        return {"company_id": None, "vat_id": None}
+    return {}
 
 
 def _old_address(company: TrueCompany, moved: tuple[str, str, str] | None) -> dict[str, str]:

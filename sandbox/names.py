@@ -154,3 +154,56 @@ def local_phone(e164: str) -> str:
         digits = e164[4:]
         return f"{digits[:3]} {digits[3:6]} {digits[6:]}"
     return e164
+
+
+# Scale mode: a real estate of a million companies has a million distinct names (the
+# Czech commercial register refuses a name too close to an existing one), and far more
+# streets than the handful above. Invented words built from syllables give that variety.
+SYLLABLES = ["ka", "lo", "mi", "ra", "te", "vo", "no", "si", "de", "pa", "ru", "ze", "bo", "li",
+             "ta", "ve", "ro", "ni", "sa", "du", "me", "ko", "ha", "ji", "la", "po", "tu", "ma"]
+ENDINGS = ["x", "n", "s", "t", "m", "l", "r", "k", "", "", "ex", "on", "ix", "ia"]
+SISTER_WORDS = ["Holding", "Servis", "Trade", "Group", "Invest", "Reality", "Development"]
+# Mobile ranges the Czech numbering plan assigns (601-608, 72x-79x): no validation loop needed.
+CZ_MOBILE = ["601", "602", "603", "604", "605", "606", "607", "608", "720", "721", "722", "723",
+             "724", "725", "730", "731", "732", "733", "734", "736", "737", "739", "770", "773",
+             "774", "775", "776", "777", "778", "790", "791", "792", "793", "797", "799"]
+
+
+def invented_word(rng: random.Random) -> str:
+    word = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))) + rng.choice(ENDINGS)
+    return word.capitalize()
+
+
+def varied_company_name(rng: random.Random, country: str) -> tuple[str, str, str | None]:
+    """Like ``company_name``, with an invented word in it: distinct at any scale."""
+    if country != "CZ":
+        first, trades, form, *_ = FOREIGN[country]
+        return f"{invented_word(rng)} {rng.choice(first)} {rng.choice(trades)} {form}", form, None
+    form, code = _weighted_form(rng)
+    word = invented_word(rng)
+    base = [f"{word} {rng.choice(TRADES).lower()}", f"{rng.choice(TRADES)} {word}",
+            f"{rng.choice(SURNAMES)} {word}", f"{word} {rng.choice(REGIONS)}"][rng.randrange(4)]
+    return f"{base} {form}", form, code
+
+
+def varied_street(rng: random.Random) -> str:
+    return f"{invented_word(rng)}{rng.choice(['ova', 'ská', 'á', 'ovo náměstí'])}"
+
+
+def quick_phone(rng: random.Random, country: str) -> str:
+    """A valid-looking number without the validation loop (scale mode; CZ from real ranges)."""
+    if country == "CZ":
+        return f"+420{rng.choice(CZ_MOBILE)}{rng.randrange(10**6):06d}"
+    return f"{FOREIGN[country][5]}{rng.randrange(10**7):07d}"
+
+
+def similar_name(rng: random.Random, name: str, form: str) -> str:
+    """A different company whose name is close: another word, a number, or another legal form."""
+    base = name[: -len(form)].strip() if name.endswith(form) else name
+    roll = rng.random()
+    if roll < 0.4:
+        return f"{base} {rng.choice(SISTER_WORDS)} {form}"
+    if roll < 0.7:
+        return f"{base} {rng.randint(2, 9)} {form}"
+    words = base.split()
+    return f"{' '.join(words[:-1] + [words[-1] + rng.choice(['ek', 'ová', 'ík'])])} {form}"

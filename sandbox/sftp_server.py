@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
@@ -62,10 +63,47 @@ class _Auth(paramiko.ServerInterface):
         return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
 
+@dataclass
+class Faults:
+    """One-shot faults a test can arm: the next file read (or write) that goes past this many
+    bytes cuts the TCP connection, as a network drop or a killed peer would."""
+
+    cut_read_after: int | None = None
+    cut_write_after: int | None = None
+    cuts: int = 0  # how many connections were cut so far
+
+
+class _Cutter:
+    """Arms one connection with the server's Faults; cutting shuts its socket down."""
+
+    def __init__(self, faults: Faults, sock: socket.socket):
+        self._faults, self._sock = faults, sock
+
+    def check(self, kind: str, end: int) -> bool:
+        limit = getattr(self._faults, f"cut_{kind}_after")
+        if limit is None or end <= limit:
+            return False
+        setattr(self._faults, f"cut_{kind}_after", None)
+        self._faults.cuts += 1
+        self._sock.shutdown(socket.SHUT_RDWR)
+        return True
+
+
 class _Handle(paramiko.SFTPHandle):
-    def __init__(self, local: str, flags: int, file: object):
+    def __init__(self, local: str, flags: int, file: object, cutter: _Cutter):
         super().__init__(flags)
         self.filename, self.readfile, self.writefile = local, file, file
+        self._cutter = cutter
+
+    def read(self, offset: int, length: int) -> bytes | int:
+        if self._cutter.check("read", offset + length):
+            return SFTP_FAILURE
+        return super().read(offset, length)
+
+    def write(self, offset: int, data: bytes) -> int:
+        result = super().write(offset, data)  # the bytes land first: a half-written file stays
+        self._cutter.check("write", offset + len(data))
+        return result
 
     def stat(self) -> paramiko.SFTPAttributes | int:
         try:
@@ -85,9 +123,9 @@ def _fdopen_mode(flags: int) -> str:
 class _RootedSftp(paramiko.SFTPServerInterface):
     """File operations on ``root``; a path that would leave it is refused."""
 
-    def __init__(self, server: paramiko.ServerInterface, root: Path):
+    def __init__(self, server: paramiko.ServerInterface, root: Path, cutter: _Cutter):
         super().__init__(server)
-        self._root = root.resolve()
+        self._root, self._cutter = root.resolve(), cutter
 
     def _local(self, path: str | bytes) -> str | None:
         text = path.decode() if isinstance(path, bytes) else path
@@ -121,7 +159,7 @@ class _RootedSftp(paramiko.SFTPServerInterface):
         def opened(local: str) -> _Handle:
             mode = getattr(attr, "st_mode", None) or 0o644
             fd = os.open(local, flags | getattr(os, "O_BINARY", 0), mode & 0o777)
-            return _Handle(local, flags, os.fdopen(fd, _fdopen_mode(flags)))
+            return _Handle(local, flags, os.fdopen(fd, _fdopen_mode(flags)), self._cutter)
         return self._do(path, opened)
 
     def remove(self, path: str) -> int:
@@ -163,6 +201,11 @@ class SftpServer:
         self._transports: list[paramiko.Transport] = []
         self._stopping = threading.Event()
         self.host, self.port = "127.0.0.1", 0
+        self.faults = Faults()
+
+    def open_transports(self) -> int:
+        """Server-side SSH transports still alive (a client that closes leaves none)."""
+        return sum(t.is_alive() for t in self._transports)
 
     def host_key_base64(self) -> str:
         """The public host key as Airflow's SFTP ``host_key`` extra expects it."""
@@ -198,7 +241,8 @@ class SftpServer:
     def _serve(self, sock: socket.socket) -> None:
         transport = paramiko.Transport(sock)
         transport.add_server_key(self.host_key)
-        transport.set_subsystem_handler("sftp", paramiko.SFTPServer, _RootedSftp, self.root)
+        transport.set_subsystem_handler("sftp", paramiko.SFTPServer, _RootedSftp, self.root,
+                                        _Cutter(self.faults, sock))
         self._transports = [t for t in self._transports if t.is_alive()] + [transport]
         try:
             # With an event, start_server returns at once: negotiation runs in its own thread.

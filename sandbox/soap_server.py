@@ -5,17 +5,27 @@ Each sandbox service (CRM, VIES, ARES) subclasses ``SandboxService`` and impleme
 exactly as they would reach production.
 
 Misbehaviour for tests: ``fail_next("http503", "doctype", ...)`` queues one mode per coming
-request. Modes ``http<status>`` are answered here with that status and no useful body; any other
-mode (``doctype`` for instance) is passed to the service's ``handle``.
+request. These modes are the same for every service and answered here (``MODES``):
+
+- ``http<status>``: that status with an HTML error page (what a gateway answers);
+- ``slow:<seconds>``: wait, then answer normally (drives client timeouts);
+- ``html``: 200 with an HTML page instead of SOAP (a captive proxy or a login page);
+- ``fault:<code>``: a SOAP 1.1 ``env:Server`` fault with ``<code>`` as faultstring (VIES style);
+- ``doctype``: the normal answer behind a DOCTYPE declaring an external entity (XXE);
+- ``entity_bomb``: the normal answer with nested entity definitions ("billion laughs");
+- ``sample:<path>``: the bytes of a recorded response file, 500 when it is a fault.
+Any other mode is passed to the service's ``handle``.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qs
@@ -108,18 +118,39 @@ class SandboxService:
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         request = _read_request(environ)
         mode = self._next_mode()
-        if mode and mode.startswith("http"):
-            response = Response(int(mode[4:]), b"<html><body>upstream error</body></html>",
-                                "text/html")
-        elif request is None:
+        if request is None:
             response = Response(413, b"request too large", "text/plain")
         else:
-            response = self.handle(request, mode)
+            response = self._misbehave(request, mode)
         reason = HTTPStatus(response.status).phrase
         start_response(f"{response.status} {reason}",
                        [("Content-Type", response.content_type),
                         ("Content-Length", str(len(response.body)))])
         return [response.body]
+
+
+    def _misbehave(self, request: Request, mode: str | None) -> Response:
+        kind, _, arg = (mode or "").partition(":")
+        if re.fullmatch(r"http\d{3}", kind):
+            return Response(int(kind[4:]), _HTML_PAGE, "text/html")
+        if kind == "slow":
+            time.sleep(float(arg))
+            return self.handle(request, None)
+        if kind == "html":
+            return Response(200, _HTML_PAGE, "text/html")
+        if kind == "fault":
+            return fault("env:Server", arg)
+        if kind == "sample":
+            body = Path(arg).read_bytes()
+            return Response(500 if b"Fault>" in body else 200, body)
+        if kind in _TRANSFORMS:
+            response = self.handle(request, None)
+            response.body = _TRANSFORMS[kind](response.body)
+            return response
+        return self.handle(request, mode)
+
+
+_HTML_PAGE = b"<html><body><h1>Service temporarily unavailable</h1></body></html>"
 
 
 def _read_request(environ: dict[str, Any]) -> Request | None:
@@ -187,6 +218,20 @@ def with_doctype(xml: bytes) -> bytes:
     head = (b'<?xml version="1.0" encoding="UTF-8"?>\n'
             b'<!DOCTYPE env:Envelope [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n')
     return head + xml.split(b"?>", 1)[-1].lstrip()
+
+
+def with_entity_bomb(xml: bytes) -> bytes:
+    """The same document with "billion laughs" entities, referenced from the SOAP header."""
+    levels = ['<!ENTITY lol0 "lol">'] + [
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)]
+    head = ('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE env:Envelope ['
+            + "".join(levels) + "]>\n").encode()
+    body = xml.split(b"?>", 1)[-1].lstrip().replace(b"<env:Header/>",
+                                                     b"<env:Header>&lol9;</env:Header>", 1)
+    return head + body
+
+
+_TRANSFORMS = {"doctype": with_doctype, "entity_bomb": with_entity_bomb}
 
 
 def rewrite_soap_address(wsdl: bytes, location: str) -> bytes:

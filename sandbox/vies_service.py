@@ -1,25 +1,36 @@
-"""The sandbox VIES: the real checkVatService WSDL, answering checkVat like VIES has since 2022.
+"""The sandbox VIES: the real checkVatService WSDL, answering checkVat and checkVatApprox like VIES
+has since 2022.
 
 Responses copy the shape of /work/shared/external/vies/samples: ``env:``/``ns2:`` prefixes, a
 ``requestDate`` with the Brussels offset, an empty ``vatNumber`` and ``---`` name and address for
 an invalid number, ``---`` for a valid number whose state does not disclose them. Faults are
 ``env:Server`` with the VIES code as faultstring (edited from soapFault-INVALID_INPUT.xml).
 
-    vies = ViesService({"CZ25596641": {"valid": True, "name": "ACME s.r.o.", "address": "..."}})
+    vies = ViesService({"CZ25596641": {"valid": True, "name": "ACME s.r.o.", "address": "..."}},
+                       max_concurrent_per_country=3, latency=0.005)
     vies.start()   # http://127.0.0.1:<port>/taxation_customs/vies/services/checkVatService
 
-Misbehaviour: a record ``{"fault": "MS_UNAVAILABLE"}`` always faults for that number;
-``fail_next("fault:TIMEOUT", "doctype", "http503")`` affects the next requests only.
+Misbehaviour, per number: a record ``{"fault": "MS_UNAVAILABLE"}`` always faults for that number,
+``{"slow": 0.5}`` always answers late; the EC test-service numbers (``TEST_NUMBERS``: 100 valid,
+200 invalid, 201 INVALID_INPUT, 600 MS_MAX_CONCURRENT_REQ, ...) work for every member state.
+Per request: the ``fail_next`` modes of ``sandbox.soap_server``.
+Overload: like a member state, it answers MS_MAX_CONCURRENT_REQ to a request that would take one
+country above ``max_concurrent_per_country`` requests in flight, and it measures ``peak``.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+import time
+import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from lxml import etree
 from lxml.builder import ElementMaker
 
 from sandbox.soap_server import (
@@ -32,7 +43,6 @@ from sandbox.soap_server import (
     parse_xml,
     rewrite_soap_address,
     soap_body_child,
-    with_doctype,
 )
 
 WSDL_FILE = (Path(__file__).resolve().parent.parent / "connectors" / "registries" / "wsdl"
@@ -44,6 +54,17 @@ MEMBER_STATES = frozenset({"AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "EL",
                            "SE", "SI", "SK", "XI"})
 _NUMBER = re.compile(r"[0-9A-Za-z+*.]{2,12}")  # what VIES accepts before asking the state
 UNDISCLOSED = "---"
+OVERLOAD = "MS_MAX_CONCURRENT_REQ"
+# checkVatTestService.wsdl's documented numbers; any other answers from ``records``.
+TEST_NUMBERS: dict[str, dict[str, Any]] = {
+    "100": {"valid": True, "name": "Test trader", "address": "Test street 1"},
+    "200": {"valid": False},
+    **{n: {"fault": code} for n, code in (
+        ("201", "INVALID_INPUT"), ("202", "INVALID_REQUESTER_INFO"), ("300", "SERVICE_UNAVAILABLE"),
+        ("301", "MS_UNAVAILABLE"), ("302", "TIMEOUT"), ("400", "VAT_BLOCKED"), ("401", "IP_BLOCKED"),
+        ("500", "GLOBAL_MAX_CONCURRENT_REQ"), ("501", "GLOBAL_MAX_CONCURRENT_REQ_TIME"),
+        ("600", "MS_MAX_CONCURRENT_REQ"), ("601", "MS_MAX_CONCURRENT_REQ_TIME"))},
+}
 
 
 def _request_date() -> str:
@@ -55,13 +76,40 @@ def _request_date() -> str:
     return f"{now:%Y-%m-%d}{offset[:3]}:{offset[3:]}"
 
 
+class CountryGauge:
+    """Requests in flight per member state, their peak, and refusals above a limit."""
+
+    def __init__(self, limit: int | None):
+        self.limit = limit
+        self.in_flight: Counter[str] = Counter()
+        self.peak: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def enter(self, country: str) -> bool:
+        with self._lock:
+            if self.limit is not None and self.in_flight[country] >= self.limit:
+                self.refused[country] += 1
+                return False
+            self.in_flight[country] += 1
+            self.peak[country] = max(self.peak[country], self.in_flight[country])
+            return True
+
+    def leave(self, country: str) -> None:
+        with self._lock:
+            self.in_flight[country] -= 1
+
+
 class ViesService(SandboxService):
     PATH = "/taxation_customs/vies/services/checkVatService"
 
-    def __init__(self, records: dict[str, dict[str, Any]]):
+    def __init__(self, records: dict[str, dict[str, Any]],
+                 max_concurrent_per_country: int | None = None, latency: float = 0.0):
         super().__init__()
         self.records = records  # keyed by full VAT ID, "CZ25596641"; tests may edit it live
         self.checked: list[str] = []  # VAT IDs asked for, in order (to count retries)
+        self.gauge = CountryGauge(max_concurrent_per_country)
+        self.latency = latency  # seconds each answer takes, so that requests overlap
 
     @property
     def url(self) -> str:
@@ -74,39 +122,70 @@ class ViesService(SandboxService):
             return Response(200, rewrite_soap_address(WSDL_FILE.read_bytes(), self.url))
         if request.method != "POST":
             return Response(405, b"POST a SOAP envelope", "text/plain")
-        if mode and mode.startswith("fault:"):
-            return fault("env:Server", mode.split(":", 1)[1])
-        response = self._soap(request.body)
-        if mode == "doctype":
-            response.body = with_doctype(response.body)
-        return response
+        return self._soap(request.body)
 
     def _soap(self, body: bytes) -> Response:
         try:
             operation = soap_body_child(parse_xml(body))
         except XmlRejected:
             return fault("env:Server", "INVALID_INPUT")
-        if operation.tag != f"{{{TYPES}}}checkVat":
+        name = etree.QName(operation)
+        if name.namespace != TYPES or name.localname not in ("checkVat", "checkVatApprox"):
             return fault("env:Client", f"operation not offered by the sandbox: {operation.tag}")
-        country = (operation.findtext(f"{{{TYPES}}}countryCode") or "").strip()
-        number = (operation.findtext(f"{{{TYPES}}}vatNumber") or "").strip()
+        fields = {etree.QName(c).localname: (c.text or "").strip() for c in operation}
+        country, number = fields.get("countryCode", ""), fields.get("vatNumber", "")
         self.checked.append(country + number)
         if country not in MEMBER_STATES or not _NUMBER.fullmatch(number):
             return fault("env:Server", "INVALID_INPUT")
-        return self._answer(country, number, self.records.get(country + number.upper()))
+        if not self.gauge.enter(country):
+            return fault("env:Server", OVERLOAD)
+        try:
+            time.sleep(self.latency)
+            return self._answer(name.localname == "checkVatApprox", fields)
+        finally:
+            self.gauge.leave(country)
 
-    def _answer(self, country: str, number: str, record: dict[str, Any] | None) -> Response:
-        if record and record.get("fault"):
+    def _record(self, country: str, number: str) -> dict[str, Any] | None:
+        return self.records.get(country + number.upper()) or TEST_NUMBERS.get(number)
+
+    def _answer(self, approx: bool, fields: dict[str, str]) -> Response:
+        country, number = fields["countryCode"], fields["vatNumber"]
+        record = self._record(country, number) or {}
+        if record.get("slow"):
+            time.sleep(float(record["slow"]))
+        if record.get("fault"):
             return fault("env:Server", str(record["fault"]))
-        valid = bool(record and record.get("valid"))
-        name = (record or {}).get("name") if valid else None
-        address = (record or {}).get("address") if valid else None
-        reply = NS2.checkVatResponse(
-            NS2.countryCode(country),
-            NS2.vatNumber(number if valid else ""),
-            NS2.requestDate(_request_date()),
-            NS2.valid("true" if valid else "false"),
-            NS2.name(name or UNDISCLOSED),
-            NS2.address(address or UNDISCLOSED),
-        )
-        return Response(200, envelope(reply))
+        if not approx:
+            return Response(200, envelope(_check_vat_response(country, number, record)))
+        requester = fields.get("requesterCountryCode", "") + fields.get("requesterVatNumber", "")
+        if requester and not (self._record(requester[:2], requester[2:]) or {}).get("valid"):
+            return fault("env:Server", "INVALID_REQUESTER_INFO")
+        return Response(200, envelope(_approx_response(country, number, record, bool(requester))))
+
+
+def _check_vat_response(country: str, number: str, record: dict[str, Any]) -> etree._Element:
+    valid = bool(record.get("valid"))
+    return NS2.checkVatResponse(
+        NS2.countryCode(country),
+        NS2.vatNumber(number if valid else ""),
+        NS2.requestDate(_request_date()),
+        NS2.valid("true" if valid else "false"),
+        NS2.name((record.get("name") if valid else None) or UNDISCLOSED),
+        NS2.address((record.get("address") if valid else None) or UNDISCLOSED),
+    )
+
+
+def _approx_response(country: str, number: str, record: dict[str, Any],
+                     with_requester: bool) -> etree._Element:
+    """VIES gives a consultation number only to a request that names its requester."""
+    valid = bool(record.get("valid"))
+    identifier = f"WAPI{uuid.uuid4().hex[:12].upper()}" if with_requester else ""
+    return NS2.checkVatApproxResponse(
+        NS2.countryCode(country),
+        NS2.vatNumber(number if valid else ""),
+        NS2.requestDate(_request_date()),
+        NS2.valid("true" if valid else "false"),
+        NS2.traderName((record.get("name") if valid else None) or UNDISCLOSED),
+        NS2.traderAddress((record.get("address") if valid else None) or UNDISCLOSED),
+        NS2.requestIdentifier(identifier),
+    )

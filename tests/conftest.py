@@ -5,4 +5,6 @@ pytest_plugins = [
     "tests.fixtures.sshd",
     "tests.fixtures.soap",
     "tests.fixtures.estate",
+    "tests.fixtures.airflow",
+    "tests.fixtures.browser",
 ]

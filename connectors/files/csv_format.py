@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -21,11 +22,22 @@ from connectors.base import RawRecord, RejectedRow
 Encoding = Literal["utf-8", "utf-8-sig", "cp1250"]
 
 
+@dataclass(frozen=True)
+class UnreadableFile(RejectedRow):
+    """A reject that stands for the whole file (no header, not well-formed XML, a DTD):
+    no row of such a file can be trusted, so none is taken."""
+
+
 class FileFormat(BaseModel):
-    """How a system spells its files (the ERP: cp1250, ';', a header row)."""
+    """How a system spells its files (the ERP: cp1250, ';', a header row).
+
+    ``type: xml`` is the partner XML of ``connectors.files.xml_format``; there the file's
+    own XML declaration names the encoding, and ``encoding`` is used for writing only.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    type: Literal["csv", "xml"] = "csv"
     encoding: Encoding = "utf-8"
     delimiter: str = ","
     quotechar: str = '"'
@@ -97,8 +109,8 @@ def read_rows(source: IO[bytes] | Path | str, fmt: FileFormat, id_column: str, *
         header_line, header_raw = lines.take_row()
         if columns is None or id_column not in columns:
             # Without a readable header no row can be trusted: reject the file as one unit.
-            yield RejectedRow(raw=header_raw, location=f"{name}:{header_line}",
-                              reason=f"no readable header with the id column {id_column!r}")
+            yield UnreadableFile(raw=header_raw, location=f"{name}:{header_line}",
+                                 reason=f"no readable header with the id column {id_column!r}")
             return
         for row in rows:
             yield from _undecodable(lines, name)

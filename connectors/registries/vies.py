@@ -6,9 +6,19 @@ Outcomes of ``check_vat``:
   SERVICE_UNAVAILABLE, *_MAX_CONCURRENT_REQ...) even after the bounded retries. Never "invalid":
   a busy registry says nothing about the number. ``fault`` holds the code.
 - ``BadRecordError`` (action quarantine) for INVALID_INPUT or input that cannot be a VAT number:
-  the number itself is malformed, which is a fact about the record, not a registry answer.
+  the number itself is malformed, which is a fact about the record, not a registry answer. Input
+  that cannot pass VIES's own checks is refused here, without a call.
 Transport failures (refused connection, HTTP errors) after retries propagate as
-``TransientError``; they say the hub cannot reach VIES, not anything about a number.
+``TransientError``; they say the hub cannot reach VIES, not anything about a number. A response
+with a DTD or entities raises ``SecurityError``.
+
+Evidence: with ``requester_vat_id`` set, the check is ``checkVatApprox`` naming our own VAT ID, and
+VIES returns a consultation number (``request_identifier``) that proves, with ``request_date``,
+that the number was verified on that day. Without it, plain ``checkVat``.
+
+Load: ``check_many`` runs a batch on a bounded thread pool with at most
+``max_concurrent_per_country`` requests in flight per member state (VIES answers
+MS_MAX_CONCURRENT_REQ above the state's own limit; that fault is retried with backoff).
 
 Airflow connection: host (ec.europa.eu), port, schema "http"/"https" (default https),
 ``extra.endpoint`` (overrides ``Settings.endpoint``), ``extra.verify``,
@@ -18,13 +28,16 @@ Airflow connection: host (ec.europa.eu), port, schema "http"/"https" (default ht
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 import zeep
+from pydantic import Field, field_validator
 from zeep.helpers import serialize_object
 from zeep.proxy import ServiceProxy
 
@@ -50,6 +63,9 @@ WSDL = Path(__file__).parent / "wsdl" / "checkVatService.wsdl"
 _BINDING = "{urn:ec.europa.eu:taxud:vies:services:checkVat}checkVatBinding"
 _UNDISCLOSED = "---"
 _NUMBER = re.compile(r"[0-9A-Z+*]{2,12}")  # VIES's own input pattern, before per-country checks
+MEMBER_STATES = frozenset({"AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "EL", "ES", "FI", "FR",
+                           "HR", "HU", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO",
+                           "SE", "SI", "SK", "XI"})
 
 Status = Literal["valid", "invalid", "unknown"]
 
@@ -69,6 +85,19 @@ FAULTS: FaultTable = {
 class Settings(HttpSettings):
     wsdl_path: Path | None = None  # default: the packaged real WSDL
     endpoint: str = "/taxation_customs/vies/services/checkVatService"
+    requester_vat_id: str | None = None  # our own VAT ID: checkVatApprox, consultation numbers
+    max_concurrent_per_country: int = Field(2, ge=1, le=20)
+    max_workers: int = Field(8, ge=1, le=64)
+
+    @field_validator("requester_vat_id")
+    @classmethod
+    def _requester_is_a_vat_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        country, number = normalise(value[:2], value[2:])
+        if country not in MEMBER_STATES or not _NUMBER.fullmatch(number):
+            raise ValueError("requester_vat_id must be a VAT ID with its country prefix")
+        return country + number
 
 
 @dataclass(frozen=True)
@@ -79,8 +108,9 @@ class VatCheck:
     request_date: date | None = None
     name: str | None = None
     address: str | None = None
-    request_identifier: str | None = None  # only checkVatApprox returns one
+    request_identifier: str | None = None  # the consultation number (checkVatApprox only)
     fault: str | None = None
+    operation: str = "checkVat"
     raw: dict[str, Any] = field(default_factory=dict)  # the response, JSON-serialisable
 
 
@@ -104,28 +134,67 @@ class ViesConnector:
         self.settings = settings
         self.address = endpoint_url(conn, settings.endpoint)
         self._conn = conn
+        self._local = threading.local()  # one zeep client and session per worker thread
 
-    @cached_property
+    @property
     def _service(self) -> ServiceProxy:
-        wsdl = self.settings.wsdl_path or WSDL
-        if not wsdl.is_file():
-            raise ConnectorConfigError(f"VIES WSDL not found: {wsdl}", system=self.system)
-        client: zeep.Client = zeep_client(wsdl, http_session(self._conn), self.settings)
-        return client.create_service(_BINDING, self.address)
+        service = getattr(self._local, "service", None)
+        if service is None:
+            wsdl = self.settings.wsdl_path or WSDL
+            if not wsdl.is_file():
+                raise ConnectorConfigError(f"VIES WSDL not found: {wsdl}", system=self.system)
+            client: zeep.Client = zeep_client(wsdl, http_session(self._conn), self.settings)
+            service = self._local.service = client.create_service(_BINDING, self.address)
+        return service
 
     def check_vat(self, country_code: str, number: str) -> VatCheck:
-        country, vat = normalise(country_code, number)
-        if not re.fullmatch(r"[A-Z]{2}", country) or not _NUMBER.fullmatch(vat):
-            raise BadRecordError(f"not a VAT number: {country_code!r} {number!r}",
-                                 system=self.system, detail="INVALID_INPUT")
+        country, vat = self._valid_input(country_code, number)
         try:
-            reply = call(lambda: self._service.checkVat(countryCode=country, vatNumber=vat),
-                         system=self.system, faults=FAULTS, settings=self.settings)
+            reply = call(lambda: self._ask(country, vat), system=self.system, faults=FAULTS,
+                         settings=self.settings)
         except TransientError as exc:
             if exc.detail not in UNAVAILABLE:
                 raise  # transport trouble: the hub cannot reach VIES at all
-            return VatCheck("unknown", country, vat, fault=exc.detail)
-        return _result(country, vat, serialize_object(reply, dict))
+            return VatCheck("unknown", country, vat, fault=exc.detail, operation=self._operation)
+        return _result(country, vat, serialize_object(reply, dict), self._operation)
+
+    def check_many(self, vat_ids: Iterable[str]) -> dict[str, VatCheck | ConnectorError]:
+        """Check full VAT IDs ("CZ25596641") concurrently, never more than the per-country cap
+        at once; each ID maps to its check, or to the error that stopped it."""
+        ids = sorted(set(vat_ids))
+        gates: dict[str, threading.BoundedSemaphore] = {
+            c: threading.BoundedSemaphore(self.settings.max_concurrent_per_country)
+            for c in {normalise(v[:2], v[2:])[0] for v in ids}}
+        with ThreadPoolExecutor(self.settings.max_workers, thread_name_prefix="vies") as pool:
+            results = pool.map(lambda v: self._gated_check(v, gates), ids)
+            return dict(zip(ids, results, strict=True))
+
+    def _gated_check(self, vat_id: str,
+                     gates: dict[str, threading.BoundedSemaphore]) -> VatCheck | ConnectorError:
+        with gates[normalise(vat_id[:2], vat_id[2:])[0]]:
+            try:
+                return self.check_vat(vat_id[:2], vat_id[2:])
+            except ConnectorError as exc:
+                return exc
+
+    @property
+    def _operation(self) -> str:
+        return "checkVatApprox" if self.settings.requester_vat_id else "checkVat"
+
+    def _valid_input(self, country_code: str, number: str) -> tuple[str, str]:
+        country, vat = normalise(country_code, number)
+        if country not in MEMBER_STATES or not _NUMBER.fullmatch(vat):
+            raise BadRecordError(f"not a VAT number: {country_code!r} {number!r}",
+                                 system=self.system, detail="INVALID_INPUT")
+        return country, vat
+
+    def _ask(self, country: str, vat: str) -> Any:
+        requester = self.settings.requester_vat_id
+        if requester is None:
+            return self._service.checkVat(countryCode=country, vatNumber=vat)
+        return self._service.checkVatApprox(countryCode=country, vatNumber=vat,
+                                            requesterCountryCode=requester[:2],
+                                            requesterVatNumber=requester[2:])
 
     def test_connection(self) -> tuple[bool, str]:
         """VIES has no ping operation: fetch the WSDL the endpoint publishes."""
@@ -148,7 +217,7 @@ def _disclosed(value: str | None) -> str | None:
     return None if value in ("", _UNDISCLOSED) else value
 
 
-def _result(country: str, vat: str, reply: dict[str, Any]) -> VatCheck:
+def _result(country: str, vat: str, reply: dict[str, Any], operation: str) -> VatCheck:
     request_date = reply.get("requestDate")
     raw = {**reply, "requestDate": request_date.isoformat() if request_date else None}
     return VatCheck(
@@ -156,7 +225,9 @@ def _result(country: str, vat: str, reply: dict[str, Any]) -> VatCheck:
         country_code=reply.get("countryCode") or country,
         vat_number=reply.get("vatNumber") or vat,  # VIES echoes an empty number when invalid
         request_date=request_date,
-        name=_disclosed(reply.get("name")),
-        address=_disclosed(reply.get("address")),
+        name=_disclosed(reply.get("name") or reply.get("traderName")),
+        address=_disclosed(reply.get("address") or reply.get("traderAddress")),
+        request_identifier=(reply.get("requestIdentifier") or None),
+        operation=operation,
         raw=raw,
     )

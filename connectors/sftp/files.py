@@ -1,9 +1,21 @@
 """Exchange of whole files over SFTP: read complete exports, write import files atomically.
 
-One page per export file. A file counts as complete only once the system says so (its
-done marker exists, or its size has stopped changing); the hub acknowledges a page once
-stored, and only then is the file moved to ``archive_dir``. An import file is uploaded as
-``<name>.part``, its size checked, then renamed over ``<name>``: the other side never sees
+Reading, per export file, in name order:
+1. pick it only once complete, as configured (``ready``): its done marker exists; or its
+   manifest (``<name>.sha256``, sha256sum format) exists and names the checksum the
+   download must match; or its size and mtime stay the same across two listings;
+2. download it to a temporary file in a fresh session, checking the byte count against the
+   listing: a cut connection is retried from scratch, and half a file is never parsed;
+3. assess it once (``connectors.files.reader.assess``): past ``max_bad_row_share`` of bad
+   rows, or unreadable as a whole, the file is refused: one page carrying the reason and
+   no records, which moves it to ``error_dir`` with a ``.reason.txt`` when acknowledged;
+4. otherwise stream it again in pages of ``page_size``; every page carries the file's
+   content hash (the hub's file ledger key), only the last its ``ack_token``: the hub
+   acknowledges that one once everything is stored, and only then does the file move to
+   ``archive_dir`` (never over a different file: see ``remote.move_no_clobber``).
+
+Writing: one import file per batch, uploaded as ``<name>.part``, its size checked, then
+renamed over ``<name>`` (posix-rename where the server has it): the other side never sees
 half a file, and a retried batch replaces its own file instead of adding a second one.
 """
 
@@ -13,11 +25,10 @@ import fnmatch
 import hashlib
 import logging
 import re
-import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -26,22 +37,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from tenacity import Retrying
 
 from connectors.base import JsonDict, Page, RawRecord, RejectedRow, Write, WriteRefusal, WriteResult
-from connectors.errors import (
-    ConnectorConfigError,
-    ConnectorError,
-    RemoteRefusedError,
-    SecurityError,
-    TransientError,
-)
-from connectors.files.csv_format import FileFormat, encodable, read_rows, write_rows
+from connectors.errors import ConnectorConfigError, ConnectorError, TransientError
+from connectors.files.csv_format import FileFormat, UnreadableFile, encodable
+from connectors.files.reader import assess, read_records, write_records
 from connectors.retry import call_with_retry
-from connectors.sftp.hostkeys import client_key, parse_extras, pin_host_keys
+from connectors.sftp import remote
+from connectors.sftp.hostkeys import client_key, parse_extras
+from connectors.sftp.remote import classify  # noqa: F401 - re-exported for callers and tests
 from hub.connections import ConnectionInfo
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_CHUNK = 64 * 1024
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+_SHA256 = re.compile(r"^\s*([0-9a-fA-F]{64})\b")
 
 
 class Settings(BaseModel):
@@ -53,49 +61,23 @@ class Settings(BaseModel):
     export_dir: str = "export"
     import_dir: str = "import"
     archive_dir: str = "archive"
-    error_dir: str = "error"  # where a file nobody could read goes, instead of archive
+    error_dir: str = "error"  # where a refused file goes, with <name>.reason.txt
     file_pattern: str = "customers-*.csv"
-    ready: Literal["done_marker", "stable_size"] = "done_marker"
+    ready: Literal["done_marker", "manifest", "stable_size"] = "done_marker"
     done_suffix: str = ".done"
-    stable_seconds: float = Field(default=2.0, ge=0)  # for ready=stable_size
+    manifest_suffix: str = ".sha256"  # for ready=manifest: "<sha256 hex>  <name>"
+    stable_seconds: float = Field(default=2.0, ge=0, le=600)  # for ready=stable_size
     import_prefix: str = "customers-import-"
-    timeout_seconds: float = Field(default=30, gt=0)
+    timeout_seconds: float = Field(default=30, gt=0, le=600)
+    max_bad_row_share: float = Field(default=0.1, ge=0, le=1)  # per file, else it is refused
+    page_size: int = Field(default=5000, ge=1, le=100_000)
+    # each export lists every partner: one missing from it is a deletion candidate
+    complete_export: bool = True
     file_format: FileFormat = FileFormat()  # used unless the constructor is given one
 
 
-# Every paramiko / socket failure is classified here, once, in order (subclasses first).
-_FAILURES: list[tuple[type[BaseException], type[ConnectorError], str]] = [
-    (paramiko.BadHostKeyException, SecurityError, "the host key has CHANGED; refusing"),
-    (paramiko.AuthenticationException, ConnectorConfigError, "authentication failed"),
-    (paramiko.IncompatiblePeer, ConnectorConfigError, "no SSH algorithm in common"),
-    (FileNotFoundError, RemoteRefusedError, "no such file or directory"),
-    (PermissionError, RemoteRefusedError, "permission denied"),
-    (TimeoutError, TransientError, "timed out"),
-    (paramiko.ssh_exception.NoValidConnectionsError, TransientError, "cannot connect"),
-    (paramiko.SSHException, TransientError, "SSH session failed"),
-    (EOFError, TransientError, "connection closed"),
-    (socket.error, TransientError, "network error"),
-]
-
-
-def classify(e: BaseException, where: str, system: str) -> ConnectorError:
-    """The ConnectorError for ``e``; its message names the place, never a secret."""
-    if isinstance(e, ConnectorError):
-        return e
-    detail = f"{e.__class__.__name__}: {str(e)[:200]}"
-    if isinstance(e, OSError) and e.errno is None and not isinstance(e, TimeoutError) \
-            and not isinstance(e, paramiko.ssh_exception.NoValidConnectionsError):
-        # paramiko's SFTP client raises a bare IOError(text) for the server's "Failure".
-        return RemoteRefusedError(f"SFTP {where}: the server refused ({str(e)[:80]})",
-                                  system=system, detail=detail)
-    for exc_type, error_type, label in _FAILURES:
-        if isinstance(e, exc_type):
-            return error_type(f"SFTP {where}: {label}", system=system, detail=detail)
-    raise e  # not a transport failure: a bug, let it show as itself
-
-
 class SftpFilesConnector:
-    """Source and sink for a system that exchanges CSV files over SFTP (the ERP)."""
+    """Source and sink for a system that exchanges CSV or XML files over SFTP (the ERP)."""
 
     Settings = Settings
 
@@ -110,34 +92,15 @@ class SftpFilesConnector:
         self._pkey = client_key(self._extras)
         self._retry = retry_policy
         self._where = f"{conn.host}:{conn.port or 22}"
+        self._ids_complete: dict[str, bool] = {}  # by ack_token: may the hub infer deletions
 
-    # -- connection -------------------------------------------------------------------
-    @contextmanager
-    def session(self) -> Iterator[paramiko.SFTPClient]:
+    def __repr__(self) -> str:
+        return f"SftpFilesConnector(system={self.system!r}, where={self._where!r})"
+
+    def session(self) -> AbstractContextManager[paramiko.SFTPClient]:
         """One SSH connection and SFTP channel, closed on exit; failures classified."""
-        client = paramiko.SSHClient()
-        try:
-            pin_host_keys(client, self._extras, self._conn.host or "", self._conn.port or 22)
-            self._connect(client)
-            sftp = client.open_sftp()
-            sftp.get_channel().settimeout(self.settings.timeout_seconds)
-            yield sftp
-        except ConnectorError:
-            raise
-        except Exception as e:  # noqa: BLE001 - translated at the boundary, never swallowed
-            raise classify(e, self._where, self.system) from e
-        finally:
-            client.close()
-
-    def _connect(self, client: paramiko.SSHClient) -> None:
-        timeout = self.settings.timeout_seconds
-        password = self._conn.password.get_secret_value() or None
-        client.connect(
-            self._conn.host or "", port=self._conn.port or 22, username=self._conn.login,
-            password=password, pkey=self._pkey, timeout=timeout, banner_timeout=timeout,
-            auth_timeout=timeout, channel_timeout=timeout,
-            allow_agent=False, look_for_keys=False,  # only the credentials the connection names
-        )
+        return remote.open_session(self._conn, self._extras, self._pkey,
+                                   self.settings.timeout_seconds, self.system)
 
     def _retried(self, fn: Callable[[], T]) -> T:
         return call_with_retry(fn, self._retry)
@@ -151,65 +114,132 @@ class SftpFilesConnector:
         return True, f"connected to {self._where} as {self._conn.login}; " \
                      f"{self.settings.export_dir!r} is readable"
 
+    # -- primitives (also what the benches measure) ----------------------------------------
+    def fetch(self, remote_path: str, local: Path, expected_size: int | None = None) -> str:
+        """Download ``remote_path`` to ``local`` in a fresh session, retried from scratch if
+        the connection drops; returns the sha256 of exactly the bytes the listing promised."""
+        def attempt() -> str:
+            with self.session() as sftp:
+                digest, size = remote.download(sftp, remote_path, local)
+            if expected_size is not None and size != expected_size:
+                raise TransientError(f"SFTP {self._where}: {remote_path} gave {size} bytes, "
+                                     f"the listing said {expected_size}", system=self.system)
+            return digest
+        return self._retried(attempt)
+
+    def put(self, local: Path, directory: str, name: str) -> None:
+        """Upload as ``<name>.part``, check its size, rename it over ``<name>``; retried."""
+        self._retried(lambda: self._put_once(local, directory, name))
+
+    def _put_once(self, local: Path, directory: str, name: str) -> None:
+        final, size = f"{directory}/{name}", local.stat().st_size
+        with self.session() as sftp:
+            remote.ensure_dir(sftp, directory)
+            sftp.put(str(local), final + ".part", confirm=False)
+            remote_size = sftp.stat(final + ".part").st_size
+            if remote_size != size:  # a short write must never be renamed into place
+                raise TransientError(f"SFTP {self._where}: {final}.part has {remote_size} "
+                                     f"bytes, expected {size}", system=self.system)
+            remote.replace(sftp, final + ".part", final)
+
     # -- reading ----------------------------------------------------------------------
     def read_pages(self, cursor: JsonDict | None) -> Iterator[Page]:
-        """One page per complete export file, in name order. ``cursor`` is not used: files
-        leave the export folder when acknowledged, and the hub's file ledger knows their
-        hashes."""
+        """Pages of every complete export file, file by file in name order. ``cursor`` is
+        not used: files leave the export folder when acknowledged, and the hub's file
+        ledger knows their hashes."""
         with tempfile.TemporaryDirectory(prefix="custhub-sftp-") as tmp:
-            fetched = self._retried(lambda: self._fetch_ready(Path(tmp)))
-            for name, local, digest in fetched:
-                yield self._page(name, local, digest)
+            for name, size, expected in self._retried(self._ready_files):
+                local = Path(tmp) / name
+                digest = self.fetch(f"{self.settings.export_dir}/{name}", local, size)
+                yield from self._pages(name, local, digest, expected)
+                local.unlink()  # one file on local disk at a time
 
-    def _fetch_ready(self, tmp: Path) -> list[tuple[str, Path, str]]:
-        """Download every complete file (in one session, closed before parsing starts)."""
+    def _ready_files(self) -> list[tuple[str, int, str | None]]:
+        """(name, size, expected sha256 or None) of each complete file, in name order."""
+        s = self.settings
         with self.session() as sftp:
-            names = self._ready_files(sftp)
-            fetched = []
-            for name in names:
-                local = tmp / name
-                digest = _download(sftp, f"{self.settings.export_dir}/{name}", local)
-                fetched.append((name, local, digest))
-        log.info("%s: fetched %d complete file(s) from %s", self.system, len(fetched), self._where)
-        return fetched
+            seen = remote.listing(sftp, s.export_dir)
+            names = sorted(n for n in seen if fnmatch.fnmatchcase(n, s.file_pattern))
+            if s.ready == "done_marker":
+                return [(n, seen[n][0], None) for n in names if n + s.done_suffix in seen]
+            if s.ready == "manifest":
+                return [(n, seen[n][0], self._manifest(sftp, n)) for n in names
+                        if n + s.manifest_suffix in seen]
+            time.sleep(s.stable_seconds)  # a file still being written changes size or mtime
+            again = remote.listing(sftp, s.export_dir)
+        return [(n, seen[n][0], None) for n in names if again.get(n) == seen[n]]
 
-    def _ready_files(self, sftp: paramiko.SFTPClient) -> list[str]:
-        listing = _listing(sftp, self.settings.export_dir)
-        names = sorted(n for n in listing if fnmatch.fnmatchcase(n, self.settings.file_pattern))
-        if self.settings.ready == "done_marker":
-            return [n for n in names if n + self.settings.done_suffix in listing]
-        time.sleep(self.settings.stable_seconds)  # a file still growing changes size or mtime
-        again = _listing(sftp, self.settings.export_dir)
-        return [n for n in names if n in again and again[n] == listing[n]]
+    def _manifest(self, sftp: paramiko.SFTPClient, name: str) -> str:
+        path = f"{self.settings.export_dir}/{name}{self.settings.manifest_suffix}"
+        found = _SHA256.match(remote.read_small(sftp, path).decode("ascii", "replace"))
+        # an unreadable manifest cannot match any download: the file is refused, not lost
+        return found.group(1).lower() if found else "unreadable manifest"
 
-    def _page(self, name: str, local: Path, digest: str) -> Page:
+    def _pages(self, name: str, local: Path, digest: str, expected: str | None) -> Iterator[Page]:
         location = f"{self.settings.export_dir}/{name}"
+        refusal = self._refusal(local, location, digest, expected, name)
+        if refusal is not None:
+            log.warning("%s: %s refused: %s", self.system, name, refusal.reason)
+            yield Page(records=[], rejects=[refusal], source_name=name, content_hash=digest,
+                       ack_token=name)
+            return
         records: list[RawRecord] = []
         rejects: list[RejectedRow] = []
-        for item in read_rows(local, self.file_format, self.settings.id_column,
-                              source_name=location):
+        for item in read_records(local, self.file_format, self.settings.id_column,
+                                 source_name=location):
             (records if isinstance(item, RawRecord) else rejects).append(item)
-        log.info("%s: %s: %d record(s), %d reject(s)", self.system, name, len(records),
-                 len(rejects))
-        return Page(records=records, cursor=None, rejects=rejects, source_name=name,
-                    content_hash=digest, ack_token=name)
+            if len(records) + len(rejects) >= self.settings.page_size:
+                yield Page(records, rejects=rejects, source_name=name, content_hash=digest)
+                records, rejects = [], []
+        yield Page(records, rejects=rejects, source_name=name, content_hash=digest,
+                   ack_token=name)
+
+    def _refusal(self, local: Path, location: str, digest: str, expected: str | None,
+                 name: str) -> UnreadableFile | None:
+        raw = f"{location} sha256={digest}"  # the quarantine keeps which file, not its bytes
+        if expected is not None and expected != digest:
+            return UnreadableFile(raw=raw, location=location, reason=(
+                f"file refused: its sha256 {digest[:16]}… does not match the manifest "
+                f"({expected[:16]}…)"))
+        verdict = assess(local, self.file_format, self.settings.id_column,
+                         source_name=location, max_bad_share=self.settings.max_bad_row_share)
+        self._ids_complete[name] = verdict.ids_complete and verdict.refusal is None
+        log.info("%s: %s: %d record(s), %d reject(s)", self.system, name, verdict.records,
+                 verdict.rejects)
+        if verdict.refusal is None:
+            return None
+        return UnreadableFile(raw=raw, location=location, reason=f"file refused: {verdict.refusal}")
+
+    def complete_export(self, page: Page) -> bool:
+        """Whether the file ``page`` ends lists every record of the system, so that a record
+        missing from it may be taken for deleted (a file with a row whose id could not be
+        read never is: that row may be the one that looks missing)."""
+        return bool(self.settings.complete_export and page.ack_token
+                    and self._ids_complete.get(page.ack_token, False))
 
     def acknowledge(self, page: Page) -> None:
-        """Move the page's file, then its marker, out of the export folder (idempotent)."""
+        """Move the file, then its marker, out of the export folder (idempotent); a refused
+        file goes to the error folder with a reason file next to it."""
         if not page.ack_token:
             return
-        unreadable = not page.records and bool(page.rejects)
-        target = self.settings.error_dir if unreadable else self.settings.archive_dir
-        names = [page.ack_token]
-        if self.settings.ready == "done_marker":
-            names.append(page.ack_token + self.settings.done_suffix)
-        self._retried(lambda: self._move_all(names, target))
+        refusal = next((r for r in page.rejects if isinstance(r, UnreadableFile)), None)
+        target = self.settings.error_dir if refusal else self.settings.archive_dir
+        digest = page.content_hash or ""
+        self._retried(lambda: self._move(page.ack_token or "", digest, target,
+                                         refusal.reason if refusal else None))
 
-    def _move_all(self, names: list[str], target: str) -> None:
+    def _move(self, name: str, digest: str, target: str, reason: str | None) -> None:
+        s = self.settings
+        markers = {"done_marker": [s.done_suffix], "manifest": [s.manifest_suffix]}
         with self.session() as sftp:
-            _ensure_dir(sftp, target)
-            for name in names:  # the file first: a marker left alone points at nothing
-                _move(sftp, f"{self.settings.export_dir}/{name}", f"{target}/{name}")
+            remote.ensure_dir(sftp, target)
+            moved = remote.move_no_clobber(sftp, f"{s.export_dir}/{name}", target, digest)
+            if reason is not None and moved is not None:
+                remote.write_small(sftp, f"{target}/{moved}.reason.txt", reason.encode() + b"\n")
+            for suffix in markers.get(s.ready, []):  # after the file: a lone marker is ignored
+                if remote.exists(sftp, f"{s.export_dir}/{name}{suffix}"):
+                    remote.replace(sftp, f"{s.export_dir}/{name}{suffix}",
+                                   f"{target}/{moved or name}{suffix}")
 
     # -- writing ----------------------------------------------------------------------
     def write(self, writes: Sequence[Write], batch_id: str) -> WriteResult:
@@ -217,13 +247,14 @@ class SftpFilesConnector:
         accepted, refused = self._acceptable(writes)
         if not accepted:
             return WriteResult(applied=[], refused=refused)
-        name = f"{self.settings.import_prefix}{_file_safe(batch_id)}.csv"
+        suffix = ".xml" if self.file_format.type == "xml" else ".csv"
+        name = f"{self.settings.import_prefix}{_file_safe(batch_id)}{suffix}"
         columns = _columns(self.settings.id_column, accepted)
         rows = [{**w.values, self.settings.id_column: w.record_id} for w in accepted]
         with tempfile.TemporaryDirectory(prefix="custhub-sftp-") as tmp:
             local = Path(tmp) / name
-            write_rows(local, self.file_format, columns, rows)
-            self._retried(lambda: self._upload(local, name))
+            write_records(local, self.file_format, columns, rows)
+            self.put(local, self.settings.import_dir, name)
         log.info("%s: wrote %s (%d row(s)) to %s", self.system, name, len(rows), self._where)
         return WriteResult(applied=[w.idempotency_key for w in accepted], refused=refused)
 
@@ -239,63 +270,6 @@ class SftpFilesConnector:
             else:
                 accepted.append(w)
         return accepted, refused
-
-    def _upload(self, local: Path, name: str) -> None:
-        final = f"{self.settings.import_dir}/{name}"
-        part = final + ".part"
-        size = local.stat().st_size
-        with self.session() as sftp:
-            _ensure_dir(sftp, self.settings.import_dir)
-            sftp.put(str(local), part, confirm=False)
-            remote_size = sftp.stat(part).st_size
-            if remote_size != size:  # a short write must never be renamed into place
-                raise TransientError(f"SFTP {self._where}: {part} has {remote_size} bytes, "
-                                     f"expected {size}", system=self.system)
-            _replace(sftp, part, final)
-
-
-def _listing(sftp: paramiko.SFTPClient, directory: str) -> dict[str, tuple[int, int]]:
-    return {a.filename: (a.st_size or 0, a.st_mtime or 0) for a in sftp.listdir_attr(directory)}
-
-
-def _download(sftp: paramiko.SFTPClient, remote: str, local: Path) -> str:
-    """Copy ``remote`` to ``local`` and return its sha256, in one pass."""
-    digest = hashlib.sha256()
-    with sftp.open(remote, "rb") as src, open(local, "wb") as dst:
-        src.prefetch()
-        while chunk := src.read(_CHUNK):
-            digest.update(chunk)
-            dst.write(chunk)
-    return digest.hexdigest()
-
-
-def _ensure_dir(sftp: paramiko.SFTPClient, directory: str) -> None:
-    try:
-        sftp.stat(directory)
-    except FileNotFoundError:
-        sftp.mkdir(directory)
-
-
-def _replace(sftp: paramiko.SFTPClient, src: str, dst: str) -> None:
-    """Rename ``src`` over ``dst`` atomically where the server has posix-rename (OpenSSH)."""
-    try:
-        sftp.posix_rename(src, dst)
-    except (FileNotFoundError, PermissionError):
-        raise
-    except OSError:  # extension unsupported: plain SFTP rename refuses to overwrite
-        try:
-            sftp.remove(dst)
-        except FileNotFoundError:
-            pass
-        sftp.rename(src, dst)
-
-
-def _move(sftp: paramiko.SFTPClient, src: str, dst: str) -> None:
-    """Move unless already moved: acknowledging twice is not an error."""
-    try:
-        _replace(sftp, src, dst)
-    except FileNotFoundError:
-        sftp.stat(dst)  # still missing at the destination too: that is a real error
 
 
 def _file_safe(batch_id: str) -> str:

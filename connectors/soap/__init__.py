@@ -19,6 +19,7 @@ from typing import TypeVar
 import requests
 import zeep
 from lxml import etree
+from tenacity import Retrying
 from pydantic import BaseModel, ConfigDict, Field
 from zeep import exceptions as zx
 
@@ -31,7 +32,7 @@ from connectors.errors import (
     TransientError,
 )
 from connectors.retry import call_with_retry, retrying
-from connectors.soap.security import MaskingTransport, secure_zeep_settings
+from connectors.soap.security import MaskingTransport, NotSoapResponse, secure_zeep_settings
 from hub.connections import ConnectionInfo
 
 T = TypeVar("T")
@@ -51,6 +52,10 @@ class HttpSettings(BaseModel):
     operation_timeout: float = Field(30.0, gt=0)
     connect_timeout: float = Field(5.0, gt=0)
     retry_attempts: int = Field(4, ge=1, le=10)
+    # Exponential backoff with jitter between attempts, capped; tests set these tiny.
+    retry_initial_wait: float = Field(0.5, ge=0)
+    retry_max_wait: float = Field(10.0, ge=0)
+    retry_deadline: float = Field(120.0, gt=0)  # no more attempts after this long
 
     def request_timeout(self) -> tuple[float, float]:
         # requests takes (connect, read): a dead host fails fast, a slow answer gets its time.
@@ -85,11 +90,15 @@ def http_session(conn: ConnectionInfo) -> requests.Session:
     return session
 
 
-def zeep_client(wsdl: Path, session: requests.Session, settings: HttpSettings,
-                wsse: object | None = None) -> zeep.Client:
-    """A zeep client over a local WSDL (never fetched), with the hardened XML settings."""
+def zeep_client(wsdl: Path | str, session: requests.Session, settings: HttpSettings,
+                wsse: object | None = None,
+                documents: Mapping[str, bytes] | None = None) -> zeep.Client:
+    """A zeep client over a local WSDL (never fetched), with the hardened XML settings.
+
+    ``operation_timeout`` is always set: zeep's default is to wait forever."""
     transport = MaskingTransport(session=session, timeout=settings.connect_timeout,
-                                 operation_timeout=settings.request_timeout())
+                                 operation_timeout=settings.request_timeout(),
+                                 documents=documents)
     return zeep.Client(str(wsdl), transport=transport, settings=secure_zeep_settings(),
                        wsse=wsse)
 
@@ -104,12 +113,33 @@ def call(fn: Callable[[], T], *, system: str, faults: FaultTable,
         except DRIVER_ERRORS as exc:
             raise classify(exc, system=system, faults=faults) from exc
 
-    return call_with_retry(classified, retrying(attempts=settings.retry_attempts))
+    return call_with_retry(classified, retry_policy(settings))
+
+
+def retry_policy(settings: HttpSettings) -> Retrying:
+    """The one bounded transport policy, from the connector's settings."""
+    return retrying(attempts=settings.retry_attempts, initial=settings.retry_initial_wait,
+                    maximum=settings.retry_max_wait, deadline=settings.retry_deadline)
 
 
 # --- the failure table ------------------------------------------------------------------------
+# Every failure an HTTP connector can meet, and what it calls for. Read top to bottom: the first
+# matching row wins (SSLError is a ConnectionError, but it is a security failure, not a blip).
+#
+#   what happened                               error class          action      kind
+#   DTD / entity declaration / external ref     SecurityError        fail        security
+#   TLS verification failed                     SecurityError        fail        security
+#   timeout (connect or read)                   TransientError       retry       transient
+#   connection refused / reset / DNS            TransientError       retry       transient
+#   HTTP 5xx, 408, 425, 429 (any body)          TransientError       retry       transient
+#   HTTP 401, 403                               ConnectorConfigError fail        config
+#   other HTTP status, or 200 with non-SOAP     RemoteRefusedError   fail        config
+#   SOAP fault code in the connector's table    as the table says (VersionConflict, INVALID_INPUT…)
+#   SOAP fault env:Client (anything else)       RemoteRefusedError   fail        config
+#   SOAP fault env:Server (anything else)       TransientError       retry       transient
+#   a value we send does not fit the WSDL       BadRecordError       quarantine  data
+#   response does not fit the WSDL / not XML    RemoteRefusedError   fail        config
 
-# Ordered: the first matching type wins (SSLError is a ConnectionError but is not transient).
 _EXCEPTIONS: list[tuple[type[BaseException], ErrorClass, str]] = [
     (zx.DTDForbidden, SecurityError, "response carries a DTD"),
     (zx.EntitiesForbidden, SecurityError, "response declares XML entities"),
@@ -120,7 +150,7 @@ _EXCEPTIONS: list[tuple[type[BaseException], ErrorClass, str]] = [
     # zeep validates what we send against the WSDL: a value that does not fit is the record's fault.
     (zx.ValidationError, BadRecordError, "value does not fit the WSDL"),
     (zx.XMLParseError, RemoteRefusedError, "response does not match the WSDL"),
-    (zx.XMLSyntaxError, RemoteRefusedError, "response is not well-formed XML"),
+    (zx.XMLSyntaxError, RemoteRefusedError, "response is not a well-formed SOAP envelope"),
     (etree.XMLSyntaxError, RemoteRefusedError, "response is not well-formed XML"),
 ]
 
@@ -133,6 +163,8 @@ def classify(exc: BaseException, *, system: str,
     """Translate one driver exception; messages carry no envelope, header or secret."""
     if isinstance(exc, zx.Fault):
         return classify_fault(exc.code, exc.message, system=system, faults=faults)
+    if isinstance(exc, NotSoapResponse):
+        return classify_status(exc.status_code, system=system, body="non-SOAP body")
     if isinstance(exc, zx.TransportError):
         return classify_status(exc.status_code, system=system)
     for exc_type, error_cls, text in _EXCEPTIONS:
@@ -142,7 +174,7 @@ def classify(exc: BaseException, *, system: str,
 
 
 def classify_status(status: int, *, system: str, body: str | None = None) -> ConnectorError:
-    message = f"HTTP {status}"
+    message = f"HTTP {status}" + (f" ({body})" if body else "")
     if status >= 500 or status in _TRANSIENT_STATUS:
         return TransientError(message, system=system, detail=body)
     if status in _AUTH_STATUS:

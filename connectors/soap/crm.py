@@ -1,8 +1,11 @@
 """CRM accounts over SOAP (zeep): pages of accounts modified since a cursor; conditional upserts.
 
 The contract is our packaged ``wsdl/crm.wsdl``. The cursor is the pair (ModifiedAt, AccountId) of
-the last record stored, and the CRM returns what sorts strictly after it, so records sharing a
-ModifiedAt (several per second is normal) are neither lost nor read twice at a page boundary.
+the last record stored. Within a run, pages are keyset-paged strictly after that pair, so records
+sharing a ModifiedAt (several per second is normal) are neither lost nor read twice at a page
+boundary. A run *resumes* with a closed start, ModifiedAt >= the stored instant, whatever the id:
+a record the CRM commits late with the same timestamp and a smaller id is still found. The few
+boundary records read again are the same content, and the hub's stage step skips them by hash.
 
 Writes are conditional on the Version the hub read. A ``VersionConflict`` fault becomes a
 refusal with ``conflict=True``, never an overwrite. The fault carries the current account: if it
@@ -17,7 +20,7 @@ Airflow connection: host, port, login, password (WS-Security UsernameToken, dige
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -115,7 +118,8 @@ class CrmSoapConnector:
     # --- reading ------------------------------------------------------------------------------
 
     def read_pages(self, cursor: JsonDict | None) -> Iterator[Page]:
-        position = Cursor.from_json(cursor)
+        # Closed start: no afterId on the first page means "ModifiedAt >= the stored instant".
+        position = replace(Cursor.from_json(cursor), id="")
         while True:
             reply = self._call(lambda p=position: self._service.GetAccountsModifiedSince(
                 modifiedAfter=p.modified_at, afterId=p.id or None,
@@ -167,13 +171,14 @@ class CrmSoapConnector:
     def _conflict(self, write: Write, exc: ConnectorError) -> WriteRefusal | None:
         current = self._current_account(exc.__cause__)
         if current is None:
-            return WriteRefusal(write.idempotency_key, "account does not exist in the CRM "
-                                "(or already exists, for a create)", conflict=True)
+            return WriteRefusal(write.idempotency_key, "conflict: account does not exist in the "
+                                "CRM (or already exists, for a create)", conflict=True)
         if all((current.get(k) or "") == (v or "") for k, v in write.values.items()):
             return None  # the CRM already holds exactly these values: applied before
-        return WriteRefusal(write.idempotency_key, f"changed in the CRM since read (now version "
-                            f"{current.get('Version')}, expected {write.expected_version})",
-                            conflict=True)
+        # The reason starts with "conflict:" so that the outbox row says why it was refused.
+        return WriteRefusal(write.idempotency_key, f"conflict: changed in the CRM since read (now "
+                            f"version {current.get('Version')}, expected "
+                            f"{write.expected_version})", conflict=True)
 
     def _current_account(self, fault: BaseException | None) -> dict[str, Any] | None:
         """The ``current`` account in a VersionConflict fault detail, parsed by the WSDL type."""

@@ -45,8 +45,11 @@ _RESERVED = frozenset({"DRIVER", "DSN", "FILEDSN", "SAVEFILE", "SERVER", "SERVER
                        "ADDR", "DATABASE", "PORT", "UID", "USER", "PWD", "PASSWORD"})
 _ATTRIBUTE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 # connect-string attributes a dialect needs whatever the DSN says (extras may still set them):
-# psqlODBC's server-side prepare cannot type the untyped parameters of PostgreSQL reflection.
-_DIALECT_DEFAULTS = {"postgresql+pyodbc": {"UseServerSidePrepare": "0"}}
+# psqlODBC's server-side prepare cannot type the untyped parameters of PostgreSQL reflection;
+# and without UseDeclareFetch it pulls a whole result into client memory before the first row
+# (with it: DECLARE CURSOR, then FETCH <Fetch> rows at a time).
+_DIALECT_DEFAULTS = {"postgresql+pyodbc": {"UseServerSidePrepare": "0", "UseDeclareFetch": "1",
+                                           "Fetch": "1000"}}
 
 
 class PGDialect_pyodbc(PyODBCConnector, PGDialect):  # noqa: N801 - SQLAlchemy's naming

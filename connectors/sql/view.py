@@ -7,9 +7,12 @@ With ``overlap_seconds`` the read starts that much before the cursor instead and
 the rows in between (the hub de-duplicates them by content hash); that catches rows whose
 transaction committed after a later watermark had been read.
 
-Writing: one import row per Write, in one transaction; rows whose idempotency key is
-already there are skipped, so a repeated batch changes nothing. The accounting system's
-own job applies the import rows later (NULL = leave unchanged).
+Deletions: ``scan_keys()`` streams every key of the view (a full key scan, run nightly);
+the hub compares it with what it has staged, see ``hub.pipeline.extract``.
+
+Writing: one batch in one transaction, idempotent by key; into the import table or through
+a configured stored procedure (see ``connectors.sql.writes``). The accounting system's own
+job applies the import rows later (NULL = leave unchanged).
 """
 
 from __future__ import annotations
@@ -25,17 +28,15 @@ import sqlalchemy as sa
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
 
-from connectors.base import JsonDict, Page, RawRecord, Write, WriteRefusal, WriteResult
+from connectors.base import JsonDict, Page, RawRecord, Write, WriteResult
 from connectors.errors import BadRecordError, ConnectorConfigError, ConnectorError, TransientError
 from connectors.retry import call_with_retry
 from connectors.sql.identifiers import check_identifier, reflect, require_identifiers
 from connectors.sql.urls import make_engine
+from connectors.sql.writes import import_rows, insert_new, procedure_call, procedure_params
 from hub.connections import ConnectionInfo
 
 Identifier = Annotated[str, AfterValidator(check_identifier)]
-# import-table columns the connector fills itself (or the database does); the rest are values
-_IMPORT_OWN = frozenset({"id", "batch_id", "idempotency_key", "created_at", "processed_at"})
-_IN_CHUNK = 500  # bound parameters per IN list: far below SQLite's and MS SQL's limits
 
 
 class SqlViewSettings(BaseModel):
@@ -48,6 +49,9 @@ class SqlViewSettings(BaseModel):
     key_column: Identifier = "customer_no"
     watermark_column: Identifier = "updated_at"
     import_table: Identifier = "customer_import"
+    # write through CALL <procedure>(batch_id, idempotency_key, record_id, values_json)
+    # instead of inserting into import_table (PostgreSQL, MariaDB; SQLite has none)
+    import_procedure: Identifier | None = None
     chunk_size: int = Field(default=1000, ge=1, le=100_000)
     overlap_seconds: int = Field(default=0, ge=0, le=7 * 24 * 3600)
     connect_timeout_seconds: int = Field(default=10, ge=1, le=300)
@@ -72,6 +76,9 @@ class ViewCursor:
 
     def dump(self) -> JsonDict:
         return {"watermark": self.watermark.isoformat(), "key": self.key}
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def json_safe(value: Any) -> Any:
@@ -129,7 +136,8 @@ class SqlViewConnector:
         require_identifiers({"view": settings.view, "schema_name": settings.schema_name,
                              "key_column": settings.key_column,
                              "watermark_column": settings.watermark_column,
-                             "import_table": settings.import_table}, system)
+                             "import_table": settings.import_table,
+                             "import_procedure": settings.import_procedure}, system)
         self.system, self.settings, self._conn = system, settings, conn
         self._engine: sa.Engine | None = None
         self._tables: dict[str, sa.Table] = {}
@@ -201,18 +209,24 @@ class SqlViewConnector:
         return stmt.where(sa.or_(wm > after.watermark,
                                  sa.and_(wm == after.watermark, key > after.key)))
 
-    def _advance(self, last: ViewCursor | None, row: sa.RowMapping) -> ViewCursor | None:
-        watermark = row[self.settings.watermark_column]
-        if watermark is None:  # cannot be resumed from; only a full read (cursor None) sees it
-            return last
-        if last is not None and self.settings.overlap_seconds and watermark <= last.watermark:
-            return last  # a re-delivered row from the overlap: the cursor never moves back
-        return ViewCursor(watermark, str(row[self.settings.key_column]))
+    def _last_watermarked(self, rows: Sequence[sa.Row[Any]], wm: int) -> sa.Row[Any] | None:
+        """The page's furthest row: rows come in (watermark, key) order, so the last one
+        with a watermark (NULLs sort first on some databases, last on others)."""
+        return next((row for row in reversed(rows) if row[wm] is not None), None)
 
-    def _record(self, row: sa.RowMapping) -> RawRecord:
-        return RawRecord(record_id=str(row[self.settings.key_column]),
-                         payload={name: json_safe(value) for name, value in row.items()},
-                         location=self.settings.view)
+    def _advance(self, last: ViewCursor | None, row: sa.Row[Any] | None, wm: int,
+                 key: int) -> ViewCursor | None:
+        if row is None:  # no watermark in the page: only a full read (cursor None) sees it
+            return last
+        if last is not None and self.settings.overlap_seconds and row[wm] <= last.watermark:
+            return last  # a re-delivered row from the overlap: the cursor never moves back
+        return ViewCursor(row[wm], str(row[key]))
+
+    def _records(self, rows: Sequence[sa.Row[Any]], names: list[str], key: int) -> list[RawRecord]:
+        view = self.settings.view
+        return [RawRecord(record_id=str(row[key]), location=view, payload={
+            name: value if type(value) in _PLAIN else json_safe(value)  # the common case, fast
+            for name, value in zip(names, row)}) for row in rows]
 
     def read_pages(self, cursor: JsonDict | None) -> Iterator[Page]:
         """Pages of rows after ``cursor``; the connection stays open while pages are consumed."""
@@ -222,10 +236,12 @@ class SqlViewConnector:
             conn = call_with_retry(self._connect)
             with conn:
                 result = conn.execution_options(yield_per=self.settings.chunk_size).execute(stmt)
-                for rows in result.mappings().partitions():
-                    for row in rows:
-                        last = self._advance(last, row)
-                    yield Page(records=[self._record(row) for row in rows],
+                names = list(result.keys())
+                wm, key = (names.index(self.settings.watermark_column),
+                           names.index(self.settings.key_column))
+                for rows in result.partitions():
+                    last = self._advance(last, self._last_watermarked(rows, wm), wm, key)
+                    yield Page(records=self._records(rows, names, key),
                                cursor=last.dump() if last else None,
                                source_name=self.settings.view)
 
@@ -236,93 +252,58 @@ class SqlViewConnector:
     def acknowledge(self, page: Page) -> None:
         """Nothing to let go of: a view keeps no per-reader state."""
 
-    def scan_keys(self) -> set[str]:
-        """Every key in the view (for delete detection): a full, streamed key scan."""
-        key = self._view().c[self.settings.key_column]
+    def scan_keys(self) -> Iterator[str]:
+        """Every key in the view, streamed (for delete detection): memory stays flat however
+        many keys there are; only opening the connection is retried, not a half-read scan."""
+        return self._stream_keys(self._view().c[self.settings.key_column])  # reflected now
 
-        def scan() -> set[str]:
-            with self._guard(f"scanning {self.settings.view}"), self.engine.connect() as conn:
+    def _stream_keys(self, key: sa.Column[Any]) -> Iterator[str]:
+        with self._guard(f"scanning {self.settings.view}"):
+            conn = call_with_retry(self._connect)
+            with conn:
                 result = conn.execution_options(yield_per=self.settings.chunk_size).execute(
                     sa.select(key))
-                return {str(value) for value in result.scalars()}
-        return call_with_retry(scan)
+                for value in result.scalars():
+                    yield str(value)
 
     # --- writing -------------------------------------------------------------------------
 
     def write(self, writes: Sequence[Write], batch_id: str) -> WriteResult:
+        if self.settings.import_procedure:
+            call_with_retry(lambda: self._call_procedure(writes, batch_id))
+            return WriteResult(applied=list(dict.fromkeys(w.idempotency_key for w in writes)))
         table = self._import()
-        rows, refused = self._import_rows(table, writes, batch_id)
+        rows, refused = import_rows(table, self.settings.key_column, writes, batch_id)
         if rows:
             call_with_retry(lambda: self._insert_new(table, rows))
         return WriteResult(applied=[row["idempotency_key"] for row in rows], refused=refused)
 
-    def _import_rows(self, table: sa.Table, writes: Sequence[Write],
-                     batch_id: str) -> tuple[list[dict[str, Any]], list[WriteRefusal]]:
-        """Rows for the import table; a write that cannot become one is refused, not raised."""
-        own = _IMPORT_OWN | {self.settings.key_column}
-        values = {c.name: c for c in table.c if c.name not in own}
-        rows: dict[str, dict[str, Any]] = {}  # by idempotency key: a repeat in a batch counts once
-        refused: list[WriteRefusal] = []
-        for w in writes:
-            try:
-                _check_known(w, values)
-                row = {name: _coerce(column, w.values.get(name)) for name, column in values.items()}
-            except (ValueError, ArithmeticError) as e:
-                refused.append(WriteRefusal(w.idempotency_key, str(e)))
-                continue
-            rows.setdefault(w.idempotency_key, row | {
-                "batch_id": batch_id, "idempotency_key": w.idempotency_key,
-                self.settings.key_column: w.record_id})
-        return list(rows.values()), refused
-
     def _insert_new(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         with self._guard(f"writing to {table.name}"), self.engine.begin() as conn:
-            done = _existing_keys(conn, table, [row["idempotency_key"] for row in rows])
-            new = [row for row in rows if row["idempotency_key"] not in done]
-            if new:
-                conn.execute(table.insert(), new)
+            insert_new(conn, table, rows)
+
+    def _call_procedure(self, writes: Sequence[Write], batch_id: str) -> None:
+        name = self.settings.import_procedure or ""
+        with self._guard(f"calling {name}"), self.engine.begin() as conn:
+            call = procedure_call(conn, name, self.settings.schema_name, self.system)
+            params = procedure_params(writes, batch_id)
+            if params:
+                conn.execute(call, params)
 
     def test_connection(self) -> tuple[bool, str]:
         try:
-            view, imports = self._view(), self._import()
+            view = self._view()
             with self._guard("counting rows"), self.engine.connect() as conn:
                 count = conn.execute(sa.select(sa.func.count()).select_from(view)).scalar_one()
+                target = self._write_target(conn)
         except ConnectorError as e:
             return False, str(e)
         return True, (f"connected ({self.engine.dialect.name}): {view.name} has {count} rows, "
-                      f"{imports.name} is there to write to")
+                      f"{target} is there to write to")
 
-
-def _check_known(write: Write, values: dict[str, sa.Column[Any]]) -> None:
-    unknown = sorted(set(write.values) - set(values))
-    if unknown:
-        raise ValueError(f"the import table has no column(s) {unknown}")
-
-
-def _coerce(column: sa.Column[Any], value: Any) -> Any:
-    """JSON-shaped values (strings for decimals and times) into the column's Python type."""
-    if value is None:
-        return None
-    try:
-        python_type = column.type.python_type
-    except NotImplementedError:  # a type SQLAlchemy cannot name: hand the value over as is
-        return value
-    if python_type is Decimal and not isinstance(value, Decimal):
-        return Decimal(str(value))
-    if python_type is int and isinstance(value, str):
-        return int(value)
-    if python_type is datetime and isinstance(value, str):
-        return datetime.fromisoformat(value)
-    length = getattr(column.type, "length", None)
-    if isinstance(value, str) and length and len(value) > length:
-        raise ValueError(f"{column.name} is longer than {length} characters")
-    return value
-
-
-def _existing_keys(conn: sa.Connection, table: sa.Table, keys: list[str]) -> set[str]:
-    column = table.c.idempotency_key
-    found: set[str] = set()
-    for start in range(0, len(keys), _IN_CHUNK):
-        chunk = keys[start:start + _IN_CHUNK]
-        found.update(conn.execute(sa.select(column).where(column.in_(chunk))).scalars())
-    return found
+    def _write_target(self, conn: sa.Connection) -> str:
+        if self.settings.import_procedure:
+            procedure_call(conn, self.settings.import_procedure, self.settings.schema_name,
+                           self.system)
+            return f"procedure {self.settings.import_procedure}"
+        return self._import().name

@@ -57,7 +57,8 @@ def _with_extras(cls: type, name: str, settings: Any, conn: Any, block: Any) -> 
         from mappings.engine import load_spec
 
         fmt = load_spec(block.mapping).format
-        file_format = FileFormat(encoding=fmt.encoding, delimiter=fmt.delimiter, quotechar=fmt.quotechar)
+        file_format = FileFormat(type=fmt.type, encoding=fmt.encoding, delimiter=fmt.delimiter,
+                                 quotechar=fmt.quotechar)
         return cls(name, settings, conn, file_format=file_format)
     return cls(name, settings, conn)
 

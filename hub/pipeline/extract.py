@@ -1,34 +1,73 @@
-"""Extract: read a system page by page; each page and its cursor are stored in one transaction."""
+"""Extract: read a system page by page; each page and its cursor are stored in one transaction.
+
+Files: every page of a file carries the file's content hash, the last one its ack token.
+The file ledger row is written with the last page, so a file is "applied" only once all of
+it is stored; a file whose hash the ledger knows (re-delivered, or read again after a crash
+between storing and archiving) is not staged again, only acknowledged.
+
+Deletions (``detect_deletions``, the nightly run): a connector with ``scan_keys()`` (SQL)
+has its every key compared with what the hub staged, after all pages are stored; a file
+connector whose ``complete_export(page)`` says the file lists every record has that file's
+keys compared, in the transaction of its last page. See ``stage.mark_deleted``.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connectors.base import Page
 from hub.pipeline.context import RunContext, build_connector, set_metric, utcnow
-from hub.pipeline.stage import stage_page
+from hub.pipeline.stage import mark_deleted, stage_page
 from hub.store.db import session_scope
-from hub.store.models import Cursor, FileLedger
+from hub.store.models import Cursor, FileLedger, SourceRecord
 
 
-def extract(ctx: RunContext, system: str) -> dict[str, int]:
+def extract(ctx: RunContext, system: str, *, detect_deletions: bool = True) -> dict[str, int]:
     connector = build_connector(ctx.config, system)
     counts: Counter[str] = Counter()
+    file_keys: set[str] = set()  # the keys of the file being read, for complete exports
     for page in connector.read_pages(_cursor(ctx, system)):
         with session_scope(ctx.engine) as session:
             if page.content_hash and session.get(FileLedger, (system, page.content_hash)):
-                counts["files_already_applied"] += 1
+                counts["files_already_applied"] += page.ack_token is not None
             else:
                 counts.update(stage_page(session, system, page, ctx.run_id))
                 counts["extracted"] += len(page.records) + len(page.rejects)
+                file_keys.update(_keys(page))
+                if detect_deletions and _is_complete_export(connector, page):
+                    counts["deleted_at_source"] += mark_deleted(session, system, file_keys,
+                                                                ctx.run_id)
                 _remember(session, system, page, ctx.run_id)
         connector.acknowledge(page)
-    with session_scope(ctx.engine) as session:
-        for metric in ("extracted", "new", "changed", "rejected"):
-            set_metric(session, ctx.run_id, system, metric, counts[metric])
+        if page.ack_token is not None:
+            file_keys = set()
+    if detect_deletions and hasattr(connector, "scan_keys"):
+        with session_scope(ctx.engine) as session:
+            counts["deleted_at_source"] += mark_deleted(session, system, connector.scan_keys(),
+                                                        ctx.run_id)
+    _metrics(ctx, system, counts)
     return dict(counts)
+
+
+def _keys(page: Page) -> set[str]:
+    return {r.record_id for r in page.records} | {r.record_id for r in page.rejects
+                                                  if r.record_id}
+
+
+def _is_complete_export(connector: Any, page: Page) -> bool:
+    """Only the last page of a file, and only if the connector vouches for its keys."""
+    check = getattr(connector, "complete_export", None)
+    return bool(page.ack_token and page.content_hash and check is not None and check(page))
+
+
+def _metrics(ctx: RunContext, system: str, counts: Counter[str]) -> None:
+    with session_scope(ctx.engine) as session:
+        for metric in ("extracted", "new", "changed", "rejected", "deleted_at_source"):
+            set_metric(session, ctx.run_id, system, metric, counts[metric])
 
 
 def _cursor(ctx: RunContext, system: str) -> dict | None:
@@ -37,17 +76,15 @@ def _cursor(ctx: RunContext, system: str) -> dict | None:
         return row.value if row else None
 
 
-def _remember(session, system: str, page: Page, run_id: str) -> None:  # type: ignore[no-untyped-def]
+def _remember(session: Session, system: str, page: Page, run_id: str) -> None:
     if page.cursor is not None:
         session.merge(Cursor(system=system, value=page.cursor, run_id=run_id, updated_at=utcnow()))
-    if page.content_hash:
+    if page.content_hash and page.ack_token is not None:  # the whole file is stored now
         session.add(FileLedger(system=system, content_hash=page.content_hash,
                                source_name=page.source_name or "", run_id=run_id,
                                processed_at=utcnow()))
 
 
 def staged_records(ctx: RunContext, system: str) -> int:
-    from hub.store.models import SourceRecord
-
     with session_scope(ctx.engine) as session:
         return len(session.scalars(select(SourceRecord.id).where(SourceRecord.system == system)).all())

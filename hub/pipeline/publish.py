@@ -5,27 +5,32 @@ from __future__ import annotations
 from collections import Counter
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connectors.base import Write
-from hub.pipeline.context import RunContext, build_connector, set_metric, utcnow
+from hub.pipeline.context import RunContext, build_connector, content_hash, metrics, set_metric, utcnow
+from hub.pipeline.runs import AWAITING_APPROVAL
 from hub.store.db import session_scope
-from hub.store.models import Outbox, Run
+from hub.store.models import Outbox, ReviewItem, Run
 from mappings.engine import load_spec, to_system
 
 
 def publish(ctx: RunContext, system: str) -> dict[str, int]:
-    """Write pending corrections; a dry run leaves them pending and sends nothing."""
+    """Write pending corrections; a dry run, or a run a guard holds, leaves them pending and sends nothing."""
     with session_scope(ctx.engine) as session:
-        dry_run = session.get(Run, ctx.run_id).dry_run
+        run = session.get(Run, ctx.run_id)
+        dry_run, held = run.dry_run, run.status == AWAITING_APPROVAL
         pending = list(session.scalars(select(Outbox).where(
             Outbox.system == system, Outbox.status == "pending").order_by(Outbox.id)))
     counts: Counter[str] = Counter()
-    if pending and not dry_run:
+    if pending and not dry_run and not held:
         counts = _send(ctx, system, pending)
     with session_scope(ctx.engine) as session:
         set_metric(session, ctx.run_id, system, "corrected", counts["sent"])
         set_metric(session, ctx.run_id, system, "refused", counts["refused"])
-        set_metric(session, ctx.run_id, system, "would_correct", len(pending) if dry_run else 0)
+        # A dry run's own corrections were rolled back with the rest of its reconcile: count them too.
+        would = len(pending) + metrics(session, ctx.run_id).get((system, "would_send"), 0)
+        set_metric(session, ctx.run_id, system, "would_correct", would if dry_run else 0)
     return dict(counts)
 
 
@@ -46,7 +51,23 @@ def _send(ctx: RunContext, system: str, pending: list[Outbox]) -> Counter[str]:
             if row.idempotency_key in refused:
                 row.status, row.error = "refused", refused[row.idempotency_key].reason
                 counts["refused"] += 1
+                _ask_steward(session, row, ctx.run_id)
             elif row.idempotency_key in applied:
                 row.status, row.sent_at = "sent", utcnow()
                 counts["sent"] += 1
     return counts
+
+
+def _ask_steward(session: Session, row: Outbox, run_id: str) -> None:
+    """A write the target refused (it changed since we read it) is a conflict, one item per field.
+
+    The next run reads the target's new state; the steward decides which value is right.
+    """
+    for field, value in sorted(row.values.items()):
+        question = content_hash(["refused", row.idempotency_key, field])
+        if session.scalar(select(ReviewItem.id).where(ReviewItem.fingerprint == question)) is not None:
+            continue
+        session.add(ReviewItem(kind="conflict", fingerprint=question, hub_id=row.hub_id, system=row.system,
+                               record_id=row.record_id, field=field, run_id=run_id, created_at=utcnow(),
+                               candidates={"golden": value, row.system: "changed at the source"},
+                               reason=f"{row.system} refused the correction: {row.error}"))

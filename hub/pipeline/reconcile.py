@@ -1,144 +1,113 @@
-"""Reconcile: match records into hub ids, build golden records, diff systems, fill the outbox."""
+"""Reconcile: match records into hub ids, build golden records, diff systems, fill the outbox.
+
+Everything is computed in one transaction. It is committed only when the run may publish;
+a dry run, or a run a guard stops, rolls it back, so that neither the xref, the golden
+history nor the outbox changes. What the run found (the differences, i.e. the corrections
+it would send, and its figures) is stored either way, for the report and the approver.
+"""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from hub.config import HubConfig
-from hub.pipeline.context import RunContext, content_hash, set_metric, utcnow
+from hub.pipeline.context import RunContext, set_metric
+from hub.pipeline.golden import GoldenOutcome, build
+from hub.pipeline.guards import GuardFigures, check_change_guards
+from hub.pipeline.linking import Linking, StoreRecords, link, load_records
+from hub.pipeline.runs import hold_run
 from hub.store.db import session_scope
-from hub.store.models import CanonicalRecord, Discrepancy, GoldenRecord, Outbox, SourceRecord, Xref
-from mappings.customer import CUSTOMER_FIELDS
-from mappings.engine import load_spec
-from reconciliation.diff import corrections, differences
-from reconciliation.matching import MatchOutcome, match
-from reconciliation.records import Difference, Golden, MemberRecord
-from reconciliation.survivorship import survive
+from hub.store.models import Discrepancy, GoldenRecord, Run, RunMetric, SourceRecord
+
+APPROVED = "approved"
+
+
+@dataclass
+class ReconcileResult:
+    counts: Counter[str] = field(default_factory=Counter)
+    held: str | None = None  # why a guard stopped the run before publishing
+    applied: bool = True  # False: dry run or held; nothing was written back to the store
+    changes: list[tuple[str, str, Any, Any]] = field(default_factory=list)  # hub_id, field, old, new
 
 
 def reconcile(ctx: RunContext) -> dict[str, int]:
+    """The step as the DAGs call it: figures out; a held run is marked awaiting_approval, so that
+    publish sends nothing and finishing the run leaves it waiting for ``custhub approve``."""
+    result = reconcile_run(ctx)
+    if result.held:
+        hold_run(ctx.engine, ctx.run_id, result.held)
+    return {**result.counts, "held": int(bool(result.held)), "applied": int(result.applied)}
+
+
+def reconcile_run(ctx: RunContext) -> ReconcileResult:
     with session_scope(ctx.engine) as session:
-        members = [MemberRecord(r.system, r.record_id, r.values)
-                   for r in session.scalars(select(CanonicalRecord))]
-        outcome = match(members, _existing_xref(session), ctx.config.matching.keys,
-                        _hub_ids(session))
-        _store_xref(session, outcome, ctx.run_id)
-        counts = _golden_and_diffs(session, ctx, members, outcome)
-        _store_metrics(session, ctx, outcome, counts)
-    return dict(counts)
+        run = session.get(Run, ctx.run_id)
+        dry_run, approved = run.dry_run, run.status == APPROVED
+    with Session(ctx.engine, expire_on_commit=False) as session, session.begin() as tx:
+        records = load_records(session)
+        linking = link(session, ctx, records)
+        outcome = build(session, ctx, records, linking.hub_ids)
+        figures = _figures(session, ctx, records, outcome)
+        held = None if approved or dry_run else check_change_guards(ctx.config.guards, figures)
+        applied = not dry_run and held is None
+        if not applied:
+            tx.rollback()
+    with session_scope(ctx.engine) as session:
+        _store_findings(session, ctx, records, linking, outcome, figures)
+    counts = Counter({**outcome.counts, "match_candidates": linking.candidates})
+    return ReconcileResult(counts, held, applied, outcome.changes)
 
 
-def _existing_xref(session: Session) -> dict[tuple[str, str], str]:
-    return {(x.system, x.record_id): x.hub_id for x in session.scalars(select(Xref))}
+def _figures(session: Session, ctx: RunContext, records: StoreRecords, outcome: GoldenOutcome) -> GuardFigures:
+    # Counted inside the run's transaction: the records it created are among the current ones.
+    existing = session.scalar(select(func.count()).select_from(GoldenRecord).where(
+        GoldenRecord.is_current.is_(True))) or 0
+    live = Counter(s for s, in session.execute(select(SourceRecord.system).where(SourceRecord.deleted_at.is_(None))))
+    return GuardFigures(existing_golden=existing - outcome.counts["golden_created"],
+                        changed_existing=outcome.counts["golden_changed_existing"],
+                        live_records={s: live[s] for s in ctx.config.enabled_systems()},
+                        previous_records=_previous_counts(session, ctx))
 
 
-def _hub_ids(session: Session):  # type: ignore[no-untyped-def]
-    highest = session.scalar(select(func.max(Xref.hub_id))) or "H00000000"
-    counter = iter(range(int(highest[1:]) + 1, 10**9))
-    return lambda: f"H{next(counter):08d}"
+def _previous_counts(session: Session, ctx: RunContext) -> dict[str, int]:
+    """Each system's live record count as the last published run saw it."""
+    last = session.scalar(select(Run.id).join(RunMetric, RunMetric.run_id == Run.id)
+                          .where(Run.dry_run.is_(False), Run.status.in_(["succeeded", APPROVED]),
+                                 RunMetric.metric == "records", Run.id != ctx.run_id)
+                          .order_by(Run.started_at.desc()).limit(1))
+    if last is None:
+        return {}
+    rows = session.scalars(select(RunMetric).where(RunMetric.run_id == last, RunMetric.metric == "records"))
+    return {m.system: m.value for m in rows}
 
 
-def _store_xref(session: Session, outcome: MatchOutcome, run_id: str) -> None:
-    existing = _existing_xref(session)
-    for key, hub_id in outcome.hub_ids.items():
-        if existing.get(key) != hub_id:
-            session.merge(Xref(system=key[0], record_id=key[1], hub_id=hub_id,
-                               rule=outcome.rules[key], run_id=run_id, linked_at=utcnow()))
-
-
-def _golden_and_diffs(session: Session, ctx: RunContext, members: list[MemberRecord],
-                      outcome: MatchOutcome) -> Counter[str]:
-    counts: Counter[str] = Counter()
+def _store_findings(session: Session, ctx: RunContext, records: StoreRecords, linking: Linking,
+                    outcome: GoldenOutcome, figures: GuardFigures) -> None:
     session.execute(delete(Discrepancy).where(Discrepancy.run_id == ctx.run_id))
-    systems = set(ctx.config.systems)
-    carries = {name: set(load_spec(s.mapping).fields) for name, s in ctx.config.systems.items()}
-    for hub_id, cluster in _clusters(members, outcome):
-        golden = survive(cluster, _priorities(ctx.config), CUSTOMER_FIELDS)
-        counts["golden_changed"] += _store_golden(session, hub_id, golden, ctx.run_id)
-        found = differences(golden, [m for m in cluster if m.system in systems],
-                            _receives(ctx.config), carries)
-        _store_discrepancies(session, hub_id, found, ctx.run_id)
-        counts["corrections"] += _fill_outbox(session, hub_id, found, ctx.run_id)
-        counts["discrepancies"] += len(found)
-    return counts
-
-
-def _clusters(members: list[MemberRecord], outcome: MatchOutcome) -> Iterator[tuple[str, list[MemberRecord]]]:
-    by_hub: dict[str, list[MemberRecord]] = defaultdict(list)
-    for member in members:
-        by_hub[outcome.hub_ids[member.key]].append(member)
-    for hub_id in sorted(by_hub):
-        # A company known only to a registry is not a customer of ours.
-        if any(m.system != "ares" for m in by_hub[hub_id]):
-            yield hub_id, by_hub[hub_id]
-
-
-def _priorities(config: HubConfig) -> dict[str, list[str]]:
-    return {f: config.survivorship.rule_for(f).sources for f in CUSTOMER_FIELDS}
-
-
-def _receives(config: HubConfig) -> dict[str, list[str]]:
-    return {name: s.receives for name, s in config.systems.items() if s.enabled}
-
-
-def _store_golden(session: Session, hub_id: str, golden: Golden, run_id: str) -> int:
-    """A new version only when a value changed: an unchanged estate adds no history."""
-    current = session.scalar(select(GoldenRecord).where(GoldenRecord.hub_id == hub_id,
-                                                        GoldenRecord.is_current.is_(True)))
-    if current is not None and current.values == golden.values:
-        return 0
-    version = 1
-    if current is not None:
-        current.is_current, version = False, current.version + 1
-        session.flush()
-    session.add(GoldenRecord(hub_id=hub_id, version=version, values=golden.values,
-                             lineage=golden.lineage, is_current=True, run_id=run_id,
-                             created_at=utcnow()))
-    return 1
-
-
-def _store_discrepancies(session: Session, hub_id: str, found: list[Difference], run_id: str) -> None:
-    for d in found:
-        session.add(Discrepancy(run_id=run_id, hub_id=hub_id, system=d.system, record_id=d.record_id,
+    for hub_id, d in outcome.differences:
+        session.add(Discrepancy(run_id=ctx.run_id, hub_id=hub_id, system=d.system, record_id=d.record_id,
                                 field=d.field, system_value=_text(d.system_value),
                                 golden_value=_text(d.golden_value), source=d.source, rule=d.rule,
                                 corrected=d.correct))
-
-
-def _fill_outbox(session: Session, hub_id: str, found: list[Difference], run_id: str) -> int:
-    added = 0
-    for (system, record_id), values in corrections(found).items():
-        source = session.scalar(select(SourceRecord).where(SourceRecord.system == system,
-                                                           SourceRecord.record_id == record_id))
-        # Keyed by the state being corrected: the same correction of the same state is one row,
-        # however often the run repeats; a system that drifts again is corrected again.
-        key = content_hash([system, record_id, values, source.content_hash if source else None])
-        if session.scalar(select(Outbox.id).where(Outbox.idempotency_key == key)) is None:
-            session.add(Outbox(idempotency_key=key, run_id=run_id, system=system, record_id=record_id,
-                               hub_id=hub_id, values=values, status="pending",
-                               expected_version=source.version if source else None,
-                               created_at=utcnow()))
-            added += 1
-    return added
+    per_system: dict[str, Counter[str]] = defaultdict(Counter)
+    sizes = Counter(h for (s, _), h in linking.hub_ids.items() if s in ctx.config.systems)
+    for (system, _), hub_id in linking.hub_ids.items():
+        per_system[system]["matched"] += sizes[hub_id] > 1
+        per_system[system]["new"] += hub_id in linking.new_hub_ids
+    for system in ctx.config.systems:
+        for metric in ("matched", "new"):
+            set_metric(session, ctx.run_id, system, metric, per_system[system][metric])
+        set_metric(session, ctx.run_id, system, "records", figures.live_records.get(system, 0))
+        set_metric(session, ctx.run_id, system, "would_send", outcome.would_send[system])
+    for metric in ("golden_changed", "golden_created", "golden_changed_existing", "corrections",
+                   "discrepancies", "retired"):
+        set_metric(session, ctx.run_id, "hub", metric, outcome.counts[metric])
+    set_metric(session, ctx.run_id, "hub", "match_candidates", linking.candidates)
 
 
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
-
-
-def _store_metrics(session: Session, ctx: RunContext, outcome: MatchOutcome, counts: Counter[str]) -> None:
-    sizes = Counter(h for (s, _), h in outcome.hub_ids.items() if s in ctx.config.systems)
-    per_system: dict[str, Counter[str]] = defaultdict(Counter)
-    for (system, _), hub_id in outcome.hub_ids.items():
-        per_system[system]["matched" if sizes[hub_id] > 1 else "unmatched"] += 1
-        per_system[system]["new"] += hub_id in outcome.new_hub_ids
-    for system in ctx.config.systems:
-        for metric in ("matched", "new"):
-            set_metric(session, ctx.run_id, system, metric, per_system[system][metric])
-    for metric in ("golden_changed", "corrections", "discrepancies"):
-        set_metric(session, ctx.run_id, "hub", metric, counts[metric])
-    set_metric(session, ctx.run_id, "hub", "match_candidates", len(outcome.candidates))

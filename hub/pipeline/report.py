@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from hub.pipeline.context import RunContext, metrics
+from hub.pipeline.context import RunContext, metrics, set_metric
+from hub.pipeline.report_views import diff_rows, field_agreement, recent_runs, trend
 from hub.store.db import session_scope
-from hub.store.models import CanonicalRecord, Discrepancy, GoldenRecord, Quarantine, RegistryCheck, Run, Xref
+from hub.store.models import (
+    CanonicalRecord,
+    Discrepancy,
+    GoldenRecord,
+    Quarantine,
+    RegistryCheck,
+    ReviewItem,
+    Run,
+    Xref,
+)
 from reconciliation.report import Finding, RunReport, SystemLine, write_report
+
+# Figures the report computes at the end of a run and keeps, so that the trend of later
+# reports reads them back instead of guessing what the store looked like then.
+SNAPSHOT_METRICS = ("records", "records_differing", "in_conflict")
 
 
 def build_report(ctx: RunContext) -> RunReport:
@@ -20,16 +35,30 @@ def build_report(ctx: RunContext) -> RunReport:
         diffs = [_row(d) for d in session.scalars(
             select(Discrepancy).where(Discrepancy.run_id == ctx.run_id)
             .order_by(Discrepancy.hub_id, Discrepancy.system, Discrepancy.field))]
+        lines = _lines(session, ctx, figures, diffs)
+        runs = recent_runs(session, run)
+        previous = runs[-2].id if len(runs) > 1 else None
+        records = {line.system: line.records for line in lines}
         return RunReport(
             run_id=run.id, status=run.status, started_at=f"{run.started_at:%Y-%m-%d %H:%M:%S}",
-            dry_run=run.dry_run, systems=_lines(session, ctx, figures, diffs),
+            dry_run=run.dry_run, systems=lines, message=run.message,
             golden_changed=figures.get(("hub", "golden_changed"), 0), discrepancies=diffs,
-            findings=_findings(session),
+            diff_rows=diff_rows(session, ctx.config, ctx.run_id, diffs, run.dry_run),
+            fields=field_agreement(session, ctx.config, records, diffs, previous),
+            trend=trend(session, runs, [line.system for line in lines]),
+            findings=_findings(session, _money_system(ctx)),
             quarantine=[_row(q) for q in session.scalars(
                 select(Quarantine).where(Quarantine.run_id == ctx.run_id))])
 
 
 def write_run_report(ctx: RunContext) -> Path:
+    """Keep the run's snapshot figures, then write the report (re-running overwrites both)."""
+    with session_scope(ctx.engine) as session:
+        figures = metrics(session, ctx.run_id)
+        diffs = [_row(d) for d in session.scalars(select(Discrepancy).where(Discrepancy.run_id == ctx.run_id))]
+        for line in _lines(session, ctx, figures, diffs):
+            for metric in SNAPSHOT_METRICS:
+                set_metric(session, ctx.run_id, line.system, metric, getattr(line, metric))
     return write_report(build_report(ctx), Path(ctx.config.report_dir) / ctx.run_id)
 
 
@@ -40,35 +69,58 @@ def _row(obj: object) -> dict:
 def _lines(session: Session, ctx: RunContext, figures: dict, diffs: list[dict]) -> list[SystemLine]:
     lines = []
     for system in ctx.config.enabled_systems():
-        records = len(session.scalars(select(CanonicalRecord.record_id)
-                                      .where(CanonicalRecord.system == system)).all())
-        differing = {d["record_id"] for d in diffs if d["system"] == system and d["corrected"]}
+        records = session.scalar(select(func.count()).select_from(CanonicalRecord)
+                                 .where(CanonicalRecord.system == system))
+        differing = {d["record_id"] for d in diffs if d["system"] == system}
 
         def get(metric: str, system: str = system) -> int:
             return figures.get((system, metric), 0)
 
         lines.append(SystemLine(system=system, extracted=get("extracted"), matched=get("matched"),
                                 new=get("new"), corrected=get("corrected"),
-                                quarantined=get("quarantined"), would_correct=get("would_correct"),
+                                in_conflict=_open_conflicts(session, system),
+                                quarantined=get("quarantined"), refused=get("refused"),
+                                would_correct=get("would_correct"),
                                 records=records, records_differing=len(differing)))
     return lines
 
 
-def _findings(session: Session) -> list[Finding]:
-    """Invalid or unconfirmed VAT IDs and dissolved companies among current golden records."""
+def _open_conflicts(session: Session, system: str) -> int:
+    """Open questions for a steward that involve a record of this system."""
+    return session.scalar(select(func.count()).select_from(ReviewItem).where(
+        ReviewItem.status == "open", ReviewItem.kind == "conflict",
+        or_(ReviewItem.system == system, ReviewItem.other_system == system)))
+
+
+def _money_system(ctx: RunContext) -> str:
+    # The system that decides credit limits is the accountants' system of record.
+    return ctx.config.survivorship.rule_for("credit_limit").sources[0]
+
+
+# What an accountant reads for each registry answer that needs a look before invoicing.
+VAT_PROBLEMS = {"invalid": "VAT ID invalid", "invalid_input": "VAT ID malformed",
+                "unknown": "unknown: VAT ID not confirmed, re-check pending",
+                "security_error": "unknown: VIES response refused as unsafe, re-check pending"}
+
+
+def _findings(session: Session, money_system: str) -> list[Finding]:
+    """Invalid or unconfirmed VAT IDs, dissolved and insolvent companies among current golden
+    records, each with the registry check that says so (date, consultation number)."""
     latest = _latest_checks(session)
     names = {x.hub_id: x for x in session.scalars(select(GoldenRecord).where(GoldenRecord.is_current.is_(True)))}
     found: list[Finding] = []
     for hub_id, golden in sorted(names.items()):
         values = golden.values
         vat = latest.get(("vies", values.get("vat_id")))
-        if vat is not None and vat.status != "valid":
-            found.append(_finding(hub_id, values, values["vat_id"], f"VAT ID {vat.status}", vat))
-        if values.get("registry_status") in {"dissolved", "insolvent"}:
+        if vat is not None and vat.status in VAT_PROBLEMS:
+            found.append(_finding(hub_id, values, values["vat_id"], VAT_PROBLEMS[vat.status], vat))
+        isir = latest.get(("isir", values.get("company_id")))
+        if values.get("registry_status") == "insolvent" or (isir and isir.status == "insolvent"):
+            found.append(_finding(hub_id, values, values.get("company_id", ""), "insolvent", isir))
+        if values.get("registry_status") == "dissolved":
             ares = latest.get(("ares", values.get("company_id")))
-            found.append(_finding(hub_id, values, values.get("company_id", ""),
-                                  values["registry_status"], ares))
-    return found
+            found.append(_finding(hub_id, values, values.get("company_id", ""), "dissolved", ares))
+    return [_with_accounting(session, f, money_system) for f in found]
 
 
 def _latest_checks(session: Session) -> dict[tuple[str, str], RegistryCheck]:
@@ -82,12 +134,34 @@ def _finding(hub_id: str, values: dict, identifier: str, problem: str,
     if check is not None:
         detail = check.detail or {}
         evidence = "; ".join(f"{k}={v}" for k, v in sorted(detail.items())
-                             if k in {"request_date", "fault", "reason", "datumZaniku"} and v)
-        if check.request_identifier:
-            evidence = f"consultation {check.request_identifier}; {evidence}"
+                             if k in {"request_date", "fault", "reason", "datumZaniku", "case"}
+                             and v)
     return Finding(hub_id=hub_id, legal_name=values.get("legal_name", ""), identifier=identifier,
                    problem=problem, registry=check.registry_name if check else "",
-                   checked_on=str(check.checked_on) if check else "", evidence=evidence)
+                   checked_on=str(check.checked_on) if check else "",
+                   consultation=(check.request_identifier or "") if check else "", evidence=evidence,
+                   severity="warn" if problem.startswith("unknown") else "bad")
+
+
+def _with_accounting(session: Session, finding: Finding, money_system: str) -> Finding:
+    """The company's credit limit and payment terms as the accounting system holds them."""
+    record_id = session.scalar(select(Xref.record_id).where(
+        Xref.hub_id == finding.hub_id, Xref.system == money_system).order_by(Xref.record_id))
+    record = session.get(CanonicalRecord, (money_system, record_id)) if record_id else None
+    if record is None:
+        return finding
+    values = record.values
+    terms = values.get("payment_terms_days")
+    return Finding(**{**finding.__dict__, "accounting_record": f"{money_system} {record_id}",
+                      "credit_limit": _decimal(values.get("credit_limit")),
+                      "payment_terms_days": int(terms) if terms is not None else None})
+
+
+def _decimal(value: object) -> Decimal | None:
+    try:
+        return None if value is None else Decimal(str(value))
+    except InvalidOperation:
+        return None
 
 
 def xref_size(session: Session) -> int:

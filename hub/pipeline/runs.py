@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
+from hub.errors import CusthubError
 from hub.pipeline.context import utcnow
 from hub.store.db import session_scope
 from hub.store.models import Run
@@ -28,7 +29,33 @@ def start_run(engine: Engine, kind: str, *, external_id: str | None = None,
         return run_id
 
 
-def finish_run(engine: Engine, run_id: str, status: str, message: str | None = None) -> None:
+AWAITING_APPROVAL = "awaiting_approval"  # a guard stopped the run before publishing
+
+
+def run_status(engine: Engine, run_id: str) -> str | None:
     with session_scope(engine) as session:
         run = session.get(Run, run_id)
+        return run.status if run is not None else None
+
+
+def require_status(engine: Engine, run_id: str, status: str) -> None:
+    found = run_status(engine, run_id)
+    if found != status:
+        raise CusthubError(f"run {run_id} is {found or 'unknown'}, not {status}")
+
+
+def hold_run(engine: Engine, run_id: str, message: str) -> None:
+    """A guard stopped the run: it publishes nothing until approved."""
+    with session_scope(engine) as session:
+        run = session.get(Run, run_id)
+        run.status, run.message = AWAITING_APPROVAL, message
+
+
+def finish_run(engine: Engine, run_id: str, status: str, message: str | None = None) -> None:
+    """Record how a run ended. A held run that "succeeds" stays held: approval ends it."""
+    with session_scope(engine) as session:
+        run = session.get(Run, run_id)
+        if run.status == AWAITING_APPROVAL and status == "succeeded":
+            run.finished_at = utcnow()
+            return
         run.status, run.finished_at, run.message = status, utcnow(), message

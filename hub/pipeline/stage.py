@@ -1,15 +1,31 @@
-"""Stage: keep every record's raw payload before anything interprets it."""
+"""Stage: keep every record's raw payload before anything interprets it.
+
+Also where a record's disappearance is recorded: a record a full key scan (or a complete
+export file) no longer has is marked ``deleted_at`` and put to a steward as a
+"deleted_at_source" ReviewItem; nothing is deleted, least of all the golden record. A
+record that comes back has the mark cleared and its open review item dismissed.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.base import Page, RejectedRow
+from hub.errors import RunFailed
 from hub.pipeline.context import content_hash, utcnow
-from hub.store.models import Quarantine, SourceRecord
+from hub.store.models import Quarantine, ReviewItem, SourceRecord, Xref
+
+DELETED = "deleted_at_source"
+# A source that loses more than this share of its records at once has more likely lost a
+# table, a filter or a file than its customers: the run stops instead of asking about each.
+MAX_DELETED_SHARE = 0.5
+_GUARD_FROM = 10  # below this many disappearances the share is not a meaningful signal
+_IN_CHUNK = 500  # bound parameters per IN list
 
 
 def stage_page(session: Session, system: str, page: Page, run_id: str) -> Counter[str]:
@@ -33,6 +49,8 @@ def stage_page(session: Session, system: str, page: Page, run_id: str) -> Counte
         else:
             row.version = record.version
             counts["unchanged"] += 1
+        if row is not None and row.deleted_at is not None:
+            counts["reappeared"] += _reappeared(session, row)
     for reject in page.rejects:
         counts["rejected"] += quarantine(session, system, run_id, reject_key(reject), "read",
                                          reject.reason, reject.raw)
@@ -54,4 +72,59 @@ def quarantine(session: Session, system: str, run_id: str, record_key: str, stag
         return 0
     session.add(Quarantine(run_id=run_id, system=system, record_key=record_key, content_hash=digest,
                            stage=stage, reason=reason, raw_payload=raw, created_at=utcnow()))
+    return 1
+
+
+def mark_deleted(session: Session, system: str, present: Iterable[str], run_id: str) -> int:
+    """Mark staged records of ``system`` missing from ``present`` (every key the source has
+    now, streamed) as deleted at the source, each with a review item. Returns how many."""
+    live = set(session.scalars(select(SourceRecord.record_id).where(
+        SourceRecord.system == system, SourceRecord.deleted_at.is_(None))))
+    total = len(live)
+    for key in present:
+        live.discard(key)
+    if len(live) > _GUARD_FROM and len(live) > MAX_DELETED_SHARE * total:
+        raise RunFailed(f"{system}: {len(live)} of {total} records are gone at the source "
+                        f"(more than {MAX_DELETED_SHARE:.0%}); check the source before the "
+                        "hub takes them for deleted")
+    gone, now = sorted(live), utcnow()
+    for start in range(0, len(gone), _IN_CHUNK):
+        for row in session.scalars(select(SourceRecord).where(
+                SourceRecord.system == system,
+                SourceRecord.record_id.in_(gone[start:start + _IN_CHUNK]))):
+            row.deleted_at = now
+            _ask_steward(session, row, run_id)
+    return len(gone)
+
+
+def _fingerprint(system: str, record_id: str) -> str:
+    return hashlib.sha256(f"{DELETED}\0{system}\0{record_id}".encode()).hexdigest()
+
+
+def _ask_steward(session: Session, row: SourceRecord, run_id: str) -> None:
+    """One review item per record; a record deleted again reopens its item."""
+    fingerprint = _fingerprint(row.system, row.record_id)
+    item = session.scalar(select(ReviewItem).where(ReviewItem.fingerprint == fingerprint))
+    reason = (f"{row.system} record {row.record_id} is no longer at the source; its golden "
+              "record is kept until a steward decides")
+    if item is None:
+        xref = session.get(Xref, (row.system, row.record_id))
+        session.add(ReviewItem(
+            kind=DELETED, fingerprint=fingerprint, hub_id=xref.hub_id if xref else None,
+            system=row.system, record_id=row.record_id, reason=reason, run_id=run_id,
+            candidates={"last_content_hash": row.content_hash, "last_run_id": row.run_id},
+            created_at=utcnow()))
+    elif item.status != "open":
+        item.status, item.run_id, item.reason = "open", run_id, reason
+        item.resolved_by = item.resolved_at = None
+
+
+def _reappeared(session: Session, row: SourceRecord) -> int:
+    row.deleted_at = None
+    item = session.scalar(select(ReviewItem).where(
+        ReviewItem.fingerprint == _fingerprint(row.system, row.record_id),
+        ReviewItem.status == "open"))
+    if item is not None:
+        item.status, item.resolved_by, item.resolved_at = "dismissed", "custhub", utcnow()
+        item.reason += "; it came back at the source"
     return 1

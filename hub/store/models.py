@@ -63,6 +63,9 @@ class SourceRecord(Base):
     location: Mapped[str | None] = mapped_column(String(500))
     fetched_at: Mapped[datetime]
     run_id: Mapped[str] = mapped_column(String(64))  # the run that staged this content
+    # set when a full key scan (or a complete export file) no longer has the record; the
+    # golden record stays, a "deleted_at_source" ReviewItem asks a steward what to do
+    deleted_at: Mapped[datetime | None]
 
 
 class FileLedger(Base):
@@ -114,6 +117,9 @@ class Xref(Base):
     rule: Mapped[str] = mapped_column(String(64))
     run_id: Mapped[str] = mapped_column(String(64))
     linked_at: Mapped[datetime]
+    # The record's content (CanonicalRecord.source_hash) when last reconciled: a record whose
+    # content moved on since is re-matched, and its changes since count for conflicts.
+    source_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class GoldenRecord(Base):

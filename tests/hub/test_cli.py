@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.integration]
 def test_run_nightly_then_status(hub_config: HubConfig, sandbox_estate: SandboxEstate,
                                  tmp_path: Path) -> None:
     config_path = tmp_path / "hub.yaml"
-    config_path.write_text(yaml.safe_dump(hub_config.model_dump(mode="json")), encoding="utf-8")
+    config_path.write_text(yaml.safe_dump(hub_config.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
     runner = CliRunner()
     result = runner.invoke(app, ["run", "nightly", "--config", str(config_path)])
     assert result.exit_code == 0, result.output

@@ -101,3 +101,15 @@ def test_stop_ends_every_thread_even_with_a_client_connected(tmp_path: Path) -> 
             sftp.listdir(".")
     leftover = [t for t in set(threading.enumerate()) - before if t.is_alive()]
     assert leftover == []
+
+
+def test_an_armed_fault_cuts_one_connection_mid_read_then_disarms(server: SftpServer) -> None:
+    (server.root / "big.bin").write_bytes(b"x" * 200_000)
+    server.faults.cut_read_after = 50_000
+    with pytest.raises((EOFError, OSError, paramiko.SSHException)):
+        with _client(server, password="secret") as sftp:
+            with sftp.open("big.bin", "rb") as f:
+                f.read()
+    assert server.faults.cuts == 1 and server.faults.cut_read_after is None
+    with _client(server, password="secret") as sftp, sftp.open("big.bin", "rb") as f:
+        assert len(f.read()) == 200_000

@@ -56,3 +56,30 @@ def test_faults(vies_service, country, number, code):
     root = etree.fromstring(response.content)
     assert response.status_code == 500
     assert (root.findtext(".//faultcode"), root.findtext(".//faultstring")) == ("env:Server", code)
+
+
+def _approx(url: str, country: str, number: str, requester: tuple[str, str]) -> requests.Response:
+    body = f"""<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"
+ xmlns:urn="{TYPES}"><soapenv:Body><urn:checkVatApprox>
+<urn:countryCode>{country}</urn:countryCode><urn:vatNumber>{number}</urn:vatNumber>
+<urn:requesterCountryCode>{requester[0]}</urn:requesterCountryCode>
+<urn:requesterVatNumber>{requester[1]}</urn:requesterVatNumber>
+</urn:checkVatApprox></soapenv:Body></soapenv:Envelope>"""
+    return requests.post(url, data=body.encode(), timeout=5, headers={"Content-Type": "text/xml"})
+
+
+def test_check_vat_approx_gives_a_consultation_number_to_a_known_requester(vies_service):
+    root = etree.fromstring(_approx(vies_service.url, "CZ", "12345679", ("CZ", "25596641")).content)
+    assert root.findtext(f".//{{{TYPES}}}requestIdentifier").startswith("WAPI")
+    refused = _approx(vies_service.url, "CZ", "12345679", ("CZ", "12345679"))
+    assert refused.status_code == 500 and b"INVALID_REQUESTER_INFO" in refused.content
+
+
+def test_above_its_limit_a_member_state_answers_max_concurrent(vies_service):
+    from concurrent.futures import ThreadPoolExecutor
+
+    vies_service.gauge.limit, vies_service.latency = 1, 0.2
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda _: _check(vies_service.url, "CZ", "25596641"), range(3)))
+    assert sorted(a.status_code for a in answers) == [200, 500, 500]
+    assert vies_service.gauge.peak["CZ"] == 1 and vies_service.gauge.refused["CZ"] == 2

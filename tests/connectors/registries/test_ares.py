@@ -6,13 +6,14 @@ import pytest
 
 from connectors.errors import BadRecordError, TransientError
 from connectors.registries.ares import AresConnector, Settings, pad_ico
+from tests.fixtures.soap import FAST_RETRY
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def ares(ares_conn) -> AresConnector:
-    return AresConnector(Settings(retry_attempts=3), ares_conn)
+    return AresConnector(Settings(retry_attempts=3, **FAST_RETRY), ares_conn)
 
 
 def test_found_returns_the_raw_v3_subject(ares):
@@ -63,3 +64,14 @@ def test_test_connection(ares):
 ])
 def test_pad_ico(raw, expected):
     assert pad_ico(raw) == expected
+
+
+def test_unknown_new_fields_are_tolerated(ares, ares_service):
+    from mappings.engine import load_spec, map_record
+
+    subject = dict(ares_service.subjects["27074358"])
+    subject["novyUdaj2027"] = {"cokoliv": [1, 2]}  # a field ARES adds one day
+    ares_service.subjects["27074358"] = subject
+    result = ares.lookup("27074358")
+    assert result.payload["novyUdaj2027"] == {"cokoliv": [1, 2]}
+    assert map_record(load_spec("ares"), result.payload).legal_name == "Asseco Central Europe, a.s."

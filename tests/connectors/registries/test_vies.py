@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from connectors.errors import BadRecordError, SecurityError, TransientError
+from connectors.errors import (
+    BadRecordError,
+    ConnectorConfigError,
+    RemoteRefusedError,
+    SecurityError,
+    TransientError,
+)
 from connectors.registries.vies import Settings, ViesConnector, normalise
+from sandbox.vies_service import ViesService
+from tests.fixtures.soap import FAST_RETRY, loopback_conn
 
 pytestmark = pytest.mark.integration
+
+SAMPLES = Path(__file__).parent / "samples"
+OVERLOAD_CODES = ("500", "501", "600", "601")  # *_MAX_CONCURRENT_REQ* in the EC test numbering
 
 
 @pytest.fixture
 def vies(vies_conn) -> ViesConnector:
-    return ViesConnector(Settings(retry_attempts=3), vies_conn)
+    return ViesConnector(Settings(retry_attempts=3, **FAST_RETRY), vies_conn)
 
 
 def test_valid_number_with_name_and_address(vies):
@@ -23,7 +36,7 @@ def test_valid_number_with_name_and_address(vies):
     assert check.name == "Dvořák a syn s.r.o."
     assert check.address.startswith("Budějovická 778/3a")
     assert isinstance(check.request_date, date) and check.fault is None
-    assert check.request_identifier is None
+    assert check.request_identifier is None and check.operation == "checkVat"
     assert check.raw["valid"] is True and isinstance(check.raw["requestDate"], str)
 
 
@@ -40,10 +53,6 @@ def test_invalid_number(vies):
     assert check.vat_number == "12345679"  # VIES echoes an empty number; we keep what we asked
 
 
-def test_unknown_number_is_invalid(vies):
-    assert vies.check_vat("SK", "2020273893").status == "invalid"
-
-
 def test_member_state_unavailable_gives_unknown_after_retries(vies, vies_service):
     check = vies.check_vat("FR", "40303265045")
     assert (check.status, check.fault) == ("unknown", "MS_UNAVAILABLE")
@@ -53,30 +62,135 @@ def test_member_state_unavailable_gives_unknown_after_retries(vies, vies_service
 def test_transient_fault_recovers_on_retry(vies, vies_service):
     vies_service.fail_next("fault:GLOBAL_MAX_CONCURRENT_REQ")
     assert vies.check_vat("CZ", "25596641").status == "valid"
+    assert vies_service.requests_served == 2
 
 
-def test_invalid_input_is_a_bad_record(vies):
+@pytest.mark.parametrize(("number", "status", "attempts"), [
+    ("100", "valid", 1), ("200", "invalid", 1),
+    *[(n, "unknown", 3) for n in ("300", "301", "302", *OVERLOAD_CODES)],
+])
+def test_ec_test_numbers_give_three_valued_answers(vies, vies_service, number, status, attempts):
+    """Unavailable, timeout and every *MAX_CONCURRENT_REQ* fault: unknown, never invalid."""
+    assert vies.check_vat("BE", number).status == status
+    assert vies_service.checked.count("BE" + number) == attempts
+
+
+@pytest.mark.parametrize(("number", "error"), [
+    ("201", BadRecordError), ("202", ConnectorConfigError), ("400", RemoteRefusedError),
+    ("401", RemoteRefusedError)])
+def test_ec_test_numbers_that_are_not_answers(vies, vies_service, number, error):
+    with pytest.raises(error):
+        vies.check_vat("BE", number)
+    assert vies_service.checked.count("BE" + number) == 1  # refusals are never retried
+
+
+@pytest.mark.parametrize("country_number", [("XX", "12345678"), ("CZ", "25596641-ABC-123456"),
+                                            ("CZ", "1"), ("US", "123456789")])
+def test_input_that_cannot_match_is_refused_before_calling(vies, vies_service, country_number):
     with pytest.raises(BadRecordError) as err:
-        vies.check_vat("XX", "12345678")  # VIES knows no XX; it answers INVALID_INPUT
-    assert err.value.detail == "INVALID_INPUT"
+        vies.check_vat(*country_number)
+    assert err.value.detail == "INVALID_INPUT" and vies_service.checked == []
 
 
-def test_malformed_number_is_refused_before_calling(vies, vies_service):
-    with pytest.raises(BadRecordError):
-        vies.check_vat("CZ", "25596641-ABC-123456")
-    assert vies_service.checked == []
-
-
-def test_response_with_doctype_is_a_security_error(vies, vies_service):
-    vies_service.fail_next("doctype")
-    with pytest.raises(SecurityError):
+@pytest.mark.parametrize(("mode", "error"), [("doctype", SecurityError),
+                                             ("entity_bomb", SecurityError),
+                                             ("html", RemoteRefusedError)])
+def test_unsafe_or_non_soap_responses_fail_at_once(vies, vies_service, mode, error):
+    vies_service.fail_next(mode)
+    with pytest.raises(error):
         vies.check_vat("CZ", "25596641")
+    assert vies_service.requests_served == 1
 
 
 def test_vies_down_is_transient_not_unknown(vies, vies_service):
     vies_service.fail_next("http503", "http503", "http503")
     with pytest.raises(TransientError):
         vies.check_vat("CZ", "25596641")
+    assert vies_service.requests_served == 3
+
+
+def test_slow_answer_times_out_and_is_retried(vies_conn, vies_service):
+    vies = ViesConnector(Settings(retry_attempts=2, operation_timeout=0.1, **FAST_RETRY),
+                         vies_conn)
+    vies_service.fail_next("slow:0.3")
+    assert vies.check_vat("CZ", "25596641").status == "valid"
+    vies_service.fail_next("slow:0.3", "slow:0.3")
+    with pytest.raises(TransientError, match="timed out"):
+        vies.check_vat("CZ", "25596641")
+
+
+@pytest.mark.parametrize(("sample", "status", "name"), [
+    ("checkVatResponse-valid-LU.xml", "valid", "AMAZON EUROPE CORE S.A R.L."),
+    ("checkVatResponse-valid-DE-name-address-hidden.xml", "valid", None),
+    ("checkVatResponse-invalid-CZ-empty-fields.xml", "invalid", None),
+    ("checkVatResponse-invalid-DK-raw.xml", "invalid", None),
+])
+def test_real_vies_responses_are_read(vies, vies_service, sample, status, name):
+    vies_service.fail_next(f"sample:{SAMPLES / sample}")
+    check = vies.check_vat("CZ", "25596641")
+    assert check.status == status
+    assert check.name == name  # "---" and empty both mean not disclosed
+
+
+def test_real_invalid_input_fault_is_a_bad_record(vies, vies_service):
+    vies_service.fail_next(f"sample:{SAMPLES / 'soapFault-INVALID_INPUT.xml'}")
+    with pytest.raises(BadRecordError):
+        vies.check_vat("CZ", "25596641")
+
+
+def test_check_vat_approx_returns_a_consultation_number(vies_conn, vies_service):
+    vies = ViesConnector(Settings(requester_vat_id="cz 255 966 41", **FAST_RETRY), vies_conn)
+    check = vies.check_vat("DE", "312635404")
+    assert (check.status, check.operation) == ("valid", "checkVatApprox")
+    assert check.request_identifier.startswith("WAPI") and isinstance(check.request_date, date)
+    invalid = vies.check_vat("CZ", "12345679")
+    assert invalid.status == "invalid" and invalid.request_identifier
+
+
+def test_requester_vies_refuses_is_a_config_error(vies_conn):
+    vies = ViesConnector(Settings(requester_vat_id="CZ12345679", **FAST_RETRY), vies_conn)
+    with pytest.raises(ConnectorConfigError):
+        vies.check_vat("CZ", "25596641")
+
+
+def test_requester_must_be_a_vat_id():
+    with pytest.raises(ValidationError):
+        Settings(requester_vat_id="hello world")
+
+
+def _batch(n: int) -> tuple[dict[str, dict], list[str]]:
+    ids = [f"CZ{10_000_000 + i}" for i in range(n)]
+    return {v: {"valid": True, "name": f"Firma {v}"} for v in ids[::2]}, ids
+
+
+def test_a_batch_of_500_never_exceeds_the_cap_per_member_state():
+    records, ids = _batch(500)
+    service = ViesService(records, max_concurrent_per_country=3, latency=0.002)
+    service.start()
+    try:
+        vies = ViesConnector(Settings(max_concurrent_per_country=3, max_workers=12, **FAST_RETRY),
+                             loopback_conn("vies", service.port))
+        results = vies.check_many(ids + ["DE312635404"])
+    finally:
+        service.stop()
+    assert service.gauge.peak["CZ"] == 3 and service.gauge.refused["CZ"] == 0
+    assert sum(r.status == "valid" for r in results.values()) == 250
+    assert all(results[v].status == ("valid" if v in records else "invalid") for v in ids)
+
+
+def test_overload_faults_are_backed_off_and_never_read_as_invalid():
+    records, ids = _batch(60)
+    service = ViesService(records, max_concurrent_per_country=2, latency=0.005)
+    service.start()
+    try:
+        vies = ViesConnector(Settings(max_concurrent_per_country=6, max_workers=6, retry_attempts=6,
+                                      **FAST_RETRY), loopback_conn("vies", service.port))
+        results = vies.check_many(ids)
+    finally:
+        service.stop()
+    assert service.gauge.refused["CZ"] > 0  # the cap was set too high: VIES pushed back
+    assert all(results[v].status in ("valid", "unknown") for v in records)
+    assert all(results[v].status == "unknown" or results[v].fault is None for v in ids)
 
 
 def test_test_connection(vies):

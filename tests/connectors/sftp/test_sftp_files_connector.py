@@ -90,8 +90,8 @@ def test_a_file_nobody_can_read_goes_to_the_error_folder(sandbox_sftp) -> None:
 def test_cp1250_export_read_as_utf8_gives_rejects_with_line_numbers(sandbox_sftp) -> None:
     _export(sandbox_sftp.files_root / "export", "customers-20260101.csv")
     connector = SftpFilesConnector(
-        "erp", SftpFilesConnector.Settings(id_column="PARTNER_ID"), sandbox_sftp.connection(),
-        file_format=FileFormat(encoding="utf-8", delimiter=";"))
+        "erp", SftpFilesConnector.Settings(id_column="PARTNER_ID", max_bad_row_share=0.5),
+        sandbox_sftp.connection(), file_format=FileFormat(encoding="utf-8", delimiter=";"))
     [page] = list(connector.read_pages(None))
     assert [r.record_id for r in page.records] == ["P2"]
     assert [r.location for r in page.rejects] == ["export/customers-20260101.csv:2"]

@@ -64,7 +64,8 @@ def test_a_password_cannot_smuggle_in_attributes() -> None:
 def test_the_connect_string_reads_the_connection_fields() -> None:
     assert parse_odbc(odbc_connect_string(conn())) == [
         ("DRIVER", "PostgreSQL Unicode"), ("SERVER", "db.example"), ("PORT", "5432"),
-        ("DATABASE", "acc"), ("UID", "hub"), ("UseServerSidePrepare", "0"), ("PWD", SECRET)]
+        ("DATABASE", "acc"), ("UID", "hub"), ("UseServerSidePrepare", "0"),
+        ("UseDeclareFetch", "1"), ("Fetch", "1000"), ("PWD", SECRET)]
 
 
 def test_a_dsn_connection_names_the_dsn_and_only_set_fields() -> None:

@@ -1,0 +1,158 @@
+"""Czech insolvency register ISIR (IsirWsCuzkService, SOAP via zeep): is a company in insolvency?
+
+``lookup(ico)`` calls ``getIsirWsCuzkData`` with the IČO and answers an ``IsirResult``:
+- ``insolvent``: at least one proceeding against this IČO that has not ended;
+- ``clear``: ISIR knows no proceeding (``kodChyby`` WS2), or every one has ended;
+- ``unknown``: ISIR could not answer (WS4 stale data, SQL1, SERVER1, or a code we do not know)
+  even after the bounded retries. Never "clear": silence from a broken register proves nothing.
+- ``BadRecordError`` for an IČO that is not 8 digits (refused without a call) or WS1.
+
+The packaged WSDL imports its XSD over https. zeep is never allowed to fetch it: the transport is
+given the WSDL with that import pointed at the packaged XSD, in memory (the files stay byte-exact
+copies of the authority's). The XSD dates from 2019; the live service has added elements since, so
+an ``xsd:any`` is appended to the response types, in memory, and zeep stays strict for the rest.
+
+Airflow connection: host (isir.justice.cz), port (8443), schema "http"/"https" (default https),
+``extra.endpoint``, ``extra.verify``, ``extra.proxy``. No credentials.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from lxml import etree
+from zeep.helpers import serialize_object
+from zeep.proxy import ServiceProxy
+
+from connectors.errors import BadRecordError, ConnectorError, TransientError
+from connectors.registries.ares import pad_ico
+from connectors.soap import FaultTable, HttpSettings, call, endpoint_url, http_session, zeep_client
+from hub.connections import ConnectionInfo
+
+WSDL = (Path(__file__).parent / "wsdl" / "IsirWsCuzkService.wsdl").resolve()
+XSD = (Path(__file__).parent / "wsdl" / "IsirWsCuzkService.xsd").resolve()
+REMOTE_XSD = "https://isir.justice.cz:8443/isir_cuzk_ws/IsirWsCuzkService?xsd=1"
+_BINDING = "{http://isirws.cca.cz/}IsirWsCuzkPortTypeBinding"
+_XS = "http://www.w3.org/2001/XMLSchema"
+_OPEN_TYPES = ("isirWsCuzkData", "isirWsCuzkStatus")
+
+Status = Literal["insolvent", "clear", "unknown"]
+NOT_FOUND = "WS2"
+INPUT_ERROR = "WS1"
+# druhStavKonkursu of a proceeding that is over (diacritics and punctuation removed): dealt with,
+# final, struck off, recorded in error, annulled by the high court, bankruptcy cancelled.
+ENDED = frozenset({"VYRIZENA", "PRAVOMOCNA", "ODSKRTNUTA", "MYLNYZAP", "ZRUSENOVS", "KPOZRUS"})
+FAULTS: FaultTable = {}
+
+
+class Settings(HttpSettings):
+    wsdl_path: Path | None = None  # default: the packaged WSDL (its XSD must sit next to it)
+    endpoint: str = "/isir_cuzk_ws/IsirWsCuzkService"
+
+
+@dataclass(frozen=True)
+class IsirResult:
+    status: Status
+    ico: str
+    proceedings: list[dict[str, Any]] = field(default_factory=list)  # ISIR rows, JSON-ready
+    error_code: str | None = None  # kodChyby when ISIR reported one
+    synced_at: str | None = None  # casSynchronizace: how fresh ISIR's own data is
+
+
+class IsirStatusError(TransientError):
+    """ISIR answered, but with an error status: its data or database is not available."""
+
+
+def local_documents(wsdl: Path = WSDL, xsd: Path = XSD) -> dict[str, bytes]:
+    """The WSDL with its https import pointed at the packaged XSD, and that XSD made open.
+
+    Both are keyed by file URI: zeep then resolves the import against a file base, and its
+    ``force_https`` rule (which rewrites a scheme that differs from the base's) leaves it alone."""
+    xsd_uri = xsd.as_uri()
+    return {wsdl.as_uri(): wsdl.read_bytes().replace(REMOTE_XSD.encode(), xsd_uri.encode()),
+            xsd_uri: open_schema(xsd.read_bytes())}
+
+
+def open_schema(xsd: bytes) -> bytes:
+    """Append ``xsd:any`` to the response types, so that elements ISIR adds are skipped."""
+    root = etree.fromstring(xsd, etree.XMLParser(resolve_entities=False, no_network=True))
+    for name in _OPEN_TYPES:
+        for sequence in root.iterfind(f"{{{_XS}}}complexType[@name='{name}']/{{{_XS}}}sequence"):
+            etree.SubElement(sequence, f"{{{_XS}}}any", minOccurs="0", maxOccurs="unbounded",
+                             processContents="skip")
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
+def ended(state: str | None) -> bool:
+    plain = unicodedata.normalize("NFKD", state or "").encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Z]", "", plain.upper()) in ENDED
+
+
+class IsirConnector:
+    Settings = Settings
+
+    def __init__(self, settings: Settings, conn: ConnectionInfo, system: str = "isir",
+                 **_extras: Any):
+        self.system = system
+        self.settings = settings
+        self.address = endpoint_url(conn, settings.endpoint)
+        self._conn = conn
+
+    @cached_property
+    def _service(self) -> ServiceProxy:
+        wsdl = (self.settings.wsdl_path or WSDL).resolve()
+        documents = local_documents(wsdl, wsdl.with_suffix(".xsd"))
+        client = zeep_client(wsdl.as_uri(), http_session(self._conn), self.settings,
+                             documents=documents)
+        return client.create_service(_BINDING, self.address)
+
+    def lookup(self, ico: str) -> IsirResult:
+        padded = pad_ico(ico)
+        if not re.fullmatch(r"[0-9]{8}", padded):
+            raise BadRecordError(f"not an IČO: {ico!r}", system=self.system, detail=INPUT_ERROR)
+        try:
+            reply = call(lambda: self._ask(padded), system=self.system, faults=FAULTS,
+                         settings=self.settings)
+        except IsirStatusError as exc:
+            return IsirResult("unknown", padded, error_code=exc.detail)
+        return _result(padded, reply)
+
+    def _ask(self, ico: str) -> dict[str, Any]:
+        reply = serialize_object(self._service.getIsirWsCuzkData(ic=ico), dict)
+        stav = reply.get("stav") or {}
+        code = stav.get("kodChyby")
+        if code == INPUT_ERROR:
+            raise BadRecordError(f"ISIR refused IČO {ico!r}: {stav.get('textChyby')}",
+                                 system=self.system, detail=code)
+        if code not in (None, NOT_FOUND):
+            raise IsirStatusError(f"ISIR status {code}", system=self.system, detail=code)
+        return reply
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            self.lookup("00006947")  # Ministerstvo financí: any answer proves ISIR is there
+        except ConnectorError as exc:
+            return False, str(exc)
+        return True, f"ISIR answered at {self.address}"
+
+
+def _result(ico: str, reply: dict[str, Any]) -> IsirResult:
+    stav = reply.get("stav") or {}
+    synced = stav.get("casSynchronizace")
+    rows = [_jsonable(row) for row in reply.get("data") or [] if row is not None]
+    rows = [row for row in rows if pad_ico(str(row.get("ic") or ico)) == ico]
+    status: Status = "insolvent" if any(not ended(r.get("druhStavKonkursu")) for r in rows) \
+        else "clear"
+    return IsirResult(status, ico, proceedings=rows, error_code=stav.get("kodChyby"),
+                      synced_at=synced.isoformat() if synced else None)
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    """A proceeding as plain JSON: dates as ISO text, zeep's skipped extras left out."""
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()
+            if k != "_raw_elements" and not isinstance(v, list)}

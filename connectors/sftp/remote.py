@@ -1,0 +1,192 @@
+"""SFTP sessions and the file operations the connector builds on (paramiko).
+
+A session is one SSH connection and one SFTP channel: host key pinned, every wait bounded,
+closed on exit, and its transport thread joined, so that no session outlives its use
+however many operations a run makes. Every paramiko or socket failure is classified here,
+once, into the connector error tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import paramiko
+
+from connectors.errors import (
+    ConnectorConfigError,
+    ConnectorError,
+    RemoteRefusedError,
+    SecurityError,
+    TransientError,
+)
+from connectors.sftp.hostkeys import SftpExtras, pin_host_keys
+from hub.connections import ConnectionInfo
+
+CHUNK = 256 * 1024  # paramiko pipelines reads and writes in 32 kB packets underneath
+_JOIN_SECONDS = 5.0
+
+# Every paramiko / socket failure is classified here, once, in order (subclasses first).
+_FAILURES: list[tuple[type[BaseException], type[ConnectorError], str]] = [
+    (paramiko.BadHostKeyException, SecurityError, "the host key has CHANGED; refusing"),
+    (paramiko.AuthenticationException, ConnectorConfigError, "authentication failed"),
+    (paramiko.IncompatiblePeer, ConnectorConfigError, "no SSH algorithm in common"),
+    (FileNotFoundError, RemoteRefusedError, "no such file or directory"),
+    (PermissionError, RemoteRefusedError, "permission denied"),
+    (TimeoutError, TransientError, "timed out"),
+    (paramiko.ssh_exception.NoValidConnectionsError, TransientError, "cannot connect"),
+    (paramiko.SSHException, TransientError, "SSH session failed"),
+    (EOFError, TransientError, "connection closed"),
+    (socket.error, TransientError, "network error"),
+]
+
+
+def classify(e: BaseException, where: str, system: str) -> ConnectorError:
+    """The ConnectorError for ``e``; its message names the place, never a secret."""
+    if isinstance(e, ConnectorError):
+        return e
+    detail = f"{e.__class__.__name__}: {str(e)[:200]}"
+    if isinstance(e, OSError) and e.errno is None and not isinstance(e, TimeoutError) \
+            and not isinstance(e, paramiko.ssh_exception.NoValidConnectionsError):
+        # paramiko's SFTP client raises a bare IOError(text) for the server's "Failure".
+        return RemoteRefusedError(f"SFTP {where}: the server refused ({str(e)[:80]})",
+                                  system=system, detail=detail)
+    for exc_type, error_type, label in _FAILURES:
+        if isinstance(e, exc_type):
+            return error_type(f"SFTP {where}: {label}", system=system, detail=detail)
+    raise e  # not a transport failure: a bug, let it show as itself
+
+
+@contextmanager
+def open_session(conn: ConnectionInfo, extras: SftpExtras, pkey: paramiko.PKey | None,
+                 timeout: float, system: str) -> Iterator[paramiko.SFTPClient]:
+    """One SSH connection and SFTP channel, closed (thread joined) on exit."""
+    client = paramiko.SSHClient()
+    where = f"{conn.host}:{conn.port or 22}"
+    try:
+        pin_host_keys(client, extras, conn.host or "", conn.port or 22)
+        client.connect(
+            conn.host or "", port=conn.port or 22, username=conn.login,
+            password=conn.password.get_secret_value() or None, pkey=pkey, timeout=timeout,
+            banner_timeout=timeout, auth_timeout=timeout, channel_timeout=timeout,
+            allow_agent=False, look_for_keys=False)  # only the credentials the connection names
+        sftp = client.open_sftp()
+        sftp.get_channel().settimeout(timeout)
+        yield sftp
+    except ConnectorError:
+        raise
+    except Exception as e:  # noqa: BLE001 - translated at the boundary, never swallowed
+        raise classify(e, where, system) from e
+    finally:
+        _close(client)
+
+
+def _close(client: paramiko.SSHClient) -> None:
+    """Close and wait for the transport thread: close() alone returns while that thread
+    still sits in recv() until its 0.1 s poll notices; shutting the socket down wakes it."""
+    transport = client.get_transport()
+    if transport is not None and transport.sock is not None:
+        try:
+            transport.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:  # already down: the peer went away first
+            pass
+    client.close()
+    if transport is not None:
+        transport.join(_JOIN_SECONDS)
+
+
+def listing(sftp: paramiko.SFTPClient, directory: str) -> dict[str, tuple[int, int]]:
+    """name -> (size, mtime) of a directory's entries."""
+    return {a.filename: (a.st_size or 0, a.st_mtime or 0) for a in sftp.listdir_attr(directory)}
+
+
+def download(sftp: paramiko.SFTPClient, remote: str, local: Path) -> tuple[str, int]:
+    """Copy ``remote`` to ``local`` (truncated first); its sha256 and size, in one pass."""
+    digest, size = hashlib.sha256(), 0
+    with sftp.open(remote, "rb") as src, open(local, "wb") as dst:
+        src.prefetch()
+        while chunk := src.read(CHUNK):
+            digest.update(chunk)
+            dst.write(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def remote_digest(sftp: paramiko.SFTPClient, remote: str) -> str:
+    digest = hashlib.sha256()
+    with sftp.open(remote, "rb") as src:
+        src.prefetch()
+        while chunk := src.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_small(sftp: paramiko.SFTPClient, remote: str, limit: int = 4096) -> bytes:
+    with sftp.open(remote, "rb") as f:
+        return f.read(limit)
+
+
+def write_small(sftp: paramiko.SFTPClient, remote: str, data: bytes) -> None:
+    with sftp.open(remote, "wb") as f:
+        f.write(data)
+
+
+def ensure_dir(sftp: paramiko.SFTPClient, directory: str) -> None:
+    try:
+        sftp.stat(directory)
+    except FileNotFoundError:
+        sftp.mkdir(directory)
+
+
+def replace(sftp: paramiko.SFTPClient, src: str, dst: str) -> None:
+    """Rename ``src`` over ``dst`` atomically where the server has posix-rename (OpenSSH)."""
+    try:
+        sftp.posix_rename(src, dst)
+    except (FileNotFoundError, PermissionError):
+        raise
+    except OSError:  # extension unsupported: plain SFTP rename refuses to overwrite
+        try:
+            sftp.remove(dst)
+        except FileNotFoundError:
+            pass
+        sftp.rename(src, dst)
+
+
+def exists(sftp: paramiko.SFTPClient, path: str) -> bool:
+    try:
+        sftp.stat(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def move_no_clobber(sftp: paramiko.SFTPClient, src: str, directory: str,
+                    digest: str) -> str | None:
+    """Move ``src`` into ``directory`` without ever overwriting a different file there.
+
+    A namesake with the same content means the file was delivered twice: the copy in
+    the export folder goes. A namesake with other content keeps its name; this file gets
+    one with its hash in it (which can only ever hold this content). Moving again after
+    a move is a no-op. Returns the name given, None if ``src`` was already gone.
+    """
+    name = posixpath.basename(src)
+    dst = f"{directory}/{name}"
+    try:
+        sftp.rename(src, dst)  # plain SFTP rename: fails when dst exists, never overwrites
+        return name
+    except OSError:  # FileNotFoundError included: servers differ in which they check first
+        if not exists(sftp, src):
+            return None  # already moved
+        if not exists(sftp, dst):
+            raise
+    if remote_digest(sftp, dst) == digest:
+        sftp.remove(src)
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    unique = f"{stem}.{digest[:16]}.{suffix}" if dot else f"{name}.{digest[:16]}"
+    replace(sftp, src, f"{directory}/{unique}")
+    return unique

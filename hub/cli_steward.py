@@ -1,0 +1,206 @@
+"""Steward commands: ``custhub review``, ``custhub approve``, ``custhub xref``, ``custhub match``.
+
+Thin: each command calls the service functions in hub.review, hub.xref_ops and
+hub.match_files, which the review web page calls too.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hub import review, xref_ops
+from hub.config import load_config
+from hub.errors import CusthubError
+from hub.match_files import match_files, parse_input, write_clusters
+from hub.pipeline.context import open_store
+from hub.pipeline.nightly import resume_run
+
+console = Console()
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="hub.yaml to use")]
+ActorOption = Annotated[str, typer.Option("--by", help="who decides (default: your login)")]
+ReasonOption = Annotated[str, typer.Option("--reason", help="why: kept in the audit trail")]
+
+review_app = typer.Typer(help="The review queue: conflicts and match candidates.", no_args_is_help=True)
+xref_app = typer.Typer(help="The cross-reference: golden records and their records.", no_args_is_help=True)
+
+
+def _actor(value: str) -> str:
+    return value or getpass.getuser()
+
+
+def _engine(config: Path | None):  # type: ignore[no-untyped-def]
+    return open_store(load_config(config))
+
+
+def _fail(error: CusthubError | ValueError) -> typer.Exit:
+    console.print(f"[red]{error}[/red]")
+    return typer.Exit(1)
+
+
+@review_app.command("list")
+def review_list(config: ConfigOption = None,
+                kind: Annotated[str | None, typer.Option(help="conflict or match_candidate")] = None,
+                all_: Annotated[bool, typer.Option("--all", help="resolved items too")] = False) -> None:
+    """Open review items, oldest first."""
+    items = review.list_items(_engine(config), status=None if all_ else "open", kind=kind)
+    table = Table(title="Review queue", title_justify="left")
+    for column in ("id", "kind", "status", "hub id", "record", "field", "reason"):
+        table.add_column(column)
+    for i in items:
+        other = f" ~ {i.other_system}:{i.other_record_id}" if i.other_system else ""
+        table.add_row(str(i.id), i.kind, i.status, i.hub_id or "", f"{i.system}:{i.record_id}{other}",
+                      i.field or "", i.reason)
+    console.print(table)
+
+
+@review_app.command("show")
+def review_show(item_id: int, config: ConfigOption = None) -> None:
+    """One item with its candidates (the values, or the match probability)."""
+    try:
+        item = review.get_item(_engine(config), item_id)
+    except CusthubError as e:
+        raise _fail(e) from None
+    console.print(f"[bold]#{item.id} {item.kind}[/bold] ({item.status}) hub {item.hub_id} "
+                  f"{item.system}:{item.record_id} {item.field or ''}\n{item.reason}")
+    console.print_json(json.dumps(item.candidates, ensure_ascii=False, default=str))
+
+
+@review_app.command("resolve")
+def review_resolve(item_id: int, value: Annotated[str, typer.Argument(help="the right value")],
+                   reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
+    """Resolve a conflict: this value wins from the next run on."""
+    engine = _engine(config)
+    try:
+        item = review.get_item(engine, item_id)
+        decision = review.resolve_conflict(engine, item_id, review.canonical_value(item.field or "", value),
+                                           _actor(by), reason)
+    except (CusthubError, ValueError) as e:
+        raise _fail(e) from None
+    console.print(f"Decision {decision} recorded; the next run uses it.")
+
+
+@review_app.command("decide")
+def review_decide(item_id: int, verdict: Annotated[str, typer.Argument(help="match or not-match")],
+                  reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
+    """Decide a match candidate: match merges the two hub ids; not-match keeps them apart."""
+    if verdict not in {"match", "not-match"}:
+        raise _fail(ValueError("verdict must be match or not-match"))
+    try:
+        decision = review.decide_match(_engine(config), item_id, verdict == "match", _actor(by), reason)
+    except CusthubError as e:
+        raise _fail(e) from None
+    console.print(f"Decision {decision} recorded.")
+
+
+@review_app.command("dismiss")
+def review_dismiss(item_id: int, reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
+    try:
+        review.dismiss(_engine(config), item_id, _actor(by), reason)
+    except CusthubError as e:
+        raise _fail(e) from None
+
+
+def approve(run_id: str, by: ActorOption = "", reason: Annotated[str | None, typer.Option()] = None,
+            config: ConfigOption = None) -> None:
+    """Approve a run a guard stopped, then publish it."""
+    cfg = load_config(config)
+    try:
+        review.approve_run(open_store(cfg), run_id, _actor(by), reason)
+        result = resume_run(cfg, run_id)
+    except CusthubError as e:
+        raise _fail(e) from None
+    console.print(f"Run {run_id} approved and published ({result.status}). Report: {result.report}")
+
+
+@xref_app.command("show")
+def xref_show(hub_id: str, config: ConfigOption = None,
+              at: Annotated[datetime | None, typer.Option(help="as it was at this time (UTC)")] = None,
+              version: Annotated[int | None, typer.Option(help="this version")] = None) -> None:
+    """A golden record (current, at a time, or a version), its lineage and its records."""
+    engine = _engine(config)
+    shown = xref_ops.golden_at(engine, hub_id, at=at, version=version)
+    if shown is None:
+        raise _fail(CusthubError(f"no golden record {hub_id} for that time or version"))
+    table = Table(title=f"{hub_id} version {shown.version} (run {shown.run_id}, {shown.created_at:%Y-%m-%d %H:%M})",
+                  title_justify="left")
+    for column in ("field", "value", "source", "record", "rule"):
+        table.add_column(column)
+    for name, value in sorted(shown.values.items()):
+        origin: dict[str, Any] = shown.lineage.get(name, {})
+        table.add_row(name, str(value), str(origin.get("source", "")), str(origin.get("record_id", "")),
+                      str(origin.get("rule", "")))
+    console.print(table)
+    console.print("Records: " + ", ".join(f"{s}:{r}" for s, r in xref_ops.members(engine, hub_id)))
+    console.print("Versions: " + ", ".join(str(v.version) for v in xref_ops.golden_history(engine, hub_id)))
+
+
+@xref_app.command("link")
+def xref_link(system: str, record_id: str, hub_id: str, reason: ReasonOption, by: ActorOption = "",
+              config: ConfigOption = None) -> None:
+    _run(lambda e: xref_ops.link(e, system, record_id, hub_id, _actor(by), reason), config)
+
+
+@xref_app.command("unlink")
+def xref_unlink(system: str, record_id: str, reason: ReasonOption, by: ActorOption = "",
+                config: ConfigOption = None) -> None:
+    _run(lambda e: xref_ops.unlink(e, system, record_id, _actor(by), reason), config)
+
+
+@xref_app.command("merge")
+def xref_merge(into_hub_id: str, other_hub_id: str, reason: ReasonOption, by: ActorOption = "",
+               config: ConfigOption = None) -> None:
+    _run(lambda e: xref_ops.merge(e, into_hub_id, other_hub_id, _actor(by), reason), config)
+
+
+@xref_app.command("split")
+def xref_split(hub_id: str, records: Annotated[list[str], typer.Argument(help="system:record_id …")],
+               reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
+    keys = [tuple(r.split(":", 1)) for r in records]
+    _run(lambda e: xref_ops.split(e, hub_id, keys, _actor(by), reason), config)  # type: ignore[arg-type]
+
+
+def _run(operation, config: Path | None) -> None:  # type: ignore[no-untyped-def]
+    try:
+        result = operation(_engine(config))
+    except CusthubError as e:
+        raise _fail(e) from None
+    console.print(f"Done{f': {result}' if result is not None else ''}. The next run rebuilds the golden records.")
+
+
+def match(inputs: Annotated[list[str], typer.Argument(help="FILE=SPEC[:SYSTEM], e.g. erp.csv=erp")],
+          out: Annotated[Path, typer.Option("--out", help="clusters CSV to write")],
+          golden: Annotated[bool, typer.Option(help="match against the store's golden records too")] = False,
+          config: ConfigOption = None) -> None:
+    """Link CSV files into clusters (system, record_id, cluster_id) with the hub's match rules."""
+    cfg = load_config(config)
+    try:
+        parsed = [parse_input(i) for i in inputs]
+        current = _golden_values(cfg) if golden else None
+        found = match_files(parsed, cfg.matching, current)
+    except (CusthubError, ValueError, OSError) as e:
+        raise _fail(e) from None
+    write_clusters(found.clusters, out)
+    clusters = found.clusters["cluster_id"].n_unique()
+    console.print(f"{found.clusters.height} records in {clusters} clusters -> {out}; "
+                  f"{found.result.candidates.height} pairs for review; {len(found.rejected)} rows rejected")
+    for line in found.rejected[:20]:
+        console.print(f"  [yellow]{line}[/yellow]")
+
+
+def _golden_values(cfg) -> dict[str, dict[str, object]]:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from hub.store.db import session_scope
+    from hub.store.models import GoldenRecord
+
+    with session_scope(open_store(cfg)) as session:
+        rows = session.scalars(select(GoldenRecord).where(GoldenRecord.is_current.is_(True)))
+        return {r.hub_id: dict(r.values) for r in rows}

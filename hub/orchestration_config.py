@@ -1,0 +1,86 @@
+"""The ``orchestration`` section of hub.yaml: how Airflow runs the hub (owner, schedules,
+retries, pools, alerts). Its own light module, because DAG files read it at parse time: it
+imports pydantic and YAML only, never the connectors or the matching engine that the full
+configuration (hub.config, which includes this model) validates against.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hub.errors import ConfigError
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "hub.yaml"
+CONFIG_ENV = "CUSTHUB_CONFIG"  # the same variable hub.config reads
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PoolConfig(_Strict):
+    slots: int = Field(1, ge=1)
+    description: str = ""
+
+
+class AlertConfig(_Strict):
+    """Where a failed task is reported; each channel is optional, its secret in an Airflow connection."""
+
+    webhook_conn_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
+    email_conn_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
+    email_to: list[str] = []
+    timeout_seconds: float = Field(10, gt=0, le=120)
+
+
+class OrchestrationConfig(_Strict):
+    owner: str = "custhub"
+    timezone: str = "Europe/Prague"
+    schedules: dict[Literal["crm_sync", "nightly_batch", "registry_refresh"], str] = {
+        "crm_sync": "*/15 * * * *", "nightly_batch": "0 2 * * *", "registry_refresh": "0 4 * * 1"}
+    retries: int = Field(3, ge=1)
+    retry_delay_seconds: int = Field(60, ge=1)
+    max_retry_delay_seconds: int = Field(1800, ge=1)
+    hub_store_pool: str = "custhub_hub_store"
+    registry_pools: dict[str, str] = {"ares": "custhub_ares", "vies": "custhub_vies"}
+    pools: dict[str, PoolConfig] = {}
+    crm_sync_system: str = "crm"
+    backfill_max_days: int = Field(31, ge=1)
+    alerts: AlertConfig = AlertConfig()
+
+    @model_validator(mode="after")
+    def _pools_declared(self) -> OrchestrationConfig:
+        missing = sorted({self.hub_store_pool, *self.registry_pools.values()} - set(self.pools))
+        if self.pools and missing:
+            raise ValueError(f"pools used but not declared: {missing}")
+        return self
+
+
+def load_orchestration(path: str | Path | None = None) -> OrchestrationConfig:
+    """Only the orchestration section, every problem reported at once."""
+    source, raw = _read_raw(path)
+    try:
+        return OrchestrationConfig.model_validate(raw.get("orchestration") or {})
+    except ValidationError as e:
+        problems = [f"  orchestration.{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
+                    for item in e.errors()]
+        raise ConfigError("\n".join([f"{source}: problem(s) in the configuration:", *problems])) from None
+
+
+def enabled_registry_names(path: str | Path | None = None) -> list[str]:
+    """The registries a DAG wires a check task for, read as cheaply."""
+    _, raw = _read_raw(path)
+    registries = raw.get("registries") or {}
+    return [name for name, block in registries.items() if (block or {}).get("enabled", True)]
+
+
+def _read_raw(path: str | Path | None) -> tuple[Path, dict[str, Any]]:
+    source = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+    try:
+        return source, yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{source}: cannot read configuration: {e}") from e

@@ -1,0 +1,1 @@
+"""The review web page for data stewards (FastAPI): `custhub serve`, or mounted in Airflow's UI."""

@@ -1,0 +1,185 @@
+"""The review page: a data steward lists open conflicts and match candidates, compares the
+records side by side, and decides. Decisions go through hub.review (StewardDecision +
+AuditEntry) and take effect in the next run.
+
+`custhub serve` runs it with the configured user list; plugins/custhub_review.py mounts the
+same app in Airflow's UI with Airflow's login.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from starlette.middleware.sessions import SessionMiddleware
+
+from hub import review
+from hub.web import views
+from hub.web.auth import Authenticator, PasswordUsers, csrf_ok, csrf_token, start_session
+from mappings.customer import Customer
+
+HERE = Path(__file__).resolve().parent
+SESSION_HOURS = 8
+SECURITY_HEADERS = {
+    # No inline script or style on these pages, so the policy can forbid both.
+    "Content-Security-Policy": "default-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+Text = Annotated[str, Form()]
+
+
+class Forbidden(Exception):
+    """A POST without a valid CSRF token."""
+
+
+def create_app(engine: Engine, auth: Authenticator, *, secret_key: str,
+               secure_cookies: bool = False) -> FastAPI:
+    app = FastAPI(title="custhub review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(SessionMiddleware, secret_key=secret_key, session_cookie="custhub_review",
+                       max_age=SESSION_HOURS * 3600, same_site="strict", https_only=secure_cookies)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.state.engine, app.state.auth = engine, auth
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
+    app.state.templates = Jinja2Templates(env=env)
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        return HTMLResponse("The form was stale or not sent by this page. Reload the page and try again.",
+                            status_code=403)
+
+    _routes(app)
+    return app
+
+
+def _routes(app: FastAPI) -> None:
+    @app.get("/", response_class=HTMLResponse, name="queue")
+    async def queue(request: Request) -> Response:
+        user = await app.state.auth.current_user(request)
+        if user is None:
+            return _to_login(request)
+        return _page(request, "queue.html", user, rows=views.queue(app.state.engine))
+
+    @app.get("/items/{item_id}", response_class=HTMLResponse, name="item")
+    async def item(request: Request, item_id: int) -> Response:
+        user = await app.state.auth.current_user(request)
+        if user is None:
+            return _to_login(request)
+        try:
+            found = views.detail(app.state.engine, item_id)
+        except review.ReviewError as e:
+            return _page(request, "message.html", user, status_code=404, message=str(e))
+        return _page(request, "item.html", user, d=found)
+
+    @app.post("/items/{item_id}/resolve", name="resolve")
+    async def resolve(request: Request, item_id: int, csrf: Text, action: Text,
+                      reason: Text = "", value: Text = "",
+                      typed_value: Text = "") -> Response:
+        user = await app.state.auth.current_user(request)
+        _check_csrf(request, csrf)
+        if user is None:
+            return _to_login(request)
+        message = _decide(app.state.engine, item_id, user, action, reason.strip(), value, typed_value.strip())
+        request.session["flash"] = message
+        target = "queue" if message.startswith("Decision recorded") else "item"
+        params = {"item_id": item_id} if target == "item" else {}
+        return RedirectResponse(request.url_for(target, **params), status_code=303)
+
+    _login_routes(app)
+
+
+def _login_routes(app: FastAPI) -> None:
+    @app.get("/login", response_class=HTMLResponse, name="login_page")
+    async def login_page(request: Request) -> Response:
+        if not app.state.auth.login_form:
+            return RedirectResponse(app.state.auth.login_url(request), status_code=303)
+        return _page(request, "login.html", None)
+
+    @app.post("/login", name="login")
+    async def login(request: Request, csrf: Text, username: Text, password: Text) -> Response:
+        _check_csrf(request, csrf)
+        auth = app.state.auth
+        if not isinstance(auth, PasswordUsers) or not auth.check(username.strip(), password):
+            request.session["flash"] = "Unknown user or wrong password."
+            return RedirectResponse(request.url_for("login_page"), status_code=303)
+        start_session(request, username.strip())
+        return RedirectResponse(request.url_for("queue"), status_code=303)
+
+    @app.post("/logout", name="logout")
+    async def logout(request: Request, csrf: Text) -> Response:
+        _check_csrf(request, csrf)
+        request.session.clear()
+        return RedirectResponse(request.url_for("login_page"), status_code=303)
+
+
+def _decide(engine: Engine, item_id: int, user: str, action: str, reason: str, value: str,
+            typed_value: str) -> str:
+    """Call the review service; returns the message the steward reads next."""
+    if not reason:
+        return "Say why (the reason is kept in the audit trail)."
+    try:
+        if action == "choose_value":
+            chosen = _canonical(engine, item_id, typed_value) if typed_value else _candidate(engine, item_id, value)
+            review.resolve_conflict(engine, item_id, chosen, user, reason)
+        elif action in ("match", "not_match"):
+            review.decide_match(engine, item_id, action == "match", user, reason)
+        elif action == "dismiss":
+            review.dismiss(engine, item_id, user, reason)
+        else:
+            return f"Unknown action {action!r}."
+    except (review.ReviewError, ValueError) as e:
+        return f"Not recorded: {e}"
+    return f"Decision recorded for item {item_id}; it takes effect in the next run."
+
+
+def _candidate(engine: Engine, item_id: int, shown: str) -> Any:
+    """One of the values the page offered, as the records hold it (an int stays an int)."""
+    found = views.detail(engine, item_id)
+    if shown not in {value for _, value in found.choices}:
+        raise ValueError("choose one of the values shown, or type one")
+    for column in found.columns:
+        value = column.values.get(found.item.field or "")
+        if value is not None and str(value) == shown:
+            return value
+    return shown
+
+
+def _canonical(engine: Engine, item_id: int, typed: str) -> Any:
+    """A typed value, validated and normalized as the canonical Customer field."""
+    field = review.get_item(engine, item_id).field
+    if field is None:
+        raise ValueError("this item names no field")
+    try:
+        return Customer.model_validate({field: typed}).present()[field]
+    except ValidationError as e:
+        raise ValueError(f"{typed!r} is not a valid {field}: {e.errors()[0]['msg']}") from None
+
+
+def _check_csrf(request: Request, sent: str) -> None:
+    if not csrf_ok(request, sent):
+        raise Forbidden
+
+
+def _to_login(request: Request) -> Response:
+    return RedirectResponse(request.app.state.auth.login_url(request), status_code=303)
+
+
+def _page(request: Request, template: str, user: str | None, status_code: int = 200, **context: Any) -> Response:
+    return request.app.state.templates.TemplateResponse(
+        request, template, {"user": user, "csrf": csrf_token(request),
+                            "flash": request.session.pop("flash", None), "kinds": views.KIND_TITLES,
+                            **context}, status_code=status_code)

@@ -1,0 +1,153 @@
+"""What the review page shows, read from the store: the queue, one item's records side by side,
+and the history of the golden record (every version, what changed, and where each value came from)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from hub.review import ReviewView, get_item, list_items
+from hub.store.db import session_scope
+from hub.store.models import AuditEntry, CanonicalRecord, GoldenRecord, StewardDecision, Xref
+from hub.xref_ops import GoldenVersion, golden_history
+from mappings.customer import CUSTOMER_FIELDS
+
+KIND_TITLES = {"conflict": "Conflict", "match_candidate": "Match candidate",
+               "deleted_at_source": "Deleted at source"}
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    item: ReviewView
+    company: str
+
+
+@dataclass(frozen=True)
+class Column:
+    """One record shown as a column: a system's record, or the golden record."""
+
+    title: str
+    subtitle: str
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    version: GoldenVersion
+    changed: dict[str, tuple[Any, Any]]  # field -> (before, after)
+
+
+@dataclass(frozen=True)
+class Detail:
+    item: ReviewView
+    company: str
+    columns: list[Column]
+    fields: list[str]
+    differing: set[str]
+    choices: list[tuple[str, str]]  # (label, value) a steward may pick for a conflict
+    history: list[HistoryEntry] = field(default_factory=list)
+    decisions: list[StewardDecision] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
+
+
+def queue(engine: Engine) -> list[QueueRow]:
+    items = list_items(engine, status="open")
+    names = _names(engine, {i.hub_id for i in items if i.hub_id})
+    return [QueueRow(i, names.get(i.hub_id or "", "")) for i in items]
+
+
+def detail(engine: Engine, item_id: int) -> Detail:
+    item = get_item(engine, item_id)
+    records = _record_columns(engine, item)
+    golden = _current_golden(engine, item.hub_id)
+    columns = records + ([Column("golden record", f"{item.hub_id} v{golden.version}", golden.values)]
+                         if golden is not None else [])
+    present = {f for c in columns for f in c.values}
+    fields = [f for f in CUSTOMER_FIELDS if f in present]
+    # A field differs when the records hold two different values; a record that lacks the
+    # field is not a difference (that system may not carry it).
+    differing = {f for f in fields if len({_norm(c.values.get(f)) for c in records} - {None}) > 1}
+    if item.field:
+        differing.add(item.field)
+    history = _history(engine, item.hub_id) if item.hub_id else []
+    return Detail(item, _names(engine, {item.hub_id}).get(item.hub_id or "", ""), columns, fields,
+                  differing, _choices(item, records, golden), history, *_decisions(engine, item))
+
+
+def _record_columns(engine: Engine, item: ReviewView) -> list[Column]:
+    """The records the question is about: both of a match candidate, else all of the hub id."""
+    with session_scope(engine) as session:
+        if item.kind == "match_candidate":
+            keys = [(item.system, item.record_id), (item.other_system, item.other_record_id)]
+        else:
+            keys = list(session.execute(select(Xref.system, Xref.record_id)
+                                        .where(Xref.hub_id == item.hub_id)
+                                        .order_by(Xref.system, Xref.record_id)).tuples())
+        columns = []
+        for system, record_id in keys:
+            row = session.get(CanonicalRecord, (system, record_id))
+            columns.append(Column(system or "", record_id or "", dict(row.values) if row else {}))
+        return columns
+
+
+def _current_golden(engine: Engine, hub_id: str | None) -> GoldenRecord | None:
+    if hub_id is None:
+        return None
+    with session_scope(engine) as session:
+        return session.scalar(select(GoldenRecord).where(GoldenRecord.hub_id == hub_id,
+                                                         GoldenRecord.is_current.is_(True)))
+
+
+def _history(engine: Engine, hub_id: str) -> list[HistoryEntry]:
+    """Newest first, each version with the fields it changed against the one before."""
+    entries, before = [], {}
+    for version in golden_history(engine, hub_id):
+        changed = {f: (before.get(f), version.values.get(f))
+                   for f in CUSTOMER_FIELDS if before.get(f) != version.values.get(f)}
+        entries.append(HistoryEntry(version, changed))
+        before = version.values
+    return list(reversed(entries))
+
+
+def _decisions(engine: Engine, item: ReviewView) -> tuple[list[StewardDecision], list[AuditEntry]]:
+    with session_scope(engine) as session:
+        decisions = list(session.scalars(select(StewardDecision).where(
+            StewardDecision.review_item_id == item.id).order_by(StewardDecision.decided_at)))
+        audit = list(session.scalars(select(AuditEntry).where(
+            AuditEntry.subject == f"review:{item.id}").order_by(AuditEntry.at)))
+        return decisions, audit
+
+
+def _choices(item: ReviewView, records: list[Column], golden: GoldenRecord | None) -> list[tuple[str, str]]:
+    """The values a steward may pick for a conflict, each labelled with who holds it.
+
+    Taken from what the records hold now and from the golden record (current, and as it was
+    when the question was asked), not from the item's text: a refused write's candidates say
+    "changed at the source", which is a note, not a value.
+    """
+    if item.kind != "conflict" or not item.field:
+        return []
+    holders: dict[str, list[str]] = {}
+    held = [(f"{c.title} {c.subtitle}", c.values.get(item.field)) for c in records]
+    held.append(("golden record", golden.values.get(item.field) if golden else None))
+    held.append(("golden before", item.candidates.get("golden")))
+    for label, value in held:
+        if value is not None and not isinstance(value, dict | list) and str(value) != "":
+            holders.setdefault(str(value), []).append(label)
+    return [(", ".join(labels), value) for value, labels in holders.items()]
+
+
+def _names(engine: Engine, hub_ids: set[str | None]) -> dict[str, str]:
+    wanted = sorted(h for h in hub_ids if h)
+    if not wanted:
+        return {}
+    with session_scope(engine) as session:
+        rows = session.scalars(select(GoldenRecord).where(GoldenRecord.hub_id.in_(wanted),
+                                                          GoldenRecord.is_current.is_(True)))
+        return {g.hub_id: g.values.get("legal_name", "") for g in rows}
+
+
+def _norm(value: Any) -> Any:
+    return None if value in (None, "") else str(value)

@@ -1,0 +1,69 @@
+"""What a steward decided, in the form the engine reuses, and when a decision still holds.
+
+A decision is tied to a fingerprint of the evidence it was made on: the values the
+sources held for a field (a chosen value), or the material fields of two records (match,
+not a match). When the evidence changes, the fingerprint no longer matches and the
+decision expires: the question is asked again instead of applying an answer to a
+different situation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reconciliation.records import MemberRecord, RecordKey
+
+
+def fingerprint(payload: Any) -> str:
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def field_evidence(members: Iterable[MemberRecord], field: str) -> dict[str, Any]:
+    """Each member's value of ``field``, keyed "system:record_id" (what a chosen value rests on)."""
+    return {f"{m.system}:{m.record_id}": m.values.get(field) for m in sorted(members, key=lambda m: m.key)}
+
+
+def record_fingerprint(values: Mapping[str, Any], material: Sequence[str]) -> str:
+    """The fingerprint of the fields that decide a match; other fields may change freely."""
+    return fingerprint({f: values.get(f) for f in sorted(material)})
+
+
+def pair_fingerprint(a: Mapping[str, Any], b: Mapping[str, Any], material: Sequence[str]) -> str:
+    return fingerprint(sorted([record_fingerprint(a, material), record_fingerprint(b, material)]))
+
+
+@dataclass(frozen=True)
+class ChosenValue:
+    """A steward's choice for one field of one golden record (StewardDecision choose_value)."""
+
+    hub_id: str
+    field: str
+    value: Any
+    fingerprint: str  # of field_evidence at the time of the decision
+    decision_id: int
+
+
+@dataclass(frozen=True)
+class PairDecision:
+    """A steward's match / not-a-match between two records."""
+
+    a: RecordKey
+    b: RecordKey
+    is_match: bool
+    fingerprint: str  # pair_fingerprint at the time of the decision
+    decision_id: int
+
+
+def parse_record_ref(ref: str) -> RecordKey:
+    """ "system:record_id" -> (system, record_id); record ids may contain ':'."""
+    system, _, record_id = ref.partition(":")
+    return (system, record_id)
+
+
+def chosen_holds(choice: ChosenValue, members: Iterable[MemberRecord]) -> bool:
+    return fingerprint(field_evidence(members, choice.field)) == choice.fingerprint

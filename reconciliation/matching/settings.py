@@ -1,0 +1,134 @@
+"""Match rules as data: the ``matching:`` section of hub.yaml, validated.
+
+The engine knows nothing about companies. These settings name the columns it reads, the
+features it derives from them (``features``), how candidate pairs are found
+(``blocking``), how each pair is compared (``comparisons``, each an ordered list of
+agreement levels) and where the links are drawn (``thresholds``). The same engine
+links any record type that a settings block describes (Splink's settings, as data).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+TransformName = Literal["fold", "strip_legal_form", "sort_tokens", "first_token", "email_domain",
+                        "digits"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class FeatureSpec(_Strict):
+    """A derived column: ``source`` passed through ``steps`` in order."""
+
+    source: str = Field(alias="from")
+    steps: list[TransformName]
+
+
+class LevelSpec(_Strict):
+    """One agreement level; the first level a pair satisfies is its level."""
+
+    kind: Literal["exact", "jaro_winkler", "token_set", "edit_distance", "numeric", "date"]
+    column: str | None = None  # defaults to the comparison's column
+    min: float | None = Field(None, ge=0, le=1)  # similarity for jaro_winkler / token_set
+    max_abs: float | None = Field(None, ge=0)  # numeric distance
+    max_days: int | None = Field(None, ge=0)  # date distance
+    max_edits: int | None = Field(None, ge=0)  # edit_distance: insertions, deletions, substitutions, swaps
+
+    @model_validator(mode="after")
+    def _parameters(self) -> LevelSpec:
+        needs = {"jaro_winkler": "min", "token_set": "min", "numeric": "max_abs", "date": "max_days",
+                 "edit_distance": "max_edits"}
+        wanted = needs.get(self.kind)
+        if wanted and getattr(self, wanted) is None:
+            raise ValueError(f"a {self.kind} level needs {wanted}")
+        return self
+
+
+class ComparisonSpec(_Strict):
+    """How one aspect of two records is compared: levels from strongest to weakest.
+
+    A pair that satisfies no level is at the implicit "else" level; a pair where either
+    side is empty carries no evidence for this comparison.
+    """
+
+    name: str
+    column: str
+    levels: list[LevelSpec] = Field(min_length=1)
+    # Configured m probabilities (levels first, then "else"); estimated when left out.
+    m: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _m_length(self) -> ComparisonSpec:
+        if self.m is not None and len(self.m) != len(self.levels) + 1:
+            raise ValueError(f"{self.name}: m needs {len(self.levels) + 1} values (levels + else)")
+        return self
+
+
+class Thresholds(_Strict):
+    """Match probabilities: at or above ``link`` the engine links; from ``review`` a person decides."""
+
+    link: float = Field(0.99, gt=0, lt=1)
+    review: float = Field(0.5, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.review > self.link:
+            raise ValueError("thresholds.review must not exceed thresholds.link")
+        return self
+
+
+class TrainingSpec(_Strict):
+    """How m, u and the prior are estimated (Fellegi-Sunter)."""
+
+    u_sample_pairs: int = Field(200_000, ge=1000)  # random pairs for u
+    m_from_keys: bool = True  # m and u from blocked pairs the exclusive keys label
+    label_sample: int = Field(20_000, ge=0)  # keyed records whose blocked pairs serve as labels
+    em_iterations: int = Field(10, ge=0, le=100)
+    min_pairs_for_em: int = Field(200, ge=0)  # fewer candidate pairs: keep the start values
+    prior: float | None = Field(None, gt=0, lt=1)  # fixed λ instead of estimating it
+    seed: int = 42
+
+
+class MatchSettings(_Strict):
+    """The whole ``matching:`` section."""
+
+    # Deterministic keys, strongest first: records sharing a value are one entity.
+    keys: list[str] = ["company_id", "vat_id"]
+    # Keys of which one entity holds one value: two different values are never linked.
+    exclusive: list[str] | None = None
+    features: dict[str, FeatureSpec] = {}
+    blocking: list[list[str]] = []
+    comparisons: list[ComparisonSpec] = []
+    thresholds: Thresholds = Thresholds()
+    training: TrainingSpec = TrainingSpec()
+    max_block_size: int = Field(2_000, ge=2)  # a larger block key is skipped (too common to tell)
+
+    @property
+    def exclusive_keys(self) -> list[str]:
+        return list(self.exclusive) if self.exclusive is not None else self.keys[:1]
+
+    @property
+    def probabilistic(self) -> bool:
+        return bool(self.blocking and self.comparisons)
+
+    def source_columns(self) -> set[str]:
+        """The input columns the rules read (features resolved to their sources)."""
+        derived = set(self.features)
+        used = set(self.keys) | set(self.exclusive_keys) | {f.source for f in self.features.values()}
+        used |= {c for rule in self.blocking for c in rule}
+        for comparison in self.comparisons:
+            used |= {comparison.column} | {lv.column for lv in comparison.levels if lv.column}
+        return used - derived
+
+    @model_validator(mode="after")
+    def _names_resolve(self) -> MatchSettings:
+        names = [c.name for c in self.comparisons]
+        if len(set(names)) != len(names):
+            raise ValueError("comparison names must be unique")
+        if any(not rule for rule in self.blocking):
+            raise ValueError("a blocking rule needs at least one column")
+        return self

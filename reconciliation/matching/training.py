@@ -1,0 +1,71 @@
+"""Train the Fellegi-Sunter model for one linking job, using the keys as labels where they exist.
+
+Records that carry an exclusive key label the candidate pairs they form: the same key
+value is a match, two different values a non-match. Both are found by the same blocking
+as the real candidates, so u describes the non-matches a block really holds (sister
+companies at one address, similar names in one city), not random pairs, whose agreement
+on a near-identical name is almost never seen. Where labels are too few, m falls back to
+configured or default values and u to random pairs; EM then estimates the prior (and, with
+no labels at all, m as well).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from reconciliation.matching.blocking import OPEN, ROW, candidate_pairs
+from reconciliation.matching.comparisons import Comparison, compare
+from reconciliation.matching.fellegi_sunter import (Model, default_m, estimate_u,
+                                                    expectation_maximisation, level_frequencies)
+from reconciliation.matching.settings import MatchSettings
+
+_MIN_LABELLED = 50  # fewer labelled pairs than this: their level shares mean little
+
+
+def train(settings: MatchSettings, comparisons: Sequence[Comparison], frame: pl.DataFrame,
+          candidates: pl.DataFrame) -> Model:
+    """``candidates``: the comparison vectors of the pairs to score (for the prior)."""
+    spec = settings.training
+    matches, non_matches = labelled_pairs(settings, frame)
+    configured = {c.name: list(c.m) for c in settings.comparisons if c.m is not None}
+    m = _levels(frame, matches, comparisons) if spec.m_from_keys else {}
+    u = estimate_u(frame, comparisons, spec.u_sample_pairs, spec.seed) | _levels(frame, non_matches, comparisons)
+    model = Model(m={c.name: configured.get(c.name) or m.get(c.name) or default_m(c) for c in comparisons},
+                  u=u, prior=spec.prior or 0.5)
+    if candidates.height >= spec.min_pairs_for_em:
+        # With labels, m and u are known: EM only finds the share of matches among candidates.
+        model = expectation_maximisation(candidates, model, spec.em_iterations,
+                                         fix_prior=spec.prior is not None, fix_m=bool(m or configured))
+    return model
+
+
+def labelled_pairs(settings: MatchSettings, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Blocked pairs among a sample of keyed records: (same key: matches, different key: non-matches)."""
+    keys = settings.exclusive_keys
+    keyed = frame.select(ROW, *keys).filter(pl.any_horizontal([pl.col(k).is_not_null() for k in keys]))
+    sample = keyed.sample(min(keyed.height, settings.training.label_sample), seed=settings.training.seed)
+    chosen = frame.with_columns(pl.col(ROW).is_in(sample[ROW].implode()).alias(OPEN))
+    pairs, _ = candidate_pairs(chosen, settings.blocking, settings.max_block_size)
+    labelled = frame.select(keys).select(
+        pairs["l"].alias("l"), pairs["r"].alias("r"),
+        *[pl.col(k).gather(pairs["l"]).alias(f"{k}_l") for k in keys],
+        *[pl.col(k).gather(pairs["r"]).alias(f"{k}_r") for k in keys]) if pairs.height else None
+    if labelled is None:
+        return pairs, pairs
+    both = [pl.col(f"{k}_l").is_not_null() & pl.col(f"{k}_r").is_not_null() for k in keys]
+    agree = pl.any_horizontal([b & (pl.col(f"{k}_l") == pl.col(f"{k}_r")) for b, k in zip(both, keys)])
+    disagree = pl.any_horizontal([b & (pl.col(f"{k}_l") != pl.col(f"{k}_r")) for b, k in zip(both, keys)])
+    return (labelled.filter(agree & ~disagree).select("l", "r"), labelled.filter(disagree).select("l", "r"))
+
+
+def _levels(frame: pl.DataFrame, pairs: pl.DataFrame,
+            comparisons: Sequence[Comparison]) -> dict[str, list[float]]:
+    """Level shares per comparison, only for comparisons with enough labelled pairs to count."""
+    if pairs.height < _MIN_LABELLED:
+        return {}
+    gammas = compare(frame, pairs["l"], pairs["r"], comparisons)
+    shares = level_frequencies(gammas, comparisons)
+    return {c.name: shares[c.name] for c in comparisons
+            if gammas[c.name].drop_nulls().len() >= _MIN_LABELLED}

@@ -1,0 +1,103 @@
+"""The CRM connector driven by the hub's own steps (extract, publish) over loopback sockets:
+nothing staged twice, nothing lost when a run dies mid-way, conflicts kept as refusals."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors.errors import SecurityError, TransientError
+from hub.pipeline.context import RunContext, utcnow
+from hub.pipeline.extract import extract
+from hub.pipeline.publish import publish
+from hub.pipeline.runs import start_run
+from hub.store.db import session_scope
+from hub.store.models import Cursor, Outbox, SourceRecord
+from tests.fixtures.soap import FAST_RETRY, airflow_conn_env, hub_context
+
+pytestmark = pytest.mark.integration
+
+SAME_SECOND = "2024-05-01T10:00:00Z"
+N = 10
+
+
+def _accounts(n: int, modified_at: str = SAME_SECOND) -> list[dict]:
+    return [{"AccountId": f"CRM-{i:06d}", "Name": f"Firma {i} s.r.o.", "CountryCode": "CZ",
+             "City": "Praha", "ModifiedAt": modified_at} for i in range(n)]
+
+
+@pytest.fixture
+def ctx(tmp_path, monkeypatch, crm_conn) -> RunContext:
+    airflow_conn_env(monkeypatch, "custhub_crm", crm_conn)
+    return hub_context(tmp_path, monkeypatch, {"crm": {"page_size": 3, "retry_attempts": 2,
+                                                       **FAST_RETRY}})
+
+
+def _staged(ctx: RunContext) -> dict[str, str]:
+    with session_scope(ctx.engine) as session:
+        return {s.record_id: s.run_id for s in session.scalars(
+            select(SourceRecord).where(SourceRecord.system == "crm"))}
+
+
+def _next_run(ctx: RunContext) -> RunContext:
+    return RunContext(ctx.config, ctx.engine, start_run(ctx.engine, "test"))
+
+
+def test_a_second_run_restages_nothing_unchanged(ctx, crm_service):
+    crm_service.load(_accounts(N))
+    first = extract(ctx, "crm")
+    assert (first["new"], first["extracted"]) == (N, N)
+    second = extract(_next_run(ctx), "crm")
+    # Closed start: the boundary second is read again, and every record in it is unchanged.
+    assert second.get("new", 0) == second.get("changed", 0) == 0
+    assert second["unchanged"] == N
+    assert set(_staged(ctx).values()) == {ctx.run_id}
+
+
+def test_two_records_of_one_second_changed_between_runs_are_both_staged(ctx, crm_service):
+    crm_service.load(_accounts(N))
+    extract(ctx, "crm")
+    crm_service.store.upsert({"AccountId": "CRM-000001", "City": "Brno"}, 1)
+    crm_service.store.upsert({"AccountId": "CRM-000007", "City": "Brno"}, 1)
+    later = _next_run(ctx)
+    assert extract(later, "crm")["changed"] == 2
+    runs = _staged(ctx)
+    assert {k for k, run in runs.items() if run == later.run_id} == {"CRM-000001", "CRM-000007"}
+
+
+def test_a_run_killed_mid_way_loses_and_doubles_nothing(ctx, crm_service):
+    crm_service.load(_accounts(N))
+    crm_service.fail_next(None, None, "http500", "http500")  # pages 1-2 pass, page 3 dies
+    with pytest.raises(TransientError):
+        extract(ctx, "crm")
+    assert len(_staged(ctx)) == 6  # exactly the two stored pages
+    with session_scope(ctx.engine) as session:
+        assert session.get(Cursor, "crm").value["id"] == "CRM-000005"
+    resumed = extract(_next_run(ctx), "crm")
+    assert resumed["new"] == N - 6
+    with session_scope(ctx.engine) as session:
+        assert session.scalar(select(func.count()).select_from(SourceRecord)) == N
+
+
+def test_an_unsafe_page_is_refused_and_nothing_of_it_is_stored(ctx, crm_service):
+    crm_service.load(_accounts(N))
+    crm_service.fail_next(None, "entity_bomb")
+    with pytest.raises(SecurityError):
+        extract(ctx, "crm")
+    assert sorted(_staged(ctx)) == ["CRM-000000", "CRM-000001", "CRM-000002"]
+
+
+def test_publish_keeps_a_conflict_as_a_refusal_with_its_reason(ctx, crm_service):
+    crm_service.load(_accounts(1))
+    crm_service.store.upsert({"AccountId": "CRM-000000", "City": "Plzeň"}, 1)  # a person's edit
+    with session_scope(ctx.engine) as session:
+        session.add(Outbox(idempotency_key="k-1", run_id=ctx.run_id, system="crm",
+                           record_id="CRM-000000", hub_id="H00000001", values={"city": "Brno"},
+                           expected_version="1", status="pending", attempts=0,
+                           created_at=utcnow()))
+    assert publish(ctx, "crm").get("refused") == 1
+    with session_scope(ctx.engine) as session:
+        row = session.scalar(select(Outbox).where(Outbox.idempotency_key == "k-1"))
+        assert row.status == "refused" and row.error.startswith("conflict: changed in the CRM")
+    [account] = crm_service.accounts()
+    assert (account["City"], account["Version"]) == ("Plzeň", 2)

@@ -1,0 +1,138 @@
+"""The registries step over the sandbox VIES, ARES and ISIR (loopback sockets, real zeep):
+evidence stored per key and day, pending answers re-checked, unsafe answers refused unread, and
+the accountants' findings with their evidence."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from connectors.registries.isir import IsirConnector
+from connectors.registries.isir import Settings as IsirSettings
+from hub.pipeline.context import RunContext, metrics, utcnow
+from hub.pipeline.registries import check_isir, check_registries, evidence, field_evidence
+from hub.pipeline.report import build_report
+from hub.pipeline.runs import start_run
+from hub.store.db import session_scope
+from hub.store.models import CanonicalRecord, GoldenRecord, RegistryCheck
+from tests.fixtures.soap import FAST_RETRY, airflow_conn_env, hub_context
+
+pytestmark = pytest.mark.integration
+
+COMPANIES = {  # crm record id -> what the CRM says
+    "CRM-1": {"company_id": "27074358", "vat_id": "CZ25596641", "legal_name": "Asseco"},
+    "CRM-2": {"company_id": "01603094", "vat_id": "CZ12345679", "legal_name": "Zaniklá s.r.o."},
+    "CRM-3": {"vat_id": "FR40303265045", "country": "FR", "legal_name": "Société"},
+    "CRM-4": {"company_id": "25596641", "legal_name": "Neznámá s.r.o."},  # ARES: 404
+}
+
+
+@pytest.fixture
+def ctx(tmp_path, monkeypatch, vies_conn, ares_conn) -> RunContext:
+    airflow_conn_env(monkeypatch, "custhub_vies", vies_conn)
+    airflow_conn_env(monkeypatch, "custhub_ares", ares_conn)
+    fast = {"retry_attempts": 2, **FAST_RETRY}
+    ctx = hub_context(tmp_path, monkeypatch, {"vies": {**fast, "requester_vat_id": "CZ25596641"},
+                                              "ares": fast})
+    with session_scope(ctx.engine) as session:
+        for record_id, values in COMPANIES.items():
+            session.add(CanonicalRecord(system="crm", record_id=record_id, source_hash="x",
+                                        values={"country": "CZ", **values}, run_id=ctx.run_id))
+    return ctx
+
+
+@pytest.fixture
+def isir(isir_conn) -> IsirConnector:
+    return IsirConnector(IsirSettings(retry_attempts=2, **FAST_RETRY), isir_conn)
+
+
+def _checks(ctx: RunContext) -> dict[tuple[str, str], RegistryCheck]:
+    with session_scope(ctx.engine) as session:
+        return {(c.registry_name, c.key): c for c in session.scalars(select(RegistryCheck))}
+
+
+def _next_run(ctx: RunContext) -> RunContext:
+    return RunContext(ctx.config, ctx.engine, start_run(ctx.engine, "test"))
+
+
+def test_each_answer_is_stored_with_its_evidence(ctx, isir):
+    counts = check_registries(ctx)
+    counts |= check_isir(ctx, isir)
+    assert counts == {"ares_found": 2, "ares_not_found": 1, "vies_valid": 1, "vies_invalid": 1,
+                      "vies_unknown": 1, "isir_insolvent": 1, "isir_clear": 2}
+    checks = _checks(ctx)
+    valid = checks[("vies", "CZ25596641")]
+    assert valid.request_identifier.startswith("WAPI")  # checkVatApprox: a consultation number
+    assert valid.detail["request_date"] == valid.checked_on.isoformat()
+    assert checks[("vies", "CZ12345679")].request_identifier  # an invalid answer has one too
+    assert checks[("vies", "FR40303265045")].detail["fault"] == "MS_UNAVAILABLE"
+    assert "INS 1234/2024 (KONKURS)" in checks[("isir", "27074358")].detail["case"]
+    with session_scope(ctx.engine) as session:
+        insolvent = session.get(CanonicalRecord, ("isir", "27074358"))
+        assert insolvent.values == {"company_id": "27074358", "registry_status": "insolvent"}
+        assert session.get(CanonicalRecord, ("ares", "01603094")).values["registry_status"] == \
+            "dissolved"
+        assert metrics(session, ctx.run_id)[("registries", "vies_unknown")] == 1
+
+
+def test_final_answers_are_cached_for_the_day_and_unknown_is_asked_again(ctx, vies_service):
+    check_registries(ctx)
+    vies_service.records["FR40303265045"] = {"valid": True, "name": "Société"}
+    asked_before = list(vies_service.checked)
+    again = check_registries(_next_run(ctx))
+    # ARES (404 NENALEZENO included) and the final VIES answers came from the day's cache.
+    assert again == {"vies_valid": 1}
+    assert vies_service.checked[len(asked_before):] == ["FR40303265045"]
+    recheck = _checks(ctx)[("vies", "FR40303265045")]
+    assert (recheck.status, recheck.detail["attempts"]) == ("valid", 2)
+
+
+def test_ares_server_error_is_pending_not_fatal(ctx, ares_service):
+    ares_service.fail_next("obecna_chyba", "obecna_chyba")  # both attempts for the first IČO
+    assert check_registries(ctx)["ares_unknown"] == 1
+    assert _checks(ctx)[("ares", "01603094")].status == "unknown"
+    again = check_registries(_next_run(ctx))  # only the pending IČO is asked again
+    assert (again["ares_found"], again.get("ares_not_found")) == (1, None)
+
+
+def test_an_unsafe_answer_is_refused_unread_and_reported(ctx, vies_service):
+    with session_scope(ctx.engine) as session:  # one VAT ID left, so the bomb hits it
+        for record in session.scalars(select(CanonicalRecord).where(
+                CanonicalRecord.record_id != "CRM-1")):
+            session.delete(record)
+    vies_service.fail_next("entity_bomb")
+    assert check_registries(ctx)["vies_security_error"] == 1
+    check = _checks(ctx)[("vies", "CZ25596641")]
+    assert check.status == "security_error" and "DTD" in check.detail["reason"]
+    assert check.request_identifier is None and "name" not in check.detail
+    assert check_registries(_next_run(ctx)) == {"vies_valid": 1}  # asked again next run
+
+
+def test_the_report_lists_what_accountants_must_see_with_evidence(ctx, isir):
+    check_registries(ctx)
+    check_isir(ctx, isir)
+    with session_scope(ctx.engine) as session:
+        for n, values in enumerate(COMPANIES.values(), 1):
+            status = {"01603094": "dissolved"}.get(values.get("company_id"), "active")
+            session.add(GoldenRecord(hub_id=f"H{n:08d}", version=1, lineage={}, is_current=True,
+                                     values={**values, "registry_status": status},
+                                     run_id=ctx.run_id, created_at=utcnow()))
+    findings = {(f.identifier, f.problem): f for f in build_report(ctx).findings}
+    assert set(findings) == {("CZ12345679", "VAT ID invalid"), ("27074358", "insolvent"),
+                             ("FR40303265045", "unknown: VAT ID not confirmed, re-check pending"),
+                             ("01603094", "dissolved")}
+    invalid = findings[("CZ12345679", "VAT ID invalid")]
+    assert invalid.consultation.startswith("WAPI") and "request_date=" in invalid.evidence
+    assert "INS 1234/2024" in findings[("27074358", "insolvent")].evidence
+    assert "datumZaniku=2023-06-30" in findings[("01603094", "dissolved")].evidence
+
+
+def test_evidence_for_lineage(ctx):
+    check_registries(ctx)
+    with session_scope(ctx.engine) as session:
+        vat = evidence(session, "vies", "CZ25596641")
+        assert vat["status"] == "valid" and vat["consultation"].startswith("WAPI")
+        assert evidence(session, "vies", "FR40303265045") is None  # pending proves nothing
+        legal_name = field_evidence(session, "ares", "27074358", "legal_name")
+        assert (legal_name["registry"], legal_name["status"]) == ("ares", "found")
+        assert field_evidence(session, "ares", "27074358", "email") is None

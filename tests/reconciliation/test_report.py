@@ -1,0 +1,163 @@
+"""The report as files: what an accountant opens in a browser and in Excel."""
+
+from __future__ import annotations
+
+import csv
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from reconciliation.report import (
+    DiffRow,
+    FieldAgreement,
+    Finding,
+    RunReport,
+    SystemLine,
+    SystemValue,
+    TrendPoint,
+    render_report,
+    write_report,
+)
+from reconciliation.report_chart import agreement_chart
+from reconciliation.report_files import safe_cell
+
+EVIL = "=HYPERLINK(\"http://x\",\"click\")"
+
+
+def _report(**changes: object) -> RunReport:
+    lines = [SystemLine("crm", 10, 9, 1, 2, 1, in_conflict=1, records=10, records_differing=3),
+             SystemLine("accounting", 8, 8, 0, 1, 0, refused=1, records=8, records_differing=1)]
+    row = DiffRow("H00000001", "<b>Kovo</b> s.r.o.", "street",
+                  {"crm": SystemValue(EVIL, "differs", "sent"),
+                   "accounting": SystemValue("Hlavní 1", "source")},
+                  "Hlavní 1", "accounting", "source_priority")
+    finding = Finding("H00000002", "Stavby a.s.", "CZ43292836", "VAT ID invalid", "vies", "2026-11-24",
+                      "WAPIAAAAW1234", "request_date=2026-11-24", "accounting ACC10002",
+                      Decimal("150000.50"), 30)
+    trend = [TrendPoint(f"r{i}", f"2026-11-2{i} 02:00", {"crm": 0.9 + i / 100, "accounting": None}, i, 0, 0)
+             for i in range(3)]
+    base = dict(run_id="r2", status="succeeded", started_at="2026-11-22 02:00:00", dry_run=False,
+                systems=lines, golden_changed=2, diff_rows=[row],
+                fields=[FieldAgreement("crm", "street", 10, 3, previous=1.0),
+                        FieldAgreement("accounting", "street", 8, 0)],
+                trend=trend, findings=[finding],
+                quarantine=[{"system": "crm", "record_key": "CRM-9", "stage": "map", "reason": "@bad"}])
+    return RunReport(**{**base, **changes})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", ["=1+2", "+420 777", "-5", "@SUM(A1)", "\tx", "\rx"])
+def test_formula_like_cells_are_escaped(text: str) -> None:
+    assert safe_cell(text) == "'" + text
+
+
+def test_plain_cells_are_left_alone() -> None:
+    assert [safe_cell(v) for v in ("Kovo s.r.o.", 12, None, "a=b")] == ["Kovo s.r.o.", "12", "", "a=b"]
+
+
+def test_csv_files_open_in_czech_excel(tmp_path: Path) -> None:
+    write_report(_report(), tmp_path)
+    raw = (tmp_path / "discrepancies.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "UTF-8 with BOM, or Excel guesses cp1250"
+    rows = list(csv.reader((tmp_path / "discrepancies.csv").open(encoding="utf-8-sig"), delimiter=";"))
+    header, first = rows[0], dict(zip(rows[0], rows[1], strict=True))
+    assert header[:3] == ["hub_id", "company", "field"]
+    assert first["crm_value"] == "'" + EVIL and first["crm_correction"] == "sent"
+    assert first["accounting_state"] == "source" and first["golden_value"] == "Hlavní 1"
+    findings = list(csv.DictReader((tmp_path / "registry_findings.csv").open(encoding="utf-8-sig"),
+                                   delimiter=";"))
+    assert findings[0]["credit_limit"] == "150000,50", "decimal comma, read as a number by Czech Excel"
+    assert findings[0]["consultation"] == "WAPIAAAAW1234"
+    quarantine = (tmp_path / "quarantine.csv").read_text(encoding="utf-8-sig")
+    assert "'@bad" in quarantine
+
+
+def test_xlsx_holds_every_table_and_never_a_formula(tmp_path: Path) -> None:
+    write_report(_report(), tmp_path)
+    book = load_workbook(tmp_path / "report.xlsx")
+    assert book.sheetnames == ["summary", "agreement", "discrepancies", "registry_findings", "quarantine"]
+    sheet = book["discrepancies"]
+    header = [c.value for c in sheet[1]]
+    cell = sheet.cell(row=2, column=header.index("crm_value") + 1)
+    assert cell.value == EVIL and cell.data_type == "s" and cell.quotePrefix
+    summary = book["summary"]
+    assert [c.value for c in summary[2]][:5] == ["crm", 10, 9, 1, 2], "numbers stay numbers"
+
+
+def test_html_shows_systems_side_by_side_and_escapes_data(tmp_path: Path) -> None:
+    html = write_report(_report(), tmp_path).read_text(encoding="utf-8")
+    assert "&lt;b&gt;Kovo&lt;/b&gt; s.r.o." in html and "<b>Kovo</b>" not in html
+    assert '<td class="differs">=HYPERLINK(&#34;http://x&#34;' in html
+    assert "→ sent" in html and '<td class="golden">Hlavní 1</td>' in html
+    assert "consultation no. <b>WAPIAAAAW1234</b>" in html and "credit limit <b>150000.50</b>" in html
+    assert "Open invoices are not part of the customer view" in html
+    assert "(1 refused)" in html
+
+
+def test_trend_chart_is_inline_svg_without_anything_from_the_network() -> None:
+    html = render_report(_report())
+    assert "<polyline" in html and "agreement with the golden record per system" in html
+    assert "src=" not in html and "<link" not in html, "no CDN, no external resource"
+    assert "▼ 30.0" in html, "crm street dropped from 100 % to 70 %: the drift is flagged"
+
+
+def test_a_first_run_has_no_trend_yet() -> None:
+    assert "The trend appears from the second run on." in render_report(_report(trend=[]))
+
+
+def test_chart_axis_starts_below_the_lowest_value() -> None:
+    chart = agreement_chart(["a", "b"], {"crm": [0.97, 0.99], "erp": [None, 0.93]})
+    assert [label for _, label in chart.y_ticks] == ["92 %", "94 %", "96 %", "98 %", "100 %"]
+    assert chart.y_ticks[0][0] > chart.y_ticks[-1][0], "100 % is drawn at the top"
+    erp = chart.series[1]
+    assert len(erp.dots) == 1, "a run without a figure leaves a gap, not a zero"
+
+
+# --- over a real run of the sandbox estate -----------------------------------------------------
+
+
+@pytest.mark.integration
+@pytest.mark.e2e
+@pytest.mark.parametrize("hub_store_url", ["sqlite"], indirect=True)
+def test_the_sandbox_run_report_equals_the_store(hub_config, sandbox_estate, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import distinct, func, select
+
+    from hub.pipeline.context import RunContext, open_store
+    from hub.pipeline.nightly import run_nightly
+    from hub.pipeline.report import build_report
+    from hub.store.db import session_scope
+    from hub.store.models import CanonicalRecord, Discrepancy, Outbox, Quarantine
+
+    result = run_nightly(hub_config)
+    engine = open_store(hub_config)
+    report = build_report(RunContext(hub_config, engine, result.run_id))
+    with session_scope(engine) as session:
+        def count(query) -> int:  # type: ignore[no-untyped-def]
+            return session.scalar(query)
+
+        for line in report.systems:
+            s = line.system
+            assert line.corrected == count(select(func.count()).select_from(Outbox).where(
+                Outbox.system == s, Outbox.run_id == result.run_id, Outbox.status == "sent"))
+            assert line.quarantined == count(select(func.count()).select_from(Quarantine).where(
+                Quarantine.system == s, Quarantine.run_id == result.run_id))
+            assert line.records == count(select(func.count()).select_from(CanonicalRecord).where(
+                CanonicalRecord.system == s))
+            assert line.records_differing == count(select(func.count(distinct(Discrepancy.record_id))).where(
+                Discrepancy.system == s, Discrepancy.run_id == result.run_id))
+        pairs = session.execute(select(Discrepancy.hub_id, Discrepancy.field)
+                                .where(Discrepancy.run_id == result.run_id).distinct()).all()
+    assert len(report.diff_rows) == len(pairs) > 0
+    assert sum(line.corrected for line in report.systems) > 0, "the generated estate starts with drift"
+    html = result.report.read_text(encoding="utf-8")
+    for line in report.systems:
+        row = re.search(rf'<tr data-system="{line.system}">(.*?)</tr>', html, re.S).group(1)
+        numbers = [int(n) for n in re.findall(r'<td class="num[^"]*">\s*(\d+)', row)]
+        assert numbers == [line.extracted, line.matched, line.new, line.corrected, line.in_conflict,
+                           line.quarantined], f"{line.system}: the page shows the store's figures"
+    summary = list(csv.DictReader((result.report.parent / "summary.csv").open(encoding="utf-8-sig"),
+                                  delimiter=";"))
+    assert {r["system"]: int(r["corrected"]) for r in summary} == {s.system: s.corrected for s in report.systems}
+    assert load_workbook(result.report.parent / "report.xlsx")["discrepancies"].max_row == len(pairs) + 1
