@@ -11,14 +11,15 @@ DEB_PACKAGES := unixodbc odbc-postgresql odbc-mariadb openssh-server openssh-cli
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
 export AIRFLOW__CORE__UNIT_TEST_MODE ?= False
 
-.PHONY: demo test system-deps venv bench airflow airflow-check demo-reset clean
+.PHONY: demo test system-deps venv bench airflow airflow-check demo-reset clean lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -50,8 +51,16 @@ demo-reset:
 test: system-deps $(STAMP)
 	$(BIN)/python -m pytest
 
+# Prints speed and memory figures; `make bench BENCH_ARGS="--scale 0.01"` for a quick check,
+# `make bench BENCH_ARGS="reconcile"` for one module.
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Rewrites constraints.txt from what the virtual environment holds now.
+lock: $(STAMP)
+	@{ head -n 2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^custhub'; } > constraints.txt.new
+	@mv constraints.txt.new constraints.txt
 
 clean:
 	rm -rf $(VENV) .demo .airflow .pytest_cache .test-artifacts

@@ -24,7 +24,7 @@ data interval). See docs/operating.md.
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, TriggerRule, dag, task
 
 from hub.orchestration import GOLDEN, default_args, settings, start_date
 
@@ -103,7 +103,9 @@ def backfill() -> None:
 
         return tasks.would_change(hub_run, window["systems"])
 
-    @task
+    # Also after publish skipped because a guard holds the run: its report is what the approver
+    # reads, and it stays awaiting approval. A skipped start (a finished run) skips it too.
+    @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     def finish(hub_run: str) -> str:
         from hub import tasks
 

@@ -19,7 +19,7 @@ alerts when it fails for good. See docs/operating.md.
 
 from __future__ import annotations
 
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from airflow.sdk import CronDataIntervalTimetable, TriggerRule, dag, task
 
 from hub.orchestration import GOLDEN, NIGHTLY_DAG_ID, default_args, settings, staged, start_date
 
@@ -81,7 +81,9 @@ def crm_sync() -> None:
 
         return tasks.publish(hub_run, system)
 
-    @task
+    # Also after publish skipped because a guard holds the run: its report is what the approver
+    # reads, and it stays awaiting approval. A skipped start (a finished run) skips it too.
+    @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     def finish(hub_run: str) -> str:
         from hub import tasks
 

@@ -3,13 +3,13 @@
 
 The nightly customer sync (`orchestration.schedules.nightly_batch` in hub.yaml): extract every
 system (CRM over SOAP, accounting SQL views, ERP files over SFTP), map to the canonical
-Customer, check the registries (ARES, VIES), reconcile into golden records, publish the
+Customer, check the registries (ARES, VIES, ISIR), reconcile into golden records, publish the
 corrections through the outbox and write the report.
 
 - While it runs, **crm_sync** short-circuits its runs; reconcile and publish sit in the
   `custhub_hub_store` pool (1 slot) so that nothing else rewrites the store between them.
-- Each registry check runs in its registry's pool (`custhub_ares`, `custhub_vies`): their rate
-  limits hold however many DAGs run.
+- Each registry check runs in its registry's pool (`custhub_ares`, `custhub_vies`,
+  `custhub_isir`): their rate limits hold however many DAGs run.
 - `dry_run=true` (trigger with config) computes everything and writes nothing back: the
   outbox rows stay pending and the report lists what would change.
 - Every task reads its window from the run's data interval, so `airflow backfill create
@@ -21,7 +21,7 @@ Airflow connections named in config/hub.yaml. See docs/operating.md.
 
 from __future__ import annotations
 
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, TriggerRule, dag, task
 
 from hub.orchestration import (GOLDEN, REGISTRY_CHECKS, default_args, registry_pools, settings,
                                start_date)
@@ -96,7 +96,9 @@ def nightly_batch() -> None:
 
         return tasks.publish(hub_run, system)
 
-    @task
+    # Also after publish skipped because a guard holds the run: its report is what the approver
+    # reads, and it stays awaiting approval. A skipped start (a finished run) skips it too.
+    @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     def finish(hub_run: str) -> str:
         from hub import tasks
 

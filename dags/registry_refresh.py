@@ -3,11 +3,13 @@
 
 Registry evidence for every customer: weekly (`orchestration.schedules.registry_refresh` in
 hub.yaml) and whenever crm_sync staged new or changed accounts (the asset `custhub_staged_crm`):
-check IČOs in ARES and VAT IDs in VIES (the pending-verification queue first; what is due is
-decided by `hub.pipeline.registries`), then reconcile, so that a dissolved company or an invalid
-VAT ID reaches the golden records and the report before the next invoice, and publish.
+check IČOs in ARES and ISIR and VAT IDs in VIES (the pending-verification queue first; what is
+due is decided by `hub.pipeline.registries`), then reconcile, so that a dissolved or insolvent
+company or an invalid VAT ID reaches the golden records and the report before the next invoice,
+and publish.
 
-- Each registry runs in its own pool (`custhub_ares`, `custhub_vies`): their rate limits hold.
+- Each registry runs in its own pool (`custhub_ares`, `custhub_vies`, `custhub_isir`): their
+  rate limits hold.
 - Reconcile and publish sit in the `custhub_hub_store` pool with the other DAGs'.
 - Emits `custhub_registry_checks` and `custhub_golden_records`.
 

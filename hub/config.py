@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -26,7 +26,11 @@ CONNECTOR_KINDS: dict[str, str] = {
     "sftp_files": "connectors.sftp.files:SftpFilesConnector",
     "ares": "connectors.registries.ares:AresConnector",
     "vies": "connectors.registries.vies:ViesConnector",
+    "isir": "connectors.registries.isir:IsirConnector",
 }
+# Registry kinds: their connectors take only (settings, conn), and what they answer is evidence.
+RegistryKind = Literal["ares", "vies", "isir"]
+REGISTRY_KINDS: frozenset[str] = frozenset(get_args(RegistryKind))
 
 
 class _Strict(BaseModel):
@@ -54,7 +58,7 @@ class SystemConfig(_Strict):
 
 
 class RegistryConfig(_Strict):
-    kind: Literal["ares", "vies"]
+    kind: RegistryKind
     conn_id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     mapping: str | None = None
     enabled: bool = True

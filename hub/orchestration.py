@@ -60,6 +60,6 @@ def staged(system: str) -> Asset:
 # Golden records (and the outbox derived from them) were recomputed.
 GOLDEN = Asset(name="custhub_golden_records", uri="custhub://hub-store/golden_record",
                group=ASSET_GROUP)
-# Registry evidence (ARES facts, VIES validity) was refreshed.
+# Registry evidence (ARES facts, VIES validity, ISIR insolvency) was refreshed.
 REGISTRY_CHECKS = Asset(name="custhub_registry_checks", uri="custhub://hub-store/registry_check",
                         group=ASSET_GROUP)

@@ -46,7 +46,8 @@ class OrchestrationConfig(_Strict):
     retry_delay_seconds: int = Field(60, ge=1)
     max_retry_delay_seconds: int = Field(1800, ge=1)
     hub_store_pool: str = "custhub_hub_store"
-    registry_pools: dict[str, str] = {"ares": "custhub_ares", "vies": "custhub_vies"}
+    registry_pools: dict[str, str] = {"ares": "custhub_ares", "vies": "custhub_vies",
+                                      "isir": "custhub_isir"}
     pools: dict[str, PoolConfig] = {}
     crm_sync_system: str = "crm"
     backfill_max_days: int = Field(31, ge=1)

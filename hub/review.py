@@ -5,7 +5,9 @@ same functions. Resolving an item records a StewardDecision and an AuditEntry an
 the ReviewItem in one transaction; the next run honours the decision:
 
 - a conflict resolved with a value: survivorship uses that value for that hub id and field
-  as its top rule, until the sources' values of the field change (then it expires);
+  as its top rule, until a record's value of the field changes to something that is neither
+  the chosen value nor what it held when the steward chose (then it expires, and the rules
+  decide again); systems corrected to the chosen value keep it;
 - a match candidate decided "match": the two records' hub ids are merged now; "not a match":
   the matcher never links the two records again while neither changes materially;
 - a run held by a guard: ``approve_run`` marks it approved; ``hub.pipeline.nightly.resume_run``
@@ -82,13 +84,15 @@ def resolve_conflict(engine: Engine, item_id: int, value: Any, actor: str, reaso
 
     ``value`` is the canonical value (normally one of ``candidates``, but a steward may type
     the right one). It wins over every survivorship rule from the next run on, until one of
-    the hub's records changes its value of that field.
+    the hub's records changes its value of that field to a new one (taking the chosen value,
+    as our corrections make the systems do, keeps the decision).
     """
     with session_scope(engine) as session:
         item = _open_item(session, item_id, "conflict")
         evidence = field_evidence(_member_records(session, item.hub_id), item.field)
         decision = _decide(session, item, actor, reason, kind="choose_value", hub_id=item.hub_id,
-                           field=item.field, value={"value": value}, fingerprint=fingerprint(evidence))
+                           field=item.field, value={"value": value}, fingerprint=fingerprint(evidence),
+                           evidence=evidence)
         return decision.id
 
 

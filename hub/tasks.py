@@ -24,7 +24,7 @@ from hub.pipeline import map as map_step
 from hub.pipeline import registries as registries_step
 from hub.pipeline.context import RunContext, context_for, open_store
 from hub.pipeline.report import write_run_report
-from hub.pipeline.runs import finish_run, start_run
+from hub.pipeline.runs import AWAITING_APPROVAL, finish_run, run_status, start_run
 from hub.store.db import session_scope
 from hub.store.models import Discrepancy, Run
 
@@ -101,11 +101,23 @@ def reconcile(run_id: str) -> dict[str, int]:
 
 
 def publish(run_id: str, system: str) -> dict[str, int]:
-    return publish_step.publish(context_for(run_id), system)
+    """Send one system's corrections. A run a guard holds skips: Airflow shows that nothing was
+    published, and ``custhub approve RUN`` publishes it later."""
+    ctx = context_for(run_id)
+    if run_status(ctx.engine, run_id) == AWAITING_APPROVAL:
+        raise AirflowSkipException(f"hub run {run_id} waits for approval: custhub approve {run_id}")
+    return publish_step.publish(ctx, system)
 
 
 def finish(run_id: str) -> str:
+    """Close the run and write its report; a held run stays awaiting approval (finish_run keeps it).
+
+    The DAGs run this even when publish skipped (a held run's report is what the approver
+    reads); a run an earlier task already closed (crm_sync found nothing new) is left as it is.
+    """
     ctx = context_for(run_id)
+    if run_status(ctx.engine, run_id) == "succeeded":
+        raise AirflowSkipException(f"hub run {run_id} was already closed")
     finish_run(ctx.engine, run_id, "succeeded")
     return str(write_run_report(ctx))
 

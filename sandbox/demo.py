@@ -23,6 +23,7 @@ def _prepare_environment() -> None:
     os.environ.setdefault("AIRFLOW_HOME", str(ROOT / ".airflow"))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
+    os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(ROOT / "plugins"))
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("CUSTHUB_STORE_URL", f"sqlite:///{DEMO_DIR / 'hub.db'}")
     os.environ.setdefault("CUSTHUB_CONFIG", str(ROOT / "config" / "hub.yaml"))
@@ -54,7 +55,7 @@ def run_demo() -> int:
     console.rule("custhub demo: starting the sandbox estate")
     with SandboxEstate(DEMO_DIR / "estate") as estate:
         estate.export_connections()
-        console.print("CRM (SOAP), VIES, ARES, ERP (SFTP) on loopback; accounting on SQLite.")
+        console.print("CRM (SOAP), VIES, ARES, ISIR, ERP (SFTP) on loopback; accounting on SQLite.")
         _migrate_airflow()
         console.rule("Running the nightly_batch DAG through Airflow (dag.test)")
         dag_run = _load_dag("nightly_batch").test()

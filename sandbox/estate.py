@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,12 @@ from sandbox.ares_service import AresService, ares_subject
 from sandbox.crm_service import CrmService
 from sandbox.erp_system import ErpSystem
 from sandbox.generator import Estate, TrueCompany, generate
+from sandbox.isir_service import IsirService, isir_proceeding
 from sandbox.sftp_server import SftpServer
 from sandbox.vies_service import ViesService
 
 CONN_IDS = {"crm": "custhub_crm", "accounting": "custhub_accounting", "erp": "custhub_erp",
-            "ares": "custhub_ares", "vies": "custhub_vies"}
+            "ares": "custhub_ares", "vies": "custhub_vies", "isir": "custhub_isir"}
 CRM_USER, ERP_USER = "custhub", "custhub"
 
 
@@ -36,8 +37,8 @@ class SandboxEstate:
                  ports: dict[str, int] | None = None, host: str = "127.0.0.1") -> None:
         """``accounting``: another database for the accounting system (an engine to seed it
         through, and the Airflow connection the hub reaches it by); SQLite in the root by default.
-        ``ports``: fixed loopback ports by service ("crm", "erp", "vies", "ares") for a long-lived
-        estate that stored Airflow connections point at; by default the OS chooses."""
+        ``ports``: fixed loopback ports by service ("crm", "erp", "vies", "ares", "isir") for a
+        long-lived estate that stored Airflow connections point at; by default the OS chooses."""
         self.root = Path(root)
         self.ports, self.host = dict(ports or {}), host  # host: 0.0.0.0 only inside a container
         self.n_companies, self.seed = n_companies, seed
@@ -58,10 +59,11 @@ class SandboxEstate:
                                users={ERP_USER: self._secrets["erp"]})
         self.vies = ViesService(_vies_records(self.generated.registry))
         self.ares = AresService(_ares_subjects(self.generated.registry))
+        self.isir = IsirService(_isir_proceedings(self.generated.registry))
         if fresh:
             self._seed()
         for name, service in (("crm", self.crm), ("erp", self.sftp), ("vies", self.vies),
-                              ("ares", self.ares)):
+                              ("ares", self.ares), ("isir", self.isir)):
             service.start(host=self.host, port=self.ports.get(name, 0))
             self._services.append(service)
         return self
@@ -107,6 +109,7 @@ class SandboxEstate:
                               "extra": {"host_key": self.sftp.host_key_base64()}},
             CONN_IDS["ares"]: http | {"port": self.ares.port},
             CONN_IDS["vies"]: http | {"port": self.vies.port},
+            CONN_IDS["isir"]: http | {"port": self.isir.port},
         }
 
     def export_connections(self) -> None:
@@ -149,3 +152,21 @@ def _ares_subjects(registry: list[TrueCompany]) -> dict[str, dict[str, Any]]:
                                        c.house_no, c.orientation_no, c.city, c.postal_code,
                                        dic=c.vat_id, dissolved_on=c.dissolved_on)
             for c in registry if c.company_id}
+
+
+def _isir_proceedings(registry: list[TrueCompany]) -> dict[str, list[dict[str, Any]]]:
+    rows = {c.company_id: _isir_rows(c.company_id, c) for c in registry if c.company_id}
+    return {ico: found for ico, found in rows.items() if found}
+
+
+def _isir_rows(ico: str, c: TrueCompany) -> list[dict[str, Any]]:
+    """An insolvent company's ongoing bankruptcy; a dissolved one's bankruptcy, long dealt with,
+    which ISIR still lists: its answer is "clear" and must not hide the dissolution."""
+    if c.insolvent_since is not None:
+        state, since = "KONKURS", c.insolvent_since
+    elif c.dissolved_on is not None:
+        state, since = "VYŘÍZENÁ", date(c.dissolved_on.year - 3, 3, 1)
+    else:
+        return []
+    return [isir_proceeding(ico, c.name, state, number=int(ico) % 9000 + 100, year=since.year,
+                            since=since)]

@@ -20,6 +20,9 @@ from decimal import Decimal
 from sandbox import names
 
 CZ_SHARE, PROSPECT_SHARE = 0.85, 0.05
+# Shares of Czech companies the registries know as dissolved (ARES) or in insolvency (ISIR).
+DISSOLVED_SHARE, INSOLVENT_SHARE = 0.03, 0.03
+REGISTRY_DAY = date(2026, 6, 30)  # dissolutions and insolvencies are dated before this day
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class TrueCompany:
     credit_limit: Decimal
     dissolved_on: date | None = None
     vat_valid: bool = True
+    insolvent_since: date | None = None  # an insolvency proceeding ISIR lists as ongoing
 
     @property
     def street(self) -> str:
@@ -85,7 +89,7 @@ class Estate:
     crm_accounts: list[dict] = field(default_factory=list)
     accounting_rows: list[dict] = field(default_factory=list)
     erp_partners: list[dict] = field(default_factory=list)
-    registry: list[TrueCompany] = field(default_factory=list)  # what ARES and VIES know
+    registry: list[TrueCompany] = field(default_factory=list)  # what ARES, VIES and ISIR know
     truth: GroundTruth = field(default_factory=GroundTruth)
 
 
@@ -150,8 +154,13 @@ def _twin(rng: random.Random, model: TrueCompany, fresh: TrueCompany) -> TrueCom
 
 def _registered_state(rng: random.Random, company: TrueCompany) -> TrueCompany:
     roll = rng.random()
-    if company.country == "CZ" and roll < 0.03:
-        return replace(company, dissolved_on=date(2026, 6, 30) - timedelta(days=rng.randint(0, 400)))
+    if company.country == "CZ" and roll < DISSOLVED_SHARE:
+        return replace(company, dissolved_on=REGISTRY_DAY - timedelta(days=rng.randint(0, 400)))
+    if company.country == "CZ" and roll < DISSOLVED_SHARE + INSOLVENT_SHARE:
+        # Dated from the same roll, not a new draw: every other value of a seed's estate stays
+        # as it was before ISIR joined the sandbox.
+        days = int((roll - DISSOLVED_SHARE) / INSOLVENT_SHARE * 400)
+        return replace(company, insolvent_since=REGISTRY_DAY - timedelta(days=days))
     if company.vat_id and roll > 0.98:
         return replace(company, vat_valid=False)
     return company

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +50,16 @@ ERROR_TEXT = {"WS1": "Chybné vstupní parametry", "WS2": "Nebyl nalezen žádn�
 
 
 def isir_proceeding(ico: str, name: str, state: str, number: int = 1234, year: int = 2024,
-                    court: str = "Krajský soud v Praze") -> dict[str, Any]:
-    """One ISIR row for a company debtor (a natural person's fields are never generated)."""
+                    court: str = "Krajský soud v Praze",
+                    since: date | None = None) -> dict[str, Any]:
+    """One ISIR row for a company debtor (a natural person's fields are never generated);
+    ``since``: the day the insolvency began (1 March of ``year`` when not given)."""
     return {"ic": str(ico).zfill(8), "cisloSenatu": 60, "druhVec": "INS", "bcVec": number,
             "rocnik": year, "nazevOrganizace": court, "nazevOsoby": name, "druhAdresy": "SÍDLO FY",
             "druhStavKonkursu": state, "dalsiDluznikVRizeni": "F",
             "urlDetailRizeni": f"https://isir.justice.cz/isir/ueu/evidence_upadcu_detail.do?"
                                f"id={number}{year}",
-            "datumPmZahajeniUpadku": f"{year}-03-01"}
+            "datumPmZahajeniUpadku": (since or date(year, 3, 1)).isoformat()}
 
 
 class IsirService(SandboxService):

@@ -20,7 +20,7 @@ from pathlib import Path
 from sandbox.estate import SandboxEstate
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PORTS = {"crm": 18081, "vies": 18082, "ares": 18083, "erp": 18022}
+DEFAULT_PORTS = {"crm": 18081, "vies": 18082, "ares": 18083, "isir": 18084, "erp": 18022}
 
 
 def configured_ports() -> dict[str, int]:

@@ -1,6 +1,6 @@
 """A tiny threaded HTTP server for the sandbox services, plus hardened SOAP/XML helpers.
 
-Each sandbox service (CRM, VIES, ARES) subclasses ``SandboxService`` and implements
+Each sandbox service (CRM, VIES, ARES, ISIR) subclasses ``SandboxService`` and implements
 ``handle(request, mode)``. Services listen on real loopback sockets so connectors reach them
 exactly as they would reach production.
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from hub.config import HubConfig, connector_class, load_config
+from hub.config import REGISTRY_KINDS, HubConfig, connector_class, load_config
 from hub.connections import get_connection
 from hub.store.db import make_engine, migrate
 from hub.store.models import Run, RunMetric
@@ -46,7 +46,7 @@ def build_connector(config: HubConfig, name: str) -> Any:
     cls = connector_class(block.kind)
     settings = cls.Settings.model_validate(block.connector)
     conn = get_connection(block.conn_id)
-    if block.kind in {"ares", "vies"}:
+    if block.kind in REGISTRY_KINDS:
         return cls(settings, conn)
     return _with_extras(cls, name, settings, conn, block)
 

@@ -3,7 +3,8 @@
 A conflict is two trusted sources (those a field's rule lists) changing the same field to
 different values since the last run. The field then keeps its previous golden value,
 nothing is corrected on it, and a ReviewItem asks a steward; the steward's choice is the
-top rule from the next run on, until the sources' values change again.
+top rule from the next run on, until a source takes a value of the field that is neither
+the chosen one nor the one it held then (reconciliation.decisions.chosen_holds).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from sqlalchemy.orm import Session
 from hub.config import HubConfig
 from hub.pipeline.context import RunContext, content_hash, utcnow
 from hub.pipeline.linking import StoreRecords, clusters_by_hub
+from hub.pipeline.publish import SKIPPED_DELETED
+from hub.pipeline.registries import REGISTRY_SYSTEMS, field_evidence
 from hub.store.models import GoldenRecord, Outbox, ReviewItem, SourceRecord, StewardDecision
 from mappings.customer import CUSTOMER_FIELDS
 from mappings.engine import load_spec
@@ -46,13 +49,17 @@ def build(session: Session, ctx: RunContext, records: StoreRecords, hub_ids: dic
     receives = {name: s.receives for name, s in ctx.config.systems.items() if s.enabled}
     clusters = clusters_by_hub(records.members, hub_ids)
     for hub_id in sorted(clusters):
-        cluster = clusters[hub_id]
+        # A record deleted at its source keeps its hub id (it may come back) but no longer speaks
+        # for the company. A hub left without a live record of ours keeps its golden record as it
+        # is: the deleted_at_source review item asks a steward what to do with it.
+        cluster = [m for m in clusters[hub_id] if m.key not in records.deleted]
         if all(m.system not in ctx.config.systems for m in cluster):
             continue  # a company known only to a registry is not a customer of ours
         current = _current(session, hub_id)
         golden = survive(cluster, rules, CUSTOMER_FIELDS, ctx.run_id, _holding(chosen.get(hub_id, {}), cluster))
         held = _conflicts(session, ctx, records, hub_id, cluster, current, rules, chosen.get(hub_id, {}))
         golden = _hold(golden, current, held)
+        golden = _with_registry_evidence(session, golden)
         _version(session, outcome, hub_id, golden, current, ctx.run_id)
         live = [m for m in cluster if m.system in ctx.config.systems and m.key not in records.deleted]
         found = differences(golden, live, {s: [f for f in r if f not in held] for s, r in receives.items()}, carries)
@@ -74,7 +81,8 @@ def _chosen(session: Session) -> dict[str, dict[str, tuple[ChosenValue, StewardD
                                            StewardDecision.expired_at.is_(None))
              .order_by(StewardDecision.decided_at))
     for d in session.scalars(query):  # a later decision on the same field replaces an earlier one
-        choice = ChosenValue(d.hub_id, d.field, (d.value or {}).get("value"), d.fingerprint or "", d.id)
+        choice = ChosenValue(d.hub_id, d.field, (d.value or {}).get("value"), d.fingerprint or "", d.id,
+                             d.evidence)
         out.setdefault(d.hub_id, {})[d.field] = (choice, d)
     return out
 
@@ -143,6 +151,19 @@ def _hold(golden: Golden, current: GoldenRecord | None, held: set[str]) -> Golde
     return Golden(values, lineage)
 
 
+def _with_registry_evidence(session: Session, golden: Golden) -> Golden:
+    """A value taken from a registry record names the check that vouches for it: what an
+    accountant shows an auditor (which register said so, and when)."""
+    lineage = dict(golden.lineage)
+    for name, origin in golden.lineage.items():
+        if origin.get("source") not in REGISTRY_SYSTEMS:
+            continue
+        found = field_evidence(session, origin["source"], origin.get("record_id") or "", name)
+        if found is not None:
+            lineage[name] = {**origin, "registry_evidence": found}
+    return Golden(golden.values, lineage)
+
+
 def _version(session: Session, outcome: GoldenOutcome, hub_id: str, golden: Golden,
              current: GoldenRecord | None, run_id: str) -> None:
     """A new version only when a value changed: an unchanged estate adds no history."""
@@ -181,9 +202,14 @@ def _fill_outbox(session: Session, outcome: GoldenOutcome, hub_id: str, found: l
         # Keyed by the state being corrected: the same correction of the same state is one row,
         # however often the run repeats; a system that drifts again is corrected again.
         key = content_hash([system, record_id, values, source.content_hash if source else None])
-        if session.scalar(select(Outbox.id).where(Outbox.idempotency_key == key)) is None:
+        existing = session.scalar(select(Outbox).where(Outbox.idempotency_key == key))
+        if existing is not None and existing.status != SKIPPED_DELETED:
+            continue
+        if existing is None:
             session.add(Outbox(idempotency_key=key, run_id=run_id, system=system, record_id=record_id,
                                hub_id=hub_id, values=values, status="pending",
                                expected_version=source.version if source else None, created_at=utcnow()))
-            outcome.counts["corrections"] += 1
-            outcome.would_send[system] += 1
+        else:  # skipped while the record was deleted; it came back as it was, so it is due again
+            existing.status, existing.error = "pending", None
+        outcome.counts["corrections"] += 1
+        outcome.would_send[system] += 1

@@ -11,8 +11,12 @@ from connectors.base import Write
 from hub.pipeline.context import RunContext, build_connector, content_hash, metrics, set_metric, utcnow
 from hub.pipeline.runs import AWAITING_APPROVAL
 from hub.store.db import session_scope
-from hub.store.models import Outbox, ReviewItem, Run
+from hub.store.models import Outbox, ReviewItem, Run, SourceRecord
 from mappings.engine import load_spec, to_system
+
+# An outbox row whose target record was deleted at its source since the row was made: never
+# sent, since the system's import job would create the customer again.
+SKIPPED_DELETED = "skipped_deleted"
 
 
 def publish(ctx: RunContext, system: str) -> dict[str, int]:
@@ -24,14 +28,35 @@ def publish(ctx: RunContext, system: str) -> dict[str, int]:
             Outbox.system == system, Outbox.status == "pending").order_by(Outbox.id)))
     counts: Counter[str] = Counter()
     if pending and not dry_run and not held:
-        counts = _send(ctx, system, pending)
+        live = _skip_deleted(ctx, system, pending)
+        if skipped := len(pending) - len(live):
+            counts[SKIPPED_DELETED] = skipped
+        if live:
+            counts.update(_send(ctx, system, live))
     with session_scope(ctx.engine) as session:
         set_metric(session, ctx.run_id, system, "corrected", counts["sent"])
         set_metric(session, ctx.run_id, system, "refused", counts["refused"])
+        set_metric(session, ctx.run_id, system, SKIPPED_DELETED, counts[SKIPPED_DELETED])
         # A dry run's own corrections were rolled back with the rest of its reconcile: count them too.
         would = len(pending) + metrics(session, ctx.run_id).get((system, "would_send"), 0)
         set_metric(session, ctx.run_id, system, "would_correct", would if dry_run else 0)
     return dict(counts)
+
+
+def _skip_deleted(ctx: RunContext, system: str, pending: list[Outbox]) -> list[Outbox]:
+    """The rows still to send; those whose target is deleted at the source are closed as skipped.
+
+    Reconcile makes no correction for a deleted record, but a row made before the deletion
+    (its publish failed, or the run waited for approval) may still be pending.
+    """
+    with session_scope(ctx.engine) as session:
+        gone = set(session.scalars(select(SourceRecord.record_id).where(
+            SourceRecord.system == system, SourceRecord.deleted_at.is_not(None))))
+        for row in pending:
+            if row.record_id in gone:
+                stored = session.get(Outbox, row.id)
+                stored.status, stored.error = SKIPPED_DELETED, f"{system} record deleted at the source"
+    return [row for row in pending if row.record_id not in gone]
 
 
 def _send(ctx: RunContext, system: str, pending: list[Outbox]) -> Counter[str]:

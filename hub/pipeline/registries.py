@@ -28,7 +28,7 @@ from connectors.errors import (
     SecurityError,
     TransientError,
 )
-from hub.pipeline.context import RunContext, build_connector, set_metric, utcnow
+from hub.pipeline.context import RunContext, build_connector, content_hash, set_metric, utcnow
 from hub.store.db import session_scope
 from hub.store.models import CanonicalRecord, RegistryCheck
 from mappings.engine import load_spec, map_record
@@ -181,9 +181,11 @@ def _store_insolvency(session: Session, ico: str, insolvent: bool, run_id: str) 
     session.execute(delete(CanonicalRecord).where(CanonicalRecord.system == "isir",
                                                   CanonicalRecord.record_id == ico))
     if insolvent:
-        session.add(CanonicalRecord(system="isir", record_id=ico, source_hash=run_id,
-                                    values={"company_id": ico, "registry_status": "insolvent"},
-                                    run_id=run_id))
+        values = {"company_id": ico, "registry_status": "insolvent"}
+        # Hashed by content, not by run: a daily re-check that finds the same insolvency is no
+        # change, so the record keeps its hub id instead of being matched again.
+        session.add(CanonicalRecord(system="isir", record_id=ico, source_hash=content_hash(values),
+                                    values=values, run_id=run_id))
 
 
 # --- VIES ------------------------------------------------------------------------------------

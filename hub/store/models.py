@@ -164,7 +164,7 @@ class Outbox(Base):
     hub_id: Mapped[str] = mapped_column(String(32))
     values: Mapped[dict]
     expected_version: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, refused
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, refused, skipped_deleted
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
@@ -172,7 +172,7 @@ class Outbox(Base):
 
 
 class RegistryCheck(Base):
-    """Evidence of a registry look-up (VIES, ARES): what was asked, when, and the answer."""
+    """Evidence of a registry look-up (VIES, ARES, ISIR): what was asked, when, and the answer."""
 
     __tablename__ = "registry_check"
     __table_args__ = (UniqueConstraint("registry_name", "key", "checked_on"),)
@@ -223,6 +223,9 @@ class StewardDecision(Base):
     record_a: Mapped[str | None] = mapped_column(String(200))  # "system:record_id"
     record_b: Mapped[str | None] = mapped_column(String(200))
     fingerprint: Mapped[str | None] = mapped_column(String(64))  # content of the records decided on
+    # choose_value: each record's value of the field when decided ({"system:record_id": value}),
+    # so that a record converging on the chosen value (our own correction) keeps the decision
+    evidence: Mapped[dict | None]
     review_item_id: Mapped[int | None] = mapped_column(ForeignKey("review_item.id"))
     decided_by: Mapped[str] = mapped_column(String(128))
     decided_at: Mapped[datetime]

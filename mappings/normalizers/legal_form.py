@@ -16,7 +16,7 @@ from typing import Any
 from mappings.normalizers._common import as_str
 
 # canonical abbreviation -> the spellings seen in names (Czech, Slovak, German, Polish, Hungarian…)
-_VARIANTS: dict[str, tuple[str, ...]] = {
+LEGAL_FORM_VARIANTS: dict[str, tuple[str, ...]] = {
     "s.r.o.": ("s.r.o.", "sro", "spol. s r.o.", "společnost s ručením omezeným",
                "spoločnosť s ručením obmedzeným"),
     "a.s.": ("a.s.", "akciová společnost", "akciová spoločnosť"),
@@ -48,7 +48,7 @@ _VARIANTS: dict[str, tuple[str, ...]] = {
 }
 
 # Words after the legal form that describe a state, not a different form: "ABC s.r.o. v likvidaci".
-_TRAILING_STATES: tuple[tuple[str, ...], ...] = (
+TRAILING_STATES: tuple[tuple[str, ...], ...] = (
     ("v", "likvidaci"), ("v", "konkursu"), ("v", "insolvenci"), ("v", "likvidácii"),
     ("in", "liquidation"),
 )
@@ -77,12 +77,12 @@ def _tokens(text: str) -> tuple[str, ...]:
 @cache
 def _by_length() -> list[tuple[tuple[str, ...], str]]:
     """(tokens, canonical) longest first, so "GmbH & Co. KG" wins over "KG"."""
-    pairs = [(_tokens(v), canonical) for canonical, vs in _VARIANTS.items() for v in vs]
+    pairs = [(_tokens(v), canonical) for canonical, vs in LEGAL_FORM_VARIANTS.items() for v in vs]
     return sorted(pairs, key=lambda pair: len(pair[0]), reverse=True)
 
 
 def _strip_state(tokens: tuple[str, ...]) -> tuple[str, ...]:
-    for state in _TRAILING_STATES:
+    for state in TRAILING_STATES:
         if tokens[-len(state):] == state:
             return tokens[: -len(state)]
     return tokens

@@ -14,7 +14,7 @@ import polars as pl
 
 # The legal forms and their spellings belong to mappings (one list for the whole hub).
 # A private name, read here rather than copied: see the note in the closing report.
-from mappings.normalizers.legal_form import _TRAILING_STATES, _VARIANTS
+from mappings.normalizers.legal_form import TRAILING_STATES, LEGAL_FORM_VARIANTS
 from reconciliation.matching.settings import FeatureSpec
 
 
@@ -87,12 +87,12 @@ def _fold_python(text: str) -> str:
 
 @cache
 def _form_pattern() -> str:
-    spellings = {_fold_python(v) for variants in _VARIANTS.values() for v in variants}
+    spellings = {_fold_python(v) for variants in LEGAL_FORM_VARIANTS.values() for v in variants}
     ordered = sorted((s for s in spellings if s), key=len, reverse=True)
     return r"(?:^|\s)(?:" + "|".join(re.escape(s) for s in ordered) + r")$"
 
 
 @cache
 def _state_pattern() -> str:
-    states = sorted((" ".join(s) for s in _TRAILING_STATES), key=len, reverse=True)
+    states = sorted((" ".join(s) for s in TRAILING_STATES), key=len, reverse=True)
     return r"\s(?:" + "|".join(re.escape(_fold_python(s)) for s in states) + r")$"

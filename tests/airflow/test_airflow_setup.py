@@ -38,6 +38,7 @@ def test_the_estate_serves_on_the_configured_ports_and_writes_its_connections(
         assert written.stat().st_mode & 0o077 == 0, "the file holds passwords: owner only"
         assert connections["custhub_crm"]["port"] == ports["crm"]
         assert connections["custhub_erp"]["port"] == ports["erp"]
+        assert connections["custhub_isir"]["port"] == ports["isir"]
         with socket.create_connection(("127.0.0.1", ports["vies"]), timeout=5):
             pass  # listening
     finally:
@@ -51,7 +52,8 @@ def test_pools_and_connections_are_created_by_code(airflow_db: Path, dag_config:
     from airflow.models.pool import Pool
     from airflow.utils.session import create_session
 
-    assert airflow_setup.sync_pools() == ["custhub_ares", "custhub_hub_store", "custhub_vies"]
+    assert airflow_setup.sync_pools() == ["custhub_ares", "custhub_hub_store", "custhub_isir",
+                                          "custhub_vies"]
     conn = {"conn_type": "sftp", "host": "127.0.0.1", "port": 18022, "login": "erp",
             "password": "pw", "extra": {"host_key": "AAAA"}}
     airflow_setup.import_connections({"custhub_test_erp": conn})

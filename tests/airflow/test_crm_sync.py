@@ -50,7 +50,7 @@ def test_crm_changes_flow_to_registry_refresh_then_the_next_sync_skips(
     assert str(refresh.state) == "success", task_states(refresh)
     with session_scope(engine) as session:
         checked = {r for (r,) in session.execute(select(RegistryCheck.registry_name).distinct())}
-    assert {"ares", "vies"} <= checked
+    assert {"ares", "vies", "isir"} <= checked
 
     second = run_dag(crm_sync)
     states = task_states(second)

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from hub.config import load_config
 from hub.pipeline.context import open_store
 from hub.store.db import session_scope
-from hub.store.models import Base, Outbox
+from hub.store.models import Base, Outbox, Run
 from sandbox.estate import SandboxEstate
 from tests.e2e.test_nightly_over_sandbox import _wrong_fields
 from tests.fixtures.airflow import load_dag, run_dag, task_states
@@ -176,3 +176,26 @@ def _fail_fast_crm(config_path: Path) -> None:
     raw["systems"]["crm"].setdefault("connector", {}).update(
         retry_attempts=2, retry_initial_wait=0.01, retry_max_wait=0.02)
     config_path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+# -- a run a guard holds --------------------------------------------------------------------
+
+def test_a_held_run_skips_publishing_and_finishes_awaiting_approval(
+        airflow_db: Path, dag_config: Path, sqlite_store: str, sandbox_estate: SandboxEstate) -> None:
+    from tests.e2e.test_reconcile_over_sandbox import _crm_sets_email, _synced
+
+    engine, _, ids = _synced(load_config(), sandbox_estate)
+    raw = yaml.safe_load(dag_config.read_text(encoding="utf-8"))
+    raw["guards"] = {**raw["guards"], "max_golden_change_share": 0.0, "min_golden_records": 1}
+    dag_config.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    _crm_sets_email(sandbox_estate, ids["crm"], "novy@presunuto.cz")  # changes one golden record
+    dag_run = run_dag(load_dag("nightly_batch"))
+    states = task_states(dag_run)
+    assert str(dag_run.state) == "success", states
+    assert {s for t, s in states.items() if t.startswith("publish")} == {"skipped"}, states
+    assert states["finish"] == "success", states
+    with session_scope(engine) as session:
+        run = session.scalar(select(Run).where(Run.external_id == f"nightly_batch/{dag_run.run_id}"))
+        assert run.status == "awaiting_approval" and "would change 1 of" in (run.message or "")
+        unsent = select(func.count()).select_from(Outbox).where(Outbox.status != "sent")
+        assert session.scalar(unsent) == 0, "the held run computed no correction to send"

@@ -61,7 +61,7 @@ def test_the_store_wide_steps_share_one_pool_and_registries_have_their_own(dagba
         for task in dag.tasks:
             if task.task_id in {"reconcile", "publish"}:
                 assert task.pool == cfg.hub_store_pool, f"{dag_id}.{task.task_id}"
-            if task.task_id in {"check_ares", "check_vies"}:
+            if task.task_id in {"check_ares", "check_vies", "check_isir"}:
                 assert task.pool == cfg.registry_pools[task.task_id.removeprefix("check_")]
 
 

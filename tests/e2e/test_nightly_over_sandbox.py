@@ -49,12 +49,56 @@ def _wrong_fields(config: HubConfig, estate: SandboxEstate) -> list[str]:
     return wrong
 
 
+def _registry_status_wrong(hub_config: HubConfig, estate: SandboxEstate, run_id: str) -> list[str]:
+    """Every company the generator made insolvent or dissolved: its golden registry_status, and
+    a finding in the report with the register's evidence. No other company has such a finding."""
+    engine = open_store(hub_config)
+    with session_scope(engine) as session:
+        golden = {g.values["company_id"]: g for g in session.scalars(select(GoldenRecord).where(
+            GoldenRecord.is_current.is_(True))) if g.values.get("company_id")}
+    report = build_report(RunContext(hub_config, engine, run_id))
+    findings = {(f.identifier, f.problem): f for f in report.findings
+                if f.problem in ("insolvent", "dissolved")}
+    czech = [c for c in estate.generated.registry if c.company_id]
+    expected = {c.company_id: _status(c) for c in czech}
+    held = {ico: golden[ico].values.get("registry_status") for ico in expected}
+    wrong = [f"{ico}: golden {held[ico]} != {status}" for ico, status in expected.items()
+             if held[ico] != status]
+    wanted = {(ico, status) for ico, status in expected.items() if status != "active"}
+    wrong += [f"finding {key} missing" for key in wanted - set(findings)]
+    wrong += [f"unexpected finding {key}" for key in set(findings) - wanted]
+    return wrong + [problem for c in czech if c.insolvent_since
+                    for problem in _isir_evidence_wrong(c, findings, golden)]
+
+
+def _status(c: TrueCompany) -> str:
+    return "insolvent" if c.insolvent_since else "dissolved" if c.dissolved_on else "active"
+
+
+def _isir_evidence_wrong(c: TrueCompany, findings: dict, golden: dict) -> list[str]:
+    """The report quotes the case the sandbox ISIR files (sandbox.estate) and the check's date;
+    the golden registry_status names the ISIR check in its lineage."""
+    year = c.insolvent_since.year if c.insolvent_since else None
+    case = f"INS {int(str(c.company_id)) % 9000 + 100}/{year} (KONKURS)"
+    finding = findings.get((c.company_id, "insolvent"))
+    wrong = []
+    if finding is None or case not in finding.evidence or not finding.checked_on:
+        wrong.append(f"{c.company_id}: no ISIR case {case} with its date in {finding}")
+    lineage = golden[c.company_id].lineage["registry_status"]
+    if lineage.get("registry_evidence", {}).get("registry") != "isir":
+        wrong.append(f"{c.company_id}: golden lineage without ISIR evidence: {lineage}")
+    return wrong
+
+
 def test_every_system_holds_the_truth_after_the_sync(hub_config: HubConfig,
                                                      sandbox_estate: SandboxEstate) -> None:
     assert _wrong_fields(hub_config, sandbox_estate), "the generated estate should start with drift"
+    generated = sandbox_estate.generated.registry
+    assert any(c.insolvent_since for c in generated) and any(c.dissolved_on for c in generated)
     result = run_nightly(hub_config)
     sandbox_estate.process_inbound()
     assert _wrong_fields(hub_config, sandbox_estate) == []
+    assert _registry_status_wrong(hub_config, sandbox_estate, result.run_id) == []
     engine = open_store(hub_config)
     with session_scope(engine) as session:
         quarantined = {(q.system, q.record_key) for q in session.scalars(select(Quarantine))}

@@ -67,21 +67,15 @@ def _people_edit_email(estate: SandboxEstate, partner_id: str) -> None:
 
 
 def _conflict_for(engine: Engine, partner_id: str, run_id: str) -> tuple[int, str]:
-    """The conflict on this company's e-mail: the one the engine filed (two trusted sources
-    changed the field differently). While the engine misses that change (it compares against
-    an xref hash it has already updated), the test files the same question as its arrangement."""
+    """The conflict the engine filed in ``run_id`` on this company's e-mail: two trusted
+    sources (the CRM and the ERP) changed the field differently."""
     with session_scope(engine) as session:
         hub_id = session.scalar(select(Xref.hub_id).where(Xref.system == "erp", Xref.record_id == partner_id))
         item = session.scalar(select(ReviewItem).where(ReviewItem.hub_id == hub_id, ReviewItem.field == "email",
                                                        ReviewItem.status == "open"))
-        if item is None:
-            item = ReviewItem(kind="conflict", fingerprint=f"e2e-{hub_id}-email", hub_id=hub_id, system="crm",
-                              field="email", candidates={"crm": CRM_EMAIL, "erp": NEW_EMAIL},
-                              reason="crm, erp changed email differently", run_id=run_id,
-                              created_at=datetime.now(UTC))
-            session.add(item)
-            session.flush()
-        assert item.kind == "conflict"
+        assert item is not None, "the engine files the conflict itself"
+        assert (item.kind, item.run_id) == ("conflict", run_id)
+        assert {v for k, v in item.candidates.items() if k != "golden"} == {CRM_EMAIL, NEW_EMAIL}
         return item.id, hub_id
 
 

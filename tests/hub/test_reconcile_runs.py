@@ -99,3 +99,41 @@ def test_a_source_that_shrank_stops_the_run(tmp_path: Path) -> None:
             row.deleted_at = utcnow()
     result = reconcile_run(new_run(config, engine))
     assert result.held is not None and "crm shrank from 10 to 6" in result.held
+
+
+def _delete_at_source(engine, system: str, record_id: str) -> None:  # type: ignore[no-untyped-def]
+    with session_scope(engine) as session:
+        session.scalar(select(SourceRecord).where(SourceRecord.system == system,
+                                                  SourceRecord.record_id == record_id)).deleted_at = utcnow()
+
+
+def test_a_record_deleted_at_its_source_no_longer_speaks_for_the_company(tmp_path: Path) -> None:
+    config = store_config(tmp_path)
+    engine = open_seeded(config, 2)
+    put(engine, "accounting", "accounting-0", company(0, legal_name="Firma 0 a.s.", street="Stará 1"))
+    reconcile_run(new_run(config, engine))
+    h0, h1 = hub_of(engine, "crm", "crm-0"), hub_of(engine, "crm", "crm-1")
+    assert golden_at(engine, h0).values["legal_name"] == "Firma 0 a.s."  # accounting comes first
+    _delete_at_source(engine, "accounting", "accounting-0")
+    _delete_at_source(engine, "crm", "crm-1")
+    _delete_at_source(engine, "accounting", "accounting-1")
+    ctx = new_run(config, engine)
+    reconcile_run(ctx)
+    assert golden_at(engine, h0).values["legal_name"] == "Firma 0 s.r.o."
+    assert hub_of(engine, "accounting", "accounting-0") == h0  # kept: it may come back
+    assert golden_at(engine, h1) is not None and len(golden_history(engine, h1)) == 1  # kept as it was
+    with session_scope(engine) as session:
+        assert not session.scalars(select(Outbox).where(Outbox.run_id == ctx.run_id)).all()
+
+
+def test_a_correction_skipped_for_a_deleted_record_is_sent_once_the_record_is_back(tmp_path: Path) -> None:
+    config = store_config(tmp_path)
+    engine = open_seeded(config, 1)
+    put(engine, "crm", "crm-0", company(0, street="Nová 1"))
+    reconcile_run(new_run(config, engine))
+    with session_scope(engine) as session:
+        row = session.scalar(select(Outbox).where(Outbox.record_id == "accounting-0"))
+        row.status = "skipped_deleted"  # publish met the record deleted; it has come back since
+    reconcile_run(new_run(config, engine))
+    with session_scope(engine) as session:
+        assert [r.status for r in session.scalars(select(Outbox))] == ["pending"]

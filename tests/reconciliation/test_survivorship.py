@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciliation.decisions import ChosenValue, field_evidence, fingerprint
+from reconciliation.decisions import ChosenValue, chosen_holds, field_evidence, fingerprint
 from reconciliation.records import MemberRecord
 from reconciliation.survivorship import FieldRule, survive
 
@@ -46,6 +46,21 @@ def test_a_chosen_value_wins_until_a_source_changes_the_field() -> None:
     assert golden.values["street"] == "Stará 2" and golden.lineage["street"]["rule"] == "steward"
     moved = [MemberRecord("crm", "C1", {"street": "Jiná 3"}), ACC, ERP]
     assert survive(moved, rules, ["street"], chosen={"street": choice}).values["street"] == "Jiná 3"
+
+
+def test_a_chosen_value_with_its_evidence_survives_sources_taking_it_but_not_a_new_value() -> None:
+    rules = {"street": FieldRule("source_priority", SOURCES)}
+    decided = field_evidence(MEMBERS, "street")
+    choice = ChosenValue("H1", "street", "Stará 2", fingerprint(decided), 1, decided)
+    corrected = [MemberRecord("crm", "C1", {"street": "Stará 2"}), ACC, ERP,
+                 MemberRecord("erp", "E2", {})]  # the CRM took the chosen value; a new record without one
+    assert chosen_holds(choice, corrected) and chosen_holds(choice, MEMBERS)
+    assert survive(corrected, rules, ["street"], chosen={"street": choice}).lineage["street"]["rule"] == "steward"
+    edited = [CRM, MemberRecord("accounting", "A1", {"street": "Třetí 3"}), ERP]
+    assert not chosen_holds(choice, edited)
+    assert survive(edited, rules, ["street"], chosen={"street": choice}).values["street"] == "Nová 1"
+    joined = [*MEMBERS, MemberRecord("erp", "E2", {"street": "Jiná 4"})]  # new evidence
+    assert not chosen_holds(choice, joined)
 
 
 def test_the_result_does_not_depend_on_the_order_records_were_read_in() -> None:

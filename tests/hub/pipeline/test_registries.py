@@ -10,11 +10,12 @@ from sqlalchemy import select
 from connectors.registries.isir import IsirConnector
 from connectors.registries.isir import Settings as IsirSettings
 from hub.pipeline.context import RunContext, metrics, utcnow
+from hub.pipeline.reconcile import reconcile_run
 from hub.pipeline.registries import check_isir, check_registries, evidence, field_evidence
 from hub.pipeline.report import build_report
 from hub.pipeline.runs import start_run
 from hub.store.db import session_scope
-from hub.store.models import CanonicalRecord, GoldenRecord, RegistryCheck
+from hub.store.models import CanonicalRecord, Discrepancy, GoldenRecord, Outbox, RegistryCheck
 from tests.fixtures.soap import FAST_RETRY, airflow_conn_env, hub_context
 
 pytestmark = pytest.mark.integration
@@ -28,12 +29,13 @@ COMPANIES = {  # crm record id -> what the CRM says
 
 
 @pytest.fixture
-def ctx(tmp_path, monkeypatch, vies_conn, ares_conn) -> RunContext:
+def ctx(tmp_path, monkeypatch, vies_conn, ares_conn, isir_conn) -> RunContext:
     airflow_conn_env(monkeypatch, "custhub_vies", vies_conn)
     airflow_conn_env(monkeypatch, "custhub_ares", ares_conn)
+    airflow_conn_env(monkeypatch, "custhub_isir", isir_conn)
     fast = {"retry_attempts": 2, **FAST_RETRY}
     ctx = hub_context(tmp_path, monkeypatch, {"vies": {**fast, "requester_vat_id": "CZ25596641"},
-                                              "ares": fast})
+                                              "ares": fast, "isir": fast})
     with session_scope(ctx.engine) as session:
         for record_id, values in COMPANIES.items():
             session.add(CanonicalRecord(system="crm", record_id=record_id, source_hash="x",
@@ -56,8 +58,8 @@ def _next_run(ctx: RunContext) -> RunContext:
 
 
 def test_each_answer_is_stored_with_its_evidence(ctx, isir):
-    counts = check_registries(ctx)
-    counts |= check_isir(ctx, isir)
+    counts = check_registries(ctx)  # hub.yaml's registries: ARES, VIES and ISIR
+    assert check_isir(ctx, isir) == {}  # every ISIR answer was final: the day's cache
     assert counts == {"ares_found": 2, "ares_not_found": 1, "vies_valid": 1, "vies_invalid": 1,
                       "vies_unknown": 1, "isir_insolvent": 1, "isir_clear": 2}
     checks = _checks(ctx)
@@ -108,9 +110,8 @@ def test_an_unsafe_answer_is_refused_unread_and_reported(ctx, vies_service):
     assert check_registries(_next_run(ctx)) == {"vies_valid": 1}  # asked again next run
 
 
-def test_the_report_lists_what_accountants_must_see_with_evidence(ctx, isir):
+def test_the_report_lists_what_accountants_must_see_with_evidence(ctx):
     check_registries(ctx)
-    check_isir(ctx, isir)
     with session_scope(ctx.engine) as session:
         for n, values in enumerate(COMPANIES.values(), 1):
             status = {"01603094": "dissolved"}.get(values.get("company_id"), "active")
@@ -136,3 +137,36 @@ def test_evidence_for_lineage(ctx):
         legal_name = field_evidence(session, "ares", "27074358", "legal_name")
         assert (legal_name["registry"], legal_name["status"]) == ("ares", "found")
         assert field_evidence(session, "ares", "27074358", "email") is None
+
+
+def _golden_by_ico(ctx: RunContext) -> dict[str, GoldenRecord]:
+    with session_scope(ctx.engine) as session:
+        rows = session.scalars(select(GoldenRecord).where(GoldenRecord.is_current.is_(True)))
+        return {g.values.get("company_id"): g for g in rows}
+
+
+def test_registry_records_decide_status_with_evidence_but_are_no_customers(ctx):
+    with session_scope(ctx.engine) as session:
+        # Without its VAT ID, which ARES contradicts: CRM-1 then joins the registries' records.
+        session.get(CanonicalRecord, ("crm", "CRM-1")).values = {
+            "country": "CZ", "company_id": "27074358", "legal_name": "Asseco"}
+    check_registries(ctx)
+    with session_scope(ctx.engine) as session:  # an insolvency of a company we do not deal with
+        session.add(CanonicalRecord(system="isir", record_id="45317054", source_hash="x",
+                                    values={"company_id": "45317054",
+                                            "registry_status": "insolvent"}, run_id=ctx.run_id))
+    reconcile_run(ctx)
+    golden = _golden_by_ico(ctx)
+    assert set(golden) == {"27074358", "01603094", "25596641", None}  # CRM-3 has no IČO
+    insolvent = golden["27074358"]
+    assert insolvent.values["registry_status"] == "insolvent"  # ISIR wins over ARES "active"
+    status = insolvent.lineage["registry_status"]
+    assert (status["source"], status["registry_evidence"]["status"]) == ("isir", "insolvent")
+    assert insolvent.lineage["legal_name"]["registry_evidence"]["registry"] == "ares"
+    # ISIR found no ongoing proceeding: its "clear" leaves ARES's "dissolved" standing.
+    assert golden["01603094"].values["registry_status"] == "dissolved"
+    assert "registry_evidence" not in golden["25596641"].lineage.get("legal_name", {})
+    with session_scope(ctx.engine) as session:
+        corrected = {o.system for o in session.scalars(select(Outbox))}
+        reported = {d.system for d in session.scalars(select(Discrepancy))}
+    assert corrected | reported <= {"crm"}  # registries never receive corrections
