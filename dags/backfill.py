@@ -24,11 +24,10 @@ data interval). See docs/operating.md.
 
 from __future__ import annotations
 
-from airflow.sdk import Param, TriggerRule, dag, task
+from airflow.sdk import Param, dag
 
-from hub.orchestration import GOLDEN, default_args, settings, start_date
-
-CFG = settings()
+import hub.dag_steps as steps
+from hub.orchestration import default_args, start_date
 
 
 @dag(
@@ -51,75 +50,16 @@ CFG = settings()
     },
 )
 def backfill() -> None:
-    @task
-    def plan(**context) -> dict:  # type: ignore[no-untyped-def]
-        from hub import tasks
-
-        return tasks.plan_backfill(dict(context["params"]))
-
-    @task
-    def start(window: dict, **context) -> str:  # type: ignore[no-untyped-def]
-        from hub import tasks
-
-        return tasks.start_backfill(context["dag"].dag_id, context["run_id"], window)
-
-    @task
-    def systems(window: dict) -> list[str]:
-        return list(window["systems"])  # mapping needs a task's own return value
-
-    @task
-    def extract(hub_run: str, system: str) -> dict[str, int]:
-        from hub import tasks
-
-        return tasks.extract(hub_run, system)
-
-    @task
-    def map_records(hub_run: str, system: str) -> dict[str, int]:
-        from hub import tasks
-
-        return tasks.map_records(hub_run, system)
-
-    @task
-    def check_quarantine(hub_run: str) -> None:
-        from hub import tasks
-
-        tasks.check_quarantine(hub_run)
-
-    @task(pool=CFG.hub_store_pool, outlets=[GOLDEN])
-    def reconcile(hub_run: str) -> dict[str, int]:
-        from hub import tasks
-
-        return tasks.reconcile(hub_run)
-
-    @task(pool=CFG.hub_store_pool)
-    def publish(hub_run: str, system: str) -> dict[str, int]:
-        from hub import tasks
-
-        return tasks.publish(hub_run, system)
-
-    @task
-    def would_change(hub_run: str, window: dict) -> dict:
-        from hub import tasks
-
-        return tasks.would_change(hub_run, window["systems"])
-
-    # Also after publish skipped because a guard holds the run: its report is what the approver
-    # reads, and it stays awaiting approval. A skipped start (a finished run) skips it too.
-    @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
-    def finish(hub_run: str) -> str:
-        from hub import tasks
-
-        return tasks.finish(hub_run)
-
-    window = plan()
-    hub_run = start(window)
-    names = systems(window)
-    extracted = extract.partial(hub_run=hub_run).expand(system=names)
-    mapped = map_records.partial(hub_run=hub_run).expand(system=names)
-    published = publish.partial(hub_run=hub_run).expand(system=names)
-    listed = would_change(hub_run, window)
-    extracted >> mapped >> check_quarantine(hub_run) >> reconcile(hub_run) >> published >> listed
-    listed >> finish(hub_run)
+    window = steps.plan_backfill()
+    hub_run = steps.start_backfill(window)
+    names = steps.backfill_systems(window)
+    extracted = steps.extract.partial(hub_run=hub_run).expand(system=names)
+    mapped = steps.map_records.partial(hub_run=hub_run).expand(system=names)
+    published = steps.publish(hub_run, names)
+    listed = steps.would_change(hub_run, window)
+    guarded = steps.check_quarantine(hub_run)
+    extracted >> mapped >> guarded >> steps.reconcile(hub_run) >> published >> listed
+    listed >> steps.finish(hub_run)
 
 
 dag = backfill()

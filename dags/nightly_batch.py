@@ -21,10 +21,10 @@ Airflow connections named in config/hub.yaml. See docs/operating.md.
 
 from __future__ import annotations
 
-from airflow.sdk import CronDataIntervalTimetable, Param, TriggerRule, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag
 
-from hub.orchestration import (GOLDEN, REGISTRY_CHECKS, default_args, registry_pools, settings,
-                               start_date)
+import hub.dag_steps as steps
+from hub.orchestration import default_args, settings, start_date
 
 CFG = settings()
 
@@ -43,77 +43,16 @@ CFG = settings()
                              description="Compute everything, write nothing back to the systems.")},
 )
 def nightly_batch() -> None:
-    @task
-    def start(**context) -> str:  # type: ignore[no-untyped-def]
-        from hub import tasks
-
-        return tasks.start("nightly", context["dag"].dag_id, context["run_id"],
-                           context.get("data_interval_start"), context.get("data_interval_end"),
-                           bool(context["params"]["dry_run"]))
-
-    @task
-    def systems() -> list[str]:
-        from hub import tasks
-
-        return tasks.systems()
-
-    @task
-    def extract(hub_run: str, system: str) -> dict[str, int]:
-        from hub import tasks
-
-        return tasks.extract(hub_run, system)
-
-    @task
-    def map_records(hub_run: str, system: str) -> dict[str, int]:
-        from hub import tasks
-
-        return tasks.map_records(hub_run, system)
-
-    @task
-    def check_quarantine(hub_run: str) -> None:
-        from hub import tasks
-
-        tasks.check_quarantine(hub_run)
-
-    def check_registry(registry: str, pool: str):  # type: ignore[no-untyped-def]
-        @task(task_id=f"check_{registry}", pool=pool, outlets=[REGISTRY_CHECKS])
-        def check(hub_run: str) -> dict[str, int]:
-            from hub import tasks
-
-            return tasks.check_registry(hub_run, registry)
-
-        return check
-
-    @task(pool=CFG.hub_store_pool, outlets=[GOLDEN])
-    def reconcile(hub_run: str) -> dict[str, int]:
-        from hub import tasks
-
-        return tasks.reconcile(hub_run)
-
-    @task(pool=CFG.hub_store_pool)
-    def publish(hub_run: str, system: str) -> dict[str, int]:
-        from hub import tasks
-
-        return tasks.publish(hub_run, system)
-
-    # Also after publish skipped because a guard holds the run: its report is what the approver
-    # reads, and it stays awaiting approval. A skipped start (a finished run) skips it too.
-    @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
-    def finish(hub_run: str) -> str:
-        from hub import tasks
-
-        return tasks.finish(hub_run)
-
     # "run_id" is Airflow's own context variable: the hub's run travels as "hub_run".
-    hub_run = start()
-    names = systems()
-    extracted = extract.partial(hub_run=hub_run).expand(system=names)
-    mapped = map_records.partial(hub_run=hub_run).expand(system=names)
-    guarded = check_quarantine(hub_run)
-    checked = [check_registry(name, pool)(hub_run) for name, pool in registry_pools().items()]
-    reconciled = reconcile(hub_run)
-    published = publish.partial(hub_run=hub_run).expand(system=names)
-    extracted >> mapped >> guarded >> checked >> reconciled >> published >> finish(hub_run)
+    hub_run = steps.start("nightly", honours_dry_run=True)
+    names = steps.systems()
+    extracted = steps.extract.partial(hub_run=hub_run).expand(system=names)
+    mapped = steps.map_records.partial(hub_run=hub_run).expand(system=names)
+    guarded = steps.check_quarantine(hub_run)
+    checked = steps.check_registries(hub_run)
+    reconciled = steps.reconcile(hub_run)
+    published = steps.publish(hub_run, names)
+    extracted >> mapped >> guarded >> checked >> reconciled >> published >> steps.finish(hub_run)
 
 
 dag = nightly_batch()

@@ -18,10 +18,10 @@ See docs/operating.md.
 
 from __future__ import annotations
 
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag
 
-from hub.orchestration import (GOLDEN, REGISTRY_CHECKS, default_args, registry_pools, settings,
-                               staged, start_date)
+import hub.dag_steps as steps
+from hub.orchestration import default_args, settings, staged, start_date
 
 CFG = settings()
 
@@ -39,51 +39,11 @@ CFG = settings()
     doc_md=__doc__,
 )
 def registry_refresh() -> None:
-    @task
-    def start(**context) -> str:  # type: ignore[no-untyped-def]
-        from hub import tasks
-
-        return tasks.start("registry_refresh", context["dag"].dag_id, context["run_id"],
-                           context.get("data_interval_start"), context.get("data_interval_end"))
-
-    def check_registry(registry: str, pool: str):  # type: ignore[no-untyped-def]
-        @task(task_id=f"check_{registry}", pool=pool, outlets=[REGISTRY_CHECKS])
-        def check(hub_run: str) -> dict[str, int]:
-            from hub import tasks
-
-            return tasks.check_registry(hub_run, registry)
-
-        return check
-
-    @task(pool=CFG.hub_store_pool, outlets=[GOLDEN])
-    def reconcile(hub_run: str) -> dict[str, int]:
-        from hub import tasks
-
-        return tasks.reconcile(hub_run)
-
-    @task
-    def systems() -> list[str]:
-        from hub import tasks
-
-        return tasks.systems()
-
-    @task(pool=CFG.hub_store_pool)
-    def publish(hub_run: str, system: str) -> dict[str, int]:
-        from hub import tasks
-
-        return tasks.publish(hub_run, system)
-
-    @task
-    def finish(hub_run: str) -> str:
-        from hub import tasks
-
-        return tasks.finish(hub_run)
-
-    hub_run = start()
-    checked = [check_registry(name, pool)(hub_run) for name, pool in registry_pools().items()]
-    reconciled = reconcile(hub_run)
-    published = publish.partial(hub_run=hub_run).expand(system=systems())
-    checked >> reconciled >> published >> finish(hub_run)
+    hub_run = steps.start("registry_refresh")
+    checked = steps.check_registries(hub_run)
+    reconciled = steps.reconcile(hub_run)
+    published = steps.publish(hub_run, steps.systems())
+    checked >> reconciled >> published >> steps.finish(hub_run)
 
 
 dag = registry_refresh()

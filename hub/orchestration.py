@@ -1,8 +1,8 @@
 """What the DAG files share: defaults, assets and schedules. Cheap to import at parse time.
 
 This module reads only the ``orchestration`` section of hub.yaml (a small local file) and
-imports nothing that reaches a network or a database: DAG files import it at top level;
-everything else (hub.tasks and the pipeline) they import inside their tasks.
+imports nothing that reaches a network or a database: DAG files and hub.dag_steps import it at
+top level; everything else (hub.tasks and the pipeline) is imported inside the tasks.
 """
 
 from __future__ import annotations

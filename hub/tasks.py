@@ -1,9 +1,9 @@
 """The callables Airflow tasks run: one per pipeline step, taking and returning plain values.
 
-DAG files import this module inside their tasks only, so that parsing a DAG stays cheap. Each
-function opens the store for the hub run it is given; the hub run is found (or made) from the
-Airflow DAG id and run id, so a retried task, a cleared run or a re-run backfill joins the run
-it belongs to instead of starting another.
+The tasks of hub.dag_steps import this module only when they run, so that parsing a DAG stays
+cheap. Each function opens the store for the hub run it is given; the hub run is found (or made)
+from the Airflow DAG id and run id, so a retried task, a cleared run or a re-run backfill joins
+the run it belongs to instead of starting another.
 """
 
 from __future__ import annotations
