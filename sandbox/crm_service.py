@@ -28,14 +28,12 @@ from lxml import etree
 from lxml.builder import ElementMaker
 
 from sandbox.soap_server import (
-    Request,
     Response,
-    SandboxService,
+    SoapService,
     XmlRejected,
     envelope,
     fault,
     parse_xml,
-    rewrite_soap_address,
     soap_body_child,
 )
 
@@ -173,7 +171,8 @@ class DigestAuth:
             return True
 
 
-class CrmService(SandboxService):
+class CrmService(SoapService):
+    WSDL_FILE = WSDL_FILE
     PATH = "/crm/soap"
 
     def __init__(self, db_path: str, username: str, password: str):
@@ -181,9 +180,6 @@ class CrmService(SandboxService):
         self.store = AccountStore(db_path)
         self._auth = DigestAuth(username, password)
 
-    @property
-    def url(self) -> str:
-        return super().url + self.PATH
 
     def load(self, accounts: list[dict[str, Any]]) -> None:
         self.store.load(accounts)
@@ -191,16 +187,8 @@ class CrmService(SandboxService):
     def accounts(self) -> list[dict[str, Any]]:
         return self.store.all()
 
-    def handle(self, request: Request, mode: str | None) -> Response:
-        if request.path != self.PATH:
-            return Response(404, b"not found", "text/plain")
-        if request.method == "GET" and "wsdl" in request.query:
-            return Response(200, rewrite_soap_address(WSDL_FILE.read_bytes(), self.url))
-        if request.method != "POST":
-            return Response(405, b"POST a SOAP envelope", "text/plain")
-        return self._soap(request.body)
 
-    def _soap(self, body: bytes) -> Response:
+    def answer(self, body: bytes) -> Response:
         try:
             env = parse_xml(body)
             operation = soap_body_child(env)

@@ -23,9 +23,8 @@ from typing import Any
 from lxml import etree
 
 from sandbox.soap_server import (
-    Request,
     Response,
-    SandboxService,
+    SoapService,
     XmlRejected,
     envelope,
     fault,
@@ -62,7 +61,8 @@ def isir_proceeding(ico: str, name: str, state: str, number: int = 1234, year: i
             "datumPmZahajeniUpadku": (since or date(year, 3, 1)).isoformat()}
 
 
-class IsirService(SandboxService):
+class IsirService(SoapService):
+    WSDL_FILE = WSDL_FILE
     PATH = "/isir_cuzk_ws/IsirWsCuzkService"
 
     def __init__(self, proceedings: dict[str, Any]):
@@ -70,23 +70,16 @@ class IsirService(SandboxService):
         self.proceedings = proceedings  # IČO -> list of rows, or a misbehaviour dict
         self.asked: list[str] = []  # IČOs asked for, in order (to count retries)
 
-    @property
-    def url(self) -> str:
-        return super().url + self.PATH
-
-    def handle(self, request: Request, mode: str | None) -> Response:
-        if request.path != self.PATH:
-            return Response(404, b"not found", "text/plain")
-        if request.method == "GET" and "wsdl" in request.query:
+    def document(self, query: dict[str, list[str]]) -> bytes | None:
+        # The real WSDL imports its XSD over https: serve both, the import pointing here.
+        if "xsd" in query:
+            return XSD_FILE.read_bytes()
+        if "wsdl" in query:
             wsdl = WSDL_FILE.read_bytes().replace(REMOTE_XSD, f"{self.url}?xsd=1".encode())
-            return Response(200, rewrite_soap_address(wsdl, self.url))
-        if request.method == "GET" and "xsd" in request.query:
-            return Response(200, XSD_FILE.read_bytes())
-        if request.method != "POST":
-            return Response(405, b"POST a SOAP envelope", "text/plain")
-        return self._soap(request.body)
+            return rewrite_soap_address(wsdl, self.url)
+        return None
 
-    def _soap(self, body: bytes) -> Response:
+    def answer(self, body: bytes) -> Response:
         try:
             operation = soap_body_child(parse_xml(body))
         except XmlRejected as exc:

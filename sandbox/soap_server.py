@@ -239,3 +239,33 @@ def rewrite_soap_address(wsdl: bytes, location: str) -> bytes:
     untouched, so the served document is the real one."""
     pattern = re.compile(rb'(<[\w-]+:address\s+location=")[^"]*(")')
     return pattern.sub(lambda m: m.group(1) + location.encode() + m.group(2), wsdl, count=1)
+
+
+class SoapService(SandboxService):
+    """A SOAP look-alike: its WSDL at ``PATH?wsdl`` (pointing at itself), envelopes POSTed to ``PATH``."""
+
+    PATH: str
+    WSDL_FILE: Path
+
+    @property
+    def url(self) -> str:
+        return super().url + self.PATH
+
+    def handle(self, request: Request, mode: str | None) -> Response:
+        if request.path != self.PATH:
+            return Response(404, b"not found", "text/plain")
+        document = self.document(request.query) if request.method == "GET" else None
+        if document is not None:
+            return Response(200, document)
+        if request.method != "POST":
+            return Response(405, b"POST a SOAP envelope", "text/plain")
+        return self.answer(request.body)
+
+    def document(self, query: dict[str, list[str]]) -> bytes | None:
+        """The contract documents served on GET (the WSDL); None for anything else."""
+        if "wsdl" in query:
+            return rewrite_soap_address(self.WSDL_FILE.read_bytes(), self.url)
+        return None
+
+    def answer(self, body: bytes) -> Response:
+        raise NotImplementedError

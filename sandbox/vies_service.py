@@ -34,14 +34,12 @@ from lxml import etree
 from lxml.builder import ElementMaker
 
 from sandbox.soap_server import (
-    Request,
     Response,
-    SandboxService,
+    SoapService,
     XmlRejected,
     envelope,
     fault,
     parse_xml,
-    rewrite_soap_address,
     soap_body_child,
 )
 
@@ -100,7 +98,8 @@ class CountryGauge:
             self.in_flight[country] -= 1
 
 
-class ViesService(SandboxService):
+class ViesService(SoapService):
+    WSDL_FILE = WSDL_FILE
     PATH = "/taxation_customs/vies/services/checkVatService"
 
     def __init__(self, records: dict[str, dict[str, Any]],
@@ -111,20 +110,9 @@ class ViesService(SandboxService):
         self.gauge = CountryGauge(max_concurrent_per_country)
         self.latency = latency  # seconds each answer takes, so that requests overlap
 
-    @property
-    def url(self) -> str:
-        return super().url + self.PATH
 
-    def handle(self, request: Request, mode: str | None) -> Response:
-        if request.path != self.PATH:
-            return Response(404, b"not found", "text/plain")
-        if request.method == "GET" and "wsdl" in request.query:
-            return Response(200, rewrite_soap_address(WSDL_FILE.read_bytes(), self.url))
-        if request.method != "POST":
-            return Response(405, b"POST a SOAP envelope", "text/plain")
-        return self._soap(request.body)
 
-    def _soap(self, body: bytes) -> Response:
+    def answer(self, body: bytes) -> Response:
         try:
             operation = soap_body_child(parse_xml(body))
         except XmlRejected:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from hub.config import REGISTRY_KINDS, HubConfig, connector_class, load_config
 from hub.connections import get_connection
 from hub.store.db import make_engine, migrate
-from hub.store.models import Run, RunMetric
+from hub.store.models import RunMetric
 
 
 @dataclass(frozen=True)
@@ -23,10 +23,6 @@ class RunContext:
     engine: Engine
     run_id: str
 
-    @property
-    def dry_run(self) -> bool:
-        with Session(self.engine) as session:
-            return bool(session.get(Run, self.run_id).dry_run)
 
 
 def open_store(config: HubConfig) -> Engine:

@@ -16,14 +16,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.base import Page
 from hub.pipeline.context import RunContext, build_connector, set_metric, utcnow
 from hub.pipeline.stage import mark_deleted, stage_page
 from hub.store.db import session_scope
-from hub.store.models import Cursor, FileLedger, SourceRecord
+from hub.store.models import Cursor, FileLedger
 
 
 def extract(ctx: RunContext, system: str, *, detect_deletions: bool = True) -> dict[str, int]:
@@ -84,7 +83,3 @@ def _remember(session: Session, system: str, page: Page, run_id: str) -> None:
                                source_name=page.source_name or "", run_id=run_id,
                                processed_at=utcnow()))
 
-
-def staged_records(ctx: RunContext, system: str) -> int:
-    with session_scope(ctx.engine) as session:
-        return len(session.scalars(select(SourceRecord.id).where(SourceRecord.system == system)).all())

@@ -163,6 +163,3 @@ def _decimal(value: object) -> Decimal | None:
     except InvalidOperation:
         return None
 
-
-def xref_size(session: Session) -> int:
-    return len(session.scalars(select(Xref.hub_id)).all())

@@ -10,7 +10,6 @@ import re
 from typing import Any
 
 from mappings.errors import InvalidValue
-from mappings.normalizers._common import as_str
 from mappings.normalizers.text import normalize_text
 
 LABEL = "postal code"
