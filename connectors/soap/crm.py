@@ -136,6 +136,11 @@ class CrmSoapConnector:
             if not reply.hasMore:
                 return
 
+    def cursor_at(self, moment: datetime) -> JsonDict | None:
+        """The cursor that makes ``read_pages`` start at ``moment`` (a backfill window's start):
+        accounts with ModifiedAt >= ``moment`` (naive means UTC, as the CRM speaks)."""
+        return Cursor.from_json({"modified_at": moment.isoformat(), "id": ""}).to_json()
+
     def acknowledge(self, page: Page) -> None:
         """Nothing to release: the CRM keeps its accounts; the cursor is the hub's."""
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 
@@ -244,6 +244,19 @@ class SqlViewConnector:
                     yield Page(records=self._records(rows, names, key),
                                cursor=last.dump() if last else None,
                                source_name=self.settings.view)
+
+    def cursor_at(self, moment: datetime) -> JsonDict:
+        """The cursor that makes ``read_pages`` start at ``moment`` (a backfill window's start).
+
+        The empty key sorts before every key, so rows stamped exactly ``moment`` are read too.
+        ``moment`` is taken in UTC (naive means UTC); against a column without a time zone it
+        is given as naive UTC, the convention this connector assumes for such columns.
+        """
+        when = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+        column = self._view().c[self.settings.watermark_column]
+        if not getattr(column.type, "timezone", False):
+            when = when.replace(tzinfo=None)
+        return ViewCursor(when, "").dump()
 
     def _connect(self) -> sa.Connection:
         with self._guard("connecting"):

@@ -9,11 +9,22 @@ Deletions (``detect_deletions``, the nightly run): a connector with ``scan_keys(
 has its every key compared with what the hub staged, after all pages are stored; a file
 connector whose ``complete_export(page)`` says the file lists every record has that file's
 keys compared, in the transaction of its last page. See ``stage.mark_deleted``.
+
+Backfill runs (kind ``backfill`` with an interval) read from the window instead of the stored
+cursor: the connector's optional ``cursor_at(moment)`` turns the window's start into its
+cursor, and the stored cursor is neither read nor saved, so the scheduled runs carry on where
+they left off. The read is open-ended: records changed after the window's end are read too (a
+superset, which is safe, every later step is idempotent). A connector without ``cursor_at``
+(SFTP files: read exports move to ``archive/``) reads as usual from its stored cursor; the
+run logs a warning and records the metric ``window_not_applied`` = 1 for that system (also in
+the counts returned). Backfill runs never run the full key scan for deletions.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,14 +33,28 @@ from connectors.base import Page
 from hub.pipeline.context import RunContext, build_connector, set_metric, utcnow
 from hub.pipeline.stage import mark_deleted, stage_page
 from hub.store.db import session_scope
-from hub.store.models import Cursor, FileLedger
+from hub.store.models import Cursor, FileLedger, Run
+
+log = logging.getLogger("custhub.extract")
 
 
 def extract(ctx: RunContext, system: str, *, detect_deletions: bool = True) -> dict[str, int]:
     connector = build_connector(ctx.config, system)
     counts: Counter[str] = Counter()
+    window_start = _backfill_window_start(ctx)
+    cursor, save_cursor = _cursor(ctx, system), True
+    if window_start is not None:
+        detect_deletions = False  # a backfill re-reads a window: no full key scan
+        cursor_at = getattr(connector, "cursor_at", None)
+        if cursor_at is not None:
+            cursor, save_cursor = cursor_at(window_start), False
+        else:
+            counts["window_not_applied"] = 1
+            log.warning("run %s: %s cannot read from a point in time; the backfill window "
+                        "was not applied to it, it reads from its stored cursor", ctx.run_id,
+                        system)
     file_keys: set[str] = set()  # the keys of the file being read, for complete exports
-    for page in connector.read_pages(_cursor(ctx, system)):
+    for page in connector.read_pages(cursor):
         with session_scope(ctx.engine) as session:
             if page.content_hash and session.get(FileLedger, (system, page.content_hash)):
                 counts["files_already_applied"] += page.ack_token is not None
@@ -40,7 +65,7 @@ def extract(ctx: RunContext, system: str, *, detect_deletions: bool = True) -> d
                 if detect_deletions and _is_complete_export(connector, page):
                     counts["deleted_at_source"] += mark_deleted(session, system, file_keys,
                                                                 ctx.run_id)
-                _remember(session, system, page, ctx.run_id)
+                _remember(session, system, page, ctx.run_id, save_cursor=save_cursor)
         connector.acknowledge(page)
         if page.ack_token is not None:
             file_keys = set()
@@ -67,6 +92,17 @@ def _metrics(ctx: RunContext, system: str, counts: Counter[str]) -> None:
     with session_scope(ctx.engine) as session:
         for metric in ("extracted", "new", "changed", "rejected", "deleted_at_source"):
             set_metric(session, ctx.run_id, system, metric, counts[metric])
+        if counts["window_not_applied"]:
+            set_metric(session, ctx.run_id, system, "window_not_applied", 1)
+
+
+def _backfill_window_start(ctx: RunContext) -> datetime | None:
+    """The start of a backfill run's window; None for every other run."""
+    with session_scope(ctx.engine) as session:
+        run = session.get(Run, ctx.run_id)
+        if run is None or run.kind != "backfill" or run.interval_start is None:
+            return None
+        return run.interval_start
 
 
 def _cursor(ctx: RunContext, system: str) -> dict | None:
@@ -75,8 +111,9 @@ def _cursor(ctx: RunContext, system: str) -> dict | None:
         return row.value if row else None
 
 
-def _remember(session: Session, system: str, page: Page, run_id: str) -> None:
-    if page.cursor is not None:
+def _remember(session: Session, system: str, page: Page, run_id: str, *,
+              save_cursor: bool = True) -> None:
+    if save_cursor and page.cursor is not None:
         session.merge(Cursor(system=system, value=page.cursor, run_id=run_id, updated_at=utcnow()))
     if page.content_hash and page.ack_token is not None:  # the whole file is stored now
         session.add(FileLedger(system=system, content_hash=page.content_hash,
