@@ -34,13 +34,13 @@ def main(directory: Path) -> dict[str, float]:
         figures[f"peak GB after {stage}"] = _peak_gb()
         clock = now
 
-    # One system at a time, so that only one system's raw columns are in memory with the result.
-    records = pl.concat([map_system(pl.read_parquet(sorted(directory.glob(f"{s}-*.parquet"))), s)
-                         for s in SYSTEMS], rechunk=True)
+    # One file at a time: only one file's raw columns are in memory with the mapped result.
+    records = pl.concat([map_system(pl.read_parquet(path), s)
+                         for s in SYSTEMS for path in sorted(directory.glob(f"{s}-*.parquet"))], rechunk=True)
     lap("read + map")
     result = Linker(config.matching).link(records)
     lap("match")
-    members = records.join(result.clusters.select("system", "record_id", "cluster"), on=["system", "record_id"])
+    members = _with_cluster(records, result.clusters)
     del records  # the members carry the same columns
     golden = _survive(members, config)
     lap("survivorship")
@@ -59,6 +59,16 @@ def main(directory: Path) -> dict[str, float]:
                     "precision %": 100 * scores.precision, "recall %": 100 * scores.recall,
                     "F1 %": 100 * scores.f1})
     return figures
+
+
+def _with_cluster(records: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
+    """The records with their cluster: joined on the keys only, so the other columns are not copied."""
+    keys = ["system", "record_id"]
+    found = records.select(keys).join(clusters.select(*keys, "cluster"), on=keys, how="left",
+                                      maintain_order="left")
+    if found.height == records.height and not found["cluster"].null_count():
+        return records.with_columns(found["cluster"])
+    return records.join(clusters.select(*keys, "cluster"), on=keys)  # duplicate or unclustered keys
 
 
 def _peak_gb() -> float:

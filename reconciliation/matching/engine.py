@@ -49,7 +49,7 @@ class Linker:
 
     def link(self, records: pl.DataFrame, steward: StewardPairs = StewardPairs()) -> LinkResult:
         frame = self._prepare(records)
-        rows = _row_lookup(frame)
+        rows = _row_lookup(frame, [*steward.must_link, *steward.cannot_link])
         must = _pairs_to_rows(steward.must_link, rows)
         cannot = _pairs_to_rows(steward.cannot_link, rows)
         edges = self._fixed_edges(frame, must)
@@ -163,8 +163,16 @@ def _star(frame: pl.DataFrame, column: str) -> pl.DataFrame:
             .select(pl.col("root").alias("l"), pl.col(ROW).alias("r")))
 
 
-def _row_lookup(frame: pl.DataFrame) -> dict[RecordKey, int]:
-    return {(s, r): i for i, s, r in frame.select(ROW, "system", "record_id").iter_rows()}
+def _row_lookup(frame: pl.DataFrame, pairs: Sequence[tuple[RecordKey, RecordKey]]) -> dict[RecordKey, int]:
+    """Row numbers of the records the steward pairs name (only those: a dict of every record
+    costs hundreds of bytes a record in Python objects)."""
+    wanted = {key for pair in pairs for key in pair}
+    if not wanted:
+        return {}
+    keys = pl.DataFrame(sorted(wanted), schema={"system": pl.String, "record_id": pl.String}, orient="row")
+    named = frame.select(ROW, pl.col("system").cast(pl.String), pl.col("record_id").cast(pl.String))
+    found = named.join(keys, on=["system", "record_id"], how="semi").sort(ROW)
+    return {(s, r): i for i, s, r in found.iter_rows()}
 
 
 def _pairs_to_rows(pairs: Sequence[tuple[RecordKey, RecordKey]], rows: dict[RecordKey, int]) -> pl.DataFrame:
