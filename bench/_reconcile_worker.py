@@ -16,8 +16,12 @@ import polars as pl
 from bench._reconcile_map import map_system
 from hub.config import load_config
 from mappings.customer import CUSTOMER_FIELDS
+from hub.pipeline.golden import correction_key
+from mappings.engine import load_spec
+from reconciliation.diff import differing
 from reconciliation.matching import Linker
 from reconciliation.matching.evaluation import pairwise_scores
+from reconciliation.survivorship import FieldRule, golden_frame
 
 SYSTEMS = ("crm", "accounting", "erp")
 
@@ -35,80 +39,65 @@ def main(directory: Path) -> dict[str, float]:
         clock = now
 
     # One file at a time: only one file's raw columns are in memory with the mapped result.
-    records = pl.concat([map_system(pl.read_parquet(path), s)
+    records = pl.concat([_map(pl.read_parquet(path), s)
                          for s in SYSTEMS for path in sorted(directory.glob(f"{s}-*.parquet"))], rechunk=True)
     lap("read + map")
-    result = Linker(config.matching).link(records)
+    result = Linker(config.matching).link(records.drop("source_hash"))
     lap("match")
-    members = _with_cluster(records, result.clusters)
+    members = _members(records, result.clusters)
     del records  # the members carry the same columns
-    golden = _survive(members, config)
+    rules = {f: FieldRule(r.rule, tuple(r.sources)) for f in CUSTOMER_FIELDS
+             for r in [config.survivorship.rule_for(f)]}
+    golden = golden_frame(members, rules, CUSTOMER_FIELDS)
     lap("survivorship")
-    corrections = _diff(members, golden, config)
+    carries = {s: set(load_spec(config.systems[s].mapping).fields) for s in SYSTEMS}
+    receives = {s: config.systems[s].receives for s in SYSTEMS}
+    found = differing(members, golden, CUSTOMER_FIELDS, receives, carries)
     lap("diff")
-    outbox = _outbox(corrections)
+    outbox = _outbox(members, found)
     lap("outbox")
     figures["total s"] = sum(v for k, v in figures.items() if k.endswith(" s"))
     figures["peak memory GB"] = _peak_gb()
     truth = pl.read_parquet(sorted(directory.glob("truth-*.parquet")))
     scores = pairwise_scores(result.clusters, truth)
     figures.update({"records": members.height, "candidate pairs": result.stats.get("pairs", 0),
-                    "golden records": golden.height, "corrections (fields)": corrections.height,
-                    "outbox rows": outbox.height, "review candidates": result.candidates.height,
+                    "golden records": golden.height, "differences (fields)": found.height,
+                    "corrections (fields)": found["correct"].sum(),
+                    "outbox rows": len(outbox), "review candidates": result.candidates.height,
                     # in per cent: the bench prints two decimals
                     "precision %": 100 * scores.precision, "recall %": 100 * scores.recall,
                     "F1 %": 100 * scores.f1})
     return figures
 
 
-def _with_cluster(records: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
-    """The records with their cluster: joined on the keys only, so the other columns are not copied."""
+def _map(raw: pl.DataFrame, system: str) -> pl.DataFrame:
+    # The staged content hash stands in for the hub's (the stage step computes it, not reconcile).
+    return map_system(raw, system).with_columns(raw.hash_rows().cast(pl.String).alias("source_hash"))
+
+
+def _members(records: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
+    """The records as a members frame (see reconciliation.survivorship): joined on the keys
+    only, so the other columns are not copied."""
     keys = ["system", "record_id"]
     found = records.select(keys).join(clusters.select(*keys, "cluster"), on=keys, how="left",
                                       maintain_order="left")
-    if found.height == records.height and not found["cluster"].null_count():
-        return records.with_columns(found["cluster"])
-    return records.join(clusters.select(*keys, "cluster"), on=keys)  # duplicate or unclustered keys
+    if found.height != records.height or found["cluster"].null_count():
+        raise ValueError("every record is in exactly one cluster")
+    return records.with_columns(found["cluster"].alias("entity"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
+                                pl.lit(None, pl.String).alias("seen_at"))
 
 
 def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def _survive(members: pl.DataFrame, config) -> pl.DataFrame:  # type: ignore[no-untyped-def]
-    """Source priority per field, column-wise: the first listed source holding a value wins."""
-    golden = members.select("cluster").unique()
-    for field in CUSTOMER_FIELDS:
-        rank = {s: i for i, s in enumerate(config.survivorship.rule_for(field).sources)}
-        best = (members.select("cluster", "system", "record_id", field)
-                .with_columns(pl.col("system").replace_strict(rank, default=None, return_dtype=pl.Int32).alias("_rank"))
-                .filter(pl.col("_rank").is_not_null() & pl.col(field).is_not_null())
-                .sort("cluster", "_rank", "record_id").unique("cluster", keep="first").select("cluster", field))
-        golden = golden.join(best, on="cluster", how="left")
-    return golden
-
-
-def _diff(members: pl.DataFrame, golden: pl.DataFrame, config) -> pl.DataFrame:  # type: ignore[no-untyped-def]
-    """(system, record_id, field, value) for every received field where a system differs from golden."""
-    found = []
-    for system in SYSTEMS:
-        mine = members.filter(pl.col("system") == system)
-        for field in config.systems[system].receives:
-            # Two columns at a time: joining every field of every record at once doubles the estate.
-            pair = mine.select("record_id", "cluster", field).join(
-                golden.select("cluster", pl.col(field).alias("_golden")), on="cluster")
-            differs = pl.col("_golden").is_not_null() & pl.col(field).ne_missing(pl.col("_golden"))
-            found.append(pair.filter(differs).select(pl.lit(system).alias("system"), "record_id",
-                                                     pl.lit(field).alias("field"), pl.col("_golden").alias("value")))
-    return pl.concat(found)
-
-
-def _outbox(corrections: pl.DataFrame) -> pl.DataFrame:
-    """One row per record to correct, keyed by a hash of what it corrects (the idempotency key)."""
-    rows = corrections.group_by("system", "record_id").agg(pl.struct("field", "value").alias("values"))
-    key = pl.concat_str("system", "record_id", pl.col("values").list.eval(
-        pl.element().struct.field("field") + "=" + pl.element().struct.field("value")).list.join("|"))
-    return rows.with_columns(key.hash().alias("idempotency_key"))
+def _outbox(members: pl.DataFrame, found: pl.DataFrame) -> list[str]:
+    """One row per record to correct, keyed as the hub keys its outbox (hub.pipeline.golden)."""
+    due = (found.filter("correct").join(members.select("row", "system", "record_id", "source_hash"), on="row")
+           .sort("row", "field").group_by("row", maintain_order=True)
+           .agg(pl.first("system"), pl.first("record_id"), pl.first("source_hash"), "field", "golden"))
+    return [correction_key(system, record_id, dict(zip(fields, values, strict=True)), source_hash)
+            for _, system, record_id, source_hash, fields, values in due.iter_rows()]
 
 
 if __name__ == "__main__":

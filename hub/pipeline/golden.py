@@ -26,9 +26,9 @@ from hub.store.models import GoldenRecord, Outbox, ReviewItem, SourceRecord, Ste
 from mappings.customer import CUSTOMER_FIELDS
 from mappings.engine import load_spec
 from reconciliation.decisions import ChosenValue, chosen_holds, fingerprint
-from reconciliation.diff import corrections, differences
+from reconciliation.diff import corrections, differences_many
 from reconciliation.records import Difference, Golden, MemberRecord, RecordKey
-from reconciliation.survivorship import FieldRule, survive
+from reconciliation.survivorship import FieldRule, survive_many
 
 HELD = "held: conflict"
 
@@ -48,24 +48,28 @@ def build(session: Session, ctx: RunContext, records: StoreRecords, hub_ids: dic
     carries = {name: set(load_spec(s.mapping).fields) for name, s in ctx.config.systems.items()}
     receives = {name: s.receives for name, s in ctx.config.systems.items() if s.enabled}
     clusters = clusters_by_hub(records.members, hub_ids)
-    for hub_id in sorted(clusters):
-        # A record deleted at its source keeps its hub id (it may come back) but no longer speaks
-        # for the company. A hub left without a live record of ours keeps its golden record as it
-        # is: the deleted_at_source review item asks a steward what to do with it.
-        cluster = [m for m in clusters[hub_id] if m.key not in records.deleted]
-        if all(m.system not in ctx.config.systems for m in cluster):
-            continue  # a company known only to a registry is not a customer of ours
-        current = _current(session, hub_id)
-        golden = survive(cluster, rules, CUSTOMER_FIELDS, ctx.run_id, _holding(chosen.get(hub_id, {}), cluster))
+    # A record deleted at its source keeps its hub id (it may come back) but no longer speaks
+    # for the company. A hub left without a live record of ours keeps its golden record as it
+    # is: the deleted_at_source review item asks a steward what to do with it.
+    speaking = {hub_id: [m for m in clusters[hub_id] if m.key not in records.deleted] for hub_id in sorted(clusters)}
+    speaking = {h: c for h, c in speaking.items() if any(m.system in ctx.config.systems for m in c)}
+    currents = _currents(session)
+    choices = {h: _holding(chosen[h], speaking[h]) for h in chosen if h in speaking}
+    goldens = survive_many(speaking, rules, CUSTOMER_FIELDS, ctx.run_id, choices)
+    evidence = _RegistryEvidence(session)
+    held_by_hub: dict[str, set[str]] = {}
+    for hub_id, cluster in speaking.items():
+        current = currents.get(hub_id)
         held = _conflicts(session, ctx, records, hub_id, cluster, current, rules, chosen.get(hub_id, {}))
-        golden = _hold(golden, current, held)
-        golden = _with_registry_evidence(session, golden)
-        _version(session, outcome, hub_id, golden, current, ctx.run_id)
-        live = [m for m in cluster if m.system in ctx.config.systems and m.key not in records.deleted]
-        found = differences(golden, live, {s: [f for f in r if f not in held] for s, r in receives.items()}, carries)
-        outcome.differences += [(hub_id, d) for d in found]
-        _fill_outbox(session, outcome, hub_id, found, ctx.run_id)
-    outcome.counts["retired"] = _retire(session, set(clusters))
+        goldens[hub_id] = evidence.added(_hold(goldens[hub_id], current, held))
+        _version(session, outcome, hub_id, goldens[hub_id], current, ctx.run_id)
+        held_by_hub[hub_id] = held
+    live = {h: (goldens[h], [m for m in c if m.system in ctx.config.systems]) for h, c in speaking.items()}
+    found = differences_many(live, receives, carries, CUSTOMER_FIELDS, held_by_hub)
+    for hub_id in speaking:
+        outcome.differences += [(hub_id, d) for d in found[hub_id]]
+    _fill_outbox(session, outcome, {h: corrections(found[h]) for h in speaking}, ctx.run_id)
+    outcome.counts["retired"] = _retire(currents, set(clusters))
     outcome.counts["discrepancies"] = len(outcome.differences)
     return outcome
 
@@ -99,9 +103,9 @@ def _holding(chosen: dict[str, tuple[ChosenValue, StewardDecision]],
     return valid
 
 
-def _current(session: Session, hub_id: str) -> GoldenRecord | None:
-    return session.scalar(select(GoldenRecord).where(GoldenRecord.hub_id == hub_id,
-                                                     GoldenRecord.is_current.is_(True)))
+def _currents(session: Session) -> dict[str, GoldenRecord]:
+    rows = session.scalars(select(GoldenRecord).where(GoldenRecord.is_current.is_(True)))
+    return {row.hub_id: row for row in rows}
 
 
 def _conflicts(session: Session, ctx: RunContext, records: StoreRecords, hub_id: str,
@@ -151,17 +155,25 @@ def _hold(golden: Golden, current: GoldenRecord | None, held: set[str]) -> Golde
     return Golden(values, lineage)
 
 
-def _with_registry_evidence(session: Session, golden: Golden) -> Golden:
+class _RegistryEvidence:
     """A value taken from a registry record names the check that vouches for it: what an
-    accountant shows an auditor (which register said so, and when)."""
-    lineage = dict(golden.lineage)
-    for name, origin in golden.lineage.items():
-        if origin.get("source") not in REGISTRY_SYSTEMS:
-            continue
-        found = field_evidence(session, origin["source"], origin.get("record_id") or "", name)
-        if found is not None:
-            lineage[name] = {**origin, "registry_evidence": found}
-    return Golden(golden.values, lineage)
+    accountant shows an auditor (which register said so, and when). Each check is read once."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._found: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+
+    def added(self, golden: Golden) -> Golden:
+        lineage = dict(golden.lineage)
+        for name, origin in golden.lineage.items():
+            if origin.get("source") not in REGISTRY_SYSTEMS:
+                continue
+            ref = (origin["source"], origin.get("record_id") or "", name)
+            if ref not in self._found:
+                self._found[ref] = field_evidence(self._session, *ref)
+            if self._found[ref] is not None:
+                lineage[name] = {**origin, "registry_evidence": self._found[ref]}
+        return Golden(golden.values, lineage)
 
 
 def _version(session: Session, outcome: GoldenOutcome, hub_id: str, golden: Golden,
@@ -185,31 +197,46 @@ def _version(session: Session, outcome: GoldenOutcome, hub_id: str, golden: Gold
                              is_current=True, run_id=run_id, created_at=utcnow()))
 
 
-def _retire(session: Session, alive: set[str]) -> int:
+def _retire(currents: dict[str, GoldenRecord], alive: set[str]) -> int:
     """A hub id left without records (merged away) has no current version any more; history stays."""
-    retired = 0
-    for row in session.scalars(select(GoldenRecord).where(GoldenRecord.is_current.is_(True))):
-        if row.hub_id not in alive:
-            row.is_current = False
-            retired += 1
-    return retired
+    gone = [row for hub_id, row in currents.items() if hub_id not in alive]
+    for row in gone:
+        row.is_current = False
+    return len(gone)
 
 
-def _fill_outbox(session: Session, outcome: GoldenOutcome, hub_id: str, found: list[Difference], run_id: str) -> None:
-    for (system, record_id), values in corrections(found).items():
-        source = session.scalar(select(SourceRecord).where(SourceRecord.system == system,
-                                                           SourceRecord.record_id == record_id))
-        # Keyed by the state being corrected: the same correction of the same state is one row,
-        # however often the run repeats; a system that drifts again is corrected again.
-        key = content_hash([system, record_id, values, source.content_hash if source else None])
-        existing = session.scalar(select(Outbox).where(Outbox.idempotency_key == key))
-        if existing is not None and existing.status != SKIPPED_DELETED:
+def correction_key(system: str, record_id: str, values: dict[str, Any], source_hash: str | None) -> str:
+    """Keyed by the state being corrected: the same correction of the same state is one row,
+    however often the run repeats; a system that drifts again is corrected again."""
+    return content_hash([system, record_id, values, source_hash])
+
+
+def _fill_outbox(session: Session, outcome: GoldenOutcome, by_hub: dict[str, dict[RecordKey, dict[str, Any]]],
+                 run_id: str) -> None:
+    sources = {(s, r): (h, v) for s, r, h, v in session.execute(
+        select(SourceRecord.system, SourceRecord.record_id, SourceRecord.content_hash, SourceRecord.version))}
+    due = [(hub_id, key, values, correction_key(*key, values, sources.get(key, (None, None))[0]))
+           for hub_id, found in by_hub.items() for key, values in found.items()]
+    existing = _outbox_rows(session, [d[3] for d in due])
+    for hub_id, (system, record_id), values, key in due:
+        row = existing.get(key)
+        if row is not None and row.status != SKIPPED_DELETED:
             continue
-        if existing is None:
+        if row is None:
             session.add(Outbox(idempotency_key=key, run_id=run_id, system=system, record_id=record_id,
                                hub_id=hub_id, values=values, status="pending",
-                               expected_version=source.version if source else None, created_at=utcnow()))
+                               expected_version=sources.get((system, record_id), (None, None))[1],
+                               created_at=utcnow()))
         else:  # skipped while the record was deleted; it came back as it was, so it is due again
-            existing.status, existing.error = "pending", None
+            row.status, row.error = "pending", None
         outcome.counts["corrections"] += 1
         outcome.would_send[system] += 1
+
+
+def _outbox_rows(session: Session, keys: list[str]) -> dict[str, Outbox]:
+    found: dict[str, Outbox] = {}
+    for start in range(0, len(keys), 500):  # bound the IN list
+        chunk = keys[start:start + 500]
+        found.update((row.idempotency_key, row) for row in
+                     session.scalars(select(Outbox).where(Outbox.idempotency_key.in_(chunk))))
+    return found
