@@ -9,6 +9,7 @@ records without IČO/VAT, drift) is generated once into .bench/ and reused.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -31,7 +32,14 @@ def run(scale: float = 1.0) -> dict[str, float]:
 
 
 def _estate(size: int) -> Path:
-    directory = CACHE / f"n{size}"
+    # A changed generator makes a new estate: figures are never taken from a stale one.
+    directory = CACHE / f"n{size}-{_generator_version()}"
     if not (directory / "complete").exists():
         subprocess.run([sys.executable, "-m", "bench._reconcile_data", str(size), str(directory)], check=True)
     return directory
+
+
+def _generator_version() -> str:
+    root = Path(__file__).resolve().parent.parent
+    sources = [root / "sandbox" / "generator.py", root / "sandbox" / "names.py", root / "bench" / "_reconcile_data.py"]
+    return hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:10]

@@ -23,7 +23,7 @@ def differing(members: pl.DataFrame, golden: pl.DataFrame, fields: Sequence[str]
               receives: Mapping[str, Collection[str]], carries: Mapping[str, Collection[str]],
               held: pl.DataFrame | None = None) -> pl.DataFrame:
     """(row, entity, field, golden, correct): every field a member's system carries where it holds
-    something other than the golden value.
+    something other than the golden value (``golden`` as ``golden_frame`` gives it).
 
     A golden value that is empty never blanks a system's value; the record the golden value
     came from is not told about it; a field the system carries but does not receive, or one
@@ -37,13 +37,11 @@ def differing(members: pl.DataFrame, golden: pl.DataFrame, fields: Sequence[str]
             continue
         # Two columns at a time: joining every field of every record at once doubles the estate.
         pair = (members.filter(pl.col("system").is_in(carriers))
-                .select("row", "entity", "system", "record_id", pl.col(field).alias("mine"))
-                .join(golden.select("entity", pl.col(field).alias("golden"),
-                                    pl.col(f"{field}__source").alias("src"),
-                                    pl.col(f"{field}__record_id").alias("rid")), on="entity"))
-        own = (pl.col("src") == pl.col("system")) & (pl.col("rid") == pl.col("record_id"))
+                .select("row", "entity", "system", pl.col(field).alias("mine"))
+                .join(golden.select("entity", pl.col(field).alias("golden"), pl.col(f"{field}__row").alias("origin")),
+                      on="entity"))
         found = (pair.filter(pl.col("golden").is_not_null() & pl.col("mine").ne_missing(pl.col("golden"))
-                             & ~own.fill_null(False))
+                             & pl.col("origin").ne_missing(pl.col("row")))
                  .select("row", "entity", pl.lit(field).alias("field"), "golden",
                          pl.col("system").is_in(receivers).alias("correct")))
         if held is not None:
@@ -56,15 +54,17 @@ def differing(members: pl.DataFrame, golden: pl.DataFrame, fields: Sequence[str]
     return pl.concat(parts).cast(DIFFERING_SCHEMA)  # type: ignore[arg-type]
 
 
-def golden_columns(goldens: Mapping[str, Golden], fields: Sequence[str]) -> pl.DataFrame:
-    """Golden records as the columns ``differing`` reads: each field's value, source and record."""
-    columns: dict[str, list[Any]] = {"entity": list(goldens)}
+def golden_columns(goldens: Mapping[str, Golden], fields: Sequence[str],
+                   rows: Mapping[RecordKey, int]) -> pl.DataFrame:
+    """Golden records as the columns ``differing`` reads: each field's value and the member row
+    it came from (``rows``: record -> row; null for a record not among the members)."""
+    columns: dict[str, pl.Series] = {"entity": pl.Series(list(goldens), dtype=pl.String)}
     for field in fields:
         origins = [g.lineage.get(field, {}) for g in goldens.values()]
-        columns[field] = [_text(g.values.get(field)) for g in goldens.values()]
-        columns[f"{field}__source"] = [o.get("source") for o in origins]
-        columns[f"{field}__record_id"] = [o.get("record_id") for o in origins]
-    return pl.DataFrame(columns, schema={name: pl.String for name in columns})
+        columns[field] = pl.Series([_text(g.values.get(field)) for g in goldens.values()], dtype=pl.String)
+        columns[f"{field}__row"] = pl.Series([rows.get((o.get("source"), o.get("record_id"))) for o in origins],
+                                             dtype=pl.UInt32)
+    return pl.DataFrame(columns)
 
 
 def differences_many(entities: Mapping[str, tuple[Golden, Sequence[MemberRecord]]],
@@ -77,7 +77,8 @@ def differences_many(entities: Mapping[str, tuple[Golden, Sequence[MemberRecord]
     stops = pl.DataFrame([(e, f) for e, names in (held or {}).items() for f in names],
                          schema={"entity": pl.String, "field": pl.String}, orient="row")
     out: dict[str, list[Difference]] = {e: [] for e in entities}
-    found = differing(frame, golden_columns(goldens, fields), fields, receives, carries, stops)
+    rows = {m.key: row for row, m in enumerate(records)}
+    found = differing(frame, golden_columns(goldens, fields, rows), fields, receives, carries, stops)
     for row, entity, field, _, correct in found.iter_rows():
         member, golden = records[row], goldens[entity]
         origin = golden.lineage.get(field, {})

@@ -16,7 +16,7 @@ text column per field.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,6 @@ from reconciliation.records import Golden, MemberRecord
 
 SOURCE_PRIORITY, MOST_RECENT, MOST_FREQUENT = "source_priority", "most_recent", "most_frequent"
 REGISTRY, FIRST_NON_EMPTY, STEWARD = "registry", "first_non_empty", "steward"
-WINNERS_SCHEMA = {"field": pl.String, "row": pl.UInt32, "rule": pl.String}  # entity keeps its own type
 
 
 @dataclass(frozen=True)
@@ -36,96 +35,111 @@ class FieldRule:
     sources: tuple[str, ...]
 
 
-def _holding(members: pl.DataFrame, field: str, sources: Sequence[str]) -> pl.DataFrame:
-    """Members of the listed sources with a value, ranked by source order."""
+_RID_BITS, _RANK_BITS, _AGREE_BITS = 32, 11, 20  # a sort key packed into one 64-bit integer
+RULE_TYPE = pl.Enum([SOURCE_PRIORITY, MOST_RECENT, MOST_FREQUENT, FIRST_NON_EMPTY, REGISTRY,
+                     f"{REGISTRY}:{MOST_FREQUENT}", STEWARD])
+
+
+def _rank(field: str, sources: Sequence[str]) -> pl.Expr:
+    """The source's place in the rule's list, for members that hold a value; else null."""
+    if len(sources) >= 1 << _RANK_BITS:
+        raise ValueError(f"{field}: at most {(1 << _RANK_BITS) - 1} sources")
     rank = {s: i for i, s in enumerate(sources)}
-    return (members.select("entity", "row", "system", "record_id", "seen_at", pl.col(field).alias("value"))
-            .filter(pl.col("system").is_in(list(rank)) & pl.col("value").is_not_null())
-            .with_columns(pl.col("system").replace_strict(rank, return_dtype=pl.Int32).alias("rank")))
+    position = pl.col("system").replace_strict(rank, default=None, return_dtype=pl.UInt64)
+    return pl.when(pl.col(field).is_not_null()).then(position)
 
 
-def _first(found: pl.DataFrame, by: list[pl.Expr | str], descending: list[bool], rule: str) -> pl.DataFrame:
-    """Per entity, the row that sorts first; ties always end in source order, then record id."""
-    order = [*by, "rank", "record_id"]
-    return found.group_by("entity").agg(
-        pl.col("row").sort_by(order, descending=[*descending, False, False]).first(),
-        pl.lit(rule).alias("rule"))
+def _key(rank: pl.Expr, before: pl.Expr | None = None) -> pl.Expr:
+    """Source order, then record id (``_rid``), optionally after a stronger criterion: the
+    smallest key wins. The record id part names the record, so the key alone finds the row."""
+    key = rank * (1 << _RID_BITS) + pl.col("_rid").cast(pl.UInt64)
+    return key if before is None else before.cast(pl.UInt64) * (1 << (_RID_BITS + _RANK_BITS)) + key
 
 
-def source_priority(found: pl.DataFrame) -> pl.DataFrame:
-    """The first source in the list that holds a value (lowest record id within a system)."""
-    return _first(found, [], [], SOURCE_PRIORITY)
+def _most_frequent_key(field: str, sources: Sequence[str]) -> pl.Expr:
+    """The value most holders agree on; ties go to the value of the higher-priority source."""
+    rank = _rank(field, sources)
+    agree = rank.count().over("entity", field)
+    return _key(rank, pl.lit((1 << _AGREE_BITS) - 1, pl.UInt64) - agree.cast(pl.UInt64))
 
 
-def most_recent(found: pl.DataFrame) -> pl.DataFrame:
-    """The value of the record whose content changed last; ties by source order."""
-    return _first(found, [pl.col("seen_at").fill_null("")], [True], MOST_RECENT)
+def _timed_key(field: str, sources: Sequence[str], latest: bool) -> pl.Expr:
+    """Only the holders whose content changed last (``latest``) or first compete; then source order.
+    A record without a time counts as the oldest."""
+    rank = _rank(field, sources)
+    seen = pl.when(rank.is_not_null()).then(pl.col("seen_at").fill_null("" if latest else "~"))
+    best = seen.max().over("entity") if latest else seen.min().over("entity")
+    return pl.when(seen == best).then(_key(rank))
 
 
-def most_frequent(found: pl.DataFrame, rule: str = MOST_FREQUENT) -> pl.DataFrame:
-    """The value most records agree on; ties go to the value of the higher-priority source."""
-    counted = found.with_columns(pl.len().over("entity", "value").alias("agree"))
-    return _first(counted, ["agree"], [True], rule)
+def _keys(field: str, rule: FieldRule) -> dict[str, pl.Expr]:
+    """Per rule, the packed key(s) whose minimum per entity is the winner."""
+    sources = rule.sources
+    if rule.rule == SOURCE_PRIORITY:
+        return {field: _key(_rank(field, sources))}
+    if rule.rule == MOST_FREQUENT:
+        return {field: _most_frequent_key(field, sources)}
+    if rule.rule in (MOST_RECENT, FIRST_NON_EMPTY):
+        return {field: _timed_key(field, sources, rule.rule == MOST_RECENT)}
+    if rule.rule == REGISTRY:
+        # The registry (the first source listed) decides when it knows the company; otherwise
+        # the value most of the other sources agree on.
+        return {field: _key(_rank(field, sources[:1])), f"{field}__fallback": _most_frequent_key(field, sources[1:])}
+    raise ValueError(f"{field}: unknown survivorship rule {rule.rule!r}")
 
 
-def first_non_empty(found: pl.DataFrame) -> pl.DataFrame:
-    """The value of the record that held one first (the oldest content), e.g. a customer's start terms."""
-    return _first(found, [pl.col("seen_at").fill_null("~")], [False], FIRST_NON_EMPTY)
+def winners_wide(members: pl.DataFrame, rules: Mapping[str, FieldRule], fields: Sequence[str]) -> pl.DataFrame:
+    """One row per entity: for each field the member row whose value wins (``<field>__row``, null
+    when no source holds one) and the rule that picked it (``<field>__rule``).
 
-
-def registry_authoritative(members: pl.DataFrame, field: str, sources: Sequence[str]) -> pl.DataFrame:
-    """The registry (the first source listed) decides when it knows the company; otherwise the
-    value most of the other sources agree on."""
-    known = source_priority(_holding(members, field, sources[:1])).with_columns(pl.lit(REGISTRY).alias("rule"))
-    rest = _holding(members, field, sources[1:]).join(known.select("entity"), on="entity", how="anti")
-    return pl.concat([known, most_frequent(rest, f"{REGISTRY}:{MOST_FREQUENT}")])
-
-
-_RULES: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = {
-    SOURCE_PRIORITY: source_priority, MOST_RECENT: most_recent, MOST_FREQUENT: most_frequent,
-    FIRST_NON_EMPTY: first_non_empty}
-RULE_NAMES = frozenset({*_RULES, REGISTRY})
+    Never depends on the order records were read in: every rule orders its candidates, and
+    ties end in source order, then record id.
+    """
+    if members.height >= 1 << _RID_BITS:
+        raise ValueError("too many member records for one pass")
+    ranked = members.with_columns(pl.col("record_id").rank("ordinal").cast(pl.UInt32).alias("_rid") - 1)
+    row_of_rid = ranked["row"].gather(ranked["_rid"].arg_sort())
+    keys = {name: expr for f in fields for name, expr in _keys(f, rules[f]).items()}
+    best = ranked.with_columns(**keys).group_by("entity").agg(pl.col(name).min() for name in keys)
+    columns: list[pl.Series | pl.Expr] = []
+    for f in fields:
+        fallback = f"{f}__fallback"
+        key = pl.coalesce(f, fallback) if fallback in keys else pl.col(f)
+        picked = best.select((key % (1 << _RID_BITS)).cast(pl.UInt32)).to_series()
+        columns.append(row_of_rid.gather(picked).alias(f"{f}__row"))
+        rule = (pl.when(pl.col(f).is_not_null()).then(pl.lit(REGISTRY)).otherwise(pl.lit(f"{REGISTRY}:{MOST_FREQUENT}"))
+                if fallback in keys else pl.lit(rules[f].rule))
+        columns.append(pl.when(key.is_not_null()).then(rule).cast(RULE_TYPE).alias(f"{f}__rule"))
+    return best.select("entity", *columns)
 
 
 def winners(members: pl.DataFrame, rules: Mapping[str, FieldRule], fields: Sequence[str]) -> pl.DataFrame:
-    """(entity, field, row, rule): the member row whose value each entity's field takes.
-
-    Never depends on the order records were read in: every rule orders its candidates.
-    """
-    parts = []
-    for field in fields:
-        rule = rules[field]
-        if rule.rule == REGISTRY:
-            picked = registry_authoritative(members, field, rule.sources)
-        else:
-            picked = _RULES[rule.rule](_holding(members, field, rule.sources))
-        parts.append(picked.select("entity", pl.lit(field).alias("field"), "row", "rule"))
-    return pl.concat(parts).cast(WINNERS_SCHEMA)  # type: ignore[arg-type]
+    """(entity, field, row, rule): the member row whose value each entity's field takes."""
+    wide = winners_wide(members, rules, fields)
+    return pl.concat([wide.select("entity", pl.lit(f).alias("field"), pl.col(f"{f}__row").alias("row"),
+                                  pl.col(f"{f}__rule").cast(pl.String).alias("rule")).drop_nulls("row")
+                      for f in fields])
 
 
 def disagreeing(members: pl.DataFrame, fields: Sequence[str]) -> pl.DataFrame:
-    """(entity, field) where the members hold more than one value: the lineage keeps the evidence."""
-    parts = [members.group_by("entity").agg(pl.col(f).drop_nulls().n_unique().alias("n"))
-             .filter(pl.col("n") > 1).select("entity", pl.lit(f).alias("field")) for f in fields]
-    return pl.concat(parts).cast({"field": pl.String})
+    """Per entity and field (``<field>__disputed``): the members hold more than one value, so the
+    lineage keeps the evidence."""
+    # Values compared by 64-bit hash: integer min/max per group is several times faster than text,
+    # and two different values sharing a hash would at worst leave out one entity's evidence.
+    hashed = {f: pl.when(pl.col(f).is_not_null()).then(pl.col(f).hash()) for f in fields}
+    return members.group_by("entity").agg(
+        (h.min() != h.max()).fill_null(False).alias(f"{f}__disputed") for f, h in hashed.items())
 
 
 def golden_frame(members: pl.DataFrame, rules: Mapping[str, FieldRule], fields: Sequence[str]) -> pl.DataFrame:
-    """One row per entity: each field's golden value and its lineage (``<field>__source``,
-    ``__record_id``, ``__rule``, ``__disputed`` where the sources disagree), column-wise."""
-    picked = winners(members, rules, fields)
-    golden = members.select("entity").unique()
-    disputed = disagreeing(members, fields)
-    for field in fields:
-        won = (picked.filter(pl.col("field") == field).drop("field")
-               .join(members.select("row", "system", "record_id", field), on="row")
-               .join(disputed.filter(pl.col("field") == field).select("entity", pl.lit(True).alias("d")),
-                     on="entity", how="left")
-               .select("entity", pl.col(field), pl.col("system").alias(f"{field}__source"),
-                       pl.col("record_id").alias(f"{field}__record_id"), pl.col("rule").alias(f"{field}__rule"),
-                       pl.col("d").fill_null(False).alias(f"{field}__disputed")))
-        golden = golden.join(won, on="entity", how="left")
-    return golden
+    """One row per entity: each field's golden value and its lineage, column-wise: the member row
+    it came from (``<field>__row``; its system and record id name the source), the rule, and
+    whether the members disagree (``<field>__disputed``)."""
+    golden = winners_wide(members, rules, fields).join(disagreeing(members, fields), on="entity")
+    by_row = members.select("row", *fields).sort("row")
+    if by_row.height and (by_row["row"][0] != 0 or by_row["row"][-1] != by_row.height - 1):
+        raise ValueError("member rows must be numbered 0..n-1")
+    return golden.with_columns(by_row[f].gather(golden[f"{f}__row"]).alias(f) for f in fields)
 
 
 def members_frame(entities: Mapping[str, Sequence[MemberRecord]],
