@@ -11,10 +11,11 @@ sync every system must hold the truth; ``GroundTruth`` says which record is whic
 from __future__ import annotations
 
 import random
+import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from collections.abc import Iterator
 from decimal import Decimal
 
 from sandbox import names
@@ -70,8 +71,12 @@ class Options:
     """What the default demo estate leaves out; the matching tests and the bench turn it on.
 
     ``hard_negatives``: share of companies created as a near twin of an earlier one (a
-    similar name in the same city, or a sister company at the same address, sharing its
-    phone): different companies a matcher must keep apart. ``without_ids``: share of
+    sister company in the same building, its name a word or a suffix apart, often on the same
+    switchboard or e-mail domain; or a competitor in the same city with a name a letter or a
+    word away): different companies a matcher must keep apart. It also turns on the hard
+    drift of true matches (typos, short names, word order, abbreviations, legal-form
+    spellings, a clerk's short address, missing or personal e-mails and phones, phone
+    formats); ``hard_cases`` counts what it made. ``without_ids``: share of
     records that lose both IČO and VAT ID, so only names and addresses can link them.
     ``varied_names``: invented words in names and streets, so that a million companies do
     not repeat each other's names (and a faster phone number draw).
@@ -138,18 +143,40 @@ def _unique_companies(rng: random.Random, n: int, options: Options, taken: set[s
 
 
 def _twin(rng: random.Random, model: TrueCompany, fresh: TrueCompany) -> TrueCompany:
-    """A different company close to ``model``: a similar name in its city, half of them at its address."""
+    """A different company close to ``model``, which a matcher must keep apart from it.
+
+    Most are sister companies in the same building (the same street, number and city), often
+    on the same switchboard or e-mail domain, named one word or one suffix apart ("Novák
+    Stavby s.r.o." / "Novák Stavby Morava s.r.o."); the rest a competitor in the same city
+    with a name a letter or a word away. Each keeps its own IČO, but records without IDs
+    (``Options.without_ids``) leave the names, addresses and contacts to tell them apart.
+    """
+    form = model.legal_form if rng.random() < 0.85 else fresh.legal_form
+    code = model.legal_form_code if form == model.legal_form else fresh.legal_form_code
+    if model.country != "CZ" or fresh.country != "CZ":
+        form, code = model.legal_form, model.legal_form_code
+    sister = rng.random() < 0.6
+    naming = names.sister_name if sister else names.near_name
+    base, _ = names.split_form(model.name, model.legal_form)
+    name = naming(rng, names.join_form(base, form), form)
     twin = replace(fresh, country=model.country, city=model.city, postal_code=model.postal_code,
-                   legal_form=model.legal_form, legal_form_code=model.legal_form_code,
-                   name=names.similar_name(rng, model.name, model.legal_form))
+                   legal_form=form, legal_form_code=code, name=name)
     if model.country != fresh.country:
         twin = replace(twin, company_id=model.company_id and fresh.company_id,
                        vat_id=fresh.vat_id if fresh.country == model.country else None)
-    if rng.random() < 0.5:  # a sister company: same building, same switchboard
-        twin = replace(twin, street_name=model.street_name, house_no=model.house_no,
-                       orientation_no=model.orientation_no, phone=model.phone)
     slug = names.slug(twin.name)
-    return replace(twin, email=f"{slug}@{slug}.{twin.country.lower()}")
+    email = f"{slug}@{slug}.{twin.country.lower()}"
+    if sister:  # same building; often the same switchboard and the group's e-mail domain
+        twin = replace(twin, street_name=model.street_name, house_no=model.house_no,
+                       orientation_no=model.orientation_no)
+        if rng.random() < 0.6:
+            twin = replace(twin, phone=model.phone)
+        if rng.random() < 0.5:
+            local = rng.choice(["info", "obchod", "office", slug.split("-")[-1] or "info"])
+            email = f"{local}@{model.email.split('@')[1]}"
+            if email == model.email:
+                email = f"{slug}@{model.email.split('@')[1]}"
+    return replace(twin, email=email)
 
 
 def _registered_state(rng: random.Random, company: TrueCompany) -> TrueCompany:
@@ -193,14 +220,84 @@ def _spread(rng: random.Random, estate: Estate, company: TrueCompany, i: int,
             options: Options = Options()) -> None:
     prospect = rng.random() < PROSPECT_SHARE
     moved = None if prospect or rng.random() > 0.1 else names.address(rng, company.country)
-    _add(estate, "crm", f"CRM-{i:06d}", company, _crm_drift(rng, company) | _no_ids(rng, options))
+    _add(estate, "crm", f"CRM-{i:06d}", company,
+         _crm_drift(rng, company) | _no_ids(rng, options)
+         | _hard_drift(rng, company, "crm", company.street, options))
+    _retype_phone(rng, estate.crm_accounts[-1], "Phone", options)
     if prospect:
         return
     old_address = _old_address(company, moved)
+    street = str(old_address.get("street", company.street))
     _add(estate, "accounting", f"ACC{10000 + i}", company,
-         {**old_address, **_acc_drift(rng, company), **_no_ids(rng, options)})
+         {**old_address, **_acc_drift(rng, company), **_no_ids(rng, options),
+          **_hard_drift(rng, company, "accounting", street, options)})
+    _retype_phone(rng, estate.accounting_rows[-1], "phone", options)
     _add(estate, "erp", f"P{50000 + i}", company,
-         {**old_address, **_erp_drift(rng, company), **_no_ids(rng, options)})
+         {**old_address, **_erp_drift(rng, company), **_no_ids(rng, options),
+          **_hard_drift(rng, company, "erp", street, options)})
+    _retype_phone(rng, estate.erp_partners[-1], "TELEFON", options)
+
+
+def _retype_phone(rng: random.Random, row: dict, column: str, options: Options) -> None:
+    """Hard mode: the same number typed another way (the mapping reads every one of them)."""
+    if options.hard_negatives and row[column] and rng.random() < 0.3:
+        digits = str(row[column]).replace(" ", "")
+        row[column] = names.phone_format(rng, digits if digits.startswith("+") else "+420" + digits)
+
+
+# Hard mode: how often each system's copy of a true match drifts, per kind of drift. A name
+# drifts only where a source the survivorship rules rank higher holds it right (ARES for
+# Czech companies; accounting otherwise), and so do the contacts (CRM first).
+_NAME_DRIFT = {  # system -> (short name, typo, form spelling, word order, abbreviation,
+    #                        no diacritics, upper case)
+    "crm": (0.08, 0.12, 0.15, 0.08, 0.06, 0.2, 0.0),
+    "accounting": (0.0, 0.03, 0.1, 0.0, 0.02, 0.0, 0.0),
+    "erp": (0.02, 0.05, 0.08, 0.03, 0.05, 0.1, 0.15),
+}
+
+
+def _hard_drift(rng: random.Random, c: TrueCompany, system: str, street: str,
+                options: Options) -> dict[str, object]:
+    """Drift of true matches in hard mode (with ``Options.hard_negatives``; drawn only then, so
+    that the other estates' random sequences stay as they were)."""
+    if not options.hard_negatives:
+        return {}
+    drift: dict[str, object] = {}
+    if c.country == "CZ" or system != "accounting":
+        cut, typo, spelling, order, short, plain, upper = _NAME_DRIFT[system]
+        name = c.name
+        if rng.random() < cut:
+            name = names.short_name(rng, name, c.legal_form)
+        elif rng.random() < spelling:
+            name = names.form_spelling(rng, name, c.legal_form)
+        form = next((f for f in names.ALT_FORM_SPELLINGS.get(c.legal_form, []) if name.endswith(f)),
+                    c.legal_form)
+        if rng.random() < order:
+            name = names.swap_words(rng, name, form)
+        if rng.random() < short:
+            name = names.abbreviate(rng, name, form)
+        if rng.random() < typo:
+            name = names.hard_typo(rng, name, form)
+        if rng.random() < plain:
+            name = strip_diacritics(name)
+        if rng.random() < upper:
+            name = name.upper()
+        if name != c.name:
+            drift["name"] = name
+    if system != "crm":
+        if rng.random() < 0.15:
+            drift["street"] = names.short_street(street)
+        roll = rng.random()
+        if roll < 0.12:
+            drift["email"] = None
+        elif roll < 0.2 and system == "erp":
+            drift["email"] = names.person_email(rng, c.email)
+        roll = rng.random()
+        if roll < 0.08:
+            drift["phone"] = None
+        elif roll < 0.16 and system == "erp":  # someone's direct line
+            drift["phone"] = names.quick_phone(rng, c.country)
+    return drift
 
 
 def _no_ids(rng: random.Random, options: Options) -> dict[str, object]:
@@ -325,3 +422,84 @@ def _add_broken_records(rng: random.Random, estate: Estate) -> None:
 def strip_diacritics(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+# How hard an estate is, counted in its ground truth: pairs of records of different companies
+# that a matcher could mistake for one (the bench and the tests report these figures).
+_FORMS_FOLDED = sorted(["spol s r o", "s r o", "sro", "a s", "akciova spolecnost", "v o s",
+                        "verejna obchodni spolecnost", "k s", "komanditni spolecnost", "gmbh",
+                        "sp z o o"], key=len, reverse=True)
+_FORM_TAIL = re.compile(r"(?:^|\s)(?:" + "|".join(re.escape(f) for f in _FORMS_FOLDED) + r")$")
+_SYSTEM_COLUMNS = {  # system -> (rows, record id, name, street, city, IČO, VAT ID)
+    "crm": ("crm_accounts", "AccountId", "Name", "Street", "City", "CompanyId", "VatId"),
+    "accounting": ("accounting_rows", "customer_no", "company_name", "street", "city", "ico", "dic"),
+    "erp": ("erp_partners", "PARTNER_ID", "NAZEV", "ULICE", "MESTO", "ICO", "DIC"),
+}
+
+
+@dataclass(frozen=True)
+class HardCases:
+    """Pairs of records of two different companies, as the systems hold them.
+
+    ``same_address``: the same street (with number) and city. ``same_address_similar_name``:
+    of those, names alike (Jaro-Winkler ≥ ``threshold`` without legal form, case or
+    diacritics). ``same_city_similar_name``: names alike in one city, any street.
+    ``..._without_ids``: of the similar-name pairs, those where a record carries neither IČO
+    nor VAT ID, so that no key can keep the two companies apart.
+    """
+
+    records: int
+    same_address: int
+    same_address_similar_name: int
+    same_address_similar_name_without_ids: int
+    same_city_similar_name: int
+    same_city_similar_name_without_ids: int
+
+
+def fold_name(name: str) -> str:
+    """Lower case, no diacritics, punctuation as spaces, no trailing legal form."""
+    folded = re.sub(r"[^a-z0-9]+", " ", strip_diacritics(name).lower()).strip()
+    stripped = _FORM_TAIL.sub("", folded).strip()
+    return stripped or folded
+
+
+def hard_cases(estate: Estate, threshold: float = 0.9) -> HardCases:
+    """Count the estate's hard negatives in its ground truth (records of broken rows left out)."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import JaroWinkler
+
+    rows: list[tuple[str, str, str, str, bool]] = []  # entity, name, street, city, without IDs
+    for system, (attribute, rid, name, street, city, ico, vat) in _SYSTEM_COLUMNS.items():
+        for r in getattr(estate, attribute):
+            entity = estate.truth.records.get((system, str(r[rid])))
+            if entity is None:
+                continue
+            rows.append((entity, fold_name(str(r[name] or "")), fold_name(str(r[street] or "")),
+                         fold_name(str(r[city] or "")), not (r[ico] or r[vat])))
+    by_city: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_city.setdefault(row[3], []).append(i)
+    address = address_alike = address_alike_open = city_alike = city_alike_open = 0
+    for members in by_city.values():
+        names_ = [rows[i][1] for i in members]
+        for start in range(0, len(members), 1000):
+            block = process.cdist(names_[start:start + 1000], names_, scorer=JaroWinkler.normalized_similarity,
+                                  score_cutoff=threshold, workers=-1)
+            for a, b in zip(*block.nonzero(), strict=True):
+                i, j = members[start + int(a)], members[int(b)]
+                if i >= j or rows[i][0] == rows[j][0]:
+                    continue
+                open_ = rows[i][4] or rows[j][4]
+                city_alike += 1
+                city_alike_open += open_
+                if rows[i][2] == rows[j][2]:
+                    address_alike += 1
+                    address_alike_open += open_
+        streets: dict[str, dict[str, int]] = {}
+        for i in members:
+            per_entity = streets.setdefault(rows[i][2], {})
+            per_entity[rows[i][0]] = per_entity.get(rows[i][0], 0) + 1
+        for per_entity in streets.values():
+            total = sum(per_entity.values())
+            address += (total * (total - 1) - sum(k * (k - 1) for k in per_entity.values())) // 2
+    return HardCases(len(rows), address, address_alike, address_alike_open, city_alike, city_alike_open)

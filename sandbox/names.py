@@ -148,8 +148,10 @@ def spaced_postal(postal: str, country: str) -> str:
     return f"{postal[:3]} {postal[3:]}" if country in {"CZ", "SK"} and len(postal) == 5 else postal
 
 
-def local_phone(e164: str) -> str:
+def local_phone(e164: str | None) -> str:
     """How people type a number: Czech numbers without the prefix, spaced in threes."""
+    if not e164:
+        return ""
     if e164.startswith("+420"):
         digits = e164[4:]
         return f"{digits[:3]} {digits[3:6]} {digits[6:]}"
@@ -207,3 +209,163 @@ def similar_name(rng: random.Random, name: str, form: str) -> str:
         return f"{base} {rng.randint(2, 9)} {form}"
     words = base.split()
     return f"{' '.join(words[:-1] + [words[-1] + rng.choice(['ek', 'ová', 'ík'])])} {form}"
+
+
+# Hard mode (``Options.hard_negatives``): sister companies whose names differ by one word or
+# a suffix, and true matches whose names drift the way people type them.
+SISTER_SUFFIXES = ["Holding", "Servis", "Group", "Invest", "Reality", "Development", "CZ",
+                   "Plus", "Morava", "Praha", "Export", "Trading", "Service", "Technik"]
+# Two letters at least: the commercial register refuses a name one letter from another's.
+WORD_ENDINGS = ["ing", "ek", "ová", "ík", "ka", "os"]
+ALT_FORM_SPELLINGS = {"s.r.o.": ["spol. s r.o.", "s. r. o.", "spol. s r. o.", "s.r.o"],
+                      "a.s.": ["a. s.", "akciová společnost", "a.s"],
+                      "v.o.s.": ["v. o. s.", "veřejná obchodní společnost"],
+                      "k.s.": ["k. s.", "komanditní společnost"]}
+_GENERIC_WORDS = {w.lower() for w in [*TRADES, *REGIONS, *SISTER_WORDS, *SISTER_SUFFIXES,
+                                      *(w for f in FOREIGN.values() for w in f[1])]}
+_NEIGHBOURS = {c: n for c, n in zip("qwertyuiopasdfghjklzxcvbnm", "wertyuiopqsdfghjklaxcvbnmz")}
+
+
+def split_form(name: str, form: str) -> tuple[str, str]:
+    """("Novák Stavby", "s.r.o.") from "Novák Stavby s.r.o."; the whole name when no form ends it."""
+    if form and name.endswith(form):
+        return name[: -len(form)].strip(), form
+    return name, ""
+
+
+def join_form(base: str, form: str) -> str:
+    return f"{base} {form}".strip()
+
+
+def sister_name(rng: random.Random, name: str, form: str) -> str:
+    """Another company's name one word or one suffix away: "Novák Stavby" and "Novák Stavby Morava",
+    "Alfa Trade" and "Alfa Trading", "Kalorex" and "Kalorex 2"."""
+    base, form = split_form(name, form)
+    words = base.split()
+    roll = rng.random()
+    if roll < 0.45:  # one word more
+        extra = rng.choice([w for w in SISTER_SUFFIXES if w not in words] or ["Group"])
+        return join_form(f"{base} {extra}", form)
+    if roll < 0.7:  # a word with another ending ("Trade" -> "Trading", "Novák" -> "Nováková")
+        i = rng.randrange(len(words))
+        word = words[i]
+        ending = rng.choice(WORD_ENDINGS)
+        stem = word[:-1] if len(word) > 4 and word[-1] in "eaoy" and ending[0] in "aeiouy" else word
+        words[i] = stem + ending if stem + ending != word else word + "ex"
+        return join_form(" ".join(words), form)
+    if roll < 0.85:  # a number
+        return join_form(f"{base} {rng.randint(2, 9)}", form)
+    if _droppable(words):  # one generic word fewer
+        drop = rng.choice(_droppable(words))
+        return join_form(" ".join(words[:drop] + words[drop + 1:]), form)
+    return join_form(f"{base} {rng.choice(SISTER_SUFFIXES)}", form)
+
+
+def near_name(rng: random.Random, name: str, form: str) -> str:
+    """A competitor in the same town whose name is a letter or a word away (Alfa / Alba)."""
+    base, form = split_form(name, form)
+    if rng.random() < 0.3:
+        words = base.split()
+        i = max(range(len(words)), key=lambda k: len(words[k]))
+        word = words[i]
+        j = rng.randrange(1, len(word))
+        letter = rng.choice([c for c in "aeiloruntk" if c != word[j].lower()])
+        words[i] = word[:j] + letter + word[j + 1:]
+        return join_form(" ".join(words), form)
+    return sister_name(rng, name, form)
+
+
+def hard_typo(rng: random.Random, name: str, form: str) -> str:
+    """One slip of the keyboard in the name, never in its legal form: a swap, a dropped,
+    doubled or neighbouring letter."""
+    base, form = split_form(name, form)
+    if len(base) < 4:
+        return name
+    i = rng.randrange(1, len(base) - 1)
+    kind = rng.randrange(4)
+    if kind == 0 and base[i] != base[i + 1]:
+        base = base[:i] + base[i + 1] + base[i] + base[i + 2:]
+    elif kind == 1:
+        base = base[:i] + base[i + 1:]
+    elif kind == 2:
+        base = base[:i] + base[i] + base[i:]
+    else:
+        ch = base[i]
+        sub = _NEIGHBOURS.get(ch.lower(), "e")
+        base = base[:i] + (sub.upper() if ch.isupper() else sub) + base[i + 1:]
+    return join_form(base, form)
+
+
+def form_spelling(rng: random.Random, name: str, form: str) -> str:
+    """The same legal form spelt another way: "s.r.o." as "spol. s r.o." or "s. r. o."."""
+    spellings = ALT_FORM_SPELLINGS.get(form)
+    base, found = split_form(name, form)
+    return join_form(base, rng.choice(spellings)) if spellings and found else name
+
+
+def swap_words(rng: random.Random, name: str, form: str) -> str:
+    """The words of the name in another order ("Stavby Novák" for "Novák Stavby")."""
+    base, form = split_form(name, form)
+    words = base.split()
+    if len(words) < 2:
+        return name
+    i = rng.randrange(len(words) - 1)
+    words[i], words[i + 1] = words[i + 1], words[i]
+    return join_form(" ".join(words), form)
+
+
+def abbreviate(rng: random.Random, name: str, form: str) -> str:
+    """A long word cut short with a full stop ("Kovovýroba" -> "Kovov.")."""
+    base, form = split_form(name, form)
+    words = base.split()
+    long_words = [i for i, w in enumerate(words) if len(w) >= 7 and w.isalpha()]
+    if not long_words:
+        return name
+    i = rng.choice(long_words)
+    words[i] = words[i][: rng.randint(3, 5)] + "."
+    return join_form(" ".join(words), form)
+
+
+def short_street(street: str) -> str:
+    """How a clerk types an address: "náměstí" as "nám.", no orientation number after the slash."""
+    street = street.replace("ovo náměstí", "ovo nám.").replace("náměstí", "nám.")
+    return street.split("/")[0] if "/" in street else street
+
+
+def phone_format(rng: random.Random, e164: str) -> str:
+    """The same number typed another way: spaced with the prefix, national, or run together."""
+    if not e164.startswith("+420"):
+        return e164
+    digits = e164[4:]
+    return rng.choice([f"+420 {digits[:3]} {digits[3:6]} {digits[6:]}", digits,
+                       f"{digits[:3]}-{digits[3:6]}-{digits[6:]}", e164])
+
+
+def _generic(word: str) -> bool:
+    return word.lower() in _GENERIC_WORDS
+
+
+def _droppable(words: list[str]) -> list[int]:
+    """Words that can go while the name keeps what makes it this company's: a generic word
+    (a trade, a region, "Holding"), and something distinctive left besides it."""
+    return [i for i, w in enumerate(words)
+            if _generic(w) and any(not _generic(x) for j, x in enumerate(words) if j != i)]
+
+
+def short_name(rng: random.Random, name: str, form: str) -> str:
+    """The name as sales shorten it: a generic word left out ("Novák Stavby" for "Novák Stavby
+    Morava"), or the legal form."""
+    base, form = split_form(name, form)
+    words = base.split()
+    droppable = _droppable(words)
+    if droppable and rng.random() < 0.7:
+        drop = rng.choice(droppable)
+        return join_form(" ".join(words[:drop] + words[drop + 1:]), form)
+    return base
+
+
+def person_email(rng: random.Random, email: str) -> str:
+    """A person's address at the company's domain instead of its shared one."""
+    first = rng.choice(["jan", "petr", "eva", "jana", "martin", "lucie", "tomas", "pavla"])
+    last = rng.choice(["novak", "svoboda", "dvorak", "cerna", "prochazka", "kucera"])
+    return f"{first}.{last}@{email.split('@')[1]}"

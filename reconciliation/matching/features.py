@@ -15,7 +15,7 @@ import polars as pl
 # The legal forms and their spellings belong to mappings (one list for the whole hub).
 # A private name, read here rather than copied: see the note in the closing report.
 from mappings.normalizers.legal_form import TRAILING_STATES, LEGAL_FORM_VARIANTS
-from reconciliation.matching.settings import FeatureSpec
+from reconciliation.matching.settings import FeatureSpec, feature_order
 
 
 class Fold:
@@ -69,9 +69,20 @@ TRANSFORMS = {"fold": Fold(), "strip_legal_form": StripLegalForm(), "sort_tokens
               "first_token": FirstToken(), "email_domain": EmailDomain(), "digits": Digits()}
 
 
+class UnknownSourceColumn(ValueError):
+    """A feature built from a column that neither the records nor another feature provide."""
+
+
 def with_features(frame: pl.DataFrame, features: Mapping[str, FeatureSpec]) -> pl.DataFrame:
-    """``frame`` with one column per feature; a feature may build on one defined before it."""
-    for name, spec in features.items():
+    """``frame`` with one column per feature. A feature may build on another, wherever that
+    one is listed: they are computed by dependency (sources first)."""
+    missing = {name: spec.source for name, spec in features.items()
+               if spec.source not in features and spec.source not in frame.columns}
+    if missing:
+        named = ", ".join(f"{name} (from {source})" for name, source in sorted(missing.items()))
+        raise UnknownSourceColumn(f"features built from an unknown column: {named}")
+    for name in feature_order(features):
+        spec = features[name]
         expr = pl.col(spec.source)
         for step in spec.steps:
             expr = TRANSFORMS[step].expr(expr)

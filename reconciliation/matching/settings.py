@@ -9,6 +9,7 @@ links any record type that a settings block describes (Splink's settings, as dat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -26,6 +27,30 @@ class FeatureSpec(_Strict):
 
     source: str = Field(alias="from")
     steps: list[TransformName]
+
+
+def feature_order(features: Mapping[str, FeatureSpec]) -> list[str]:
+    """Feature names in an order where each comes after the feature it is built from.
+
+    The order of the mapping does not matter (a YAML file's key order is no contract);
+    otherwise independent features keep it. A feature built from itself, directly or
+    through others, is an error naming the features of the cycle.
+    """
+    order: list[str] = []
+    placed: set[str] = set()
+    for name in features:
+        chain: list[str] = []
+        current = name
+        while current in features and current not in placed:
+            if current in chain:
+                cycle = [*chain[chain.index(current):], current]
+                raise ValueError(f"features built from each other in a cycle: {' -> '.join(cycle)}")
+            chain.append(current)
+            current = features[current].source
+        for feature in reversed(chain):  # sources first
+            order.append(feature)
+            placed.add(feature)
+    return order
 
 
 class LevelSpec(_Strict):
@@ -131,4 +156,8 @@ class MatchSettings(_Strict):
             raise ValueError("comparison names must be unique")
         if any(not rule for rule in self.blocking):
             raise ValueError("a blocking rule needs at least one column")
+        feature_order(self.features)  # a cycle among the derived columns is an error here
         return self
+
+    def feature_order(self) -> list[str]:
+        return feature_order(self.features)
