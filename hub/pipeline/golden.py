@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hub.config import HubConfig
@@ -39,6 +39,7 @@ class GoldenOutcome:
     differences: list[tuple[str, Difference]] = field(default_factory=list)  # (hub_id, difference)
     changes: list[tuple[str, str, Any, Any]] = field(default_factory=list)  # hub_id, field, old, new
     would_send: Counter[str] = field(default_factory=Counter)  # outbox rows added, per system
+    versions: list[dict[str, Any]] = field(default_factory=list)  # new golden record versions
 
 
 def build(session: Session, ctx: RunContext, records: StoreRecords, hub_ids: dict[RecordKey, str]) -> GoldenOutcome:
@@ -64,6 +65,7 @@ def build(session: Session, ctx: RunContext, records: StoreRecords, hub_ids: dic
         goldens[hub_id] = evidence.added(_hold(goldens[hub_id], current, held))
         _version(session, outcome, hub_id, goldens[hub_id], current, ctx.run_id)
         held_by_hub[hub_id] = held
+    _insert_versions(session, outcome.versions)
     live = {h: (goldens[h], [m for m in c if m.system in ctx.config.systems]) for h, c in speaking.items()}
     found = differences_many(live, receives, carries, CUSTOMER_FIELDS, held_by_hub)
     for hub_id in speaking:
@@ -184,7 +186,6 @@ def _version(session: Session, outcome: GoldenOutcome, hub_id: str, golden: Gold
     version = 1
     if current is not None:
         current.is_current, version = False, current.version + 1
-        session.flush()
         outcome.counts["golden_changed_existing"] += 1
         old = current.values
         outcome.changes += [(hub_id, f, old.get(f), golden.values.get(f))
@@ -193,8 +194,16 @@ def _version(session: Session, outcome: GoldenOutcome, hub_id: str, golden: Gold
         outcome.counts["golden_created"] += 1
         outcome.changes += [(hub_id, f, None, v) for f, v in sorted(golden.values.items())]
     outcome.counts["golden_changed"] += 1
-    session.add(GoldenRecord(hub_id=hub_id, version=version, values=golden.values, lineage=golden.lineage,
-                             is_current=True, run_id=run_id, created_at=utcnow()))
+    outcome.versions.append({"hub_id": hub_id, "version": version, "values": golden.values,
+                             "lineage": golden.lineage, "is_current": True, "run_id": run_id,
+                             "created_at": utcnow()})
+
+
+def _insert_versions(session: Session, versions: list[dict[str, Any]]) -> None:
+    """One bulk insert, after the versions they replace stopped being current."""
+    session.flush()
+    if versions:
+        session.execute(insert(GoldenRecord), versions)
 
 
 def _retire(currents: dict[str, GoldenRecord], alive: set[str]) -> int:
@@ -218,19 +227,22 @@ def _fill_outbox(session: Session, outcome: GoldenOutcome, by_hub: dict[str, dic
     due = [(hub_id, key, values, correction_key(*key, values, sources.get(key, (None, None))[0]))
            for hub_id, found in by_hub.items() for key, values in found.items()]
     existing = _outbox_rows(session, [d[3] for d in due])
+    added = []
     for hub_id, (system, record_id), values, key in due:
         row = existing.get(key)
         if row is not None and row.status != SKIPPED_DELETED:
             continue
         if row is None:
-            session.add(Outbox(idempotency_key=key, run_id=run_id, system=system, record_id=record_id,
-                               hub_id=hub_id, values=values, status="pending",
-                               expected_version=sources.get((system, record_id), (None, None))[1],
-                               created_at=utcnow()))
+            added.append({"idempotency_key": key, "run_id": run_id, "system": system, "record_id": record_id,
+                          "hub_id": hub_id, "values": values, "status": "pending",
+                          "expected_version": sources.get((system, record_id), (None, None))[1],
+                          "created_at": utcnow()})
         else:  # skipped while the record was deleted; it came back as it was, so it is due again
             row.status, row.error = "pending", None
         outcome.counts["corrections"] += 1
         outcome.would_send[system] += 1
+    if added:
+        session.execute(insert(Outbox), added)
 
 
 def _outbox_rows(session: Session, keys: list[str]) -> dict[str, Outbox]:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hub.pipeline.context import RunContext, utcnow
@@ -116,15 +116,18 @@ def _assign(session: Session, records: StoreRecords, clusters: pl.DataFrame) -> 
 
 
 def _store_xref(session: Session, records: StoreRecords, linking: Linking, run_id: str) -> None:
+    added = []
     for key, hub_id in linking.hub_ids.items():
         row = records.xref.get(key)
         if row is None:
-            session.add(Xref(system=key[0], record_id=key[1], hub_id=hub_id, rule=linking.rules[key],
-                             run_id=run_id, linked_at=utcnow(), source_hash=records.hashes[key]))
+            added.append({"system": key[0], "record_id": key[1], "hub_id": hub_id, "rule": linking.rules[key],
+                          "run_id": run_id, "linked_at": utcnow(), "source_hash": records.hashes[key]})
             continue
         if row.hub_id != hub_id:
             row.hub_id, row.rule, row.run_id, row.linked_at = hub_id, linking.rules[key], run_id, utcnow()
         row.source_hash = records.hashes[key]
+    if added:
+        session.execute(insert(Xref), added)
 
 
 def _queue_candidates(session: Session, ctx: RunContext, candidates: pl.DataFrame, linking: Linking,

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from hub.pipeline.context import RunContext, set_metric
@@ -88,11 +88,11 @@ def _previous_counts(session: Session, ctx: RunContext) -> dict[str, int]:
 def _store_findings(session: Session, ctx: RunContext, records: StoreRecords, linking: Linking,
                     outcome: GoldenOutcome, figures: GuardFigures) -> None:
     session.execute(delete(Discrepancy).where(Discrepancy.run_id == ctx.run_id))
-    for hub_id, d in outcome.differences:
-        session.add(Discrepancy(run_id=ctx.run_id, hub_id=hub_id, system=d.system, record_id=d.record_id,
-                                field=d.field, system_value=_text(d.system_value),
-                                golden_value=_text(d.golden_value), source=d.source, rule=d.rule,
-                                corrected=d.correct))
+    found = [{"run_id": ctx.run_id, "hub_id": hub_id, "system": d.system, "record_id": d.record_id,
+              "field": d.field, "system_value": _text(d.system_value), "golden_value": _text(d.golden_value),
+              "source": d.source, "rule": d.rule, "corrected": d.correct} for hub_id, d in outcome.differences]
+    if found:
+        session.execute(insert(Discrepancy), found)
     per_system: dict[str, Counter[str]] = defaultdict(Counter)
     sizes = Counter(h for (s, _), h in linking.hub_ids.items() if s in ctx.config.systems)
     for (system, _), hub_id in linking.hub_ids.items():
