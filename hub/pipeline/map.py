@@ -1,11 +1,21 @@
-"""Map: turn each staged payload whose content changed into a canonical Customer."""
+"""Map: turn each staged payload whose content changed into a canonical Customer.
+
+Records are mapped in batches through ``mappings.frames.map_frame`` (normalizers run once
+per distinct value, the result is what ``map_record`` gives); a spec the frame engine
+cannot run (ARES reads nested JSON) and a payload with non-text values (the accounting
+view's numbers, whose repr the quarantine reason shows) go through ``map_record``.
+"""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
+from typing import Any
 
+import polars as pl
 from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.orm import Session
 
 from hub.pipeline.context import RunContext, set_metric
 from hub.pipeline.stage import quarantine
@@ -13,31 +23,66 @@ from hub.store.db import session_scope
 from hub.store.models import CanonicalRecord, SourceRecord
 from mappings.engine import load_spec, map_record
 from mappings.errors import MappingError
+from mappings.frames import frame_supported, map_frame
+from mappings.spec import MappingSpec
+
+BATCH = 5_000
+_ROW = "\x00row"  # the batch position: a column no system has
 
 
 def map_system(ctx: RunContext, system: str) -> dict[str, int]:
-    """Map what changed since the last mapping; a record that no longer maps leaves reconciliation."""
+    """Map what changed since the last mapping; a record that no longer maps leaves
+    reconciliation."""
     spec = load_spec(ctx.config.systems[system].mapping)
     counts: Counter[str] = Counter()
     with session_scope(ctx.engine) as session:
-        for source in session.scalars(_unmapped(system)):
-            try:
-                customer = map_record(spec, source.payload)
-            except MappingError as e:
-                counts["quarantined"] += quarantine(
-                    session, system, ctx.run_id, source.record_id, "map", str(e),
-                    json.dumps(source.payload, ensure_ascii=False, default=str))
-                session.execute(delete(CanonicalRecord).where(
-                    CanonicalRecord.system == system, CanonicalRecord.record_id == source.record_id))
-                continue
-            session.merge(CanonicalRecord(system=system, record_id=source.record_id,
-                                          values=customer.present(), source_hash=source.content_hash,
-                                          run_id=ctx.run_id))
-            counts["mapped"] += 1
+        for batch in session.scalars(_unmapped(system)).partitions(BATCH):
+            for source, outcome in zip(batch, _map_batch(spec, batch), strict=True):
+                if isinstance(outcome, str):
+                    counts["quarantined"] += quarantine(
+                        session, system, ctx.run_id, source.record_id, "map", outcome,
+                        json.dumps(source.payload, ensure_ascii=False, default=str))
+                    session.execute(delete(CanonicalRecord).where(
+                        CanonicalRecord.system == system,
+                        CanonicalRecord.record_id == source.record_id))
+                    continue
+                session.merge(CanonicalRecord(system=system, record_id=source.record_id,
+                                              values=outcome, source_hash=source.content_hash,
+                                              run_id=ctx.run_id))
+                counts["mapped"] += 1
         rejected = _metric(session, ctx.run_id, system, "rejected")
         set_metric(session, ctx.run_id, system, "quarantined", counts["quarantined"] + rejected)
         set_metric(session, ctx.run_id, system, "mapped", counts["mapped"])
     return dict(counts)
+
+
+def _map_batch(spec: MappingSpec, batch: Sequence[SourceRecord]) -> list[dict[str, Any] | str]:
+    """Per record, in order: Customer.present(), or the MappingError text to quarantine with."""
+    columns = sorted({s for rule in spec.fields.values() for s in rule.sources})
+    framed = ([i for i, s in enumerate(batch) if _all_text(s.payload, columns)]
+              if frame_supported(spec) else [])
+    outcomes: list[dict[str, Any] | str | None] = [None] * len(batch)
+    if framed:
+        raw = pl.DataFrame({_ROW: [str(i) for i in framed]} | {
+            c: [batch[i].payload.get(c) for i in framed] for c in columns},
+            schema={_ROW: pl.String} | {c: pl.String for c in columns})
+        result = map_frame(spec, raw, id_column=_ROW)
+        for row, values in result.presents():
+            outcomes[int(row)] = values
+        for row, reason in result.quarantined.iter_rows():
+            outcomes[int(row)] = reason
+    for i, source in enumerate(batch):
+        if outcomes[i] is None:
+            try:
+                outcomes[i] = map_record(spec, source.payload).present()
+            except MappingError as e:
+                outcomes[i] = str(e)
+    return outcomes  # type: ignore[return-value]
+
+
+def _all_text(payload: Any, columns: Sequence[str]) -> bool:
+    return isinstance(payload, dict) and all(
+        isinstance(payload.get(c), str | None) for c in columns)
 
 
 def _unmapped(system: str):  # type: ignore[no-untyped-def]
@@ -50,7 +95,7 @@ def _unmapped(system: str):  # type: ignore[no-untyped-def]
             .order_by(SourceRecord.record_id))
 
 
-def _metric(session, run_id: str, system: str, metric: str) -> int:  # type: ignore[no-untyped-def]
+def _metric(session: Session, run_id: str, system: str, metric: str) -> int:
     from hub.store.models import RunMetric
 
     row = session.get(RunMetric, (run_id, system, metric))

@@ -81,6 +81,16 @@ def _by_length() -> list[tuple[tuple[str, ...], str]]:
     return sorted(pairs, key=lambda pair: len(pair[0]), reverse=True)
 
 
+@cache
+def _by_last_token() -> dict[str, list[tuple[tuple[str, ...], str]]]:
+    """_by_length() grouped by a variant's last token, order kept: only those can end a name."""
+    index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for variant, canonical in _by_length():
+        if variant:
+            index.setdefault(variant[-1], []).append((variant, canonical))
+    return index
+
+
 def _strip_state(tokens: tuple[str, ...]) -> tuple[str, ...]:
     for state in TRAILING_STATES:
         if tokens[-len(state):] == state:
@@ -91,7 +101,9 @@ def _strip_state(tokens: tuple[str, ...]) -> tuple[str, ...]:
 def legal_form_from_name(value: Any) -> str | None:
     """The canonical legal form at the end of a company name, or None if it carries none."""
     tokens = _strip_state(_tokens(as_str(value)))
-    for variant, canonical in _by_length():
+    if not tokens:
+        return None
+    for variant, canonical in _by_last_token().get(tokens[-1], ()):
         if len(tokens) > len(variant) and tokens[-len(variant):] == variant:
             return canonical
     return None

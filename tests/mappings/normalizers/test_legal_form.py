@@ -62,3 +62,27 @@ def test_variants_written_alone_are_one_form() -> None:
 )
 def test_ares_codes(code: object, expected: str | None) -> None:
     assert legal_form_from_code(code) == expected
+
+
+def test_the_last_token_index_finds_what_the_longest_first_scan_finds() -> None:
+    """legal_form_from_name looks only at variants ending in the name's last token."""
+    from mappings.normalizers.legal_form import (
+        LEGAL_FORM_VARIANTS,
+        TRAILING_STATES,
+        _by_length,
+        _strip_state,
+        _tokens,
+    )
+
+    def scan(name: str) -> str | None:  # the plain scan over every variant, longest first
+        tokens = _strip_state(_tokens(name))
+        return next((canonical for variant, canonical in _by_length()
+                     if len(tokens) > len(variant) and tokens[-len(variant):] == variant), None)
+
+    variants = [v for vs in LEGAL_FORM_VARIANTS.values() for v in vs]
+    states = [""] + [" " + " ".join(state) for state in TRAILING_STATES]
+    names = [f"{head}{v}{state}" for head in ("", "Novák ", "Novák a.s. ", "KG & ", "Co. ")
+             for v in variants for state in states]
+    names += [v for v in variants] + ["", " ", "s.r.o.", "v likvidaci", "Bratři Jonas", "x KG"]
+    assert [legal_form_from_name(n) for n in names] == [scan(n) for n in names]
+    assert sum(legal_form_from_name(n) is not None for n in names) > len(names) // 2
