@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
@@ -29,20 +30,22 @@ def differing(members: pl.DataFrame, golden: pl.DataFrame, fields: Sequence[str]
     came from is not told about it; a field the system carries but does not receive, or one
     held in ``held`` (entity, field: a conflict waits for a steward), is reported, not corrected.
     """
+    # Each member's golden record, as a position: every field is then gathered, never joined.
+    position = (members.select("entity").join(golden.select("entity").with_row_index("_golden"), on="entity",
+                                              how="left", maintain_order="left").get_column("_golden"))
+    base = members.select("row", "entity", "system").with_columns(position)
     parts = []
     for field in fields:
         carriers = [s for s, carried in carries.items() if field in carried]
         receivers = [s for s, wanted in receives.items() if field in wanted]
         if not carriers or field not in golden.columns:
             continue
-        # Two columns at a time: joining every field of every record at once doubles the estate.
-        pair = (members.filter(pl.col("system").is_in(carriers))
-                .select("row", "entity", "system", pl.col(field).alias("mine"))
-                .join(golden.select("entity", pl.col(field).alias("golden"), pl.col(f"{field}__row").alias("origin")),
-                      on="entity"))
-        found = (pair.filter(pl.col("golden").is_not_null() & pl.col("mine").ne_missing(pl.col("golden"))
-                             & pl.col("origin").ne_missing(pl.col("row")))
-                 .select("row", "entity", pl.lit(field).alias("field"), "golden",
+        value = golden.get_column(field).gather(position).alias("golden")
+        origin = golden.get_column(f"{field}__row").gather(position)
+        differs = (pl.col("system").is_in(carriers) & value.is_not_null() & members.get_column(field).ne_missing(value)
+                   & origin.ne_missing(members.get_column("row")))
+        found = (base.with_columns(value).filter(differs)
+                 .select("row", "entity", pl.lit(field).alias("field"), pl.col("golden").cast(pl.String),
                          pl.col("system").is_in(receivers).alias("correct")))
         if held is not None:
             stop = held.filter(pl.col("field") == field).select("entity", pl.lit(True).alias("held"))
@@ -103,6 +106,44 @@ def corrections(found: Iterable[Difference]) -> dict[RecordKey, dict[str, Any]]:
         if difference.correct:
             out[(difference.system, difference.record_id)][difference.field] = difference.golden_value
     return dict(out)
+
+
+# The outbox's idempotency key: sha256 of "system US record_id US field=value RS ... US source_hash"
+# (fields sorted). Keyed by the state being corrected: the same correction of the same state is
+# one outbox row however often a run repeats; a system that drifts again is corrected again.
+_UNIT, _RECORD = "\x1f", "\x1e"
+
+
+def correction_key(system: str, record_id: str, values: Mapping[str, Any], source_hash: str | None) -> str:
+    pairs = _RECORD.join(f"{field}={value}" for field, value in sorted(values.items()))
+    return _sha256(_UNIT.join([system, record_id, pairs, source_hash or ""]))
+
+
+def correction_keys(corrections: pl.DataFrame, records: pl.DataFrame, slice_rows: int = 250_000) -> pl.DataFrame:
+    """``correction_key`` for every corrected record at once.
+
+    ``corrections`` has one row per corrected field (row, field, golden) and ``records`` one per
+    record (row, system, record_id, source_hash); the result has one row per corrected record
+    (row, key). The text is built column-wise for a slice of records at a time, so memory stays
+    bounded; only the digest is taken value by value.
+    """
+    parts = []
+    rows = corrections.get_column("row")
+    top = int(rows.max()) + 1 if len(rows) else 0  # type: ignore[arg-type]
+    for start in range(0, top, slice_rows):
+        window = pl.col("row").is_between(start, start + slice_rows, closed="left")
+        pairs = (corrections.filter(window).group_by("row")
+                 .agg((pl.col("field") + "=" + pl.col("golden")).sort_by("field").str.join(_RECORD).alias("pairs")))
+        text = pairs.join(records.filter(window), on="row").select("row", pl.concat_str(
+            ["system", "record_id", "pairs", pl.col("source_hash").cast(pl.String).fill_null("")],
+            separator=_UNIT).alias("text"))
+        parts.append(text.select("row", pl.Series("key", [_sha256(t) for t in text.get_column("text")],
+                                                  dtype=pl.String)))
+    return pl.concat(parts) if parts else pl.DataFrame(schema={"row": rows.dtype, "key": pl.String})
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _text(value: Any) -> str | None:

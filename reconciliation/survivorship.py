@@ -100,7 +100,7 @@ def winners_wide(members: pl.DataFrame, rules: Mapping[str, FieldRule], fields: 
     ranked = members.with_columns(pl.col("record_id").rank("ordinal").cast(pl.UInt32).alias("_rid") - 1)
     row_of_rid = ranked["row"].gather(ranked["_rid"].arg_sort())
     keys = {name: expr for f in fields for name, expr in _keys(f, rules[f]).items()}
-    best = ranked.with_columns(**keys).group_by("entity").agg(pl.col(name).min() for name in keys)
+    best = ranked.select("entity", **keys).group_by("entity").agg(pl.col(name).min() for name in keys)
     columns: list[pl.Series | pl.Expr] = []
     for f in fields:
         fallback = f"{f}__fallback"
@@ -136,10 +136,15 @@ def golden_frame(members: pl.DataFrame, rules: Mapping[str, FieldRule], fields: 
     it came from (``<field>__row``; its system and record id name the source), the rule, and
     whether the members disagree (``<field>__disputed``)."""
     golden = winners_wide(members, rules, fields).join(disagreeing(members, fields), on="entity")
-    by_row = members.select("row", *fields).sort("row")
-    if by_row.height and (by_row["row"][0] != 0 or by_row["row"][-1] != by_row.height - 1):
+    rows = members.get_column("row")
+    by_row = members if _numbered(rows) else members.sort("row")  # the values, gathered by row
+    if not _numbered(by_row.get_column("row")):
         raise ValueError("member rows must be numbered 0..n-1")
-    return golden.with_columns(by_row[f].gather(golden[f"{f}__row"]).alias(f) for f in fields)
+    return golden.with_columns(by_row.get_column(f).gather(golden[f"{f}__row"]).alias(f) for f in fields)
+
+
+def _numbered(rows: pl.Series) -> bool:
+    return rows.is_empty() or (rows[0] == 0 and bool(rows.diff().drop_nulls().eq(1).all()))
 
 
 def members_frame(entities: Mapping[str, Sequence[MemberRecord]],

@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hub.config import HubConfig
-from hub.pipeline.context import RunContext, content_hash, utcnow
+from hub.pipeline.context import RunContext, utcnow
 from hub.pipeline.linking import StoreRecords, clusters_by_hub
 from hub.pipeline.publish import SKIPPED_DELETED
 from hub.pipeline.registries import REGISTRY_SYSTEMS, field_evidence
@@ -26,7 +26,7 @@ from hub.store.models import GoldenRecord, Outbox, ReviewItem, SourceRecord, Ste
 from mappings.customer import CUSTOMER_FIELDS
 from mappings.engine import load_spec
 from reconciliation.decisions import ChosenValue, chosen_holds, fingerprint
-from reconciliation.diff import corrections, differences_many
+from reconciliation.diff import correction_key, corrections, differences_many
 from reconciliation.records import Difference, Golden, MemberRecord, RecordKey
 from reconciliation.survivorship import FieldRule, survive_many
 
@@ -212,12 +212,6 @@ def _retire(currents: dict[str, GoldenRecord], alive: set[str]) -> int:
     for row in gone:
         row.is_current = False
     return len(gone)
-
-
-def correction_key(system: str, record_id: str, values: dict[str, Any], source_hash: str | None) -> str:
-    """Keyed by the state being corrected: the same correction of the same state is one row,
-    however often the run repeats; a system that drifts again is corrected again."""
-    return content_hash([system, record_id, values, source_hash])
 
 
 def _fill_outbox(session: Session, outcome: GoldenOutcome, by_hub: dict[str, dict[RecordKey, dict[str, Any]]],

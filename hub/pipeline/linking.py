@@ -47,15 +47,18 @@ class Linking:
 
 
 def load_records(session: Session) -> StoreRecords:
-    seen = {(s.system, s.record_id): s for s in session.scalars(select(SourceRecord))}
+    # Columns, not whole rows: the raw payloads are not needed here.
+    seen = {(system, record_id): (fetched, gone) for system, record_id, fetched, gone in session.execute(
+        select(SourceRecord.system, SourceRecord.record_id, SourceRecord.fetched_at, SourceRecord.deleted_at))}
     members, hashes = [], {}
-    for row in session.scalars(select(CanonicalRecord).order_by(CanonicalRecord.system, CanonicalRecord.record_id)):
-        source = seen.get((row.system, row.record_id))
-        stamp = source.fetched_at.isoformat() if source is not None else None
-        members.append(MemberRecord(row.system, row.record_id, dict(row.values), stamp))
-        hashes[(row.system, row.record_id)] = row.source_hash
+    canonical = select(CanonicalRecord.system, CanonicalRecord.record_id, CanonicalRecord.values,
+                       CanonicalRecord.source_hash).order_by(CanonicalRecord.system, CanonicalRecord.record_id)
+    for system, record_id, values, source_hash in session.execute(canonical):
+        source = seen.get((system, record_id))
+        members.append(MemberRecord(system, record_id, dict(values), source[0].isoformat() if source else None))
+        hashes[(system, record_id)] = source_hash
     xref = {(x.system, x.record_id): x for x in session.scalars(select(Xref))}
-    deleted = {k for k, s in seen.items() if s.deleted_at is not None}
+    deleted = {k for k, (_, gone) in seen.items() if gone is not None}
     moved = {k for k, row in xref.items()
              if k in hashes and row.source_hash is not None and row.source_hash != hashes[k]}
     return StoreRecords(members, hashes, xref, deleted, moved)

@@ -32,16 +32,21 @@ def candidate_pairs(frame: pl.DataFrame, rules: Sequence[Sequence[str]],
 
 
 def _pairs_for(frame: pl.DataFrame, columns: list[str], max_block_size: int) -> tuple[pl.DataFrame, int]:
+    # Joined on one 64-bit hash of the key, not on its text: a fraction of the memory. Two keys
+    # sharing a hash only add a candidate pair, which the comparisons then score on the values.
     keyed = (frame.lazy().select(ROW, OPEN, *columns).drop_nulls(columns)
-             .with_columns(pl.len().over(columns).alias("_size")))
-    too_big = keyed.filter(pl.col("_size") > max_block_size).select(columns).unique().collect().height
+             .select(ROW, OPEN, pl.struct(columns).hash().alias("_key"))
+             .with_columns(pl.len().over("_key").alias("_size")))
+    too_big = keyed.filter(pl.col("_size") > max_block_size).select("_key").unique().collect().height
     keyed = keyed.filter(pl.col("_size") <= max_block_size).drop("_size")
-    opened = keyed.filter(pl.col(OPEN)).select(pl.col(ROW).alias("_left"), *columns)
-    joined = opened.join(keyed.select(ROW, *columns), on=columns, how="inner", nulls_equal=False)
-    pairs = (joined.filter(pl.col("_left") != pl.col(ROW))
+    opened = keyed.filter(pl.col(OPEN)).select(pl.col(ROW).alias("_left"), "_key")
+    joined = opened.join(keyed.select(ROW, OPEN, "_key"), on="_key", how="inner")
+    # Two open records meet twice (a with b, b with a): keep one of the two.
+    once = (pl.col("_left") < pl.col(ROW)) | ((pl.col("_left") > pl.col(ROW)) & ~pl.col(OPEN))
+    pairs = (joined.filter(once)
              .select(pl.min_horizontal("_left", ROW).alias("l"), pl.max_horizontal("_left", ROW).alias("r"))
              .unique())
-    return pairs.collect(), too_big
+    return pairs.collect(engine="streaming"), too_big
 
 
 def _empty() -> pl.DataFrame:

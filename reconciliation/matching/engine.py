@@ -158,9 +158,8 @@ class Linker:
 def _star(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     """Edges joining every record with a value of ``column`` to the first record holding it."""
     keyed = frame.select(ROW, column).drop_nulls(column)
-    roots = keyed.group_by(column).agg(pl.col(ROW).min().alias("root"))
-    return (keyed.join(roots, on=column).filter(pl.col(ROW) != pl.col("root"))
-            .select(pl.col("root").alias("l"), pl.col(ROW).alias("r")))
+    return (keyed.select(pl.col(ROW).min().over(column).alias("l"), pl.col(ROW).alias("r"))
+            .filter(pl.col("l") != pl.col("r")))
 
 
 def _row_lookup(frame: pl.DataFrame, pairs: Sequence[tuple[RecordKey, RecordKey]]) -> dict[RecordKey, int]:
@@ -192,16 +191,17 @@ def _assignments(frame: pl.DataFrame, labels: np.ndarray, edges: pl.DataFrame,
               .sort("weight", descending=True).unique(ROW, keep="first").select(pl.col(ROW).cast(pl.UInt32), "reason"))
     best = (links.select(pl.concat_list("l", "r").alias(ROW), "probability").explode(ROW)
             .group_by(ROW).agg(pl.col("probability").max()).with_columns(pl.col(ROW).cast(pl.UInt32)))
-    out = (frame.select(ROW, "system", "record_id", HUB, "previous_hub_id")
-           .with_columns(pl.Series("cluster", labels))
+    out = (frame.select(ROW, HUB, "previous_hub_id").with_columns(pl.Series("cluster", labels))
            .join(reason, on=ROW, how="left").join(best, on=ROW, how="left"))
     # After clustering under constraints a cluster holds at most one existing hub id.
     hub = pl.col(HUB).max().over("cluster")
     previous = pl.col("previous_hub_id").min().over("cluster")  # the oldest former id
     rule = pl.when(pl.col(HUB).is_not_null()).then(pl.lit("existing")).otherwise(
         pl.col("reason").fill_null("single"))
-    return out.with_columns(pl.coalesce(hub, previous).alias(HUB), rule.alias("rule")).select(
-        "system", "record_id", "cluster", HUB, "rule", "probability").sort("cluster")
+    out = out.with_columns(pl.coalesce(hub, previous).alias(HUB), rule.alias("rule")).sort("cluster", ROW)
+    # The names last, gathered once in the final order: text columns are the costly ones to move.
+    names = frame.select("system", "record_id")[out.get_column(ROW)]
+    return pl.concat([names, out.select("cluster", HUB, "rule", "probability")], how="horizontal")
 
 
 def _named_pairs(frame: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:

@@ -37,8 +37,8 @@ def pairwise_scores(clusters: pl.DataFrame, truth: pl.DataFrame) -> PairwiseScor
 
     Only records present in both frames count (quarantined records are in neither).
     """
-    joined = clusters.select("system", "record_id", "cluster").join(
-        truth.select("system", "record_id", "entity"), on=["system", "record_id"])
+    keys = [pl.col("system").cast(pl.String), pl.col("record_id").cast(pl.String)]  # either may be categorical
+    joined = clusters.select(*keys, "cluster").join(truth.select(*keys, "entity"), on=["system", "record_id"])
     return PairwiseScores(true_pairs=_pairs(joined, ["entity"]), predicted_pairs=_pairs(joined, ["cluster"]),
                           correct_pairs=_pairs(joined, ["cluster", "entity"]))
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from reconciliation.diff import corrections, differences, differences_many
+import polars as pl
+
+from reconciliation.diff import correction_key, correction_keys, corrections, differences, differences_many
 from reconciliation.records import Golden, MemberRecord
 
 GOLDEN = Golden({"street": "Nová 1", "phone": "+420601000001", "email": "info@alfa.cz"},
@@ -39,3 +41,19 @@ def test_a_held_field_is_reported_not_corrected_and_only_in_its_own_entity() -> 
                              ["street", "phone", "email"], held={"H1": {"street"}})
     assert [(d.record_id, d.field, d.correct) for d in found["H1"]] == [("A1", "street", False), ("C1", "phone", True)]
     assert [(d.record_id, d.field, d.golden_value, d.correct) for d in found["H2"]] == [("A2", "street", "Jiná 5", True)]
+
+
+def test_the_column_wise_outbox_keys_are_the_keys_of_each_correction() -> None:
+    due = {("crm", "C1"): ({"street": "Nová 1", "phone": "+420601000001"}, "h1"),
+           ("erp", "E:7"): ({"legal_name": "Žluťoučký kůň, s.r.o.", "payment_terms_days": 30}, None),
+           ("accounting", "A1"): ({"street": "Nová 1"}, "h2")}
+    records = pl.DataFrame([(row, s, r, h) for row, ((s, r), (_, h)) in enumerate(due.items())],
+                           schema=["row", "system", "record_id", "source_hash"], orient="row")
+    fields = pl.DataFrame([(row, f, str(v)) for row, (values, _) in enumerate(due.values()) for f, v in values.items()],
+                          schema=["row", "field", "golden"], orient="row")
+    for slice_rows in (1, 2, 100):
+        keys = dict(correction_keys(fields.reverse(), records, slice_rows).iter_rows())
+        assert keys == {row: correction_key(*key, values, h) for row, (key, (values, h)) in enumerate(due.items())}
+    assert len(set(keys.values())) == 3
+    # The key follows the state being corrected: another source state is another correction.
+    assert correction_key("crm", "C1", {"street": "Nová 1"}, "h1") != correction_key("crm", "C1", {"street": "Nová 1"}, "h9")
