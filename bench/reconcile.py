@@ -1,10 +1,13 @@
 """Reconcile at 10k, 100k and 1M companies over three systems: time per stage, peak memory, quality.
 
-The engine runs directly on polars frames, not through the SQL hub store: map (a polars
-re-implementation of the sandbox specs), match (the real Linker with config/hub.yaml's
-rules), survivorship (source priority, column-wise), diff and outbox. Each size runs in
-a fresh process whose own peak RSS is reported; the estate (hard negatives, 30 % of
-records without IČO/VAT, drift) is generated once into .bench/ and reused.
+The product's bulk path on polars frames: map (each system's mapping spec through
+mappings.frames, the hub's own engine and normalizers, on two worker processes), match
+(the Linker with config/hub.yaml's rules), survivorship (reconciliation.survivorship),
+diff (reconciliation.diff) and the outbox's idempotency keys. The hub store is not in it:
+bench/reconcile_store.py times the store-backed steps at 10k and 100k. Each size runs in a
+fresh process whose own peak RSS is reported (the mapping workers' separately); the
+estate (hard negatives, 30 % of records without IČO/VAT, drift) is generated once into
+.bench/ and reused until the generator changes.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ SIZES = (10_000, 100_000, 1_000_000)
 
 
 def run(scale: float = 1.0) -> dict[str, float]:
-    print("reconcile: the engine on polars frames, not through the SQL store (see bench/reconcile.py)")
+    print("reconcile: map, match, survivorship, diff and outbox on polars frames; the store: reconcile_store")
     figures: dict[str, float] = {}
     for size in sorted({max(500, int(n * scale)) for n in SIZES}):
         directory = _estate(size)

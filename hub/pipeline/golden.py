@@ -203,7 +203,7 @@ def _insert_versions(session: Session, versions: list[dict[str, Any]]) -> None:
     """One bulk insert, after the versions they replace stopped being current."""
     session.flush()
     if versions:
-        session.execute(insert(GoldenRecord), versions)
+        session.execute(insert(GoldenRecord.__table__), versions)
 
 
 def _retire(currents: dict[str, GoldenRecord], alive: set[str]) -> int:
@@ -236,7 +236,7 @@ def _fill_outbox(session: Session, outcome: GoldenOutcome, by_hub: dict[str, dic
         outcome.counts["corrections"] += 1
         outcome.would_send[system] += 1
     if added:
-        session.execute(insert(Outbox), added)
+        session.execute(insert(Outbox.__table__), added)
 
 
 def _outbox_rows(session: Session, keys: list[str]) -> dict[str, Outbox]:

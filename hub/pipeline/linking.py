@@ -130,7 +130,7 @@ def _store_xref(session: Session, records: StoreRecords, linking: Linking, run_i
             row.hub_id, row.rule, row.run_id, row.linked_at = hub_id, linking.rules[key], run_id, utcnow()
         row.source_hash = records.hashes[key]
     if added:
-        session.execute(insert(Xref), added)
+        session.execute(insert(Xref.__table__), added)
 
 
 def _queue_candidates(session: Session, ctx: RunContext, candidates: pl.DataFrame, linking: Linking,

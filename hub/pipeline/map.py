@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from hub.pipeline.context import RunContext, set_metric
@@ -28,6 +28,7 @@ from mappings.spec import MappingSpec
 
 BATCH = 5_000
 _ROW = "\x00row"  # the batch position: a column no system has
+_IN_CHUNK = 500  # bound parameters per IN list
 
 
 def map_system(ctx: RunContext, system: str) -> dict[str, int]:
@@ -37,19 +38,23 @@ def map_system(ctx: RunContext, system: str) -> dict[str, int]:
     counts: Counter[str] = Counter()
     with session_scope(ctx.engine) as session:
         for batch in session.scalars(_unmapped(system)).partitions(BATCH):
+            # The batch's old canonical rows go; those that still map come back in one insert.
+            ids = [source.record_id for source in batch]
+            for start in range(0, len(ids), _IN_CHUNK):
+                session.execute(delete(CanonicalRecord).where(
+                    CanonicalRecord.system == system, CanonicalRecord.record_id.in_(ids[start:start + _IN_CHUNK])))
+            mapped = []
             for source, outcome in zip(batch, _map_batch(spec, batch), strict=True):
                 if isinstance(outcome, str):
                     counts["quarantined"] += quarantine(
                         session, system, ctx.run_id, source.record_id, "map", outcome,
                         json.dumps(source.payload, ensure_ascii=False, default=str))
-                    session.execute(delete(CanonicalRecord).where(
-                        CanonicalRecord.system == system,
-                        CanonicalRecord.record_id == source.record_id))
                     continue
-                session.merge(CanonicalRecord(system=system, record_id=source.record_id,
-                                              values=outcome, source_hash=source.content_hash,
-                                              run_id=ctx.run_id))
-                counts["mapped"] += 1
+                mapped.append({"system": system, "record_id": source.record_id, "values": outcome,
+                               "source_hash": source.content_hash, "run_id": ctx.run_id})
+            if mapped:
+                session.execute(insert(CanonicalRecord.__table__), mapped)
+            counts["mapped"] += len(mapped)
         rejected = _metric(session, ctx.run_id, system, "rejected")
         set_metric(session, ctx.run_id, system, "quarantined", counts["quarantined"] + rejected)
         set_metric(session, ctx.run_id, system, "mapped", counts["mapped"])

@@ -92,7 +92,7 @@ def _store_findings(session: Session, ctx: RunContext, records: StoreRecords, li
               "field": d.field, "system_value": _text(d.system_value), "golden_value": _text(d.golden_value),
               "source": d.source, "rule": d.rule, "corrected": d.correct} for hub_id, d in outcome.differences]
     if found:
-        session.execute(insert(Discrepancy), found)
+        session.execute(insert(Discrepancy.__table__), found)
     per_system: dict[str, Counter[str]] = defaultdict(Counter)
     sizes = Counter(h for (s, _), h in linking.hub_ids.items() if s in ctx.config.systems)
     for (system, _), hub_id in linking.hub_ids.items():
