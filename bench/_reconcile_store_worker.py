@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import polars as pl
 
-from bench._reconcile_worker import SYSTEMS, _peak_gb
+from bench._reconcile_worker import SYSTEMS
+from bench._stages import Stages
 from connectors.base import Page, RawRecord
 from hub.config import load_config
 from hub.pipeline.context import RunContext, open_store
@@ -29,25 +29,16 @@ def main(directory: Path, store: Path) -> dict[str, float]:
     config = config.model_copy(update={"store": config.store.model_copy(update={"url": f"sqlite:///{store}"})})
     engine = open_store(config)
     ctx = RunContext(config, engine, start_run(engine, "nightly"))
-    figures: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        figures[f"{stage} s"] = now - clock
-        figures[f"peak GB after {stage}"] = _peak_gb()
-        clock = now
-
+    stages = Stages()
     for system in SYSTEMS:
         _stage(ctx, system, directory)
-    lap("stage")
+    stages.lap("stage")
     mapped = sum(map_system(ctx, system).get("mapped", 0) for system in SYSTEMS)
-    lap("map")
+    stages.lap("map")
     result = reconcile_run(ctx)
-    lap("reconcile (match, survivorship, diff, outbox)")
-    figures["total s"] = sum(v for k, v in figures.items() if k.endswith(" s"))
-    figures.update({"peak memory GB": _peak_gb(), "records mapped": mapped,
+    stages.lap("reconcile (match, survivorship, diff, outbox)")
+    figures = stages.done()
+    figures.update({"records mapped": mapped,
                     "golden records": result.counts["golden_created"], "outbox rows": result.counts["corrections"]})
     return figures
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 import json
 import resource
 import sys
-import time
 from pathlib import Path
 
 import polars as pl
 
+from bench._stages import Stages
 from hub.config import load_config
 from mappings.customer import CUSTOMER_FIELDS
-from mappings.frames import map_frame, shutdown_workers
 from mappings.engine import load_spec
+from mappings.frames import map_frame, shutdown_workers
 from reconciliation.diff import correction_keys, differing
 from reconciliation.matching import Linker
 from reconciliation.matching.evaluation import pairwise_scores
@@ -30,44 +30,34 @@ FEW_VALUES = dict.fromkeys(["system", "legal_form", "postal_code", "country", "p
 
 def main(directory: Path) -> dict[str, float]:
     config = load_config()
-    figures: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        figures[f"{stage} s"] = now - clock
-        figures[f"peak GB after {stage}"] = _peak_gb()
-        clock = now
-
-    # One file at a time: only one file's raw columns are in memory with the mapped result.
+    stages = Stages()
     quarantined: list[int] = []
     # One file at a time, one contiguous block per system: only one system is ever held twice.
     records = pl.concat([pl.concat([_map(pl.read_parquet(path), s, quarantined)
                                     for path in sorted(directory.glob(f"{s}-*.parquet"))], rechunk=True)
                          for s in SYSTEMS], rechunk=False)
     shutdown_workers()
-    figures["mapping workers' peak GB (each)"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
-    lap("read + map")
+    stages.lap("read + map")
+    workers_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
     result = Linker(config.matching).link(records.drop("source_hash"))
-    lap("match")
+    stages.lap("match")
     members = _members(records, result.clusters)
     del records  # the members carry the same columns
     rules = {f: FieldRule(r.rule, tuple(r.sources)) for f in CUSTOMER_FIELDS
              for r in [config.survivorship.rule_for(f)]}
     golden = golden_frame(members, rules, CUSTOMER_FIELDS)
-    lap("survivorship")
+    stages.lap("survivorship")
     carries = {s: set(load_spec(config.systems[s].mapping).fields) for s in SYSTEMS}
     receives = {s: config.systems[s].receives for s in SYSTEMS}
     found = differing(members, golden, CUSTOMER_FIELDS, receives, carries)
-    lap("diff")
+    stages.lap("diff")
     outbox = _outbox(members, found)
-    lap("outbox")
-    figures["total s"] = sum(v for k, v in figures.items() if k.endswith(" s"))
-    figures["peak memory GB"] = _peak_gb()
+    stages.lap("outbox")
+    figures = stages.done()
     truth = pl.read_parquet(sorted(directory.glob("truth-*.parquet")))
     scores = pairwise_scores(result.clusters, truth)
-    figures.update({"records mapped": members.height, "records quarantined": sum(quarantined), "candidate pairs": result.stats.get("pairs", 0),
+    figures.update({"mapping workers' peak GB (each)": workers_gb, "records mapped": members.height,
+                    "records quarantined": sum(quarantined), "candidate pairs": result.stats.get("pairs", 0),
                     "golden records": golden.height, "differences (fields)": found.height,
                     "corrections (fields)": found["correct"].sum(),
                     "outbox rows": outbox.height, "review candidates": result.candidates.height,
@@ -99,10 +89,6 @@ def _members(records: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
         raise ValueError("every record is in exactly one cluster")
     return records.with_columns(found["cluster"].alias("entity"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
                                 pl.lit(None, pl.String).alias("seen_at"))
-
-
-def _peak_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
 def _outbox(members: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
