@@ -59,13 +59,13 @@ def _key(rank: pl.Expr, before: pl.Expr | None = None) -> pl.Expr:
 def _most_frequent_key(field: str, sources: Sequence[str]) -> pl.Expr:
     """The value most holders agree on; ties go to the value of the higher-priority source."""
     rank = _rank(field, sources)
-    agree = rank.count().over("entity", field)
+    agree = rank.count().over("entity", field).clip(upper_bound=(1 << _AGREE_BITS) - 1)
     return _key(rank, pl.lit((1 << _AGREE_BITS) - 1, pl.UInt64) - agree.cast(pl.UInt64))
 
 
 def _timed_key(field: str, sources: Sequence[str], latest: bool) -> pl.Expr:
     """Only the holders whose content changed last (``latest``) or first compete; then source order.
-    A record without a time counts as the oldest."""
+    A record without a time never beats one with a time."""
     rank = _rank(field, sources)
     seen = pl.when(rank.is_not_null()).then(pl.col("seen_at").fill_null("" if latest else "~"))
     best = seen.max().over("entity") if latest else seen.min().over("entity")

@@ -91,7 +91,7 @@ def test_ties_go_to_source_order_then_record_id() -> None:
     for rule in ("most_recent", "most_frequent", "first_non_empty", "source_priority"):
         assert _value(rule, members=members) == "První 1", rule
     unseen = [MemberRecord("erp", "E1", {"street": "Třetí 3"}), MemberRecord("crm", "C1", {"street": "První 1"}, same_time)]
-    assert _value("most_recent", members=unseen) == "První 1"  # no time counts as the oldest
+    assert _value("most_recent", members=unseen) == "První 1"  # a record without a time never wins on time
     assert _value("first_non_empty", members=unseen) == "První 1"
 
 
