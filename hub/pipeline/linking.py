@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import polars as pl
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.pipeline.context import RunContext, utcnow
@@ -25,11 +26,19 @@ from reconciliation.matching import Linker, StewardPairs
 from reconciliation.records import MemberRecord, RecordKey
 
 
+class XrefRow(NamedTuple):
+    """A record's place in the xref as loaded: plain values, not ORM objects (there are millions)."""
+
+    hub_id: str
+    rule: str
+    source_hash: str | None
+
+
 @dataclass
 class StoreRecords:
     members: list[MemberRecord]
     hashes: dict[RecordKey, str]
-    xref: dict[RecordKey, Xref]
+    xref: dict[RecordKey, XrefRow]
     deleted: set[RecordKey]
     moved: set[RecordKey] = field(default_factory=set)  # taken at load, before the xref is updated
 
@@ -57,7 +66,8 @@ def load_records(session: Session) -> StoreRecords:
         source = seen.get((system, record_id))
         members.append(MemberRecord(system, record_id, dict(values), source[0].isoformat() if source else None))
         hashes[(system, record_id)] = source_hash
-    xref = {(x.system, x.record_id): x for x in session.scalars(select(Xref))}
+    xref = {(system, record_id): XrefRow(hub_id, rule, source_hash) for system, record_id, hub_id, rule, source_hash
+            in session.execute(select(Xref.system, Xref.record_id, Xref.hub_id, Xref.rule, Xref.source_hash))}
     deleted = {k for k, (_, gone) in seen.items() if gone is not None}
     moved = {k for k, row in xref.items()
              if k in hashes and row.source_hash is not None and row.source_hash != hashes[k]}
@@ -119,18 +129,26 @@ def _assign(session: Session, records: StoreRecords, clusters: pl.DataFrame) -> 
 
 
 def _store_xref(session: Session, records: StoreRecords, linking: Linking, run_id: str) -> None:
-    added = []
+    added, moved, rehashed = [], [], []
     for key, hub_id in linking.hub_ids.items():
-        row = records.xref.get(key)
+        row, digest = records.xref.get(key), records.hashes[key]
         if row is None:
             added.append({"system": key[0], "record_id": key[1], "hub_id": hub_id, "rule": linking.rules[key],
-                          "run_id": run_id, "linked_at": utcnow(), "source_hash": records.hashes[key]})
-            continue
-        if row.hub_id != hub_id:
-            row.hub_id, row.rule, row.run_id, row.linked_at = hub_id, linking.rules[key], run_id, utcnow()
-        row.source_hash = records.hashes[key]
+                          "run_id": run_id, "linked_at": utcnow(), "source_hash": digest})
+        elif row.hub_id != hub_id:
+            moved.append({"k_system": key[0], "k_record_id": key[1], "hub_id": hub_id, "rule": linking.rules[key],
+                          "run_id": run_id, "linked_at": utcnow(), "source_hash": digest})
+        elif row.source_hash != digest:
+            rehashed.append({"k_system": key[0], "k_record_id": key[1], "source_hash": digest})
+    table = Xref.__table__
     if added:
-        session.execute(insert(Xref.__table__), added)
+        session.execute(insert(table), added)
+    for changes, columns in ((moved, ("hub_id", "rule", "run_id", "linked_at", "source_hash")),
+                             (rehashed, ("source_hash",))):
+        if changes:  # executemany: one statement for every row that changed
+            session.execute(update(table).where(table.c.system == bindparam("k_system"),
+                                                table.c.record_id == bindparam("k_record_id"))
+                            .values({c: bindparam(c) for c in columns}), changes)
 
 
 def _queue_candidates(session: Session, ctx: RunContext, candidates: pl.DataFrame, linking: Linking,
