@@ -84,17 +84,17 @@ def link(session: Session, ctx: RunContext, records: StoreRecords) -> Linking:
 
 
 def _frame(records: StoreRecords) -> pl.DataFrame:
-    rows = []
+    """The records as the Linker reads them, built column by column (not a dict per record)."""
+    hub, previous = [], []
     for m in records.members:
         row = records.xref.get(m.key)
         pinned = row is not None and (row.rule == STEWARD_RULE or not records.changed(m.key))
-        rows.append({"system": m.system, "record_id": m.record_id,
-                     "hub_id": row.hub_id if pinned else None,
-                     "previous_hub_id": row.hub_id if row is not None and not pinned else None,
-                     **{f: _text(m.values.get(f)) for f in CUSTOMER_FIELDS}})
-    schema = {"system": pl.String, "record_id": pl.String, "hub_id": pl.String,
-              "previous_hub_id": pl.String, **{f: pl.String for f in CUSTOMER_FIELDS}}
-    return pl.DataFrame(rows, schema=schema)
+        hub.append(row.hub_id if pinned else None)
+        previous.append(row.hub_id if row is not None and not pinned else None)
+    columns = {"system": [m.system for m in records.members], "record_id": [m.record_id for m in records.members],
+               "hub_id": hub, "previous_hub_id": previous,
+               **{f: [_text(m.values.get(f)) for m in records.members] for f in CUSTOMER_FIELDS}}
+    return pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.String))
 
 
 def _steward_pairs(session: Session, records: StoreRecords, material: set[str]) -> StewardPairs:

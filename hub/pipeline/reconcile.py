@@ -24,6 +24,7 @@ from hub.store.db import session_scope
 from hub.store.models import Discrepancy, GoldenRecord, Run, RunMetric, SourceRecord
 
 APPROVED = "approved"
+_INSERT_CHUNK = 10_000
 
 
 @dataclass
@@ -88,11 +89,12 @@ def _previous_counts(session: Session, ctx: RunContext) -> dict[str, int]:
 def _store_findings(session: Session, ctx: RunContext, records: StoreRecords, linking: Linking,
                     outcome: GoldenOutcome, figures: GuardFigures) -> None:
     session.execute(delete(Discrepancy).where(Discrepancy.run_id == ctx.run_id))
-    found = [{"run_id": ctx.run_id, "hub_id": hub_id, "system": d.system, "record_id": d.record_id,
-              "field": d.field, "system_value": _text(d.system_value), "golden_value": _text(d.golden_value),
-              "source": d.source, "rule": d.rule, "corrected": d.correct} for hub_id, d in outcome.differences]
-    if found:
-        session.execute(insert(Discrepancy.__table__), found)
+    for start in range(0, len(outcome.differences), _INSERT_CHUNK):  # bounded lists of row dicts
+        session.execute(insert(Discrepancy.__table__), [
+            {"run_id": ctx.run_id, "hub_id": hub_id, "system": d.system, "record_id": d.record_id,
+             "field": d.field, "system_value": _text(d.system_value), "golden_value": _text(d.golden_value),
+             "source": d.source, "rule": d.rule, "corrected": d.correct}
+            for hub_id, d in outcome.differences[start:start + _INSERT_CHUNK]])
     per_system: dict[str, Counter[str]] = defaultdict(Counter)
     sizes = Counter(h for (s, _), h in linking.hub_ids.items() if s in ctx.config.systems)
     for (system, _), hub_id in linking.hub_ids.items():
