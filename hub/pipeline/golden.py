@@ -22,6 +22,7 @@ from hub.pipeline.context import RunContext, utcnow
 from hub.pipeline.linking import StoreRecords, clusters_by_hub
 from hub.pipeline.publish import SKIPPED_DELETED
 from hub.pipeline.registries import REGISTRY_SYSTEMS, field_evidence
+from hub.store.db import in_chunks
 from hub.store.models import GoldenRecord, Outbox, ReviewItem, SourceRecord, StewardDecision
 from mappings.customer import CUSTOMER_FIELDS
 from mappings.engine import load_spec
@@ -218,9 +219,9 @@ def _fill_outbox(session: Session, outcome: GoldenOutcome, by_hub: dict[str, dic
                  run_id: str) -> None:
     sources = {(s, r): (h, v) for s, r, h, v in session.execute(
         select(SourceRecord.system, SourceRecord.record_id, SourceRecord.content_hash, SourceRecord.version))}
-    due = [(hub_id, key, values, correction_key(*key, values, sources.get(key, (None, None))[0]))
-           for hub_id, found in by_hub.items() for key, values in found.items()]
-    existing = _outbox_rows(session, [d[3] for d in due])
+    due = [(hub_id, ref, values, correction_key(*ref, values, sources.get(ref, (None, None))[0]))
+           for hub_id, found in by_hub.items() for ref, values in found.items()]
+    existing = _outbox_rows(session, [key for *_, key in due])
     added = []
     for hub_id, (system, record_id), values, key in due:
         row = existing.get(key)
@@ -241,8 +242,7 @@ def _fill_outbox(session: Session, outcome: GoldenOutcome, by_hub: dict[str, dic
 
 def _outbox_rows(session: Session, keys: list[str]) -> dict[str, Outbox]:
     found: dict[str, Outbox] = {}
-    for start in range(0, len(keys), 500):  # bound the IN list
-        chunk = keys[start:start + 500]
+    for chunk in in_chunks(keys):
         found.update((row.idempotency_key, row) for row in
                      session.scalars(select(Outbox).where(Outbox.idempotency_key.in_(chunk))))
     return found

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from hub.pipeline.context import RunContext, set_metric
 from hub.pipeline.stage import quarantine
-from hub.store.db import session_scope
+from hub.store.db import in_chunks, session_scope
 from hub.store.models import CanonicalRecord, SourceRecord
 from mappings.engine import load_spec, map_record
 from mappings.errors import MappingError
@@ -28,7 +28,6 @@ from mappings.spec import MappingSpec
 
 BATCH = 5_000
 _ROW = "\x00row"  # the batch position: a column no system has
-_IN_CHUNK = 500  # bound parameters per IN list
 
 
 def map_system(ctx: RunContext, system: str) -> dict[str, int]:
@@ -40,9 +39,9 @@ def map_system(ctx: RunContext, system: str) -> dict[str, int]:
         for batch in session.scalars(_unmapped(system)).partitions(BATCH):
             # The batch's old canonical rows go; those that still map come back in one insert.
             ids = [source.record_id for source in batch]
-            for start in range(0, len(ids), _IN_CHUNK):
+            for chunk in in_chunks(ids):
                 session.execute(delete(CanonicalRecord).where(
-                    CanonicalRecord.system == system, CanonicalRecord.record_id.in_(ids[start:start + _IN_CHUNK])))
+                    CanonicalRecord.system == system, CanonicalRecord.record_id.in_(chunk)))
             mapped = []
             for source, outcome in zip(batch, _map_batch(spec, batch), strict=True):
                 if isinstance(outcome, str):

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.config import HubConfig
+from hub.store.db import in_chunks
 from hub.store.models import Discrepancy, GoldenRecord, Outbox, Run, RunMetric, Xref
 from mappings.engine import load_spec
 from reconciliation.report import DiffRow, FieldAgreement, SystemValue, TrendPoint
@@ -74,7 +75,7 @@ def _correction(d: dict, outbox: Mapping[tuple[str, str], list[Outbox]], dry_run
 
 def _members(session: Session, hubs: Sequence[str]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = defaultdict(set)
-    for chunk in _chunks(hubs):
+    for chunk in in_chunks(hubs):
         for hub_id, system in session.execute(select(Xref.hub_id, Xref.system).where(Xref.hub_id.in_(chunk))):
             out[hub_id].add(system)
     return out
@@ -82,7 +83,7 @@ def _members(session: Session, hubs: Sequence[str]) -> dict[str, set[str]]:
 
 def _names(session: Session, hubs: Sequence[str]) -> dict[str, str]:
     out = {}
-    for chunk in _chunks(hubs):
+    for chunk in in_chunks(hubs):
         for g in session.scalars(select(GoldenRecord).where(GoldenRecord.hub_id.in_(chunk),
                                                             GoldenRecord.is_current.is_(True))):
             out[g.hub_id] = g.values.get("legal_name", "")
@@ -100,11 +101,6 @@ def _corrections(session: Session, run_id: str, keys: set[tuple[str, str]]) -> d
     for key in out:
         out[key].sort(key=lambda r: r.run_id != run_id)
     return out
-
-
-def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def field_agreement(session: Session, config: HubConfig, records: Mapping[str, int],

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from connectors.base import Page, RejectedRow
 from hub.errors import RunFailed
 from hub.pipeline.context import content_hash, utcnow
+from hub.store.db import in_chunks
 from hub.store.models import Quarantine, ReviewItem, SourceRecord, Xref
 
 DELETED = "deleted_at_source"
@@ -25,7 +26,6 @@ DELETED = "deleted_at_source"
 # table, a filter or a file than its customers: the run stops instead of asking about each.
 MAX_DELETED_SHARE = 0.5
 _GUARD_FROM = 10  # below this many disappearances the share is not a meaningful signal
-_IN_CHUNK = 500  # bound parameters per IN list
 
 
 def stage_page(session: Session, system: str, page: Page, run_id: str) -> Counter[str]:
@@ -88,10 +88,9 @@ def mark_deleted(session: Session, system: str, present: Iterable[str], run_id: 
                         f"(more than {MAX_DELETED_SHARE:.0%}); check the source before the "
                         "hub takes them for deleted")
     gone, now = sorted(live), utcnow()
-    for start in range(0, len(gone), _IN_CHUNK):
+    for chunk in in_chunks(gone):
         for row in session.scalars(select(SourceRecord).where(
-                SourceRecord.system == system,
-                SourceRecord.record_id.in_(gone[start:start + _IN_CHUNK]))):
+                SourceRecord.system == system, SourceRecord.record_id.in_(chunk))):
             row.deleted_at = now
             _ask_steward(session, row, run_id)
     return len(gone)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+IN_LIST_LIMIT = 500  # bound parameters per IN list: drivers and SQLite cap them
 
 
 def make_engine(url: str) -> Engine:
@@ -46,3 +47,9 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back if it raises."""
     with sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
         yield session
+
+
+def in_chunks(items: Sequence[str], size: int = IN_LIST_LIMIT) -> Iterator[Sequence[str]]:
+    """``items`` in slices small enough for one ``IN (...)`` list."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
