@@ -41,7 +41,7 @@ from pydantic import ValidationError
 from mappings.customer import CUSTOMER_FIELDS, Customer, _jsonable
 from mappings.engine import map_record_with_warnings
 from mappings.errors import InvalidValue
-from mappings.normalizers import NORMALIZERS
+from mappings.normalizers import COUNTRY_FREE, NORMALIZERS
 from mappings.spec import FieldRule, MappingSpec
 
 __all__ = ["FrameMapping", "UnsupportedSpec", "frame_supported", "map_frame", "present", "shutdown_workers"]
@@ -159,8 +159,7 @@ def _raw_expr(rule: FieldRule) -> pl.Expr:
 
 
 def _uses_country(rule: FieldRule) -> bool:
-    # NORMALIZERS wraps the country-free ones in _country_free, which drops the argument.
-    return NORMALIZERS[rule.normalizer].__qualname__ != "_country_free.<locals>.normalize"
+    return rule.normalizer not in COUNTRY_FREE
 
 
 # Per distinct key: the normalizer's value for "country" (read by the others), the field's

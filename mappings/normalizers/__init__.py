@@ -34,22 +34,28 @@ def _country_free(fn: Callable[[Any], Any]) -> Normalizer:
     return normalize
 
 
+# The normalizers that ignore the country, by name: a bulk engine reads them once per value.
+_COUNTRY_FREE: dict[str, Callable[[Any], Any]] = {
+    "text": normalize_text,
+    "country": normalize_country,
+    "iban": normalize_iban,
+    "email": normalize_email,
+    "legal_form_from_name": legal_form_from_name,
+    "legal_form_from_code": legal_form_from_code,
+    "decimal": parse_decimal,
+    "money": parse_money,
+    "integer": parse_int,
+    "street": normalize_street,
+    "dissolved_if_dated": dissolved_if_dated,
+}
+COUNTRY_FREE = frozenset(_COUNTRY_FREE)
+
 NORMALIZERS: dict[str, Normalizer] = {
-    "text": _country_free(normalize_text),
+    **{name: _country_free(fn) for name, fn in _COUNTRY_FREE.items()},
     "company_id": normalize_company_id,
     "vat_id": normalize_vat,
     "phone": normalize_phone,
-    "country": _country_free(normalize_country),
-    "iban": _country_free(normalize_iban),
-    "email": _country_free(normalize_email),
-    "legal_form_from_name": _country_free(legal_form_from_name),
-    "legal_form_from_code": _country_free(legal_form_from_code),
-    "decimal": _country_free(parse_decimal),
-    "money": _country_free(parse_money),
-    "integer": _country_free(parse_int),
-    "street": _country_free(normalize_street),
     "postal_code": normalize_postal_code,
-    "dissolved_if_dated": _country_free(dissolved_if_dated),
 }
 
 
