@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from connectors.soap.crm import CrmSoapConnector, Settings
-from hub.connections import ConnectionInfo
+from core.connections import ConnectionInfo
 from sandbox.crm_service import CrmService
 
 FULL_SIZE = 100_000

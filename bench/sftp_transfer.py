@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from connectors.files.csv_format import FileFormat
 from connectors.sftp.files import SftpFilesConnector
-from hub.connections import ConnectionInfo
+from core.connections import ConnectionInfo
 from sandbox.sftp_server import SftpServer
 
 SIZE_MB = 200

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from bench._rss import PeakRss
 from connectors.sql import SqlViewConnector, SqlViewSettings
-from hub.connections import ConnectionInfo
+from core.connections import ConnectionInfo
 from sandbox import accounting_db
 
 ROWS = 1_000_000

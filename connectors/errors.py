@@ -1,43 +1,24 @@
-"""One exception tree for everything a connector can raise.
+"""What a connector raises: the core error kinds, named for the connector boundary.
 
 Driver errors (zeep, requests, pyodbc, SQLAlchemy, paramiko) are translated at the
 connector boundary with ``raise ... from e``; callers see only these classes, each
-carrying the action the failure calls for and what kind of failure it is.
+carrying the action the failure calls for and what kind of failure it is. All derive
+from ``core.errors.CusthubError``.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
+from core.errors import Action, CusthubError, Kind
+
+__all__ = ["Action", "BadRecordError", "ConnectorConfigError", "ConnectorError", "Kind",
+           "RemoteRefusedError", "SecurityError", "TransientError", "WriteConflictError"]
 
 
-class Action(StrEnum):
-    RETRY = "retry"  # transient: try again with backoff
-    FAIL = "fail"  # stop the task: configuration or a server that says no
-    QUARANTINE = "quarantine"  # this record is bad; keep it aside and go on
-
-
-class Kind(StrEnum):
-    CONFIG = "config"
-    TRANSIENT = "transient"
-    DATA = "data"
-    SECURITY = "security"
-    CONFLICT = "conflict"
-
-
-class ConnectorError(Exception):
+class ConnectorError(CusthubError):
     """Root of every error a connector raises. Messages never contain secrets."""
 
     action: Action = Action.FAIL
     kind: Kind = Kind.CONFIG
-
-    def __init__(self, message: str, *, system: str | None = None, detail: str | None = None):
-        super().__init__(message)
-        self.system = system
-        self.detail = detail
-
-    def __str__(self) -> str:
-        prefix = f"[{self.system}] " if self.system else ""
-        return f"{prefix}{self.args[0]}"
 
 
 class ConnectorConfigError(ConnectorError):
@@ -51,7 +32,7 @@ class TransientError(ConnectorError):
 class RemoteRefusedError(ConnectorError):
     """The remote side answered and said no, in a way retrying will not change."""
 
-    action, kind = Action.FAIL, Kind.CONFIG
+    action, kind = Action.FAIL, Kind.REFUSED
 
 
 class BadRecordError(ConnectorError):

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from hub.orchestration_config import AlertConfig, load_orchestration
-from hub.connections import ConnectionInfo
+from core.connections import ConnectionInfo
 
 log = logging.getLogger(__name__)
 

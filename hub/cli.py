@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
+from hub.cli_errors import DEBUG_KEY, CusthubGroup
 from hub.config import load_config
-from hub.errors import CusthubError
 from hub.pipeline.context import RunContext, open_store
 from hub.pipeline.nightly import run_nightly
 from hub.pipeline.report import build_report
@@ -20,26 +20,29 @@ from hub.store.models import GoldenRecord, Outbox, Quarantine, Run
 from hub.summary import print_summary
 
 app = typer.Typer(help="custhub: customer master data, consistent across CRM, accounting and ERP.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, cls=CusthubGroup, pretty_exceptions_enable=False)
 run_app = typer.Typer(help="Run a job now.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
 console = Console()
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="hub.yaml to use")]
 
 
+@app.callback()
+def root(ctx: typer.Context,
+         debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an error")] = False) -> None:
+    """custhub: customer master data, consistent across CRM, accounting and ERP."""
+    ctx.obj = {DEBUG_KEY: debug}
+
+
 @run_app.command("nightly")
 def nightly(config: ConfigOption = None,
             dry_run: Annotated[bool, typer.Option(help="compute everything, write nothing back")] = False) -> None:
     """Extract, map, check registries, reconcile, publish and report, once."""
-    try:
-        cfg = load_config(config)
-        result = run_nightly(cfg, dry_run=dry_run)
-        ctx = RunContext(config=cfg, engine=open_store(cfg), run_id=result.run_id)
-        print_summary(build_report(ctx), result.report, console)
-        _print_outcome(result, dry_run)
-    except CusthubError as e:
-        console.print(f"[red]{e}[/red]")
-        raise typer.Exit(1) from None
+    cfg = load_config(config)
+    result = run_nightly(cfg, dry_run=dry_run)
+    ctx = RunContext(config=cfg, engine=open_store(cfg), run_id=result.run_id)
+    print_summary(build_report(ctx), result.report, console)
+    _print_outcome(result, dry_run)
 
 
 @app.command()
@@ -73,12 +76,8 @@ def serve(config: ConfigOption = None,
 
     from hub.web.serve import standalone_app
 
-    try:
-        cfg = load_config(config)
-        web = standalone_app(cfg)
-    except CusthubError as e:
-        console.print(f"[red]{e}[/red]")
-        raise typer.Exit(1) from None
+    cfg = load_config(config)
+    web = standalone_app(cfg)
     host, port = host or cfg.review.host, port or cfg.review.port
     console.print(f"Review page: [bold]http://{host}:{port}/[/bold] (Ctrl+C stops it)")
     uvicorn.run(web, host=host, port=port, log_level="warning", server_header=False)

@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from hub import review, xref_ops
+from core.errors import DataError
 from hub.config import load_config
-from hub.errors import CusthubError
 from hub.match_files import match_files, parse_input, write_clusters
 from hub.pipeline.context import open_store
 from hub.pipeline.nightly import resume_run
@@ -40,11 +40,6 @@ def _engine(config: Path | None):  # type: ignore[no-untyped-def]
     return open_store(load_config(config))
 
 
-def _fail(error: CusthubError | ValueError) -> typer.Exit:
-    console.print(f"[red]{error}[/red]")
-    return typer.Exit(1)
-
-
 @review_app.command("list")
 def review_list(config: ConfigOption = None,
                 kind: Annotated[str | None, typer.Option(help="conflict or match_candidate")] = None,
@@ -64,10 +59,7 @@ def review_list(config: ConfigOption = None,
 @review_app.command("show")
 def review_show(item_id: int, config: ConfigOption = None) -> None:
     """One item with its candidates (the values, or the match probability)."""
-    try:
-        item = review.get_item(_engine(config), item_id)
-    except CusthubError as e:
-        raise _fail(e) from None
+    item = review.get_item(_engine(config), item_id)
     console.print(f"[bold]#{item.id} {item.kind}[/bold] ({item.status}) hub {item.hub_id} "
                   f"{item.system}:{item.record_id} {item.field or ''}\n{item.reason}")
     console.print_json(json.dumps(item.candidates, ensure_ascii=False, default=str))
@@ -78,12 +70,9 @@ def review_resolve(item_id: int, value: Annotated[str, typer.Argument(help="the 
                    reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
     """Resolve a conflict: this value wins from the next run on."""
     engine = _engine(config)
-    try:
-        item = review.get_item(engine, item_id)
-        decision = review.resolve_conflict(engine, item_id, review.canonical_value(item.field or "", value),
-                                           _actor(by), reason)
-    except (CusthubError, ValueError) as e:
-        raise _fail(e) from None
+    item = review.get_item(engine, item_id)
+    decision = review.resolve_conflict(engine, item_id, review.canonical_value(item.field or "", value),
+                                       _actor(by), reason)
     console.print(f"Decision {decision} recorded; the next run uses it.")
 
 
@@ -92,31 +81,22 @@ def review_decide(item_id: int, verdict: Annotated[str, typer.Argument(help="mat
                   reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
     """Decide a match candidate: match merges the two hub ids; not-match keeps them apart."""
     if verdict not in {"match", "not-match"}:
-        raise _fail(ValueError("verdict must be match or not-match"))
-    try:
-        decision = review.decide_match(_engine(config), item_id, verdict == "match", _actor(by), reason)
-    except CusthubError as e:
-        raise _fail(e) from None
+        raise typer.BadParameter("verdict must be match or not-match", param_hint="VERDICT")
+    decision = review.decide_match(_engine(config), item_id, verdict == "match", _actor(by), reason)
     console.print(f"Decision {decision} recorded.")
 
 
 @review_app.command("dismiss")
 def review_dismiss(item_id: int, reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
-    try:
-        review.dismiss(_engine(config), item_id, _actor(by), reason)
-    except CusthubError as e:
-        raise _fail(e) from None
+    review.dismiss(_engine(config), item_id, _actor(by), reason)
 
 
 def approve(run_id: str, by: ActorOption = "", reason: Annotated[str | None, typer.Option()] = None,
             config: ConfigOption = None) -> None:
     """Approve a run a guard stopped, then publish it."""
     cfg = load_config(config)
-    try:
-        review.approve_run(open_store(cfg), run_id, _actor(by), reason)
-        result = resume_run(cfg, run_id)
-    except CusthubError as e:
-        raise _fail(e) from None
+    review.approve_run(open_store(cfg), run_id, _actor(by), reason)
+    result = resume_run(cfg, run_id)
     console.print(f"Run {run_id} approved and published ({result.status}). Report: {result.report}")
 
 
@@ -128,7 +108,7 @@ def xref_show(hub_id: str, config: ConfigOption = None,
     engine = _engine(config)
     shown = xref_ops.golden_at(engine, hub_id, at=at, version=version)
     if shown is None:
-        raise _fail(CusthubError(f"no golden record {hub_id} for that time or version"))
+        raise DataError(f"no golden record {hub_id} for that time or version")
     table = Table(title=f"{hub_id} version {shown.version} (run {shown.run_id}, {shown.created_at:%Y-%m-%d %H:%M})",
                   title_justify="left")
     for column in ("field", "value", "source", "record", "rule"):
@@ -168,10 +148,7 @@ def xref_split(hub_id: str, records: Annotated[list[str], typer.Argument(help="s
 
 
 def _run(operation, config: Path | None) -> None:  # type: ignore[no-untyped-def]
-    try:
-        result = operation(_engine(config))
-    except CusthubError as e:
-        raise _fail(e) from None
+    result = operation(_engine(config))
     console.print(f"Done{f': {result}' if result is not None else ''}. The next run rebuilds the golden records.")
 
 
@@ -181,12 +158,9 @@ def match(inputs: Annotated[list[str], typer.Argument(help="FILE=SPEC[:SYSTEM], 
           config: ConfigOption = None) -> None:
     """Link CSV files into clusters (system, record_id, cluster_id) with the hub's match rules."""
     cfg = load_config(config)
-    try:
-        parsed = [parse_input(i) for i in inputs]
-        current = _golden_values(cfg) if golden else None
-        found = match_files(parsed, cfg.matching, current)
-    except (CusthubError, ValueError, OSError) as e:
-        raise _fail(e) from None
+    parsed = [parse_input(i) for i in inputs]
+    current = _golden_values(cfg) if golden else None
+    found = match_files(parsed, cfg.matching, current)
     write_clusters(found.clusters, out)
     clusters = found.clusters["cluster_id"].n_unique()
     console.print(f"{found.clusters.height} records in {clusters} clusters -> {out}; "

@@ -10,7 +10,7 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from hub.errors import ConfigError
+from core.errors import ConfigError
 from hub.orchestration_config import OrchestrationConfig
 from mappings.customer import CUSTOMER_FIELDS
 from reconciliation.matching.settings import MatchSettings

@@ -7,25 +7,9 @@ CLI and the DAGs reach the same systems with the same credentials.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from pydantic import SecretStr
 
-
-@dataclass(frozen=True)
-class ConnectionInfo:
-    conn_id: str
-    conn_type: str | None
-    host: str | None
-    port: int | None
-    login: str | None
-    password: SecretStr = field(repr=False)
-    schema: str | None
-    extra: dict[str, Any]
-
-    def __repr__(self) -> str:  # never print a secret, even by accident
-        return f"ConnectionInfo(conn_id={self.conn_id!r}, host={self.host!r}, port={self.port!r})"
+from core.connections import ConnectionInfo
 
 
 def get_connection(conn_id: str) -> ConnectionInfo:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from core.errors import ConfigError, DataError
 from mappings.customer import CUSTOMER_FIELDS
 from mappings.engine import load_spec, map_record
 from mappings.errors import MappingError
@@ -42,7 +43,7 @@ def parse_input(text: str) -> MatchInput:
     """``path.csv=spec`` or ``path.csv=spec:system``."""
     path, sep, rest = text.rpartition("=")
     if not sep or not path:
-        raise ValueError(f"{text!r}: expected FILE=SPEC, e.g. customers.csv=erp")
+        raise ConfigError(f"{text!r}: expected FILE=SPEC, e.g. customers.csv=erp")
     spec, _, system = rest.partition(":")
     return MatchInput(Path(path), spec, system or None)
 
@@ -68,19 +69,38 @@ def write_clusters(clusters: pl.DataFrame, out: Path) -> None:
 
 def _read(item: MatchInput, spec: MappingSpec) -> tuple[list[dict[str, object]], list[str]]:
     fmt = spec.format
+    encoding = fmt.encoding if fmt else "utf-8-sig"
+    try:
+        with item.path.open(encoding=encoding, newline="") as handle:
+            reader = csv.DictReader(handle, delimiter=fmt.delimiter if fmt else ",",
+                                    quotechar=fmt.quotechar if fmt else '"')
+            _require_id_column(item, spec, reader.fieldnames or [])
+            return _map_rows(item, spec, reader)
+    except UnicodeDecodeError as e:
+        raise DataError(f"{item.path}: not {encoding} as spec {item.spec!r} says (byte {e.start})") from e
+    except OSError as e:
+        raise DataError(f"{item.path}: cannot read: {e.strerror or e}") from e
+
+
+def _map_rows(item: MatchInput, spec: MappingSpec,
+              reader: csv.DictReader[str]) -> tuple[list[dict[str, object]], list[str]]:
     rows, bad = [], []
-    with item.path.open(encoding=fmt.encoding if fmt else "utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter=fmt.delimiter if fmt else ",",
-                                quotechar=fmt.quotechar if fmt else '"')
-        for line, payload in enumerate(reader, start=2):
-            try:
-                values = map_record(spec, payload).present()
-            except MappingError as e:
-                bad.append(f"{item.path}:{line}: {e}")
-                continue
-            rows.append({"system": item.system or spec.system, "record_id": str(payload[spec.record_id]),
-                         **values})
+    for line, payload in enumerate(reader, start=2):
+        try:
+            values = map_record(spec, payload).present()
+        except MappingError as e:
+            bad.append(f"{item.path}:{line}: {e}")
+            continue
+        rows.append({"system": item.system or spec.system, "record_id": str(payload[spec.record_id]),
+                     **values})
     return rows, bad
+
+
+def _require_id_column(item: MatchInput, spec: MappingSpec, columns: Sequence[str]) -> None:
+    if spec.record_id not in columns:
+        shown = ", ".join(columns[:8]) + (", …" if len(columns) > 8 else "")
+        raise DataError(f"{item.path}: no column {spec.record_id!r}, the record id of spec {item.spec!r} "
+                        f"(columns: {shown or 'none'})")
 
 
 def _frame(rows: list[dict[str, object]]) -> pl.DataFrame:

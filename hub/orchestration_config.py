@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from hub.errors import ConfigError
+from core.errors import ConfigError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "hub.yaml"
 CONFIG_ENV = "CUSTHUB_CONFIG"  # the same variable hub.config reads

@@ -24,14 +24,15 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from hub.errors import CusthubError
-from hub.pipeline.context import utcnow
+from core.errors import CusthubError
+from core.clock import utcnow
 from hub.pipeline.runs import AWAITING_APPROVAL
 from hub.store.db import session_scope
 from hub.store.models import AuditEntry, CanonicalRecord, ReviewItem, Run, StewardDecision, Xref
 from hub.xref_ops import merge_in
 from mappings.customer import CUSTOMER_FIELDS, Customer
-from reconciliation.decisions import field_evidence, fingerprint, pair_fingerprint
+from core.hashing import content_hash
+from reconciliation.decisions import field_evidence, pair_fingerprint
 from reconciliation.records import MemberRecord
 
 APPROVED, REJECTED = "approved", "rejected"
@@ -91,7 +92,7 @@ def resolve_conflict(engine: Engine, item_id: int, value: Any, actor: str, reaso
         item = _open_item(session, item_id, "conflict")
         evidence = field_evidence(_member_records(session, item.hub_id), item.field)
         decision = _decide(session, item, actor, reason, kind="choose_value", hub_id=item.hub_id,
-                           field=item.field, value={"value": value}, fingerprint=fingerprint(evidence),
+                           field=item.field, value={"value": value}, fingerprint=content_hash(evidence),
                            evidence=evidence)
         return decision.id
 

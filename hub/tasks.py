@@ -17,7 +17,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 from sqlalchemy import select
 
 from hub.config import HubConfig, load_config
-from hub.errors import ConfigError, RunFailed
+from core.errors import ConfigError, RunFailed
 from hub.pipeline import extract as extract_step
 from hub.pipeline import guards, publish as publish_step, reconcile as reconcile_step
 from hub.pipeline import map as map_step

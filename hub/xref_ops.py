@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from hub.errors import CusthubError
-from hub.pipeline.context import utcnow
+from core.errors import CusthubError
+from core.clock import utcnow
 from hub.store.db import session_scope
 from hub.store.models import AuditEntry, GoldenRecord, StewardDecision, Xref
 

@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import ConfigError, DataError
 
-class InvalidValue(ValueError):
+
+class InvalidValue(DataError, ValueError):
     """Raised by a normalizer: ``label`` names the kind of value ("ICO"), ``reason`` says why."""
 
     def __init__(self, label: str, reason: str) -> None:
@@ -38,7 +40,7 @@ class FieldIssue:
         return self.message
 
 
-class MappingError(ValueError):
+class MappingError(DataError, ValueError):
     """A record that cannot become a Customer; ``issues`` holds every failing field."""
 
     def __init__(self, issues: Sequence[FieldIssue]) -> None:
@@ -56,7 +58,7 @@ class SpecProblem:
     message: str
 
 
-class SpecError(ValueError):
+class SpecError(ConfigError, ValueError):
     """A mapping spec that cannot be used; names the file and every bad key at once."""
 
     def __init__(self, source: str, problems: Sequence[SpecProblem]) -> None:

@@ -38,6 +38,7 @@ from typing import Any, get_args
 import polars as pl
 from pydantic import ValidationError
 
+from core.errors import ConfigError
 from mappings.customer import CUSTOMER_FIELDS, Customer, _jsonable
 from mappings.engine import map_record_with_warnings
 from mappings.errors import InvalidValue
@@ -63,7 +64,7 @@ def _c(kind: str, name: str = "") -> str:
     return f"\x00{kind}:{name}"
 
 
-class UnsupportedSpec(ValueError):
+class UnsupportedSpec(ConfigError, ValueError):
     """The spec reads nested sources; map its records with ``mappings.engine.map_record``."""
 
 

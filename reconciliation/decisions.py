@@ -13,18 +13,12 @@ typed something new) expires the decision. The rules then decide the field again
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.hashing import content_hash
 from reconciliation.records import MemberRecord, RecordKey
-
-
-def fingerprint(payload: Any) -> str:
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def field_evidence(members: Iterable[MemberRecord], field: str) -> dict[str, Any]:
@@ -34,11 +28,11 @@ def field_evidence(members: Iterable[MemberRecord], field: str) -> dict[str, Any
 
 def record_fingerprint(values: Mapping[str, Any], material: Sequence[str]) -> str:
     """The fingerprint of the fields that decide a match; other fields may change freely."""
-    return fingerprint({f: values.get(f) for f in sorted(material)})
+    return content_hash({f: values.get(f) for f in sorted(material)})
 
 
 def pair_fingerprint(a: Mapping[str, Any], b: Mapping[str, Any], material: Sequence[str]) -> str:
-    return fingerprint(sorted([record_fingerprint(a, material), record_fingerprint(b, material)]))
+    return content_hash(sorted([record_fingerprint(a, material), record_fingerprint(b, material)]))
 
 
 @dataclass(frozen=True)
@@ -75,7 +69,7 @@ def parse_record_ref(ref: str) -> RecordKey:
 def chosen_holds(choice: ChosenValue, members: Iterable[MemberRecord]) -> bool:
     now = field_evidence(members, choice.field)
     if choice.evidence is None:
-        return fingerprint(now) == choice.fingerprint
+        return content_hash(now) == choice.fingerprint
     return not moved_on(choice, now)
 
 

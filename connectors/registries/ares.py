@@ -25,7 +25,7 @@ import requests
 
 from connectors.errors import BadRecordError, ConnectorError, RemoteRefusedError
 from connectors.soap import HttpSettings, call, classify_status, endpoint_url, http_session
-from hub.connections import ConnectionInfo
+from core.connections import ConnectionInfo
 
 JsonDict = dict[str, Any]
 

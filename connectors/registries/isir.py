@@ -32,7 +32,7 @@ from zeep.proxy import ServiceProxy
 from connectors.errors import BadRecordError, ConnectorError, TransientError
 from connectors.registries.ares import pad_ico
 from connectors.soap import FaultTable, HttpSettings, call, endpoint_url, http_session, zeep_client
-from hub.connections import ConnectionInfo
+from core.connections import ConnectionInfo
 
 WSDL = (Path(__file__).parent / "wsdl" / "IsirWsCuzkService.wsdl").resolve()
 XSD = (Path(__file__).parent / "wsdl" / "IsirWsCuzkService.xsd").resolve()

@@ -57,7 +57,7 @@ from connectors.soap import (
     http_session,
     zeep_client,
 )
-from hub.connections import ConnectionInfo
+from core.connections import ConnectionInfo
 
 WSDL = Path(__file__).parent / "wsdl" / "checkVatService.wsdl"
 _BINDING = "{urn:ec.europa.eu:taxud:vies:services:checkVat}checkVatBinding"

@@ -44,7 +44,7 @@ from connectors.retry import call_with_retry
 from connectors.sftp import remote
 from connectors.sftp.hostkeys import client_key, parse_extras
 from connectors.sftp.remote import classify  # noqa: F401 - re-exported for callers and tests
-from hub.connections import ConnectionInfo
+from core.connections import ConnectionInfo
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -25,7 +25,7 @@ from connectors.errors import (
     TransientError,
 )
 from connectors.sftp.hostkeys import SftpExtras, pin_host_keys
-from hub.connections import ConnectionInfo
+from core.connections import ConnectionInfo
 
 CHUNK = 256 * 1024  # paramiko pipelines reads and writes in 32 kB packets underneath
 _JOIN_SECONDS = 5.0

@@ -33,7 +33,7 @@ from connectors.errors import (
 )
 from connectors.retry import call_with_retry, retrying
 from connectors.soap.security import MaskingTransport, NotSoapResponse, secure_zeep_settings
-from hub.connections import ConnectionInfo
+from core.connections import ConnectionInfo
 
 T = TypeVar("T")
 ErrorClass = type[ConnectorError]

@@ -41,7 +41,7 @@ from connectors.errors import (
 )
 from connectors.soap import FaultTable, HttpSettings, call, endpoint_url, http_session, zeep_client
 from connectors.soap.security import username_token
-from hub.connections import ConnectionInfo
+from core.connections import ConnectionInfo
 
 T = TypeVar("T")
 

@@ -27,7 +27,7 @@ from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.postgresql.base import PGDialect
 
 from connectors.errors import ConnectorConfigError
-from hub.connections import ConnectionInfo
+from core.connections import ConnectionInfo
 
 NATIVE_SCHEMES = {
     "sqlite": "sqlite+pysqlite",

@@ -34,7 +34,7 @@ from connectors.retry import call_with_retry
 from connectors.sql.identifiers import check_identifier, reflect, require_identifiers
 from connectors.sql.urls import make_engine
 from connectors.sql.writes import import_rows, insert_new, procedure_call, procedure_params
-from hub.connections import ConnectionInfo
+from core.connections import ConnectionInfo
 
 Identifier = Annotated[str, AfterValidator(check_identifier)]
 

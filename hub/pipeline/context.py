@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, make_url, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from core.errors import StoreError
 from hub.config import REGISTRY_KINDS, HubConfig, connector_class, load_config
 from hub.connections import get_connection
 from hub.store.db import make_engine, migrate
@@ -26,9 +25,26 @@ class RunContext:
 
 
 def open_store(config: HubConfig) -> Engine:
-    engine = make_engine(config.store_url)
-    migrate(engine)
+    """The hub store, its schema brought up to date; a store that cannot be opened is a StoreError."""
+    try:
+        engine = make_engine(config.store_url)
+        migrate(engine)
+    except (SQLAlchemyError, OSError, ImportError) as e:  # ImportError: the URL names a driver not installed
+        raise StoreError(f"cannot open the hub store {_shown(config.store_url)}: {_first_line(e)}") from e
     return engine
+
+
+def _shown(url: str) -> str:
+    """The URL without its password; an unreadable URL is not shown at all (it may hold one)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return "(an unreadable URL)"
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error)
+    return text.splitlines()[0] if text else error.__class__.__name__
 
 
 def context_for(run_id: str, config: HubConfig | None = None) -> RunContext:
@@ -68,11 +84,3 @@ def metrics(session: Session, run_id: str) -> dict[tuple[str, str], int]:
     rows = session.scalars(select(RunMetric).where(RunMetric.run_id == run_id))
     return {(m.system, m.metric): m.value for m in rows}
 
-
-def content_hash(payload: Any) -> str:
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -30,7 +30,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from connectors.base import Page
-from hub.pipeline.context import RunContext, build_connector, set_metric, utcnow
+from core.clock import utcnow
+from hub.pipeline.context import RunContext, build_connector, set_metric
 from hub.pipeline.stage import mark_deleted, stage_page
 from hub.store.db import session_scope
 from hub.store.models import Cursor, FileLedger, Run

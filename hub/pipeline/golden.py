@@ -18,7 +18,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hub.config import HubConfig
-from hub.pipeline.context import RunContext, utcnow
+from core.clock import utcnow
+from hub.pipeline.context import RunContext
 from hub.pipeline.linking import StoreRecords, clusters_by_hub
 from hub.pipeline.publish import SKIPPED_DELETED
 from hub.pipeline.registries import REGISTRY_SYSTEMS, field_evidence
@@ -26,7 +27,8 @@ from hub.store.db import in_chunks
 from hub.store.models import GoldenRecord, Outbox, ReviewItem, SourceRecord, StewardDecision
 from mappings.customer import CUSTOMER_FIELDS
 from mappings.engine import load_spec
-from reconciliation.decisions import ChosenValue, chosen_holds, fingerprint
+from core.hashing import content_hash
+from reconciliation.decisions import ChosenValue, chosen_holds
 from reconciliation.diff import correction_key, corrections, differences_many
 from reconciliation.records import Difference, Golden, MemberRecord, RecordKey
 from reconciliation.survivorship import FieldRule, survive_many
@@ -134,7 +136,7 @@ def _conflicts(session: Session, ctx: RunContext, records: StoreRecords, hub_id:
 def _ask(session: Session, run_id: str, hub_id: str, name: str, before: Any,
          moved: dict[RecordKey, Any]) -> None:
     candidates = {f"{system}:{record_id}": v for (system, record_id), v in sorted(moved.items())}
-    question = fingerprint(["conflict", hub_id, name, candidates])
+    question = content_hash(["conflict", hub_id, name, candidates])
     if session.scalar(select(ReviewItem.id).where(ReviewItem.fingerprint == question)) is not None:
         return
     first = min(moved)

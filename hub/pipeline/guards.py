@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hub.config import GuardsConfig
-from hub.errors import RunFailed
+from core.errors import RunFailed
 from hub.pipeline.context import RunContext, metrics
 from hub.store.db import session_scope
 

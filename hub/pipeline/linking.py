@@ -17,11 +17,13 @@ import polars as pl
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from hub.pipeline.context import RunContext, utcnow
+from core.clock import utcnow
+from hub.pipeline.context import RunContext
 from hub.store.models import CanonicalRecord, ReviewItem, SourceRecord, StewardDecision, Xref
 from hub.xref_ops import STEWARD_RULE, hub_id_allocator
 from mappings.customer import CUSTOMER_FIELDS
-from reconciliation.decisions import fingerprint, pair_fingerprint, parse_record_ref
+from core.hashing import content_hash
+from reconciliation.decisions import pair_fingerprint, parse_record_ref
 from reconciliation.matching import Linker, StewardPairs
 from reconciliation.records import MemberRecord, RecordKey
 
@@ -157,7 +159,7 @@ def _queue_candidates(session: Session, ctx: RunContext, candidates: pl.DataFram
     asked = 0
     for sa, ra, sb, rb, probability, reason in candidates.iter_rows():
         a, b = sorted([(sa, ra), (sb, rb)])
-        question = fingerprint(["match_candidate", a, b])
+        question = content_hash(["match_candidate", a, b])
         if session.scalar(select(ReviewItem.id).where(ReviewItem.fingerprint == question)) is not None:
             continue
         session.add(ReviewItem(

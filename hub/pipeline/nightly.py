@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import CusthubError, RunFailed
 from hub.config import HubConfig
-from hub.errors import RunFailed
 from hub.pipeline.context import RunContext, open_store
 from hub.pipeline.extract import extract
 from hub.pipeline.guards import check_quarantine_share
@@ -43,9 +43,10 @@ def run_nightly(config: HubConfig, *, dry_run: bool = False, external_id: str | 
         check_quarantine_share(ctx)
         check_registries(ctx)
         return _reconcile_and_publish(ctx)
-    except RunFailed as e:
+    except CusthubError as e:  # the run ends failed, with the one-line reason, never left "running"
         finish_run(engine, run_id, "failed", str(e))
-        write_run_report(ctx)
+        if isinstance(e, RunFailed):
+            write_run_report(ctx)
         raise
 
 

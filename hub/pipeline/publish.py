@@ -8,7 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.base import Write
-from hub.pipeline.context import RunContext, build_connector, content_hash, metrics, set_metric, utcnow
+from core.hashing import content_hash
+from core.clock import utcnow
+from hub.pipeline.context import RunContext, build_connector, metrics, set_metric
 from hub.pipeline.runs import AWAITING_APPROVAL
 from hub.store.db import session_scope
 from hub.store.models import Outbox, ReviewItem, Run, SourceRecord

@@ -28,7 +28,9 @@ from connectors.errors import (
     SecurityError,
     TransientError,
 )
-from hub.pipeline.context import RunContext, build_connector, content_hash, set_metric, utcnow
+from core.hashing import content_hash
+from core.clock import utcnow
+from hub.pipeline.context import RunContext, build_connector, set_metric
 from hub.store.db import session_scope
 from hub.store.models import CanonicalRecord, RegistryCheck
 from mappings.engine import load_spec, map_record

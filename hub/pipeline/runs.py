@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
-from hub.errors import CusthubError
-from hub.pipeline.context import utcnow
+from core.errors import CusthubError
+from core.clock import utcnow
 from hub.store.db import session_scope
 from hub.store.models import Run
 

@@ -16,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.base import Page, RejectedRow
-from hub.errors import RunFailed
-from hub.pipeline.context import content_hash, utcnow
+from core.errors import RunFailed
+from core.hashing import content_hash
+from core.clock import utcnow
 from hub.store.db import in_chunks
 from hub.store.models import Quarantine, ReviewItem, SourceRecord, Xref
 

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from fastapi import Request
 
-from hub.errors import ConfigError
+from core.errors import ConfigError
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 PBKDF2_MIN_ITERATIONS = 200_000

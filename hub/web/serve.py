@@ -8,7 +8,7 @@ import secrets
 from fastapi import FastAPI
 
 from hub.config import HubConfig, load_config
-from hub.errors import ConfigError
+from core.errors import ConfigError
 from hub.pipeline.context import open_store
 from hub.web.app import create_app
 from hub.web.auth import AirflowUsers, PasswordUsers, configured_users

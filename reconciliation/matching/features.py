@@ -14,6 +14,7 @@ import polars as pl
 
 # The legal forms and their spellings belong to mappings (one list for the whole hub).
 # A private name, read here rather than copied: see the note in the closing report.
+from core.errors import ConfigError
 from mappings.normalizers.legal_form import TRAILING_STATES, LEGAL_FORM_VARIANTS
 from reconciliation.matching.settings import FeatureSpec, feature_order
 
@@ -69,7 +70,7 @@ TRANSFORMS = {"fold": Fold(), "strip_legal_form": StripLegalForm(), "sort_tokens
               "first_token": FirstToken(), "email_domain": EmailDomain(), "digits": Digits()}
 
 
-class UnknownSourceColumn(ValueError):
+class UnknownSourceColumn(ConfigError, ValueError):
     """A feature built from a column that neither the records nor another feature provide."""
 
 

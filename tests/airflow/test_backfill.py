@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from hub import tasks
 from hub.config import load_config
-from hub.errors import ConfigError
+from core.errors import ConfigError
 from hub.pipeline.context import open_store
 from hub.store.db import session_scope
 from hub.store.models import Outbox, Run

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from hub.config import DEFAULT_CONFIG, load_config
-from hub.errors import ConfigError
+from core.errors import ConfigError
 
 
 def _write(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]

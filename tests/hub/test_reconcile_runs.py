@@ -11,7 +11,7 @@ from hub.pipeline.publish import publish
 from hub.pipeline.reconcile import reconcile, reconcile_run
 from hub.pipeline.runs import run_status
 from hub.store.db import session_scope
-from hub.pipeline.context import utcnow
+from core.clock import utcnow
 from hub.store.models import Outbox, Run, RunMetric, SourceRecord
 from hub.xref_ops import golden_at, golden_history
 from tests.fixtures.hubstore import company, golden_versions, hub_of, new_run, open_seeded, put, store_config

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from hub import review, xref_ops
 from hub.pipeline.reconcile import reconcile_run
 from hub.store.db import session_scope
-from hub.pipeline.context import utcnow
+from core.clock import utcnow
 from hub.store.models import AuditEntry, Discrepancy, ReviewItem, StewardDecision
 from tests.fixtures.hubstore import company, hub_of, new_run, open_seeded, put, store_config
 

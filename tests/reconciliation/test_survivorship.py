@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from reconciliation.decisions import ChosenValue, chosen_holds, field_evidence, fingerprint
+from core.hashing import content_hash
+from reconciliation.decisions import ChosenValue, chosen_holds, field_evidence
 from reconciliation.records import MemberRecord
 from reconciliation.survivorship import FieldRule, golden_frame, members_frame, survive, survive_many
 
@@ -44,7 +45,7 @@ def test_lineage_names_source_rule_run_and_the_disagreeing_evidence() -> None:
 
 def test_a_chosen_value_wins_until_a_source_changes_the_field() -> None:
     rules = {"street": FieldRule("source_priority", SOURCES)}
-    choice = ChosenValue("H1", "street", "Stará 2", fingerprint(field_evidence(MEMBERS, "street")), 1)
+    choice = ChosenValue("H1", "street", "Stará 2", content_hash(field_evidence(MEMBERS, "street")), 1)
     golden = survive(MEMBERS, rules, ["street"], chosen={"street": choice})
     assert golden.values["street"] == "Stará 2" and golden.lineage["street"]["rule"] == "steward"
     moved = [MemberRecord("crm", "C1", {"street": "Jiná 3"}), ACC, ERP]
@@ -54,7 +55,7 @@ def test_a_chosen_value_wins_until_a_source_changes_the_field() -> None:
 def test_a_chosen_value_with_its_evidence_survives_sources_taking_it_but_not_a_new_value() -> None:
     rules = {"street": FieldRule("source_priority", SOURCES)}
     decided = field_evidence(MEMBERS, "street")
-    choice = ChosenValue("H1", "street", "Stará 2", fingerprint(decided), 1, decided)
+    choice = ChosenValue("H1", "street", "Stará 2", content_hash(decided), 1, decided)
     corrected = [MemberRecord("crm", "C1", {"street": "Stará 2"}), ACC, ERP,
                  MemberRecord("erp", "E2", {})]  # the CRM took the chosen value; a new record without one
     assert chosen_holds(choice, corrected) and chosen_holds(choice, MEMBERS)

@@ -16,7 +16,7 @@ from connectors.base import Write
 from connectors.errors import SecurityError, TransientError
 from connectors.files.csv_format import FileFormat, UnreadableFile
 from connectors.sftp.files import SftpFilesConnector
-from hub.connections import ConnectionInfo
+from core.connections import ConnectionInfo
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from connectors.base import Write
 from connectors.errors import ConnectorConfigError, SecurityError, TransientError
 from connectors.files.csv_format import FileFormat
 from connectors.sftp.files import SftpFilesConnector
-from hub.connections import ConnectionInfo
+from core.connections import ConnectionInfo
 
 pytestmark = pytest.mark.integration
 

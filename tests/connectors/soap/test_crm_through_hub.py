@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.errors import SecurityError, TransientError
-from hub.pipeline.context import RunContext, utcnow
+from core.clock import utcnow
+from hub.pipeline.context import RunContext
 from hub.pipeline.extract import extract
 from hub.pipeline.publish import publish
 from hub.pipeline.runs import start_run

@@ -13,7 +13,7 @@ from connectors.errors import BadRecordError, ConnectorConfigError, TransientErr
 from connectors.sql import SqlViewSettings
 from connectors.sql.urls import build_url, make_engine, odbc_connect_string, odbc_value
 from connectors.sql.view import translate
-from hub.connections import ConnectionInfo
+from core.connections import ConnectionInfo
 
 SECRET = "p;w}d={x}"
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.config import load_config
-from hub.errors import RunFailed
+from core.errors import RunFailed
 from hub.pipeline.context import RunContext, build_connector, open_store
 from hub.pipeline.extract import extract
 from hub.pipeline.runs import start_run

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from connectors.registries.isir import IsirConnector
 from connectors.registries.isir import Settings as IsirSettings
-from hub.pipeline.context import RunContext, metrics, utcnow
+from core.clock import utcnow
+from hub.pipeline.context import RunContext, metrics
 from hub.pipeline.reconcile import reconcile_run
 from hub.pipeline.registries import check_isir, check_registries, evidence, field_evidence
 from hub.pipeline.report import build_report

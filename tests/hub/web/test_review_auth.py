@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.errors import ConfigError
+from core.errors import ConfigError
 from hub.web.auth import configured_users, verify_password
 
 ROOT = Path(__file__).resolve().parents[3]
