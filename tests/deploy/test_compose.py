@@ -5,6 +5,7 @@ from the uncommitted .env (whose committed template names them all)."""
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +101,12 @@ def test_the_env_template_has_a_connection_for_every_conn_id() -> None:
     template = (ROOT / ".env.example").read_text(encoding="utf-8")
     missing = [c for c in conn_ids if f"AIRFLOW_CONN_{c.upper()}=" not in template]
     assert missing == [], f".env.example lacks connections {missing}"
+
+
+def test_the_image_copies_every_package_the_project_installs() -> None:
+    """A package left out of the Dockerfile imports on a laptop and fails in the container."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    packages = {p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
+    copied = set(re.findall(r"^COPY\s+(?:--\S+\s+)*(\w+)\s+\./\1\s*$",
+                            (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8"), flags=re.M))
+    assert packages - copied == set()
