@@ -80,3 +80,11 @@ def test_nightly_with_a_changed_sftp_host_key_is_one_line(hub_config: HubConfig,
     with session_scope(open_store(hub_config)) as session:
         (run,) = session.scalars(select(Run)).all()
         assert run.status == "failed" and "host key" in (run.message or "")
+
+
+def test_an_undefined_airflow_connection_is_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    env["CUSTHUB_STORE_URL"] = f"sqlite:///{tmp_path / 'hub.db'}"
+    result = subprocess.run([*CUSTHUB, "run", "nightly"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert_one_line_error(result, "custhub_crm", "AIRFLOW_CONN_CUSTHUB_CRM")
