@@ -143,8 +143,14 @@ def xref_merge(into_hub_id: str, other_hub_id: str, reason: ReasonOption, by: Ac
 @xref_app.command("split")
 def xref_split(hub_id: str, records: Annotated[list[str], typer.Argument(help="system:record_id …")],
                reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
-    keys = [tuple(r.split(":", 1)) for r in records]
-    _run(lambda e: xref_ops.split(e, hub_id, keys, _actor(by), reason), config)  # type: ignore[arg-type]
+    _run(lambda e: xref_ops.split(e, hub_id, [_record_ref(r) for r in records], _actor(by), reason), config)
+
+
+def _record_ref(text: str) -> tuple[str, str]:
+    system, sep, record_id = text.partition(":")
+    if not sep or not system or not record_id:
+        raise typer.BadParameter(f"{text!r} is not system:record_id", param_hint="RECORDS")
+    return system, record_id
 
 
 def _run(operation, config: Path | None) -> None:  # type: ignore[no-untyped-def]

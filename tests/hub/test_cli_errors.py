@@ -88,3 +88,12 @@ def test_an_undefined_airflow_connection_is_one_line(tmp_path: Path) -> None:
     result = subprocess.run([*CUSTHUB, "run", "nightly"], cwd=tmp_path, capture_output=True, text=True,
                             timeout=300, env=env)
     assert_one_line_error(result, "custhub_crm", "AIRFLOW_CONN_CUSTHUB_CRM")
+
+
+@pytest.mark.parametrize("args", [["xref", "split", "H1", "abc", "--reason", "typo"],
+                                  ["review", "decide", "3", "maybe", "--reason", "typo"]])
+def test_a_malformed_argument_is_a_usage_error_not_a_traceback(tmp_path: Path, args: list[str]) -> None:
+    env = {**os.environ, "CUSTHUB_STORE_URL": f"sqlite:///{tmp_path / 'hub.db'}"}
+    result = subprocess.run([*CUSTHUB, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "Invalid value" in result.stderr
