@@ -30,8 +30,8 @@ COLUMNS = ["PARTNER_ID", "NAZEV", "ICO", "DIC", "ULICE", "MESTO", "PSC", "ZEME",
 ENCODING, DELIMITER, DECIMAL_COMMA = "cp1250", ";", True
 # "150 000,50", "150000,5", "-20": digits (spaces may group thousands), a decimal comma and
 # at most two places (the column holds money); nothing else, a decimal point least of all.
-_ERP_DECIMAL = re.compile(r"-?(\d{1,3}(?:[ \xa0]\d{3})+|\d+)(,\d{1,2})?")
-_ERP_INT = re.compile(r"-?\d+")
+_ERP_DECIMAL = re.compile(r"-?([0-9]{1,3}(?:[ \xa0][0-9]{3})+|[0-9]+)(,[0-9]{1,2})?")
+_ERP_INT = re.compile(r"-?[0-9]+")
 
 
 class ImportRejected(ValueError):
@@ -76,7 +76,8 @@ class ErpSystem:
 
     # -- master data --------------------------------------------------------------------
     def load(self, partners: list[dict]) -> None:
-        """Replace the master data with ``partners`` (CONTRACTS.md columns)."""
+        """Replace the master data with ``partners`` (CONTRACTS.md columns): typed values, or
+        text in the ERP's own spelling ("150000,50")."""
         state = {}
         for p in partners:
             unknown = set(p) - set(COLUMNS)

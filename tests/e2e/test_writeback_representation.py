@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest

@@ -127,6 +127,7 @@ def test_represent_by_the_file_format() -> None:
     assert represent(Decimal("1.50"), FileFormat()) == "1.50"
     assert represent(date(2026, 1, 31), czech) == "31.01.2026"
     assert represent(date(2026, 1, 31), FileFormat()) == "2026-01-31"
-    assert represent(RegistryStatus.ACTIVE, czech) == represent(RegistryStatus.ACTIVE, None) == "active"
+    assert represent(RegistryStatus.ACTIVE, czech) == "active"
+    assert represent(RegistryStatus.ACTIVE, None) == "active"
     assert represent(date(2026, 1, 31), None) == date(2026, 1, 31)  # SQL and SOAP: typed
     assert represent(7, czech) == "7" and represent(7, None) == 7

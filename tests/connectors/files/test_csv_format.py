@@ -118,7 +118,7 @@ def test_one_file_format_for_the_spec_and_the_connector() -> None:
     """The spec's ``format:`` is the very type the reader and writer take (core.formats)."""
     fmt = load_spec("erp").format
     assert type(fmt) is FileFormat
-    assert (fmt.encoding, fmt.delimiter, fmt.decimal_comma, fmt.header) == ("cp1250", ";", True, True)
+    assert (fmt.encoding, fmt.delimiter, fmt.decimal_comma) == ("cp1250", ";", True)
 
 
 def test_a_decimal_comma_needs_another_delimiter() -> None:
