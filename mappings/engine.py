@@ -1,5 +1,7 @@
 """Apply a MappingSpec: a system's raw record to a canonical Customer, and back.
 
+The way back (``to_system``) lives in ``mappings.writeback`` and is re-exported here.
+
 Mapping is all-or-nothing per record: every field is tried, and if any field whose
 rule says ``on_error: quarantine`` fails, ``MappingError`` carries every reason at
 once. Fields with ``on_error: drop`` become None and are reported as warnings.
@@ -9,16 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
-from mappings.customer import CUSTOMER_FIELDS, Customer
+from mappings.customer import Customer
 from mappings.errors import FieldIssue, InvalidValue, MappingError
 from mappings.normalizers import NORMALIZERS
 from mappings.normalizers._common import as_str
-from mappings.normalizers.numbers import format_decimal
-from mappings.spec import FieldRule, FileFormat, MappingSpec, Template, load_spec
+from mappings.spec import FieldRule, MappingSpec, Template, load_spec
+from mappings.writeback import to_system  # the way back, canonical -> the system's own form
 
 __all__ = ["MappingResult", "load_spec", "map_record", "map_record_with_warnings", "to_system"]
 
@@ -104,30 +104,3 @@ def _render(template: Template, named: Mapping[str, Any]) -> str | None:
         text += (part.before if text or index == 0 else "") + as_str(value)
     return text + template.after if text else None
 
-
-def to_system(spec: MappingSpec, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Canonical values -> the system's field names and representation, for write-back.
-
-    Fields the system does not hold, or holds only derived or composed (``write: false``),
-    are left out; an unknown canonical field name is a programming error.
-    """
-    if spec.read_only:
-        raise ValueError(f"system {spec.system!r} is read-only")
-    unknown = sorted(set(values) - set(CUSTOMER_FIELDS))
-    if unknown:
-        raise ValueError(f"not canonical Customer fields: {unknown}")
-    targets = spec.writable_fields()
-    return {targets[f]: _represent(v, spec.format) for f, v in values.items() if f in targets}
-
-
-def _represent(value: Any, file_format: FileFormat | None) -> Any:
-    """Plain values for SOAP and SQL; text (decimal comma where the file uses it) for files."""
-    if value is None:
-        return None
-    if isinstance(value, StrEnum):
-        return value.value
-    if file_format is None:
-        return value
-    if isinstance(value, Decimal):
-        return format_decimal(value, file_format.decimal_comma)
-    return str(value)

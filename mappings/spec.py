@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from core.formats import FileFormat  # the one file description, shared with connectors/files
 from mappings.customer import CUSTOMER_FIELDS, Customer
 from mappings.errors import SpecError, SpecProblem
 from mappings.normalizers import NORMALIZERS
@@ -54,18 +55,6 @@ class Template:
     @property
     def names(self) -> set[str]:
         return {name for part in self.parts for name in part.names}
-
-
-class FileFormat(BaseModel):
-    """How a file-based system writes its records (the ERP's CSV)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: Literal["csv", "xml"]
-    encoding: str = "utf-8"
-    delimiter: str = ","
-    quotechar: str = '"'
-    decimal_comma: bool = False
 
 
 class FieldRule(BaseModel):

@@ -4,8 +4,13 @@ It behaves like a real ERP file interface (K2, Helios Green): the export is cp12
 ';' and decimal commas, written first and announced by a ``.done`` marker written last;
 import files are taken in name order, ``*.part`` files are left alone (still uploading),
 an empty cell leaves the value as it is, and a processed file moves to import/processed/.
-It parses with the standard library, not with custhub's reader, so a round trip through
-both really tests the connector against an independent implementation.
+Like a real import job it reads numbers only in its own spelling: "150000.50" is not a
+credit limit to it (a decimal point is no decimal comma) and "30,0" no number of days, so
+a file holding one is applied not at all, moves to import/error/ and gets a
+``<name>.errors.txt`` naming every bad cell by line and column. It parses with the
+standard library, not with custhub's reader, so a round trip through both really tests
+the connector against an independent implementation; tests check that the ERP's mapping
+spec states this same format (encoding, delimiter, decimal comma).
 """
 
 from __future__ import annotations
@@ -14,26 +19,40 @@ import copy
 import csv
 import json
 import os
+import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
 COLUMNS = ["PARTNER_ID", "NAZEV", "ICO", "DIC", "ULICE", "MESTO", "PSC", "ZEME", "EMAIL",
            "TELEFON", "SPLATNOST_DNI", "UVEROVY_LIMIT"]
-ENCODING, DELIMITER = "cp1250", ";"
+ENCODING, DELIMITER, DECIMAL_COMMA = "cp1250", ";", True
+# "150 000,50", "150000,5", "-20": digits (spaces may group thousands), a decimal comma and
+# at most two places (the column holds money); nothing else, a decimal point least of all.
+_ERP_DECIMAL = re.compile(r"-?([0-9]{1,3}(?:[ \xa0][0-9]{3})+|[0-9]+)(,[0-9]{1,2})?")
+_ERP_INT = re.compile(r"-?[0-9]+")
+
+
+class ImportRejected(ValueError):
+    """An import file the ERP does not apply; ``problems`` names every bad cell."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 def _to_int(text: str) -> int:
-    return int(text.strip())
+    if not _ERP_INT.fullmatch(text.strip()):
+        raise ValueError(f"not a whole number: {text!r}")
+    return int(text)
 
 
 def _to_decimal(text: str) -> Decimal:
     """ERP spelling "150 000,50" (spaces as thousands separators, comma as decimal point)."""
-    try:
-        return Decimal(text.replace("\xa0", "").replace(" ", "").replace(",", "."))
-    except InvalidOperation:
-        raise ValueError(f"not a number: {text!r}") from None
+    if not _ERP_DECIMAL.fullmatch(text.strip()):
+        raise ValueError(f"not a number with a decimal comma: {text!r}")
+    return Decimal(re.sub(r"[ \xa0]", "", text).replace(",", "."))
 
 
 def _decimal_text(value: Decimal) -> str:
@@ -57,7 +76,8 @@ class ErpSystem:
 
     # -- master data --------------------------------------------------------------------
     def load(self, partners: list[dict]) -> None:
-        """Replace the master data with ``partners`` (CONTRACTS.md columns)."""
+        """Replace the master data with ``partners`` (CONTRACTS.md columns): typed values, or
+        text in the ERP's own spelling ("150000,50")."""
         state = {}
         for p in partners:
             unknown = set(p) - set(COLUMNS)
@@ -99,7 +119,7 @@ class ErpSystem:
         """Apply every complete import file in name order; returns the rows applied.
 
         A file with a value the ERP cannot read is applied not at all (all or nothing, as
-        an ERP import job does) and moves to import/error/.
+        an ERP import job does), moves to import/error/ and gets its ``.errors.txt``.
         """
         state, applied = self._state(), 0
         import_dir = self.files_root / "import"
@@ -107,8 +127,8 @@ class ErpSystem:
             candidate = copy.deepcopy(state)
             try:
                 count = _apply_file(path, candidate)
-            except ValueError:
-                os.replace(path, import_dir / "error" / path.name)
+            except ImportRejected as rejected:
+                _reject(path, import_dir / "error", rejected.problems)
                 continue
             state, applied = candidate, applied + count
             self._save(state)  # each file is applied and recorded before the next
@@ -116,20 +136,59 @@ class ErpSystem:
         return applied
 
 
+def import_errors(files_root: Path) -> dict[str, list[str]]:
+    """The rejected import files by name, with the problems the import job found in each."""
+    error_dir = Path(files_root) / "import" / "error"
+    return {p.name.removesuffix(".errors.txt"): p.read_text(encoding="utf-8").splitlines()
+            for p in sorted(error_dir.glob("*.errors.txt"))}
+
+
+def _reject(path: Path, error_dir: Path, problems: list[str]) -> None:
+    os.replace(path, error_dir / path.name)
+    report = error_dir / f"{path.name}.errors.txt"
+    report.write_text("".join(f"{problem}\n" for problem in problems), encoding="utf-8")
+
+
 def _apply_file(path: Path, state: dict[str, dict[str, str | None]]) -> int:
-    with open(path, encoding=ENCODING, newline="") as f:
-        rows = list(csv.DictReader(f, delimiter=DELIMITER))
-    if rows and "PARTNER_ID" not in rows[0]:
-        raise ValueError(f"{path.name}: no PARTNER_ID column")
-    for row in rows:
-        partner_id = (row["PARTNER_ID"] or "").strip()
-        if not partner_id:
-            raise ValueError(f"{path.name}: a row without PARTNER_ID")
-        changes = {c: v for c, v in row.items() if c in COLUMNS and c != "PARTNER_ID" and v}
+    """Check every row, then apply them all; ImportRejected names every bad cell."""
+    try:
+        rows = _read_import(path)
+    except UnicodeDecodeError as e:
+        raise ImportRejected([f"not {ENCODING}: {e.reason}"]) from None
+    problems = [problem for line, row in rows for problem in _row_problems(line, row)]
+    if problems:
+        raise ImportRejected(problems)
+    for _, row in rows:
+        partner_id = row["PARTNER_ID"].strip()
+        changes = {c: v for c, v in row.items() if c != "PARTNER_ID" and v}
         # An id the ERP does not know yet is a new partner, as in an ERP import job.
         blank = dict.fromkeys(COLUMNS) | {"PARTNER_ID": partner_id}
         state.setdefault(partner_id, blank).update(_stored(changes))
     return len(rows)
+
+
+def _read_import(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) of an import file, read in the ERP's own format."""
+    with open(path, encoding=ENCODING, newline="") as f:
+        reader = csv.DictReader(f, delimiter=DELIMITER)
+        rows = [(reader.line_num, row) for row in reader]
+        unknown = sorted(set(reader.fieldnames or []) - set(COLUMNS))
+    if unknown or "PARTNER_ID" not in (reader.fieldnames or []):
+        raise ImportRejected([f"line 1: unknown column(s) {unknown} or no PARTNER_ID column"])
+    return rows
+
+
+def _row_problems(line: int, row: dict[str, str | None]) -> list[str]:
+    if None in row or any(value is None for value in row.values()):
+        return [f"line {line}: not as many cells as the header has columns"]
+    problems = [] if row["PARTNER_ID"].strip() else [f"line {line}: no PARTNER_ID"]
+    for column, value in row.items():
+        if column in _TYPED and value:
+            try:
+                _TYPED[column][0](value)
+            except ValueError as e:
+                problems.append(f"line {line}: {column}: {e}")
+    return problems
 
 
 def _stored(values: dict[str, Any]) -> dict[str, str | None]:

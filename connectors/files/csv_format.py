@@ -3,7 +3,10 @@
 The reader never aborts a file: a line that does not decode in the declared encoding,
 or a row with the wrong number of columns, becomes a ``RejectedRow`` carrying its line
 number and raw text, and reading goes on with the next row. Values stay strings:
-what "150000,50" means is for ``mappings/`` to say, not for the transport.
+what "150000,50" means is for ``mappings/`` to say, not for the transport; the writer, in
+turn, writes cells already spelled by the system's spec (``mappings.writeback``) and only
+encodes them. ``FileFormat`` is the one description of a system's files (``core.formats``),
+shared with the mapping spec that states it.
 """
 
 from __future__ import annotations
@@ -13,48 +16,19 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, model_validator
+from typing import IO
 
 from connectors.base import RawRecord, RejectedRow
+from core.formats import Encoding, FileFormat
 
-Encoding = Literal["utf-8", "utf-8-sig", "cp1250"]
+__all__ = ["Encoding", "FileFormat", "UnreadableFile", "cell_text", "encodable", "read_rows",
+           "write_rows"]
 
 
 @dataclass(frozen=True)
 class UnreadableFile(RejectedRow):
     """A reject that stands for the whole file (no header, not well-formed XML, a DTD):
     no row of such a file can be trusted, so none is taken."""
-
-
-class FileFormat(BaseModel):
-    """How a system spells its files (the ERP: cp1250, ';', a header row).
-
-    ``type: xml`` is the partner XML of ``connectors.files.xml_format``; there the file's
-    own XML declaration names the encoding, and ``encoding`` is used for writing only.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: Literal["csv", "xml"] = "csv"
-    encoding: Encoding = "utf-8"
-    delimiter: str = ","
-    quotechar: str = '"'
-    header: bool = True
-    columns: tuple[str, ...] | None = None  # the column names when the file has no header
-    line_terminator: Literal["\r\n", "\n"] = "\r\n"
-
-    @model_validator(mode="after")
-    def _columns_known(self) -> FileFormat:
-        if not self.header and not self.columns:
-            raise ValueError("a file without a header row needs 'columns'")
-        if len(self.delimiter) != 1 or len(self.quotechar) != 1:
-            raise ValueError("delimiter and quotechar must be one character each")
-        return self
-
-    def csv_options(self) -> dict[str, Any]:
-        return {"delimiter": self.delimiter, "quotechar": self.quotechar}
 
 
 class _Lines:
@@ -187,6 +161,23 @@ def write_rows(path: Path | str, fmt: FileFormat, columns: list[str],
         if fmt.header:
             writer.writerow(columns)
         for row in rows:
-            writer.writerow(["" if row.get(c) is None else str(row.get(c)) for c in columns])
+            writer.writerow([cell_text(row.get(c)) for c in columns])
             count += 1
     return count
+
+
+def cell_text(value: object) -> str:
+    """A cell as written: text as given, a whole number in digits, None as empty.
+
+    A Decimal, float or date has no spelling of its own in a file (decimal comma or point?
+    which date order?): the system's spec spells it (``mappings.writeback``), exactly once,
+    and one that reaches the writer unspelled is a programming error, not a guess.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"a {type(value).__name__} cell must be spelled by the system's spec "
+                    f"before it is written: {value!r}")

@@ -28,7 +28,7 @@ from typing import IO
 from lxml import etree
 
 from connectors.base import RawRecord, RejectedRow
-from connectors.files.csv_format import FileFormat, UnreadableFile
+from connectors.files.csv_format import FileFormat, UnreadableFile, cell_text
 
 ROOT, RECORD = "partners", "partner"
 _RAW_LIMIT = 2000  # characters of a rejected partner's XML kept for the quarantine
@@ -127,7 +127,7 @@ def write_xml(path: Path | str, fmt: FileFormat, columns: list[str],
 def _element(columns: list[str], row: Mapping[str, object]) -> etree._Element:
     partner = etree.Element(RECORD)
     for column in columns:
-        value = row.get(column)
-        if value is not None and value != "":
-            etree.SubElement(partner, column).text = str(value)
+        text = cell_text(row.get(column))
+        if text:
+            etree.SubElement(partner, column).text = text
     return partner

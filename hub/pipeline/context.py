@@ -65,13 +65,11 @@ def build_connector(config: HubConfig, name: str) -> Any:
 
 def _with_extras(cls: type, name: str, settings: Any, conn: Any, block: Any) -> Any:
     if block.kind == "sftp_files":
-        from connectors.files.csv_format import FileFormat
         from mappings.engine import load_spec
 
-        fmt = load_spec(block.mapping).format
-        file_format = FileFormat(type=fmt.type, encoding=fmt.encoding, delimiter=fmt.delimiter,
-                                 quotechar=fmt.quotechar)
-        return cls(name, settings, conn, file_format=file_format)
+        # The spec states the file format (core.formats.FileFormat), the connector reads and
+        # writes by that same object; a spec without one leaves the connector's own setting.
+        return cls(name, settings, conn, file_format=load_spec(block.mapping).format)
     return cls(name, settings, conn)
 
 

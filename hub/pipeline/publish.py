@@ -63,6 +63,8 @@ def _skip_deleted(ctx: RunContext, system: str, pending: list[Outbox]) -> list[O
 
 def _send(ctx: RunContext, system: str, pending: list[Outbox]) -> Counter[str]:
     spec = load_spec(ctx.config.systems[system].mapping)
+    # The outbox holds JSON ("150000.50"): to_system reads each value back to its canonical
+    # type and spells it as the system's spec says ("150000,50" for the ERP), once, here.
     writes = [Write(idempotency_key=o.idempotency_key, record_id=o.record_id,
                     values=to_system(spec, o.values), expected_version=o.expected_version)
               for o in pending]

@@ -1,9 +1,13 @@
+from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from mappings.customer import Customer
+from core.formats import FileFormat
+from mappings.customer import Customer, RegistryStatus
 from mappings.engine import load_spec, map_record, to_system
+from mappings.errors import InvalidValue, MappingError
+from mappings.writeback import canonical_value, represent
 from tests.mappings.payloads import accounting_row, crm_account, erp_row
 
 CASES = [("crm", crm_account()), ("accounting", accounting_row()), ("erp", erp_row())]
@@ -67,3 +71,63 @@ def test_full_customer_round_trip_through_erp() -> None:
     values = {f: v for f, v in customer if v is not None}
     assert map_record(spec, to_system(spec, values)) == customer.model_copy(
         update={"legal_form": "a.s."})
+
+
+# -- one representation (issue 11): whatever form the outbox holds, the spec spells it ------
+
+@pytest.mark.parametrize(("held", "spelled"), [
+    ("150000.50", "150000,50"),  # as JSON leaves a Decimal
+    ("150000,50", "150000,50"), ("150 000,50", "150000,50"), (Decimal("150000.50"), "150000,50"),
+    (150000.5, "150000,5"),  # a float has lost the trailing zero; the ERP reads both
+    (150000, "150000"),
+])
+def test_an_amount_in_any_outbox_form_is_spelled_by_the_erp_spec(held: object,
+                                                                 spelled: str) -> None:
+    assert to_system(load_spec("erp"), {"credit_limit": held}) == {"UVEROVY_LIMIT": spelled}
+
+
+@pytest.mark.parametrize("held", ["150000.50", "150000,50", 150000.5, Decimal("150000.50")])
+def test_an_amount_reaches_sql_as_a_decimal_never_a_float(held: object) -> None:
+    [(column, value)] = to_system(load_spec("accounting"), {"credit_limit": held}).items()
+    assert column == "credit_limit" and type(value) is Decimal and value == Decimal("150000.50")
+
+
+@pytest.mark.parametrize("held", [30, "30", "30,0", 30.0])
+def test_days_are_an_int_for_sql_and_digits_for_the_file(held: object) -> None:
+    assert to_system(load_spec("accounting"), {"payment_terms_days": held}) == {
+        "payment_terms_days": 30}
+    assert type(to_system(load_spec("accounting"), {"payment_terms_days": held})[
+        "payment_terms_days"]) is int
+    assert to_system(load_spec("erp"), {"payment_terms_days": held}) == {"SPLATNOST_DNI": "30"}
+
+
+def test_a_number_held_as_text_by_json_is_text_again() -> None:
+    assert to_system(load_spec("crm"), {"company_id": 27074358}) == {"CompanyId": "27074358"}
+
+
+def test_an_unreadable_value_names_every_field_at_once() -> None:
+    with pytest.raises(MappingError) as caught:
+        to_system(load_spec("erp"), {"credit_limit": "a lot", "payment_terms_days": "30,5",
+                                     "city": "Brno"})
+    assert sorted((i.field, i.source) for i in caught.value.issues) == [
+        ("credit_limit", "UVEROVY_LIMIT"), ("payment_terms_days", "SPLATNOST_DNI")]
+
+
+def test_the_canonical_type_comes_from_the_customer_model() -> None:
+    assert canonical_value("credit_limit", "1,5") == Decimal("1.5")
+    assert canonical_value("registry_status", "insolvent") is RegistryStatus.INSOLVENT
+    assert canonical_value("legal_name", None) is None
+    with pytest.raises(InvalidValue, match="not one of active"):
+        canonical_value("registry_status", "bankrupt")
+
+
+def test_represent_by_the_file_format() -> None:
+    czech = FileFormat(delimiter=";", decimal_comma=True, date_format="%d.%m.%Y")
+    assert represent(Decimal("1.50"), czech) == "1,50"
+    assert represent(Decimal("1.50"), FileFormat()) == "1.50"
+    assert represent(date(2026, 1, 31), czech) == "31.01.2026"
+    assert represent(date(2026, 1, 31), FileFormat()) == "2026-01-31"
+    assert represent(RegistryStatus.ACTIVE, czech) == "active"
+    assert represent(RegistryStatus.ACTIVE, None) == "active"
+    assert represent(date(2026, 1, 31), None) == date(2026, 1, 31)  # SQL and SOAP: typed
+    assert represent(7, czech) == "7" and represent(7, None) == 7

@@ -10,9 +10,9 @@ import pytest
 from tenacity import Retrying, stop_after_attempt, wait_none
 
 from connectors.base import Write
-from connectors.files.csv_format import FileFormat
 from connectors.sftp.files import SftpFilesConnector
-from sandbox.erp_system import COLUMNS, ErpSystem
+from mappings.engine import load_spec
+from sandbox.erp_system import COLUMNS, DECIMAL_COMMA, DELIMITER, ENCODING, ErpSystem, import_errors
 
 PARTNERS = [
     {"PARTNER_ID": "P50001", "NAZEV": "Dvořák a syn s.r.o.", "ICO": "27074358",
@@ -77,6 +77,48 @@ def test_a_file_with_an_unreadable_value_is_not_applied_at_all(erp: ErpSystem) -
     assert erp.apply_imports() == 0
     assert [p["MESTO"] for p in erp.partners()] == ["Praha", "Brno"]
     assert (erp.files_root / "import" / "error" / "a.csv").exists()
+    assert import_errors(erp.files_root) == {
+        "a.csv": ["line 3: SPLATNOST_DNI: not a whole number: 'čtrnáct'"]}
+
+
+def test_the_erp_spec_states_the_format_the_erp_reads() -> None:
+    """The sandbox reads by its own constants (an independent implementation); the spec the
+    hub writes by must state the same, or every correction would be rejected."""
+    fmt = load_spec("erp").format
+    assert fmt is not None
+    assert (fmt.encoding, fmt.delimiter, fmt.decimal_comma) == (ENCODING, DELIMITER, DECIMAL_COMMA)
+
+
+@pytest.mark.parametrize("limit", ["150000,50", "150 000,50", "150\xa0000,5", "-20", "0,00"])
+def test_the_import_reads_amounts_with_a_decimal_comma(erp: ErpSystem, limit: str) -> None:
+    _import(erp, "a.csv", f"PARTNER_ID;UVEROVY_LIMIT\r\nP50002;{limit}\r\n")
+    assert erp.apply_imports() == 1
+    expected = Decimal(limit.replace(" ", "").replace("\xa0", "").replace(",", "."))
+    assert erp.partners()[1]["UVEROVY_LIMIT"] == expected
+
+
+@pytest.mark.parametrize(("column", "value"), [
+    ("UVEROVY_LIMIT", "150000.50"),  # a decimal point: what the hub wrote before issue 11
+    ("UVEROVY_LIMIT", "150.000,50"), ("UVEROVY_LIMIT", "1,505"), ("UVEROVY_LIMIT", "1e5"),
+    ("SPLATNOST_DNI", "30,0"), ("SPLATNOST_DNI", "3_0"),
+])
+def test_the_import_rejects_a_number_in_another_spelling(erp: ErpSystem, column: str,
+                                                         value: str) -> None:
+    _import(erp, "a.csv", f"PARTNER_ID;MESTO;{column}\r\nP50001;Ostrava;14\r\n"
+                          f"P50002;Jihlava;{value}\r\n")
+    assert erp.apply_imports() == 0
+    assert [p["MESTO"] for p in erp.partners()] == ["Praha", "Brno"]  # nothing of the file
+    [problem] = import_errors(erp.files_root)["a.csv"]
+    assert problem.startswith(f"line 3: {column}: ") and repr(value) in problem
+
+
+def test_an_unknown_column_or_a_short_row_rejects_the_file(erp: ErpSystem) -> None:
+    _import(erp, "a.csv", "PARTNER_ID;LIMIT\r\nP50001;5\r\n")
+    _import(erp, "b.csv", "PARTNER_ID;MESTO;PSC\r\nP50001;Ostrava\r\n")
+    assert erp.apply_imports() == 0
+    errors = import_errors(erp.files_root)
+    assert errors["a.csv"] == ["line 1: unknown column(s) ['LIMIT'] or no PARTNER_ID column"]
+    assert errors["b.csv"] == ["line 2: not as many cells as the header has columns"]
 
 
 @pytest.mark.integration
@@ -87,7 +129,7 @@ def test_round_trip_erp_export_sftp_read_write_apply(erp: ErpSystem, sandbox_sft
     settings = SftpFilesConnector.Settings(id_column="PARTNER_ID", timeout_seconds=5)
     connector = SftpFilesConnector(
         "erp", settings, sandbox_sftp.connection(),
-        file_format=FileFormat(encoding="cp1250", delimiter=";"),
+        file_format=load_spec("erp").format,
         retry_policy=Retrying(stop=stop_after_attempt(2), wait=wait_none(), reraise=True))
 
     [page] = list(connector.read_pages(None))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ from pydantic import ValidationError
 
 from connectors.base import RawRecord, RejectedRow
 from connectors.files.csv_format import FileFormat, encodable, read_rows, write_rows
+from mappings.spec import load_spec
 
 ERP = FileFormat(encoding="cp1250", delimiter=";")
 HEADER = "PARTNER_ID;NAZEV;UVEROVY_LIMIT\r\n"
@@ -101,3 +104,25 @@ def test_format_is_validated() -> None:
 
 def test_encodable() -> None:
     assert encodable(ERP, "Dvořák") and not encodable(ERP, "smile 🙂")
+
+
+@pytest.mark.parametrize("cell", [Decimal("150000.50"), 150000.5, date(2026, 1, 31), True])
+def test_the_writer_refuses_a_value_no_spec_has_spelled(tmp_path: Path, cell: object) -> None:
+    """"150000.50" or "150000,50"? The spec decides (mappings.writeback), never the writer."""
+    with pytest.raises(TypeError, match="spelled by the system's spec"):
+        write_rows(tmp_path / "x.csv", ERP, ["PARTNER_ID", "UVEROVY_LIMIT"],
+                   [{"PARTNER_ID": "P1", "UVEROVY_LIMIT": cell}])
+
+
+def test_one_file_format_for_the_spec_and_the_connector() -> None:
+    """The spec's ``format:`` is the very type the reader and writer take (core.formats)."""
+    fmt = load_spec("erp").format
+    assert type(fmt) is FileFormat
+    assert (fmt.encoding, fmt.delimiter, fmt.decimal_comma) == ("cp1250", ";", True)
+
+
+def test_a_decimal_comma_needs_another_delimiter() -> None:
+    with pytest.raises(ValidationError, match="decimal comma"):
+        FileFormat(decimal_comma=True)
+    with pytest.raises(ValidationError, match="strftime"):
+        FileFormat(date_format="DD.MM.YYYY")
