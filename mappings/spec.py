@@ -210,24 +210,25 @@ def _unplain_writes(rules: dict[str, FieldMapping]) -> Iterator[Problem]:
 def load_spec(name_or_path: str | Path) -> MappingSpec:
     """A spec by name ("erp" -> mappings/specs/erp.yaml) or by path to a YAML file.
 
-    Read and validated once while the file is unchanged: every step of a run asks for its
-    system's spec, and gets the same validated object without reading YAML again.
+    Parsed and validated once per content: every step of a run asks for its system's spec and
+    gets the same validated object. Keyed on the file's text, not its mtime, which a coarse
+    filesystem clock leaves unchanged by an edit made within the same tick.
     """
     path = spec_path(name_or_path)
     try:
-        stat = path.stat()
-    except OSError as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(str(path), [SpecProblem("", str(exc))]) from exc
-    return _load_spec(path.resolve(), stat.st_mtime_ns, stat.st_size, str(path))
+    return _parsed_spec(str(path), text)
 
 
 @lru_cache(maxsize=64)
-def _load_spec(path: Path, mtime_ns: int, size: int, shown: str) -> MappingSpec:
+def _parsed_spec(source: str, text: str) -> MappingSpec:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise SpecError(shown, [SpecProblem("", str(exc))]) from exc
-    return parse_spec(document, source=shown)
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(source, [SpecProblem("", str(exc))]) from exc
+    return parse_spec(document, source=source)
 
 
 def parse_spec(document: Any, source: str = "<spec>") -> MappingSpec:
