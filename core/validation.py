@@ -22,7 +22,7 @@ PROBLEM_TYPE = "custhub_config"
 
 
 def validate_all(data: Any, handler: Callable[[Any], Any], problems: Iterable[Problem]) -> Any:
-    """``handler(data)`` (pydantic's own validation), raising its errors and ``problems`` together."""
+    """``handler(data)``, pydantic's own validation, raising its errors and ``problems`` together."""
     found = [_line(loc, message, data) for loc, message in problems]
     try:
         model = handler(data)

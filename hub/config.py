@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, ValidationError,
+                      model_validator)
 
 from core.errors import ConfigError
 from core.validation import Problem, as_list, as_mapping, describe, problems_of, validate_all
@@ -160,7 +161,8 @@ def _unknown_sources(data: Any) -> Iterator[Problem]:
     known = {*as_mapping(raw.get("systems")), *as_mapping(raw.get("registries"))}
     survivorship = as_mapping(raw.get("survivorship"))
     rules = [(("default",), survivorship.get("default"))]
-    rules += [(("fields", field), rule) for field, rule in as_mapping(survivorship.get("fields")).items()]
+    fields = as_mapping(survivorship.get("fields"))
+    rules += [(("fields", field), rule) for field, rule in fields.items()]
     for where, rule in rules:
         for i, source in enumerate(as_list(as_mapping(rule).get("sources"))):
             if isinstance(source, str) and source not in known:
@@ -187,7 +189,11 @@ def connector_class(kind: str) -> type:
 
 def load_config(path: str | Path | None = None) -> HubConfig:
     """hub.yaml and every mapping spec it names, validated in one pass: one ConfigError lists
-    every problem, each as ``file: dotted.key: what is wrong``."""
+    every problem, each as ``file: dotted.key: what is wrong``.
+
+    Checking the connector blocks imports each kind's connector module (zeep, paramiko): this
+    runs in tasks and commands, never when a DAG file is parsed (those read only
+    hub.orchestration_config)."""
     source = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
     raw = _read(source)
     problems: list[str] = []

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, ValidationError,
+                      model_validator)
 
 from core.errors import ConfigError
 from core.validation import Problem, as_mapping, describe, validate_all

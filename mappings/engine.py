@@ -59,7 +59,8 @@ def map_record_with_warnings(spec: MappingSpec, payload: Mapping[str, Any]) -> M
     return MappingResult(Customer(**present), tuple(warnings))
 
 
-def _map_field(name: str, rule: FieldMapping, payload: Mapping[str, Any], country: str | None) -> Any:
+def _map_field(name: str, rule: FieldMapping, payload: Mapping[str, Any],
+               country: str | None) -> Any:
     raw = _raw_value(rule, payload)
     if raw is None:
         return rule.default

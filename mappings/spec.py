@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (AfterValidator, BaseModel, ConfigDict, ModelWrapValidatorHandler, ValidationError,
-                      field_validator, model_validator)
+from pydantic import (AfterValidator, BaseModel, ConfigDict, ModelWrapValidatorHandler,
+                      ValidationError, field_validator, model_validator)
 
 from core.validation import Problem, as_mapping, describe, validate_all
 from mappings.customer import CUSTOMER_FIELDS, Customer
@@ -158,7 +158,8 @@ class MappingSpec(BaseModel):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _across_fields(cls, data: Any, handler: ModelWrapValidatorHandler[MappingSpec]) -> MappingSpec:
+    def _across_fields(cls, data: Any,
+                       handler: ModelWrapValidatorHandler[MappingSpec]) -> MappingSpec:
         """Checks across field rules, on the rules valid on their own: one bad rule hides none."""
         rules = _valid_rules(data)
         read_only = as_mapping(data).get("read_only") is True
@@ -235,7 +236,8 @@ def parse_spec(document: Any, source: str = "<spec>") -> MappingSpec:
     try:
         return MappingSpec.model_validate(document)
     except ValidationError as exc:
-        raise SpecError(source, [SpecProblem(key, message) for key, message in describe(exc)]) from exc
+        problems = [SpecProblem(key, message) for key, message in describe(exc)]
+        raise SpecError(source, problems) from exc
 
 
 def spec_path(name_or_path: str | Path) -> Path:

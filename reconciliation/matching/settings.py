@@ -5,6 +5,8 @@ features it derives from them (``features``), how candidate pairs are found
 (``blocking``), how each pair is compared (``comparisons``, each an ordered list of
 agreement levels) and where the links are drawn (``thresholds``). The same engine
 links any record type that a settings block describes (Splink's settings, as data).
+Every problem of a section is reported at once, each at its key: the checks across the
+section (names of columns and comparisons) run on its input, so a bad level hides none.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, field_validator,
+                      model_validator)
 
 from core.validation import Loc, Problem, as_list, as_mapping, validate_all
 
@@ -165,7 +168,8 @@ class MatchSettings(_Strict):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _names_resolve(cls, data: Any, handler: ModelWrapValidatorHandler[MatchSettings]) -> MatchSettings:
+    def _names_resolve(cls, data: Any,
+                       handler: ModelWrapValidatorHandler[MatchSettings]) -> MatchSettings:
         """Names checked across the section, on the input: a bad level elsewhere hides none."""
         return validate_all(data, handler, [*_repeated_names(data), *cls._unknown_columns(data)])
 
@@ -188,7 +192,7 @@ def _repeated_names(data: Any) -> Iterator[Problem]:
     for i, comparison in enumerate(as_list(as_mapping(data).get("comparisons"))):
         name = as_mapping(comparison).get("name")
         if name in seen:
-            yield ("comparisons", i, "name"), f"comparison names must be unique; {name!r} is repeated"
+            yield ("comparisons", i, "name"), f"comparison names must be unique: {name!r} twice"
         seen.add(name)
 
 
