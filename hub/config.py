@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, ValidationError,
-                      model_validator)
+from pydantic import (BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, PrivateAttr,
+                      ValidationError, model_validator)
 
 from core.errors import ConfigError
 from core.validation import Problem, as_list, as_mapping, describe, problems_of, validate_all
@@ -134,6 +134,9 @@ class HubConfig(_Strict):
     guards: GuardsConfig = GuardsConfig()
     orchestration: OrchestrationConfig = OrchestrationConfig()
     review: ReviewConfig = ReviewConfig()
+    # mapping (as named in the YAML) -> its spec, as load_config validated it: a run maps with
+    # the specs checked at its start, and no step reads a spec's YAML again.
+    _specs: dict[str, MappingSpec] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -149,11 +152,13 @@ class HubConfig(_Strict):
         return [name for name, s in self.systems.items() if s.enabled]
 
     def spec(self, name: str) -> MappingSpec:
-        """The mapping spec of a system or registry, validated once (load_config checked it)."""
+        """The mapping spec of a system or registry, as load_config validated it."""
         block = self.systems.get(name) or self.registries.get(name)
         if block is None or block.mapping is None:
             raise ConfigError(f"{name!r} is no system or registry with a mapping")
-        return load_spec(block.mapping)
+        if block.mapping not in self._specs:  # a configuration built without load_config
+            self._specs[block.mapping] = load_spec(block.mapping)
+        return self._specs[block.mapping]
 
 
 def _unknown_sources(data: Any) -> Iterator[Problem]:
@@ -201,10 +206,11 @@ def load_config(path: str | Path | None = None) -> HubConfig:
         config = HubConfig.model_validate(raw)
     except ValidationError as e:
         problems += [f"{source}: {key}: {message}" for key, message in describe(e)]
-    problems += _spec_problems(source, raw)
+    specs = _load_specs(source, raw, problems)
     if problems:
         raise ConfigError("\n".join([f"{len(problems)} problem(s) in the configuration {source}:",
                                      *(f"  {line}" for line in problems)]))
+    config._specs.update(specs)
     return config
 
 
@@ -218,19 +224,20 @@ def _read(source: Path) -> Any:
     return raw
 
 
-def _spec_problems(source: Path, raw: dict[str, Any]) -> Iterator[str]:
-    """Every problem of every mapping spec the systems and registries name, each spec once."""
-    seen: set[Path] = set()
+def _load_specs(source: Path, raw: dict[str, Any], problems: list[str]) -> dict[str, MappingSpec]:
+    """Every mapping spec the systems and registries name, each read once; the problems of
+    all of them are added to ``problems``."""
+    specs: dict[str, MappingSpec] = {}
     for section in ("systems", "registries"):
         for name, block in as_mapping(raw.get(section)).items():
             mapping = as_mapping(block).get("mapping")
-            if not isinstance(mapping, str) or spec_path(mapping) in seen:
+            if not isinstance(mapping, str) or mapping in specs:
                 continue
-            seen.add(path := spec_path(mapping))
-            if not path.is_file():
-                yield f"{source}: {section}.{name}.mapping: no mapping spec at {path}"
+            if not (path := spec_path(mapping)).is_file():
+                problems.append(f"{source}: {section}.{name}.mapping: no mapping spec at {path}")
                 continue
             try:
-                load_spec(mapping)
+                specs[mapping] = load_spec(mapping)
             except SpecError as e:
-                yield from str(e).splitlines()
+                problems.extend(line for line in str(e).splitlines() if line not in problems)
+    return specs

@@ -143,3 +143,12 @@ def test_match_rules_may_only_name_customer_fields_and_features(tmp_path: Path) 
     assert sorted(keys) == ["matching.blocking.1.0", "matching.blocking.2", "matching.comparisons.0.column",
                             "matching.comparisons.1.levels.0.kind", "matching.features.city_fold.from"]
     assert f"{path}: matching.blocking.1.0: unknown column 'shoe_colour'" in str(error.value)
+
+
+def test_a_run_maps_with_the_specs_validated_at_load(tmp_path: Path) -> None:
+    spec_file = tmp_path / "erp.yaml"
+    spec_file.write_text((SPECS_DIR / "erp.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    config = load_config(_write(tmp_path, lambda raw: raw["systems"]["erp"].update(mapping=str(spec_file))))
+    spec_file.write_text("system: [broken", encoding="utf-8")  # no step reads the YAML again
+    assert config.spec("erp").record_id == "PARTNER_ID"
+    assert config.spec("erp") is config.model_copy().spec("erp")
