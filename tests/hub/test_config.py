@@ -12,6 +12,7 @@ import yaml
 
 from core.errors import ConfigError
 from hub.config import DEFAULT_CONFIG, load_config
+from hub.orchestration_config import load_orchestration
 from mappings.spec import SPECS_DIR
 
 
@@ -152,3 +153,17 @@ def test_a_run_maps_with_the_specs_validated_at_load(tmp_path: Path) -> None:
     spec_file.write_text("system: [broken", encoding="utf-8")  # no step reads the YAML again
     assert config.spec("erp").record_id == "PARTNER_ID"
     assert config.spec("erp") is config.model_copy().spec("erp")
+
+
+def test_an_undeclared_pool_is_found_beside_another_orchestration_problem(tmp_path: Path) -> None:
+    def plant(raw: dict) -> None:
+        raw["orchestration"] |= {"retries": 0, "hub_store_pool": "custhub_everything"}
+        raw["orchestration"]["registry_pools"]["vies"] = "custhub_eu"
+
+    path = _write(tmp_path, plant)
+    expected = [(str(path), "orchestration.retries"), (str(path), "orchestration.hub_store_pool"),
+                (str(path), "orchestration.registry_pools.vies")]
+    for load in (load_config, load_orchestration):  # the DAG files' light reader says the same
+        with pytest.raises(ConfigError) as error:
+            load(path)
+        assert sorted(_reported(str(error.value))) == sorted(expected)
