@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, PrivateAttr,
+                      ValidationError, model_validator)
 
 from core.errors import ConfigError
+from core.validation import Problem, as_list, as_mapping, describe, problems_of, validate_all
 from hub.orchestration_config import OrchestrationConfig
 from mappings.customer import CUSTOMER_FIELDS
+from mappings.errors import SpecError
+from mappings.spec import CanonicalField, MappingSpec, load_spec, spec_path
 from reconciliation.matching.settings import MatchSettings
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "hub.yaml"
@@ -41,23 +46,25 @@ class StoreConfig(_Strict):
     url: str = "sqlite:///.demo/hub.db"
 
 
-class SystemConfig(_Strict):
+class _ConnectorBlock(_Strict):
+    """A system or registry: its ``connector:`` block is validated by its kind's own Settings."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _connector_settings(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        return validate_all(data, handler, _connector_problems(data))
+
+
+class SystemConfig(_ConnectorBlock):
     kind: Literal["soap_crm", "sql_view", "sftp_files"]
     conn_id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     mapping: str
     enabled: bool = True
     connector: dict[str, Any] = {}
-    receives: list[str] = []
-
-    @model_validator(mode="after")
-    def _known_fields(self) -> SystemConfig:
-        unknown = sorted(set(self.receives) - set(CUSTOMER_FIELDS))
-        if unknown:
-            raise ValueError(f"receives names unknown fields {unknown}")
-        return self
+    receives: list[CanonicalField] = []
 
 
-class RegistryConfig(_Strict):
+class RegistryConfig(_ConnectorBlock):
     kind: RegistryKind
     conn_id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     mapping: str | None = None
@@ -66,17 +73,12 @@ class RegistryConfig(_Strict):
 
 
 class MatchingConfig(MatchSettings):
-    """The match rules (reconciliation.matching.settings), checked against the Customer's fields."""
+    """The match rules (reconciliation.matching.settings), read from the Customer's fields."""
 
-    @model_validator(mode="after")
-    def _known_columns(self) -> MatchingConfig:
-        unknown = sorted(self.source_columns() - set(CUSTOMER_FIELDS))
-        if unknown:
-            raise ValueError(f"matching reads unknown fields {unknown}")
-        return self
+    input_columns: ClassVar[frozenset[str] | None] = frozenset(CUSTOMER_FIELDS)
 
 
-class FieldRule(_Strict):
+class SurvivorshipRuleConfig(_Strict):
     """source_priority: the first listed source with a value; most_recent / most_frequent /
     first_non_empty among the listed sources; registry: the first listed source (a registry)
     when it knows the company, else the value most other listed sources agree on."""
@@ -98,10 +100,10 @@ class GuardsConfig(_Strict):
 
 
 class SurvivorshipConfig(_Strict):
-    default: FieldRule
-    fields: dict[str, FieldRule] = {}
+    default: SurvivorshipRuleConfig
+    fields: dict[CanonicalField, SurvivorshipRuleConfig] = {}
 
-    def rule_for(self, field: str) -> FieldRule:
+    def rule_for(self, field: str) -> SurvivorshipRuleConfig:
         return self.fields.get(field, self.default)
 
 
@@ -132,18 +134,15 @@ class HubConfig(_Strict):
     guards: GuardsConfig = GuardsConfig()
     orchestration: OrchestrationConfig = OrchestrationConfig()
     review: ReviewConfig = ReviewConfig()
+    # mapping (as named in the YAML) -> its spec, as load_config validated it: a run maps with
+    # the specs checked at its start, and no step reads a spec's YAML again.
+    _specs: dict[str, MappingSpec] = PrivateAttr(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _sources_exist(self) -> HubConfig:
-        known = set(self.systems) | set(self.registries)
-        rules = {"default": self.survivorship.default, **self.survivorship.fields}
-        for field, rule in rules.items():
-            if field != "default" and field not in CUSTOMER_FIELDS:
-                raise ValueError(f"survivorship.fields.{field}: not a Customer field")
-            missing = [s for s in rule.sources if s not in known]
-            if missing:
-                raise ValueError(f"survivorship.{field}.sources: unknown systems {missing}")
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _sources_exist(cls, data: Any, handler: ModelWrapValidatorHandler[HubConfig]) -> HubConfig:
+        """Survivorship names systems and registries: checked on the input, across sections."""
+        return validate_all(data, handler, _unknown_sources(data))
 
     @property
     def store_url(self) -> str:
@@ -152,6 +151,41 @@ class HubConfig(_Strict):
     def enabled_systems(self) -> list[str]:
         return [name for name, s in self.systems.items() if s.enabled]
 
+    def spec(self, name: str) -> MappingSpec:
+        """The mapping spec of a system or registry, as load_config validated it."""
+        block = self.systems.get(name) or self.registries.get(name)
+        if block is None or block.mapping is None:
+            raise ConfigError(f"{name!r} is no system or registry with a mapping")
+        if block.mapping not in self._specs:  # a configuration built without load_config
+            self._specs[block.mapping] = load_spec(block.mapping)
+        return self._specs[block.mapping]
+
+
+def _unknown_sources(data: Any) -> Iterator[Problem]:
+    raw = as_mapping(data)
+    known = {*as_mapping(raw.get("systems")), *as_mapping(raw.get("registries"))}
+    survivorship = as_mapping(raw.get("survivorship"))
+    rules = [(("default",), survivorship.get("default"))]
+    fields = as_mapping(survivorship.get("fields"))
+    rules += [(("fields", field), rule) for field, rule in fields.items()]
+    for where, rule in rules:
+        for i, source in enumerate(as_list(as_mapping(rule).get("sources"))):
+            if isinstance(source, str) and source not in known:
+                yield (("survivorship", *where, "sources", i),
+                       f"unknown source {source!r}; not a system or registry of this configuration")
+
+
+def _connector_problems(data: Any) -> Iterator[Problem]:
+    """The ``connector:`` block against the Settings of the connector its ``kind`` names."""
+    raw = as_mapping(data)
+    kind, block = raw.get("kind"), raw.get("connector", {})
+    if not isinstance(kind, str) or kind not in CONNECTOR_KINDS or not isinstance(block, dict):
+        return  # the kind's or the block's own error says what is wrong
+    try:
+        connector_class(kind).Settings.model_validate(block)
+    except ValidationError as e:
+        yield from problems_of(e, "connector")
+
 
 def connector_class(kind: str) -> type:
     module, _, name = CONNECTOR_KINDS[kind].partition(":")
@@ -159,37 +193,51 @@ def connector_class(kind: str) -> type:
 
 
 def load_config(path: str | Path | None = None) -> HubConfig:
+    """hub.yaml and every mapping spec it names, validated in one pass: one ConfigError lists
+    every problem, each as ``file: dotted.key: what is wrong``.
+
+    Checking the connector blocks imports each kind's connector module (zeep, paramiko): this
+    runs in tasks and commands, never when a DAG file is parsed (those read only
+    hub.orchestration_config)."""
     source = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+    raw = _read(source)
+    problems: list[str] = []
+    try:
+        config = HubConfig.model_validate(raw)
+    except ValidationError as e:
+        problems += [f"{source}: {key}: {message}" for key, message in describe(e)]
+    specs = _load_specs(source, raw, problems)
+    if problems:
+        raise ConfigError("\n".join([f"{len(problems)} problem(s) in the configuration {source}:",
+                                     *(f"  {line}" for line in problems)]))
+    config._specs.update(specs)
+    return config
+
+
+def _read(source: Path) -> Any:
     try:
         raw = yaml.safe_load(source.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as e:
         raise ConfigError(f"{source}: cannot read configuration: {e}") from e
-    try:
-        config = HubConfig.model_validate(raw)
-    except ValidationError as e:
-        raise ConfigError(_describe(source, e)) from None
-    _validate_connector_blocks(source, config)
-    return config
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the configuration must be a mapping of sections")
+    return raw
 
 
-def _describe(source: Path, error: ValidationError) -> str:
-    lines = [f"{source}: {error.error_count()} problem(s) in the configuration:"]
-    for item in error.errors():
-        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        lines.append(f"  {key}: {item['msg']}")
-    return "\n".join(lines)
-
-
-def _validate_connector_blocks(source: Path, config: HubConfig) -> None:
-    problems: list[str] = []
-    blocks = [("systems", n, s.kind, s.connector) for n, s in config.systems.items()]
-    blocks += [("registries", n, r.kind, r.connector) for n, r in config.registries.items()]
-    for section, name, kind, block in blocks:
-        try:
-            connector_class(kind).Settings.model_validate(block)
-        except ValidationError as e:
-            for item in e.errors():
-                key = ".".join(str(p) for p in item["loc"])
-                problems.append(f"  {section}.{name}.connector.{key}: {item['msg']}")
-    if problems:
-        raise ConfigError("\n".join([f"{source}: problem(s) in connector settings:", *problems]))
+def _load_specs(source: Path, raw: dict[str, Any], problems: list[str]) -> dict[str, MappingSpec]:
+    """Every mapping spec the systems and registries name, each read once; the problems of
+    all of them are added to ``problems``."""
+    specs: dict[str, MappingSpec] = {}
+    for section in ("systems", "registries"):
+        for name, block in as_mapping(raw.get(section)).items():
+            mapping = as_mapping(block).get("mapping")
+            if not isinstance(mapping, str) or mapping in specs:
+                continue
+            if not (path := spec_path(mapping)).is_file():
+                problems.append(f"{source}: {section}.{name}.mapping: no mapping spec at {path}")
+                continue
+            try:
+                specs[mapping] = load_spec(mapping)
+            except SpecError as e:
+                problems.extend(line for line in str(e).splitlines() if line not in problems)
+    return specs

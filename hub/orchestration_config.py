@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, ValidationError,
+                      model_validator)
 
 from core.errors import ConfigError
+from core.validation import Problem, as_mapping, describe, validate_all
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "hub.yaml"
 CONFIG_ENV = "CUSTHUB_CONFIG"  # the same variable hub.config reads
@@ -53,12 +55,25 @@ class OrchestrationConfig(_Strict):
     backfill_max_days: int = Field(31, ge=1)
     alerts: AlertConfig = AlertConfig()
 
-    @model_validator(mode="after")
-    def _pools_declared(self) -> OrchestrationConfig:
-        missing = sorted({self.hub_store_pool, *self.registry_pools.values()} - set(self.pools))
-        if self.pools and missing:
-            raise ValueError(f"pools used but not declared: {missing}")
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _pools_declared(cls, data: Any, handler: ModelWrapValidatorHandler[OrchestrationConfig]
+                        ) -> OrchestrationConfig:
+        """Checked on the input, so that a bad schedule or alert hides no undeclared pool."""
+        return validate_all(data, handler, _undeclared_pools(data))
+
+
+def _undeclared_pools(data: Any) -> list[Problem]:
+    raw = as_mapping(data)
+    declared = as_mapping(raw.get("pools"))
+    if not declared:
+        return []  # no pools declared: Airflow's default pool serves every task
+    fields = OrchestrationConfig.model_fields
+    used = {("hub_store_pool",): raw.get("hub_store_pool", fields["hub_store_pool"].default)}
+    pools = as_mapping(raw.get("registry_pools", fields["registry_pools"].default))
+    used |= {("registry_pools", name): pool for name, pool in pools.items()}
+    return [(loc, f"pool {pool!r} is used but not declared in pools")
+            for loc, pool in used.items() if isinstance(pool, str) and pool not in declared]
 
 
 def load_orchestration(path: str | Path | None = None) -> OrchestrationConfig:
@@ -67,9 +82,9 @@ def load_orchestration(path: str | Path | None = None) -> OrchestrationConfig:
     try:
         return OrchestrationConfig.model_validate(raw.get("orchestration") or {})
     except ValidationError as e:
-        problems = [f"  orchestration.{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
-                    for item in e.errors()]
-        raise ConfigError("\n".join([f"{source}: problem(s) in the configuration:", *problems])) from None
+        problems = [f"  {source}: orchestration.{key}: {message}" for key, message in describe(e)]
+        raise ConfigError("\n".join([f"{len(problems)} problem(s) in the configuration {source}:",
+                                     *problems])) from None
 
 
 def enabled_registry_names(path: str | Path | None = None) -> list[str]:
@@ -82,6 +97,9 @@ def enabled_registry_names(path: str | Path | None = None) -> list[str]:
 def _read_raw(path: str | Path | None) -> tuple[Path, dict[str, Any]]:
     source = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
     try:
-        return source, yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as e:
         raise ConfigError(f"{source}: cannot read configuration: {e}") from e
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the configuration must be a mapping of sections")
+    return source, raw

@@ -17,7 +17,7 @@ from mappings.customer import Customer
 from mappings.errors import FieldIssue, InvalidValue, MappingError
 from mappings.normalizers import NORMALIZERS
 from mappings.normalizers._common import as_str
-from mappings.spec import FieldRule, MappingSpec, Template, load_spec
+from mappings.spec import FieldMapping, MappingSpec, Template, load_spec
 from mappings.writeback import to_system  # the way back, canonical -> the system's own form
 
 __all__ = ["MappingResult", "load_spec", "map_record", "map_record_with_warnings", "to_system"]
@@ -59,7 +59,8 @@ def map_record_with_warnings(spec: MappingSpec, payload: Mapping[str, Any]) -> M
     return MappingResult(Customer(**present), tuple(warnings))
 
 
-def _map_field(name: str, rule: FieldRule, payload: Mapping[str, Any], country: str | None) -> Any:
+def _map_field(name: str, rule: FieldMapping, payload: Mapping[str, Any],
+               country: str | None) -> Any:
     raw = _raw_value(rule, payload)
     if raw is None:
         return rule.default
@@ -70,7 +71,7 @@ def _map_field(name: str, rule: FieldRule, payload: Mapping[str, Any], country: 
         raise _FieldFailed(issue) from exc
 
 
-def _raw_value(rule: FieldRule, payload: Mapping[str, Any]) -> Any:
+def _raw_value(rule: FieldMapping, payload: Mapping[str, Any]) -> Any:
     template = rule.parsed_template()
     if template is None:
         return _blank_to_none(_lookup(payload, rule.sources[0]))

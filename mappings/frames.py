@@ -43,7 +43,7 @@ from mappings.customer import CUSTOMER_FIELDS, Customer, _jsonable
 from mappings.engine import map_record_with_warnings
 from mappings.errors import InvalidValue
 from mappings.normalizers import COUNTRY_FREE, NORMALIZERS
-from mappings.spec import FieldRule, MappingSpec
+from mappings.spec import FieldMapping, MappingSpec
 
 __all__ = ["FrameMapping", "UnsupportedSpec", "frame_supported", "map_frame", "present", "shutdown_workers"]
 
@@ -143,7 +143,7 @@ def _blank_to_none(column: str) -> pl.Expr:
     return pl.when(pl.col(column).str.contains(_BLANK)).then(None).otherwise(pl.col(column))
 
 
-def _raw_expr(rule: FieldRule) -> pl.Expr:
+def _raw_expr(rule: FieldMapping) -> pl.Expr:
     """The raw value engine._raw_value hands the normalizer: the text, or the rendered template."""
     template = rule.parsed_template()
     if template is None:
@@ -159,7 +159,7 @@ def _raw_expr(rule: FieldRule) -> pl.Expr:
     return text + pl.lit(template.after)
 
 
-def _uses_country(rule: FieldRule) -> bool:
+def _uses_country(rule: FieldMapping) -> bool:
     return rule.normalizer not in COUNTRY_FREE
 
 
@@ -181,7 +181,7 @@ class _Pending:
         return self.keys, self._done  # type: ignore[return-value]
 
 
-def _submit(pool: ProcessPoolExecutor | None, name: str, rule: FieldRule, keys: pl.DataFrame,
+def _submit(pool: ProcessPoolExecutor | None, name: str, rule: FieldMapping, keys: pl.DataFrame,
             fixed_country: str | None) -> _Pending:
     raws = keys.get_column(keys.columns[0]).to_list()
     countries = (keys.get_column(keys.columns[1]).to_list() if fixed_country is None

@@ -11,15 +11,18 @@ a value drops the separator text written before it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, ModelWrapValidatorHandler,
+                      ValidationError, field_validator, model_validator)
 
 from core.formats import FileFormat  # the one file description, shared with connectors/files
+from core.validation import Problem, as_mapping, describe, validate_all
 from mappings.customer import CUSTOMER_FIELDS, Customer
 from mappings.errors import SpecError, SpecProblem
 from mappings.normalizers import NORMALIZERS
@@ -57,7 +60,17 @@ class Template:
         return {name for part in self.parts for name in part.names}
 
 
-class FieldRule(BaseModel):
+def _canonical(name: str) -> str:
+    if name not in CUSTOMER_FIELDS:
+        raise ValueError(f"{name!r} is not a canonical Customer field")
+    return name
+
+
+# A Customer field's name; as a mapping's key, each unknown name is its own error.
+CanonicalField = Annotated[str, AfterValidator(_canonical)]
+
+
+class FieldMapping(BaseModel):
     """Where one canonical field comes from and how it is normalized."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -78,7 +91,7 @@ class FieldRule(BaseModel):
         return name
 
     @model_validator(mode="after")
-    def _template_matches_sources(self) -> FieldRule:
+    def _template_matches_sources(self) -> FieldMapping:
         if isinstance(self.source, list) != (self.template is not None):
             raise ValueError("a list of sources needs a template, and a template a list of sources")
         if self.template is not None:
@@ -103,14 +116,6 @@ def _parse_template(text: str) -> Template:
     return Template.parse(text)
 
 
-def _check_default(name: str, default: str) -> None:
-    """A default is a canonical value: "actve" fails when the spec loads, not on every record."""
-    try:
-        Customer.model_validate({name: default})
-    except ValidationError as exc:
-        raise ValueError(f"{name}.default {default!r}: {exc.errors()[0]['msg']}") from None
-
-
 def _check_template(template: Template | None, sources: tuple[str, ...]) -> None:
     names = [source.rsplit(".", 1)[-1] for source in sources]
     if len(set(names)) != len(names):
@@ -131,18 +136,7 @@ class MappingSpec(BaseModel):
     read_only: bool = False  # a registry: nothing is written back
     default_country: str | None = None  # reads national phone numbers etc. when a record has none
     format: FileFormat | None = None
-    fields: dict[str, FieldRule]
-
-    @field_validator("fields")
-    @classmethod
-    def _canonical_fields(cls, fields: dict[str, FieldRule]) -> dict[str, FieldRule]:
-        unknown = sorted(set(fields) - set(CUSTOMER_FIELDS))
-        if unknown:
-            raise ValueError(f"not canonical Customer fields: {unknown}")
-        for name, rule in fields.items():
-            if rule.default is not None:
-                _check_default(name, rule.default)
-        return fields
+    fields: dict[CanonicalField, FieldMapping]
 
     @field_validator("default_country")
     @classmethod
@@ -151,21 +145,15 @@ class MappingSpec(BaseModel):
             raise ValueError("must be an ISO 3166-1 alpha-2 code such as CZ")
         return country
 
-    @model_validator(mode="after")
-    def _writes_are_plain(self) -> MappingSpec:
-        if self.read_only:
-            return self
-        written: dict[str, str] = {}
-        for name, rule in self.fields.items():
-            if not rule.writable:
-                continue
-            if rule.template is not None or "." in rule.sources[0]:
-                raise ValueError(f"fields.{name}: a written field needs one top-level source; "
-                                 "set write: false")
-            if (other := written.setdefault(rule.sources[0], name)) != name:
-                raise ValueError(f"fields.{name}: source {rule.sources[0]!r} is already written by "
-                                 f"{other}; set write: false on the derived one")
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _across_fields(cls, data: Any,
+                       handler: ModelWrapValidatorHandler[MappingSpec]) -> MappingSpec:
+        """Checks across field rules, on the rules valid on their own: one bad rule hides none."""
+        rules = _valid_rules(data)
+        read_only = as_mapping(data).get("read_only") is True
+        return validate_all(data, handler, [*_bad_defaults(rules),
+                                            *([] if read_only else _unplain_writes(rules))])
 
     def writable_fields(self) -> dict[str, str]:
         """Canonical field -> the system field it is written to (empty for a read-only system)."""
@@ -174,30 +162,76 @@ class MappingSpec(BaseModel):
         return {name: rule.sources[0] for name, rule in self.fields.items() if rule.writable}
 
 
+def _valid_rules(data: Any) -> dict[str, FieldMapping]:
+    """The field rules of a raw spec that are valid on their own (the others' errors say why)."""
+    rules = {}
+    for name, raw in as_mapping(as_mapping(data).get("fields")).items():
+        try:
+            rules[name] = FieldMapping.model_validate(raw)
+        except ValidationError:
+            continue
+    return rules
+
+
+def _bad_defaults(rules: dict[str, FieldMapping]) -> Iterator[Problem]:
+    """A default is a canonical value: "actve" fails when the spec loads, not on every record."""
+    for name, rule in rules.items():
+        if rule.default is None or name not in CUSTOMER_FIELDS:
+            continue
+        try:
+            Customer.model_validate({name: rule.default})
+        except ValidationError as exc:
+            yield ("fields", name, "default"), f"{rule.default!r}: {exc.errors()[0]['msg']}"
+
+
+def _unplain_writes(rules: dict[str, FieldMapping]) -> Iterator[Problem]:
+    """A field written back needs one top-level source, written by no other field."""
+    written: dict[str, str] = {}
+    for name, rule in rules.items():
+        if not rule.writable:
+            continue
+        if rule.template is not None or "." in rule.sources[0]:
+            yield ("fields", name), "a written field needs one top-level source; set write: false"
+        elif (other := written.setdefault(rule.sources[0], name)) != name:
+            yield ("fields", name), (f"source {rule.sources[0]!r} is already written by {other}; "
+                                     "set write: false on the derived one")
+
+
 def load_spec(name_or_path: str | Path) -> MappingSpec:
-    """A spec by name ("erp" -> mappings/specs/erp.yaml) or by path to a YAML file."""
-    path = _resolve(name_or_path)
+    """A spec by name ("erp" -> mappings/specs/erp.yaml) or by path to a YAML file.
+
+    Parsed and validated once per content: every step of a run asks for its system's spec and
+    gets the same validated object. Keyed on the file's text, not its mtime, which a coarse
+    filesystem clock leaves unchanged by an edit made within the same tick.
+    """
+    path = spec_path(name_or_path)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(str(path), [SpecProblem("", str(exc))]) from exc
-    return parse_spec(document, source=str(path))
+    return _parsed_spec(str(path), text)
+
+
+@lru_cache(maxsize=64)
+def _parsed_spec(source: str, text: str) -> MappingSpec:
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(source, [SpecProblem("", str(exc))]) from exc
+    return parse_spec(document, source=source)
 
 
 def parse_spec(document: Any, source: str = "<spec>") -> MappingSpec:
     try:
         return MappingSpec.model_validate(document)
     except ValidationError as exc:
-        raise SpecError(source, [_problem(error) for error in exc.errors()]) from exc
+        problems = [SpecProblem(key, message) for key, message in describe(exc)]
+        raise SpecError(source, problems) from exc
 
 
-def _resolve(name_or_path: str | Path) -> Path:
+def spec_path(name_or_path: str | Path) -> Path:
+    """Where a spec named in configuration lives: a bare name is one of mappings/specs/."""
     text = str(name_or_path)
     if isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml")) or "/" in text:
         return Path(name_or_path)
     return SPECS_DIR / f"{text}.yaml"
-
-
-def _problem(error: Any) -> SpecProblem:
-    key = ".".join(str(part) for part in error["loc"])
-    return SpecProblem(key, error["msg"].removeprefix("Value error, "))

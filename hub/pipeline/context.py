@@ -60,16 +60,10 @@ def build_connector(config: HubConfig, name: str) -> Any:
     conn = get_connection(block.conn_id)
     if block.kind in REGISTRY_KINDS:
         return cls(settings, conn)
-    return _with_extras(cls, name, settings, conn, block)
-
-
-def _with_extras(cls: type, name: str, settings: Any, conn: Any, block: Any) -> Any:
     if block.kind == "sftp_files":
-        from mappings.engine import load_spec
-
         # The spec states the file format (core.formats.FileFormat), the connector reads and
         # writes by that same object; a spec without one leaves the connector's own setting.
-        return cls(name, settings, conn, file_format=load_spec(block.mapping).format)
+        return cls(name, settings, conn, file_format=config.spec(name).format)
     return cls(name, settings, conn)
 
 

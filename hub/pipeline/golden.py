@@ -26,7 +26,6 @@ from hub.pipeline.registries import REGISTRY_SYSTEMS, field_evidence
 from hub.store.db import in_chunks
 from hub.store.models import GoldenRecord, Outbox, ReviewItem, SourceRecord, StewardDecision
 from mappings.customer import CUSTOMER_FIELDS
-from mappings.engine import load_spec
 from core.hashing import content_hash
 from reconciliation.decisions import ChosenValue, chosen_holds
 from reconciliation.diff import correction_key, corrections, differences_many
@@ -49,7 +48,7 @@ def build(session: Session, ctx: RunContext, records: StoreRecords, hub_ids: dic
     outcome = GoldenOutcome()
     rules = _rules(ctx.config)
     chosen = _chosen(session)
-    carries = {name: set(load_spec(s.mapping).fields) for name, s in ctx.config.systems.items()}
+    carries = {name: set(ctx.config.spec(name).fields) for name in ctx.config.systems}
     receives = {name: s.receives for name, s in ctx.config.systems.items() if s.enabled}
     clusters = clusters_by_hub(records.members, hub_ids)
     # A record deleted at its source keeps its hub id (it may come back) but no longer speaks

@@ -21,7 +21,7 @@ from hub.pipeline.context import RunContext, set_metric
 from hub.pipeline.stage import quarantine
 from hub.store.db import in_chunks, session_scope
 from hub.store.models import CanonicalRecord, SourceRecord
-from mappings.engine import load_spec, map_record
+from mappings.engine import map_record
 from mappings.errors import MappingError
 from mappings.frames import frame_supported, map_frame
 from mappings.spec import MappingSpec
@@ -33,7 +33,7 @@ _ROW = "\x00row"  # the batch position: a column no system has
 def map_system(ctx: RunContext, system: str) -> dict[str, int]:
     """Map what changed since the last mapping; a record that no longer maps leaves
     reconciliation."""
-    spec = load_spec(ctx.config.systems[system].mapping)
+    spec = ctx.config.spec(system)
     counts: Counter[str] = Counter()
     with session_scope(ctx.engine) as session:
         for batch in session.scalars(_unmapped(system)).partitions(BATCH):

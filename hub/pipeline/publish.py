@@ -14,7 +14,7 @@ from hub.pipeline.context import RunContext, build_connector, metrics, set_metri
 from hub.pipeline.runs import AWAITING_APPROVAL
 from hub.store.db import session_scope
 from hub.store.models import Outbox, ReviewItem, Run, SourceRecord
-from mappings.engine import load_spec, to_system
+from mappings.engine import to_system
 
 # An outbox row whose target record was deleted at its source since the row was made: never
 # sent, since the system's import job would create the customer again.
@@ -62,7 +62,7 @@ def _skip_deleted(ctx: RunContext, system: str, pending: list[Outbox]) -> list[O
 
 
 def _send(ctx: RunContext, system: str, pending: list[Outbox]) -> Counter[str]:
-    spec = load_spec(ctx.config.systems[system].mapping)
+    spec = ctx.config.spec(system)
     # The outbox holds JSON ("150000.50"): to_system reads each value back to its canonical
     # type and spells it as the system's spec says ("150000,50" for the ERP), once, here.
     writes = [Write(idempotency_key=o.idempotency_key, record_id=o.record_id,

@@ -33,7 +33,7 @@ from core.clock import utcnow
 from hub.pipeline.context import RunContext, build_connector, set_metric
 from hub.store.db import session_scope
 from hub.store.models import CanonicalRecord, RegistryCheck
-from mappings.engine import load_spec, map_record
+from mappings.engine import map_record
 from mappings.errors import MappingError
 
 log = logging.getLogger("custhub.registries")
@@ -118,7 +118,7 @@ def _store_check(session: Session, ctx: RunContext, registry: str, key: str, tod
 
 
 def check_ares(ctx: RunContext, connector: Any) -> Counter[str]:
-    spec, today, counts = load_spec("ares"), utcnow().date(), Counter[str]()
+    spec, today, counts = ctx.config.spec("ares"), utcnow().date(), Counter[str]()
     for ico in due(ctx, "ares", _identifiers(ctx, "company_id", czech_only=True), today):
         result: list[Any] = []
         outcome = _guarded("ares", ico, lambda i=ico: _ares_answer(connector, i, result))

@@ -15,14 +15,13 @@ from sqlalchemy.orm import Session
 from hub.config import HubConfig
 from hub.store.db import in_chunks
 from hub.store.models import Discrepancy, GoldenRecord, Outbox, Run, RunMetric, Xref
-from mappings.engine import load_spec
 from reconciliation.report import DiffRow, FieldAgreement, SystemValue, TrendPoint
 
 TREND_RUNS = 12
 
 
 def carried_fields(config: HubConfig, systems: Sequence[str]) -> dict[str, set[str]]:
-    return {s: set(load_spec(config.systems[s].mapping).fields) for s in systems}
+    return {s: set(config.spec(s).fields) for s in systems}
 
 
 def diff_rows(session: Session, config: HubConfig, run_id: str, diffs: Sequence[dict],

@@ -5,14 +5,19 @@ features it derives from them (``features``), how candidate pairs are found
 (``blocking``), how each pair is compared (``comparisons``, each an ordered list of
 agreement levels) and where the links are drawn (``thresholds``). The same engine
 links any record type that a settings block describes (Splink's settings, as data).
+Every problem of a section is reported at once, each at its key: the checks across the
+section (names of columns and comparisons) run on its input, so a bad level hides none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Literal
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, field_validator,
+                      model_validator)
+
+from core.validation import Loc, Problem, as_list, as_mapping, validate_all
 
 TransformName = Literal["fold", "strip_legal_form", "sort_tokens", "first_token", "email_domain",
                         "digits"]
@@ -102,7 +107,7 @@ class Thresholds(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
         if self.review > self.link:
-            raise ValueError("thresholds.review must not exceed thresholds.link")
+            raise ValueError(f"review ({self.review}) must not exceed link ({self.link})")
         return self
 
 
@@ -119,14 +124,20 @@ class TrainingSpec(_Strict):
 
 
 class MatchSettings(_Strict):
-    """The whole ``matching:`` section."""
+    """The whole ``matching:`` section.
+
+    ``input_columns``: the columns of the records it is applied to; a subclass that knows them
+    (the hub's, the Customer's fields) has every column the rules name checked against them.
+    """
+
+    input_columns: ClassVar[frozenset[str] | None] = None
 
     # Deterministic keys, strongest first: records sharing a value are one entity.
-    keys: list[str] = ["company_id", "vat_id"]
+    keys: list[str] = Field(["company_id", "vat_id"], min_length=1)
     # Keys of which one entity holds one value: two different values are never linked.
     exclusive: list[str] | None = None
     features: dict[str, FeatureSpec] = {}
-    blocking: list[list[str]] = []
+    blocking: list[Annotated[list[str], Field(min_length=1)]] = []
     comparisons: list[ComparisonSpec] = []
     thresholds: Thresholds = Thresholds()
     training: TrainingSpec = TrainingSpec()
@@ -149,15 +160,56 @@ class MatchSettings(_Strict):
             used |= {comparison.column} | {lv.column for lv in comparison.levels if lv.column}
         return used - derived
 
-    @model_validator(mode="after")
-    def _names_resolve(self) -> MatchSettings:
-        names = [c.name for c in self.comparisons]
-        if len(set(names)) != len(names):
-            raise ValueError("comparison names must be unique")
-        if any(not rule for rule in self.blocking):
-            raise ValueError("a blocking rule needs at least one column")
-        feature_order(self.features)  # a cycle among the derived columns is an error here
-        return self
+    @field_validator("features")
+    @classmethod
+    def _no_cycle(cls, features: dict[str, FeatureSpec]) -> dict[str, FeatureSpec]:
+        feature_order(features)  # a cycle among the derived columns is an error here
+        return features
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _names_resolve(cls, data: Any,
+                       handler: ModelWrapValidatorHandler[MatchSettings]) -> MatchSettings:
+        """Names checked across the section, on the input: a bad level elsewhere hides none."""
+        return validate_all(data, handler, [*_repeated_names(data), *cls._unknown_columns(data)])
+
+    @classmethod
+    def _unknown_columns(cls, data: Any) -> Iterator[Problem]:
+        if cls.input_columns is None:
+            return
+        features = as_mapping(as_mapping(data).get("features"))
+        known = cls.input_columns | {name for name in features if isinstance(name, str)}
+        for loc, column in column_references(data):
+            if isinstance(column, str) and column not in known:
+                yield loc, f"unknown column {column!r}; neither a record column nor a feature"
 
     def feature_order(self) -> list[str]:
         return feature_order(self.features)
+
+
+def _repeated_names(data: Any) -> Iterator[Problem]:
+    seen: set[Any] = set()
+    for i, comparison in enumerate(as_list(as_mapping(data).get("comparisons"))):
+        name = as_mapping(comparison).get("name")
+        if name in seen:
+            yield ("comparisons", i, "name"), f"comparison names must be unique: {name!r} twice"
+        seen.add(name)
+
+
+def column_references(data: Any) -> Iterator[tuple[Loc, Any]]:
+    """(location, name) of every column a raw ``matching:`` section names; a malformed part
+    names nothing here (its own error says what is wrong with it)."""
+    raw = as_mapping(data)
+    for key in ("keys", "exclusive"):
+        yield from (((key, i), column) for i, column in enumerate(as_list(raw.get(key))))
+    for name, feature in as_mapping(raw.get("features")).items():
+        feature = as_mapping(feature)
+        yield ("features", name, "from"), feature.get("from", feature.get("source"))
+    for i, rule in enumerate(as_list(raw.get("blocking"))):
+        yield from ((("blocking", i, j), column) for j, column in enumerate(as_list(rule)))
+    for i, comparison in enumerate(as_list(raw.get("comparisons"))):
+        comparison = as_mapping(comparison)
+        yield ("comparisons", i, "column"), comparison.get("column")
+        for j, level in enumerate(as_list(comparison.get("levels"))):
+            if (column := as_mapping(level).get("column")) is not None:
+                yield ("comparisons", i, "levels", j, "column"), column
