@@ -7,8 +7,9 @@ each empty by default (empty matches anything):
 ==========  ===========================================================================
 exception   the error's type: a driver's, a DBAPI class, a paramiko exception, ``Answered``
 status      HTTP status codes
-fault       SOAP fault codes (faultstring, faultcode, or the faultcode before its first dot,
-            so ``Server`` matches ``Server.Busy``), or the code a registry puts in its answer
+fault       SOAP fault codes (the faultcode's local name or the faultstring; a dotted code also
+            matches its head, so ``Server`` matches ``Server.Busy``), or the code a registry
+            puts in its answer
 sqlstate    SQLSTATE classes or codes, by prefix (``"28"`` matches ``28000``)
 vendor      a driver's own error number or name (MySQL 1045, SQLite ``SQLITE_ERROR``)
 when        a test the columns above cannot express (kept for the odd case, used once)
@@ -84,7 +85,8 @@ class Rule:
             return False
         if not self.fault:
             return None
-        return next((code for code in signal.codes if code in self.fault), False)
+        return next((code for code in signal.codes
+                     if code in self.fault or code.partition(".")[0] in self.fault), False)
 
 
 Rules = tuple[Rule, ...]
@@ -119,8 +121,7 @@ def _status(error: BaseException) -> int | None:
 
 def _fault_codes(fault: zx.Fault) -> tuple[str, ...]:
     local = (fault.code or "").rpartition(":")[2]
-    codes = (local, local.partition(".")[0], fault.message or "")
-    return tuple(dict.fromkeys(code for code in codes if code))
+    return tuple(dict.fromkeys(code for code in (local, fault.message or "") if code))
 
 
 def _driver_signal(error: sa_exc.DBAPIError) -> Signal:

@@ -87,6 +87,9 @@ RULES: Rules = rules((
     # our address is blocked: every check would fail, so the step stops
     Rule(Action.FAIL, Kind.REFUSED, "VIES fault {code}", exception=Fault, fault="IP_BLOCKED"),
     UNAVAILABLE,
+    # VIES sends every fault as env:Server, so the shared Server row would retry anything; a
+    # faultstring not listed above is none of its documented codes: refused, named
+    Rule(Action.FAIL, Kind.REFUSED, "unknown VIES fault: {text}", exception=Fault),
 ))
 
 
