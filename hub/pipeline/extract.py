@@ -11,10 +11,10 @@ connector whose ``complete_export(page)`` says the file lists every record has t
 keys compared, in the transaction of its last page. See ``stage.mark_deleted``.
 
 Backfill runs (kind ``backfill`` with an interval) read their window instead of the stored
-cursor: a connector that reads by a cursor (it names its ``cursor_field``) is given the window as
-a ``connectors.cursor.Cursor``, [start, end), and reads the records changed in it; the stored
-cursor is neither read nor saved, so the scheduled runs carry on where they left off. A run
-without an end reads from the start onwards. A connector without a cursor (SFTP files: read
+cursor: a connector that reads by a cursor (``connectors.base.IncrementalSource``) is given
+the window as a ``connectors.cursor.Cursor``, [start, end), and reads the records changed in
+it; the stored cursor is neither read nor saved, so the scheduled runs carry on where they
+left off. A run without an end reads from the start onwards. A connector without a cursor (SFTP files: read
 exports move to ``archive/``) reads as usual from its stored cursor; the run logs a warning and
 records the metric ``window_not_applied`` = 1 for that system (also in the counts returned).
 Backfill runs never run the full key scan for deletions.
@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from connectors.base import Page
+from connectors.base import IncrementalSource, Page
 from connectors.cursor import Cursor
 from core.clock import utcnow
 from hub.pipeline.context import RunContext, build_connector, set_metric
@@ -48,9 +48,9 @@ def extract(ctx: RunContext, system: str, *, detect_deletions: bool = True) -> d
     cursor, save_cursor = _cursor(ctx, system), True
     if window is not None:
         detect_deletions = False  # a backfill re-reads a window: no full key scan
-        field = getattr(connector, "cursor_field", None)
-        if field is not None:
-            cursor, save_cursor = Cursor.window(field, *window).to_json(), False
+        if isinstance(connector, IncrementalSource):
+            cursor = Cursor.window(connector.cursor_field, *window).to_json()
+            save_cursor = False
         else:
             counts["window_not_applied"] = 1
             log.warning("run %s: %s cannot read from a point in time; the backfill window "
