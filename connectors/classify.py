@@ -71,8 +71,7 @@ class Rule:
         for name in ("status", "fault", "vendor"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
 
-    def matches(self, error: BaseException, signal: Signal) -> str | None | bool:
-        """False, or the fault code that matched (None when no fault column)."""
+    def matches(self, error: BaseException, signal: Signal) -> bool:
         if not isinstance(error, self.exception):
             return False
         if self.status and signal.status not in self.status:
@@ -83,10 +82,14 @@ class Rule:
             return False
         if self.when is not None and not self.when(error):
             return False
+        return not self.fault or self.code(signal) is not None
+
+    def code(self, signal: Signal) -> str | None:
+        """The error's code this row matched on; without a fault column, the error's own."""
         if not self.fault:
-            return None
+            return signal.codes[0] if signal.codes else None
         return next((code for code in signal.codes
-                     if code in self.fault or code.partition(".")[0] in self.fault), False)
+                     if code in self.fault or code.partition(".")[0] in self.fault), None)
 
 
 Rules = tuple[Rule, ...]
@@ -151,12 +154,8 @@ def classify(error: BaseException, rules: Rules, *, system: str,
     """The ``ConnectorError`` the first matching row makes of ``error`` (raise it ``from``
     ``error``); ``context`` fills the row's message template."""
     seen = signal(error)
-    for rule in (*rules, FALLBACK):
-        matched = rule.matches(error, seen)
-        if matched is not False:
-            code = matched or (seen.codes[0] if seen.codes else None)
-            return _error(rule, seen, code, system, context)
-    raise AssertionError("unreachable: FALLBACK matches every error")
+    rule = next((rule for rule in rules if rule.matches(error, seen)), FALLBACK)
+    return _error(rule, seen, rule.code(seen), system, context)
 
 
 def _error(rule: Rule, seen: Signal, code: str | None, system: str,
