@@ -89,6 +89,14 @@ class SourceConnector(Protocol):
 
 
 @runtime_checkable
+class IncrementalSource(SourceConnector, Protocol):
+    """A source read by a ``connectors.cursor.Cursor`` on one field: its ``read_pages`` takes
+    that cursor's JSON (a stored one, or a backfill window [start, end)) and honours its end."""
+
+    cursor_field: str
+
+
+@runtime_checkable
 class SinkConnector(Protocol):
     system: str
 

@@ -8,17 +8,38 @@ from ``core.errors.CusthubError``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from core.errors import Action, CusthubError, Kind
 
-__all__ = ["Action", "BadRecordError", "ConnectorConfigError", "ConnectorError", "Kind",
+if TYPE_CHECKING:
+    from connectors.classify import Rule
+
+__all__ = ["BY_KIND", "Action", "BadRecordError", "ConnectorConfigError", "ConnectorError", "Kind",
            "RemoteRefusedError", "SecurityError", "TransientError", "WriteConflictError"]
 
 
 class ConnectorError(CusthubError):
-    """Root of every error a connector raises. Messages never contain secrets."""
+    """Root of every error a connector raises. Messages never contain secrets.
+
+    An error made by ``connectors.classify.classify`` carries the table row that matched
+    (``rule``): its action (which may differ from the class default, e.g. a refusal that is
+    recorded and passed over rather than failing the task) and its ``outcome``."""
 
     action: Action = Action.FAIL
     kind: Kind = Kind.CONFIG
+    rule: Rule | None = None
+
+    def __init__(self, message: str, *, system: str | None = None, record: str | None = None,
+                 detail: str | None = None, rule: Rule | None = None) -> None:
+        super().__init__(message, system=system, record=record, detail=detail)
+        if rule is not None:
+            self.rule, self.action = rule, rule.action
+
+    @property
+    def outcome(self) -> str | None:
+        """What a registry check records for this failure (None: it stops the step)."""
+        return self.rule.outcome if self.rule is not None else None
 
 
 class ConnectorConfigError(ConnectorError):
@@ -47,3 +68,10 @@ class SecurityError(ConnectorError):
 
 class WriteConflictError(ConnectorError):
     action, kind = Action.QUARANTINE, Kind.CONFLICT
+
+
+# The class a classified error takes, by the kind its row names.
+BY_KIND: dict[Kind, type[ConnectorError]] = {
+    Kind.CONFIG: ConnectorConfigError, Kind.TRANSIENT: TransientError,
+    Kind.DATA: BadRecordError, Kind.SECURITY: SecurityError, Kind.REFUSED: RemoteRefusedError,
+    Kind.CONFLICT: WriteConflictError}

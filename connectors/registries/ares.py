@@ -23,11 +23,24 @@ from urllib.parse import quote
 
 import requests
 
-from connectors.errors import BadRecordError, ConnectorError, RemoteRefusedError
-from connectors.soap import HttpSettings, call, classify_status, endpoint_url, http_session
+from connectors.classify import Answered, Rule, Rules, classify
+from connectors.errors import Action, ConnectorError, Kind
+from connectors.soap import INVALID_INPUT, HttpSettings, call, endpoint_url, http_session, rules
 from core.connections import ConnectionInfo
 
 JsonDict = dict[str, Any]
+BAD_INPUT = "CHYBA_VSTUPU"
+
+# ARES answers errors as an HTTP status with a JSON body {kod, popis, subKod}; both are matched
+# here, and each row says what a registry check records. The shared HTTP rows follow.
+RULES: Rules = rules((
+    Rule(Action.QUARANTINE, Kind.DATA, "ARES refused the IČO: {text}", exception=Answered,
+         fault=BAD_INPUT, outcome=INVALID_INPUT),
+    Rule(Action.QUARANTINE, Kind.DATA, "ARES refused the IČO: {text}", exception=Answered,
+         status={400}, outcome=INVALID_INPUT),
+    Rule(Action.FAIL, Kind.REFUSED, "ARES answered {status} without a JSON object",
+         exception=Answered, status={200}),
+))
 
 
 class Settings(HttpSettings):
@@ -68,10 +81,10 @@ class AresConnector:
 
     def lookup(self, ico: str) -> AresResult:
         padded = pad_ico(ico)
-        if not padded:
-            raise BadRecordError("empty IČO", system=self.system)
+        if not padded:  # refused without a call, as ARES would
+            raise classify(Answered(BAD_INPUT, "empty IČO"), RULES, system=self.system)
         url = f"{self.base_url}/ekonomicke-subjekty/{quote(padded, safe='')}"
-        return call(lambda: self._get(url, padded), system=self.system, faults={},
+        return call(lambda: self._get(url, padded), system=self.system, table=RULES,
                     settings=self.settings)
 
     def _get(self, url: str, ico: str) -> AresResult:
@@ -81,11 +94,9 @@ class AresConnector:
             return AresResult(found=True, ico=ico, payload=body, status=200)
         if response.status_code == 404 and body.get("kod") == "NENALEZENO":
             return AresResult(found=False, ico=ico, status=404, error=body)
-        if response.status_code == 400:
-            reason = body.get("subKod") or body.get("kod")
-            raise BadRecordError(f"ARES refused IČO {ico!r}: {reason}", system=self.system,
-                                 detail=body.get("kod"))
-        raise classify_status(response.status_code, system=self.system, body=body.get("kod"))
+        # classified by RULES in ``call``: 400 is the IČO's fault, 5xx and 429 are retried
+        raise Answered(body.get("kod"), str(body.get("subKod") or body.get("kod") or ""),
+                       status=response.status_code)
 
     def _json(self, response: requests.Response) -> JsonDict:
         """The body as JSON, or {} for an error page; a 200 that is not JSON breaks the contract."""
@@ -96,7 +107,7 @@ class AresConnector:
         if isinstance(body, dict):
             return body
         if response.status_code == 200:
-            raise RemoteRefusedError("ARES answered 200 without a JSON object", system=self.system)
+            raise Answered(None, "not JSON", status=200)
         return {}
 
     def test_connection(self) -> tuple[bool, str]:

@@ -29,9 +29,19 @@ from lxml import etree
 from zeep.helpers import serialize_object
 from zeep.proxy import ServiceProxy
 
-from connectors.errors import BadRecordError, ConnectorError, TransientError
+from connectors.classify import Answered, Rule, Rules, classify
+from connectors.errors import Action, ConnectorError, Kind, TransientError
 from connectors.registries.ares import pad_ico
-from connectors.soap import FaultTable, HttpSettings, call, endpoint_url, http_session, zeep_client
+from connectors.soap import (
+    INVALID_INPUT,
+    UNKNOWN,
+    HttpSettings,
+    call,
+    endpoint_url,
+    http_session,
+    rules,
+    zeep_client,
+)
 from core.connections import ConnectionInfo
 
 WSDL = (Path(__file__).parent / "wsdl" / "IsirWsCuzkService.wsdl").resolve()
@@ -47,7 +57,15 @@ INPUT_ERROR = "WS1"
 # druhStavKonkursu of a proceeding that is over (diacritics and punctuation removed): dealt with,
 # final, struck off, recorded in error, annulled by the high court, bankruptcy cancelled.
 ENDED = frozenset({"VYRIZENA", "PRAVOMOCNA", "ODSKRTNUTA", "MYLNYZAP", "ZRUSENOVS", "KPOZRUS"})
-FAULTS: FaultTable = {}
+# ISIR answers its errors in the body (stav.kodChyby), not as faults; each code is a row of the
+# table like any fault, and says what a registry check records. The shared rows follow.
+UNAVAILABLE = Rule(Action.RETRY, Kind.TRANSIENT, "ISIR status {code}", exception=Answered,
+                   outcome=UNKNOWN)  # WS4 stale data, SQL1, SERVER1, or a code we do not know
+RULES: Rules = rules((
+    Rule(Action.QUARANTINE, Kind.DATA, "ISIR refused the IČO: {code} {text}", exception=Answered,
+         fault=INPUT_ERROR, outcome=INVALID_INPUT),
+    UNAVAILABLE,
+))
 
 
 class Settings(HttpSettings):
@@ -62,10 +80,6 @@ class IsirResult:
     proceedings: list[dict[str, Any]] = field(default_factory=list)  # ISIR rows, JSON-ready
     error_code: str | None = None  # kodChyby when ISIR reported one
     synced_at: str | None = None  # casSynchronizace: how fresh ISIR's own data is
-
-
-class IsirStatusError(TransientError):
-    """ISIR answered, but with an error status: its data or database is not available."""
 
 
 def local_documents(wsdl: Path = WSDL, xsd: Path = XSD) -> dict[str, bytes]:
@@ -113,12 +127,15 @@ class IsirConnector:
 
     def lookup(self, ico: str) -> IsirResult:
         padded = pad_ico(ico)
-        if not re.fullmatch(r"[0-9]{8}", padded):
-            raise BadRecordError(f"not an IČO: {ico!r}", system=self.system, detail=INPUT_ERROR)
+        if not re.fullmatch(r"[0-9]{8}", padded):  # refused without a call, as ISIR would
+            raise classify(Answered(INPUT_ERROR, f"{ico!r} is not 8 digits"), RULES,
+                           system=self.system)
         try:
-            reply = call(lambda: self._ask(padded), system=self.system, faults=FAULTS,
+            reply = call(lambda: self._ask(padded), system=self.system, table=RULES,
                          settings=self.settings)
-        except IsirStatusError as exc:
+        except TransientError as exc:
+            if exc.rule is not UNAVAILABLE:
+                raise  # transport trouble: the hub cannot reach ISIR at all
             return IsirResult("unknown", padded, error_code=exc.detail)
         return _result(padded, reply)
 
@@ -126,11 +143,8 @@ class IsirConnector:
         reply = serialize_object(self._service.getIsirWsCuzkData(ic=ico), dict)
         stav = reply.get("stav") or {}
         code = stav.get("kodChyby")
-        if code == INPUT_ERROR:
-            raise BadRecordError(f"ISIR refused IČO {ico!r}: {stav.get('textChyby')}",
-                                 system=self.system, detail=code)
-        if code not in (None, NOT_FOUND):
-            raise IsirStatusError(f"ISIR status {code}", system=self.system, detail=code)
+        if code not in (None, NOT_FOUND):  # classified by RULES in ``call``
+            raise Answered(code, str(stav.get("textChyby") or ""))
         return reply
 
     def test_connection(self) -> tuple[bool, str]:

@@ -7,7 +7,9 @@ Outcomes of ``check_vat``:
   a busy registry says nothing about the number. ``fault`` holds the code.
 - ``BadRecordError`` (action quarantine) for INVALID_INPUT or input that cannot be a VAT number:
   the number itself is malformed, which is a fact about the record, not a registry answer. Input
-  that cannot pass VIES's own checks is refused here, without a call.
+  that cannot pass VIES's own checks is refused here, without a call, by the same table row.
+- ``RemoteRefusedError`` for VAT_BLOCKED (action refuse: this number only) and IP_BLOCKED (fail).
+Every fault is classified by ``RULES``; each row also names what a registry check records.
 Transport failures (refused connection, HTTP errors) after retries propagate as
 ``TransientError``; they say the hub cannot reach VIES, not anything about a number. A response
 with a DTD or entities raises ``SecurityError``.
@@ -38,23 +40,20 @@ from typing import Any, Literal
 
 import zeep
 from pydantic import Field, field_validator
+from zeep.exceptions import Fault
 from zeep.helpers import serialize_object
 from zeep.proxy import ServiceProxy
 
-from connectors.errors import (
-    BadRecordError,
-    ConnectorConfigError,
-    ConnectorError,
-    RemoteRefusedError,
-    TransientError,
-)
+from connectors.classify import Answered, Rule, Rules, classify
+from connectors.errors import Action, ConnectorConfigError, ConnectorError, Kind, TransientError
 from connectors.soap import (
-    FaultTable,
+    INVALID_INPUT,
+    UNKNOWN,
     HttpSettings,
     call,
-    classify_status,
     endpoint_url,
     http_session,
+    rules,
     zeep_client,
 )
 from core.connections import ConnectionInfo
@@ -69,17 +68,29 @@ MEMBER_STATES = frozenset({"AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "EL",
 
 Status = Literal["valid", "invalid", "unknown"]
 
-# VIES reports its fault codes as the faultstring (faultcode is always env:Server).
-UNAVAILABLE = ("MS_UNAVAILABLE", "TIMEOUT", "SERVICE_UNAVAILABLE", "SERVER_BUSY",
-               "GLOBAL_MAX_CONCURRENT_REQ", "GLOBAL_MAX_CONCURRENT_REQ_TIME",
-               "MS_MAX_CONCURRENT_REQ", "MS_MAX_CONCURRENT_REQ_TIME")
-FAULTS: FaultTable = {
-    "INVALID_INPUT": BadRecordError,
-    "INVALID_REQUESTER_INFO": ConnectorConfigError,
-    "VAT_BLOCKED": RemoteRefusedError,
-    "IP_BLOCKED": RemoteRefusedError,
-    **{code: TransientError for code in UNAVAILABLE},
-}
+# VIES reports its fault codes as the faultstring (faultcode is always env:Server). Each row also
+# says what a registry check records (``outcome``); the shared HTTP and SOAP rows follow.
+UNAVAILABLE = Rule(Action.RETRY, Kind.TRANSIENT, "VIES fault {code}", exception=Fault,
+                   fault={"MS_UNAVAILABLE", "TIMEOUT", "SERVICE_UNAVAILABLE", "SERVER_BUSY",
+                          "GLOBAL_MAX_CONCURRENT_REQ", "GLOBAL_MAX_CONCURRENT_REQ_TIME",
+                          "MS_MAX_CONCURRENT_REQ", "MS_MAX_CONCURRENT_REQ_TIME"},
+                   outcome=UNKNOWN)  # a busy registry says nothing about the number
+RULES: Rules = rules((
+    # the number is malformed: a fact about the record (also refused here, before a call)
+    Rule(Action.QUARANTINE, Kind.DATA, "VIES {code}: the VAT number is malformed",
+         exception=(Fault, Answered), fault="INVALID_INPUT", outcome=INVALID_INPUT),
+    Rule(Action.FAIL, Kind.CONFIG, "VIES fault {code}: our requester VAT ID is refused",
+         exception=Fault, fault="INVALID_REQUESTER_INFO"),
+    # this number may not be checked: record the refusal, go on with the others
+    Rule(Action.REFUSE, Kind.REFUSED, "VIES fault {code}", exception=Fault, fault="VAT_BLOCKED",
+         outcome="refused"),
+    # our address is blocked: every check would fail, so the step stops
+    Rule(Action.FAIL, Kind.REFUSED, "VIES fault {code}", exception=Fault, fault="IP_BLOCKED"),
+    UNAVAILABLE,
+    # VIES sends every fault as env:Server, so the shared Server row would retry anything; a
+    # faultstring not listed above is none of its documented codes: refused, named
+    Rule(Action.FAIL, Kind.REFUSED, "unknown VIES fault: {text}", exception=Fault),
+))
 
 
 class Settings(HttpSettings):
@@ -150,10 +161,10 @@ class ViesConnector:
     def check_vat(self, country_code: str, number: str) -> VatCheck:
         country, vat = self._valid_input(country_code, number)
         try:
-            reply = call(lambda: self._ask(country, vat), system=self.system, faults=FAULTS,
+            reply = call(lambda: self._ask(country, vat), system=self.system, table=RULES,
                          settings=self.settings)
         except TransientError as exc:
-            if exc.detail not in UNAVAILABLE:
+            if exc.rule is not UNAVAILABLE:
                 raise  # transport trouble: the hub cannot reach VIES at all
             return VatCheck("unknown", country, vat, fault=exc.detail, operation=self._operation)
         return _result(country, vat, serialize_object(reply, dict), self._operation)
@@ -184,8 +195,8 @@ class ViesConnector:
     def _valid_input(self, country_code: str, number: str) -> tuple[str, str]:
         country, vat = normalise(country_code, number)
         if country not in MEMBER_STATES or not _NUMBER.fullmatch(vat):
-            raise BadRecordError(f"not a VAT number: {country_code!r} {number!r}",
-                                 system=self.system, detail="INVALID_INPUT")
+            refused = Answered("INVALID_INPUT", f"{country_code!r} {number!r}")
+            raise classify(refused, RULES, system=self.system) from None
         return country, vat
 
     def _ask(self, country: str, vat: str) -> Any:
@@ -199,8 +210,7 @@ class ViesConnector:
     def test_connection(self) -> tuple[bool, str]:
         """VIES has no ping operation: fetch the WSDL the endpoint publishes."""
         try:
-            call(self._get_wsdl, system=self.system, faults=FAULTS,
-                 settings=self.settings)
+            call(self._get_wsdl, system=self.system, table=RULES, settings=self.settings)
         except ConnectorError as exc:
             return False, str(exc)
         return True, f"VIES answered at {self.address}"
@@ -208,8 +218,7 @@ class ViesConnector:
     def _get_wsdl(self) -> None:
         response = http_session(self._conn).get(self.address, params="wsdl",
                                                 timeout=self.settings.request_timeout())
-        if response.status_code != 200:
-            raise classify_status(response.status_code, system=self.system)
+        response.raise_for_status()  # classified by the table's HTTP rows
 
 
 def _disclosed(value: str | None) -> str | None:

@@ -17,48 +17,49 @@ from pathlib import Path
 
 import paramiko
 
-from connectors.errors import (
-    ConnectorConfigError,
-    ConnectorError,
-    RemoteRefusedError,
-    SecurityError,
-    TransientError,
-)
+from connectors.classify import Rule, Rules
+from connectors.classify import classify as classify_by
+from connectors.errors import Action, ConnectorError, Kind
 from connectors.sftp.hostkeys import SftpExtras, pin_host_keys
 from core.connections import ConnectionInfo
 
 CHUNK = 256 * 1024  # paramiko pipelines reads and writes in 32 kB packets underneath
 _JOIN_SECONDS = 5.0
 
-# Every paramiko / socket failure is classified here, once, in order (subclasses first).
-_FAILURES: list[tuple[type[BaseException], type[ConnectorError], str]] = [
-    (paramiko.BadHostKeyException, SecurityError, "the host key has CHANGED; refusing"),
-    (paramiko.AuthenticationException, ConnectorConfigError, "authentication failed"),
-    (paramiko.IncompatiblePeer, ConnectorConfigError, "no SSH algorithm in common"),
-    (FileNotFoundError, RemoteRefusedError, "no such file or directory"),
-    (PermissionError, RemoteRefusedError, "permission denied"),
-    (TimeoutError, TransientError, "timed out"),
-    (paramiko.ssh_exception.NoValidConnectionsError, TransientError, "cannot connect"),
-    (paramiko.SSHException, TransientError, "SSH session failed"),
-    (EOFError, TransientError, "connection closed"),
-    (socket.error, TransientError, "network error"),
-]
+# Every paramiko / socket failure is classified here, once (connectors.classify), first match wins.
+_WHERE = "SFTP {where}: "
+RULES: Rules = (
+    Rule(Action.FAIL, Kind.SECURITY, _WHERE + "the host key has CHANGED; refusing",
+         exception=paramiko.BadHostKeyException),
+    Rule(Action.FAIL, Kind.CONFIG, _WHERE + "authentication failed",
+         exception=paramiko.AuthenticationException),
+    Rule(Action.FAIL, Kind.CONFIG, _WHERE + "no SSH algorithm in common",
+         exception=paramiko.IncompatiblePeer),
+    Rule(Action.FAIL, Kind.REFUSED, _WHERE + "no such file or directory",
+         exception=FileNotFoundError),
+    Rule(Action.FAIL, Kind.REFUSED, _WHERE + "permission denied", exception=PermissionError),
+    Rule(Action.RETRY, Kind.TRANSIENT, _WHERE + "timed out", exception=TimeoutError),
+    Rule(Action.RETRY, Kind.TRANSIENT, _WHERE + "cannot connect",
+         exception=paramiko.ssh_exception.NoValidConnectionsError),
+    # paramiko's SFTP client raises a bare IOError(text), no errno, for the server's "Failure"
+    Rule(Action.FAIL, Kind.REFUSED, _WHERE + "the server refused ({text})", exception=OSError,
+         when=lambda e: getattr(e, "errno", None) is None),
+    Rule(Action.RETRY, Kind.TRANSIENT, _WHERE + "SSH session failed",
+         exception=paramiko.SSHException),
+    Rule(Action.RETRY, Kind.TRANSIENT, _WHERE + "connection closed", exception=EOFError),
+    Rule(Action.RETRY, Kind.TRANSIENT, _WHERE + "network error", exception=OSError),
+)
+# What the table covers; anything else is a bug and surfaces as itself.
+SFTP_ERRORS = (paramiko.SSHException, OSError, EOFError)
 
 
 def classify(e: BaseException, where: str, system: str) -> ConnectorError:
     """The ConnectorError for ``e``; its message names the place, never a secret."""
     if isinstance(e, ConnectorError):
         return e
-    detail = f"{e.__class__.__name__}: {str(e)[:200]}"
-    if isinstance(e, OSError) and e.errno is None and not isinstance(e, TimeoutError) \
-            and not isinstance(e, paramiko.ssh_exception.NoValidConnectionsError):
-        # paramiko's SFTP client raises a bare IOError(text) for the server's "Failure".
-        return RemoteRefusedError(f"SFTP {where}: the server refused ({str(e)[:80]})",
-                                  system=system, detail=detail)
-    for exc_type, error_type, label in _FAILURES:
-        if isinstance(e, exc_type):
-            return error_type(f"SFTP {where}: {label}", system=system, detail=detail)
-    raise e  # not a transport failure: a bug, let it show as itself
+    if not isinstance(e, SFTP_ERRORS):
+        raise e  # not a transport failure: a bug, let it show as itself
+    return classify_by(e, RULES, system=system, where=where)
 
 
 @contextmanager
@@ -77,9 +78,7 @@ def open_session(conn: ConnectionInfo, extras: SftpExtras, pkey: paramiko.PKey |
         sftp = client.open_sftp()
         sftp.get_channel().settimeout(timeout)
         yield sftp
-    except ConnectorError:
-        raise
-    except Exception as e:  # noqa: BLE001 - translated at the boundary, never swallowed
+    except SFTP_ERRORS as e:  # translated at the boundary, never swallowed
         raise classify(e, where, system) from e
     finally:
         _close(client)

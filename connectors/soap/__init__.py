@@ -3,17 +3,17 @@
 Three things every HTTP connector needs and must get the same way:
 - where the system lives, read from the Airflow connection (``endpoint_url``);
 - a configured ``requests.Session`` (``http_session``), never zeep's or requests' defaults;
-- one failure table (``classify``) turning driver exceptions, HTTP statuses and SOAP faults
-  into the ``connectors.errors`` tree, so a failure is classified once, at the boundary.
+- one failure table (``connectors.classify``) turning driver exceptions, HTTP statuses and SOAP
+  faults into the ``connectors.errors`` tree, so a failure is classified once, at the boundary.
 
-Each connector passes its own fault-code table; the generic rules live here.
+Each connector keeps its own rows (fault codes, answers); ``rules(own)`` puts the shared ones
+after them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import MappingProxyType
 from typing import TypeVar
 
 import requests
@@ -23,25 +23,17 @@ from tenacity import Retrying
 from pydantic import BaseModel, ConfigDict, Field
 from zeep import exceptions as zx
 
-from connectors.errors import (
-    BadRecordError,
-    ConnectorConfigError,
-    ConnectorError,
-    RemoteRefusedError,
-    SecurityError,
-    TransientError,
-)
+from connectors.classify import Answered, Rule, Rules, classify
+from connectors.errors import Action, ConnectorConfigError, Kind
 from connectors.retry import call_with_retry, retrying
 from connectors.soap.security import MaskingTransport, NotSoapResponse, secure_zeep_settings
 from core.connections import ConnectionInfo
 
 T = TypeVar("T")
-ErrorClass = type[ConnectorError]
-FaultTable = Mapping[str, ErrorClass]
 
 
 # What the failure table translates; anything else is a bug and surfaces as itself.
-DRIVER_ERRORS = (zx.Error, requests.RequestException, etree.XMLSyntaxError)
+DRIVER_ERRORS = (zx.Error, requests.RequestException, etree.XMLSyntaxError, Answered)
 
 
 class HttpSettings(BaseModel):
@@ -103,15 +95,14 @@ def zeep_client(wsdl: Path | str, session: requests.Session, settings: HttpSetti
                        wsse=wsse)
 
 
-def call(fn: Callable[[], T], *, system: str, faults: FaultTable,
-         settings: HttpSettings) -> T:
-    """Run ``fn`` with classification and the bounded transport retry policy."""
+def call(fn: Callable[[], T], *, system: str, table: Rules, settings: HttpSettings) -> T:
+    """Run ``fn`` with classification by ``table`` and the bounded transport retry policy."""
 
     def classified() -> T:
         try:
             return fn()
         except DRIVER_ERRORS as exc:
-            raise classify(exc, system=system, faults=faults) from exc
+            raise classify(exc, table, system=system) from exc
 
     return call_with_retry(classified, retry_policy(settings))
 
@@ -123,74 +114,53 @@ def retry_policy(settings: HttpSettings) -> Retrying:
 
 
 # --- the failure table ------------------------------------------------------------------------
-# Every failure an HTTP connector can meet, and what it calls for. Read top to bottom: the first
-# matching row wins (SSLError is a ConnectionError, but it is a security failure, not a blip).
-#
-#   what happened                               error class          action      kind
-#   DTD / entity declaration / external ref     SecurityError        fail        security
-#   TLS verification failed                     SecurityError        fail        security
-#   timeout (connect or read)                   TransientError       retry       transient
-#   connection refused / reset / DNS            TransientError       retry       transient
-#   HTTP 5xx, 408, 425, 429 (any body)          TransientError       retry       transient
-#   HTTP 401, 403                               ConnectorConfigError fail        config
-#   other HTTP status, or 200 with non-SOAP     RemoteRefusedError   fail        config
-#   SOAP fault code in the connector's table    as the table says (VersionConflict, INVALID_INPUT…)
-#   SOAP fault env:Client (anything else)       RemoteRefusedError   fail        config
-#   SOAP fault env:Server (anything else)       TransientError       retry       transient
-#   a value we send does not fit the WSDL       BadRecordError       quarantine  data
-#   response does not fit the WSDL / not XML    RemoteRefusedError   fail        config
+# Every failure an HTTP connector can meet, and what it calls for, after the connector's own rows
+# (``rules(own)``). First match wins: SSLError is a ConnectionError, but a security failure.
 
-_EXCEPTIONS: list[tuple[type[BaseException], ErrorClass, str]] = [
-    (zx.DTDForbidden, SecurityError, "response carries a DTD"),
-    (zx.EntitiesForbidden, SecurityError, "response declares XML entities"),
-    (zx.ExternalReferenceForbidden, SecurityError, "response references an external resource"),
-    (requests.exceptions.SSLError, SecurityError, "TLS verification failed"),
-    (requests.exceptions.Timeout, TransientError, "timed out"),
-    (requests.exceptions.ConnectionError, TransientError, "connection failed"),
+_SERVER_TROUBLE = frozenset(range(500, 600)) | {408, 425, 429}
+UNKNOWN, SECURITY_ERROR, INVALID_INPUT = "unknown", "security_error", "invalid_input"
+
+TRANSPORT: Rules = (
+    Rule(Action.FAIL, Kind.SECURITY, "response carries a DTD", exception=zx.DTDForbidden,
+         outcome=SECURITY_ERROR),
+    Rule(Action.FAIL, Kind.SECURITY, "response declares XML entities",
+         exception=zx.EntitiesForbidden, outcome=SECURITY_ERROR),
+    Rule(Action.FAIL, Kind.SECURITY, "response references an external resource",
+         exception=zx.ExternalReferenceForbidden, outcome=SECURITY_ERROR),
+    Rule(Action.FAIL, Kind.SECURITY, "TLS verification failed",
+         exception=requests.exceptions.SSLError, outcome=SECURITY_ERROR),
+    Rule(Action.RETRY, Kind.TRANSIENT, "timed out", exception=requests.exceptions.Timeout,
+         outcome=UNKNOWN),
+    Rule(Action.RETRY, Kind.TRANSIENT, "connection failed",
+         exception=requests.exceptions.ConnectionError, outcome=UNKNOWN),
+    Rule(Action.RETRY, Kind.TRANSIENT, "HTTP {status}", status=_SERVER_TROUBLE, outcome=UNKNOWN),
+    Rule(Action.FAIL, Kind.CONFIG, "HTTP {status}: credentials refused", status={401, 403}),
+    Rule(Action.FAIL, Kind.REFUSED, "HTTP {status} with a non-SOAP body",
+         exception=NotSoapResponse),
+    Rule(Action.FAIL, Kind.REFUSED, "HTTP {status}", status=range(100, 600)),
     # zeep validates what we send against the WSDL: a value that does not fit is the record's fault.
-    (zx.ValidationError, BadRecordError, "value does not fit the WSDL"),
-    (zx.XMLParseError, RemoteRefusedError, "response does not match the WSDL"),
-    (zx.XMLSyntaxError, RemoteRefusedError, "response is not a well-formed SOAP envelope"),
-    (etree.XMLSyntaxError, RemoteRefusedError, "response is not well-formed XML"),
-]
+    Rule(Action.QUARANTINE, Kind.DATA, "value does not fit the WSDL",
+         exception=zx.ValidationError, outcome=INVALID_INPUT),
+    Rule(Action.FAIL, Kind.REFUSED, "response does not match the WSDL",
+         exception=zx.XMLParseError),
+    Rule(Action.FAIL, Kind.REFUSED, "response is not a well-formed SOAP envelope",
+         exception=zx.XMLSyntaxError),
+    Rule(Action.FAIL, Kind.REFUSED, "response is not well-formed XML",
+         exception=etree.XMLSyntaxError),
+)
 
-_TRANSIENT_STATUS = frozenset({408, 425, 429})
-_AUTH_STATUS = frozenset({401, 403})
-
-
-def classify(exc: BaseException, *, system: str,
-             faults: FaultTable = MappingProxyType({})) -> ConnectorError:
-    """Translate one driver exception; messages carry no envelope, header or secret."""
-    if isinstance(exc, zx.Fault):
-        return classify_fault(exc.code, exc.message, system=system, faults=faults)
-    if isinstance(exc, NotSoapResponse):
-        return classify_status(exc.status_code, system=system, body="non-SOAP body")
-    if isinstance(exc, zx.TransportError):
-        return classify_status(exc.status_code, system=system)
-    for exc_type, error_cls, text in _EXCEPTIONS:
-        if isinstance(exc, exc_type):
-            return error_cls(text, system=system, detail=type(exc).__name__)
-    return RemoteRefusedError("unexpected response", system=system, detail=type(exc).__name__)
+# SOAP 1.1: a Client fault will not change on retry, a Server fault may; any other fault code
+# (VersionMismatch, MustUnderstand, one of the service's own) is a refusal that names its code.
+FAULTS: Rules = (
+    Rule(Action.FAIL, Kind.REFUSED, "SOAP fault {code}: {text}", exception=zx.Fault,
+         fault="Client"),
+    Rule(Action.RETRY, Kind.TRANSIENT, "SOAP fault {code}: {text}", exception=zx.Fault,
+         fault="Server", outcome=UNKNOWN),
+    Rule(Action.FAIL, Kind.REFUSED, "unknown SOAP fault {code}: {text}", exception=zx.Fault),
+    Rule(Action.FAIL, Kind.REFUSED, "unexpected response ({type})"),
+)
 
 
-def classify_status(status: int, *, system: str, body: str | None = None) -> ConnectorError:
-    message = f"HTTP {status}" + (f" ({body})" if body else "")
-    if status >= 500 or status in _TRANSIENT_STATUS:
-        return TransientError(message, system=system, detail=body)
-    if status in _AUTH_STATUS:
-        return ConnectorConfigError(f"{message}: credentials refused", system=system, detail=body)
-    return RemoteRefusedError(message, system=system, detail=body)
-
-
-def classify_fault(code: str | None, message: str | None, *, system: str,
-                   faults: FaultTable) -> ConnectorError:
-    """Connector table first (by faultstring, then faultcode local name), then SOAP 1.1 rules:
-    a Client fault will not change on retry, a Server fault may."""
-    local_code = (code or "").rpartition(":")[2]
-    text = message or local_code or "SOAP fault"
-    for key in (message, local_code):
-        if key and key in faults:
-            return faults[key](f"SOAP fault {key}", system=system, detail=key)
-    if local_code == "Client":
-        return RemoteRefusedError(f"SOAP fault: {text}", system=system, detail=text)
-    return TransientError(f"SOAP fault: {text}", system=system, detail=text)
+def rules(own: Rules = ()) -> Rules:
+    """A connector's table: its own rows (fault codes, answers) first, then the shared ones."""
+    return (*own, *TRANSPORT, *FAULTS)

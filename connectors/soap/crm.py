@@ -1,11 +1,12 @@
 """CRM accounts over SOAP (zeep): pages of accounts modified since a cursor; conditional upserts.
 
-The contract is our packaged ``wsdl/crm.wsdl``. The cursor is the pair (ModifiedAt, AccountId) of
-the last record stored. Within a run, pages are keyset-paged strictly after that pair, so records
-sharing a ModifiedAt (several per second is normal) are neither lost nor read twice at a page
-boundary. A run *resumes* with a closed start, ModifiedAt >= the stored instant, whatever the id:
+The contract is our packaged ``wsdl/crm.wsdl``. The cursor (``connectors.cursor.Cursor`` on
+ModifiedAt) is the pair (ModifiedAt, AccountId) of the last record stored. Within a run, pages
+are keyset-paged strictly after that pair, so records sharing a ModifiedAt (several per second
+is normal) are neither lost nor read twice at a page boundary. A run *resumes* with a closed start, ModifiedAt >= the stored instant, whatever the id:
 a record the CRM commits late with the same timestamp and a smaller id is still found. The few
 boundary records read again are the same content, and the hub's stage step skips them by hash.
+A cursor with an end (a backfill window) stops at the first account modified at or after it.
 
 Writes are conditional on the Version the hub read. A ``VersionConflict`` fault becomes a
 refusal with ``conflict=True``, never an overwrite. The fault carries the current account: if it
@@ -19,8 +20,7 @@ Airflow connection: host, port, login, password (WS-Security UsernameToken, dige
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -34,12 +34,23 @@ from zeep.proxy import ServiceProxy
 
 from connectors.base import JsonDict, Page, RawRecord, Write, WriteRefusal, WriteResult
 from connectors.errors import (
+    Action,
     BadRecordError,
     ConnectorConfigError,
     ConnectorError,
+    Kind,
     WriteConflictError,
 )
-from connectors.soap import FaultTable, HttpSettings, call, endpoint_url, http_session, zeep_client
+from connectors.classify import Rule, Rules
+from connectors.cursor import Cursor
+from connectors.soap import (
+    HttpSettings,
+    call,
+    endpoint_url,
+    http_session,
+    rules,
+    zeep_client,
+)
 from connectors.soap.security import username_token
 from core.connections import ConnectionInfo
 
@@ -51,13 +62,17 @@ _BINDING = f"{{{NS}}}CrmAccountBinding"
 WRITABLE = frozenset({"Name", "CompanyId", "VatId", "Street", "City", "PostalCode",
                       "CountryCode", "Email", "Phone"})
 
-FAULTS: FaultTable = {
-    "VersionConflict": WriteConflictError,
-    "InvalidAccount": BadRecordError,
-    "FailedAuthentication": ConnectorConfigError,  # WS-Security 1.0 fault codes
-    "InvalidSecurity": ConnectorConfigError,
-    "InvalidSecurityToken": ConnectorConfigError,
-}
+# The CRM's own fault codes; the shared HTTP and SOAP rows follow (connectors.soap.rules).
+RULES: Rules = rules((
+    Rule(Action.QUARANTINE, Kind.CONFLICT, "SOAP fault {code}", exception=Fault,
+         fault="VersionConflict"),
+    Rule(Action.QUARANTINE, Kind.DATA, "SOAP fault {code}", exception=Fault,
+         fault="InvalidAccount"),
+    # WS-Security 1.0 fault codes: the credentials, not the request
+    Rule(Action.FAIL, Kind.CONFIG, "SOAP fault {code}", exception=Fault,
+         fault={"FailedAuthentication", "InvalidSecurity", "InvalidSecurityToken"}),
+))
+CURSOR_FIELD = "ModifiedAt"
 
 
 class Settings(HttpSettings):
@@ -66,32 +81,9 @@ class Settings(HttpSettings):
     page_size: int = Field(200, ge=1, le=1000)
 
 
-@dataclass(frozen=True)
-class Cursor:
-    """Position after the last stored record; (None, "") means from the beginning."""
-
-    modified_at: datetime | None = None
-    id: str = ""
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any] | None) -> Cursor:
-        if not raw:
-            return cls()
-        try:
-            when = datetime.fromisoformat(str(raw["modified_at"]))
-        except (KeyError, ValueError) as exc:
-            raise ConnectorConfigError(f"invalid CRM cursor {dict(raw)!r}") from exc
-        when = when if when.tzinfo else when.replace(tzinfo=UTC)  # the CRM speaks UTC
-        return cls(when.astimezone(UTC), str(raw.get("id") or ""))
-
-    def to_json(self) -> JsonDict | None:
-        if self.modified_at is None:
-            return None
-        return {"modified_at": self.modified_at.isoformat(), "id": self.id}
-
-
 class CrmSoapConnector:
     Settings = Settings
+    cursor_field = CURSOR_FIELD
 
     def __init__(self, system: str, settings: Settings, conn: ConnectionInfo, **_extras: Any):
         self.system = system
@@ -113,33 +105,31 @@ class CrmSoapConnector:
         return self._client.create_service(_BINDING, self.address)
 
     def _call(self, fn: Callable[[], T]) -> T:
-        return call(fn, system=self.system, faults=FAULTS, settings=self.settings)
+        return call(fn, system=self.system, table=RULES, settings=self.settings)
 
     # --- reading ------------------------------------------------------------------------------
 
     def read_pages(self, cursor: JsonDict | None) -> Iterator[Page]:
-        # Closed start: no afterId on the first page means "ModifiedAt >= the stored instant".
-        position = replace(Cursor.from_json(cursor), id="")
+        stored = Cursor.from_json(cursor, system=self.system, field=CURSOR_FIELD).zoned(
+            aware=True)  # the CRM speaks UTC: a naive instant is UTC
+        # Closed start, every id at the stored instant: see the module docstring.
+        position = stored.reopened()
         while True:
             reply = self._call(lambda p=position: self._service.GetAccountsModifiedSince(
-                modifiedAfter=p.modified_at, afterId=p.id or None,
-                pageSize=self.settings.page_size))
+                modifiedAfter=p.start, afterId=p.key or None, pageSize=self.settings.page_size))
             # zeep gives None for an empty <accounts/>, a list otherwise.
             accounts = reply.accounts.account if reply.accounts is not None else []
             records = [_raw_record(account) for account in accounts]
-            if not records:
+            # The CRM has no upper bound: it pages in (ModifiedAt, AccountId) order, so the first
+            # record at or past the end closes the window.
+            inside = [r for r in records if not position.past_end(_modified(r))]
+            if inside:
+                last = inside[-1]
+                position = position.after(_modified(last), last.record_id)
+                yield Page(records=inside, cursor=position.to_json(),
+                           source_name="GetAccountsModifiedSince")
+            if not reply.hasMore or len(inside) < len(records) or not records:
                 return
-            last = records[-1]
-            position = Cursor(datetime.fromisoformat(last.payload["ModifiedAt"]), last.record_id)
-            yield Page(records=records, cursor=position.to_json(),
-                       source_name="GetAccountsModifiedSince")
-            if not reply.hasMore:
-                return
-
-    def cursor_at(self, moment: datetime) -> JsonDict | None:
-        """The cursor that makes ``read_pages`` start at ``moment`` (a backfill window's start):
-        accounts with ModifiedAt >= ``moment`` (naive means UTC, as the CRM speaks)."""
-        return Cursor.from_json({"modified_at": moment.isoformat(), "id": ""}).to_json()
 
     def acknowledge(self, page: Page) -> None:
         """Nothing to release: the CRM keeps its accounts; the cursor is the hub's."""
@@ -204,6 +194,10 @@ class CrmSoapConnector:
         except ConnectorError as exc:
             return False, str(exc)
         return True, f"CRM answered and accepted the credentials at {self.address}"
+
+
+def _modified(record: RawRecord) -> datetime:
+    return datetime.fromisoformat(record.payload["ModifiedAt"])
 
 
 def _raw_record(account: Any) -> RawRecord:

@@ -1,11 +1,13 @@
 """Accounting over SQL: read a customer view by watermark, write rows into an import table.
 
-Reading: one query ``WHERE (wm > :w) OR (wm = :w AND key > :k) ORDER BY wm, key``,
-streamed and cut into pages of ``chunk_size``; each page carries the cursor after its last
-row, so rows sharing a watermark across a page boundary are neither missed nor doubled.
-With ``overlap_seconds`` the read starts that much before the cursor instead and re-delivers
-the rows in between (the hub de-duplicates them by content hash); that catches rows whose
-transaction committed after a later watermark had been read.
+Reading: one query with the cursor's range as its WHERE (``connectors.cursor.Cursor.where``:
+``(wm > :w OR (wm = :w AND key > :k)) [AND wm < :end] ORDER BY wm, key``), streamed and cut
+into pages of ``chunk_size``; each page carries the cursor after its last row, so rows sharing a
+watermark across a page boundary are neither missed nor doubled. A backfill window's end is
+pushed into the WHERE as well. With ``overlap_seconds`` the read starts that much before the
+cursor instead and re-delivers the rows in between (the hub de-duplicates them by content
+hash); that catches rows whose transaction committed after a later watermark had been read.
+Failures are classified by the table in ``connectors.sql.errors``.
 
 Deletions: ``scan_keys()`` streams every key of the view (a full key scan, run nightly);
 the hub compares it with what it has staged, see ``hub.pipeline.extract``.
@@ -19,8 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 
@@ -29,8 +30,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
 
 from connectors.base import JsonDict, Page, RawRecord, Write, WriteResult
-from connectors.errors import BadRecordError, ConnectorConfigError, ConnectorError, TransientError
+from connectors.cursor import Cursor
+from connectors.errors import ConnectorError
 from connectors.retry import call_with_retry
+from connectors.sql.errors import translate
 from connectors.sql.identifiers import check_identifier, reflect, require_identifiers
 from connectors.sql.urls import make_engine
 from connectors.sql.writes import import_rows, insert_new, procedure_call, procedure_params
@@ -57,27 +60,6 @@ class SqlViewSettings(BaseModel):
     connect_timeout_seconds: int = Field(default=10, ge=1, le=300)
 
 
-@dataclass(frozen=True)
-class ViewCursor:
-    """Position after the last row read: its watermark and key (ISO string / str in JSON)."""
-
-    watermark: datetime
-    key: str
-
-    @classmethod
-    def parse(cls, raw: JsonDict | None, system: str) -> ViewCursor | None:
-        if raw is None:
-            return None
-        try:
-            return cls(datetime.fromisoformat(raw["watermark"]), str(raw["key"]))
-        except (KeyError, TypeError, ValueError) as e:
-            raise ConnectorConfigError("stored cursor is not {watermark: iso, key: str}",
-                                       system=system) from e
-
-    def dump(self) -> JsonDict:
-        return {"watermark": self.watermark.isoformat(), "key": self.key}
-
-
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
@@ -90,39 +72,6 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).hex()
     return value
-
-
-# SQLSTATE classes and MySQL codes that no retry will fix: credentials, unknown database,
-# missing objects or privileges, the ODBC driver manager (unknown DSN or driver).
-_CONFIG_SQLSTATE = ("28", "3D", "42", "IM")
-_CONFIG_MYSQL_CODES = frozenset({1044, 1045, 1049, 1142, 1146})
-# driver exception -> our class; first match wins, so subclasses come first
-_ERROR_TABLE: tuple[tuple[type[sa_exc.DBAPIError], type[ConnectorError]], ...] = (
-    (sa_exc.IntegrityError, BadRecordError),
-    (sa_exc.DataError, BadRecordError),
-    (sa_exc.OperationalError, TransientError),
-    (sa_exc.InterfaceError, TransientError),
-    (sa_exc.ProgrammingError, ConnectorConfigError),
-    (sa_exc.DBAPIError, ConnectorError),  # InternalError and the like: fail, do not guess
-)
-
-
-def _is_config_problem(orig: BaseException | None) -> bool:
-    if orig is None:
-        return False
-    code = getattr(orig, "pgcode", None) or (orig.args[0] if orig.args else None)
-    if isinstance(code, int):
-        return code in _CONFIG_MYSQL_CODES
-    if getattr(orig, "sqlite_errorname", None) == "SQLITE_ERROR":  # no such table/column
-        return True
-    return isinstance(code, str) and len(code) == 5 and code[:2] in _CONFIG_SQLSTATE
-
-
-def translate(e: sa_exc.DBAPIError, doing: str, system: str) -> ConnectorError:
-    cls = ConnectorConfigError if _is_config_problem(e.orig) else next(
-        target for source, target in _ERROR_TABLE if isinstance(e, source))
-    text = (str(e.orig).strip().splitlines() or [""])[0][:300]  # the driver's words, no SQL
-    return cls(f"{doing} failed: {type(e.orig).__name__}: {text}", system=system)
 
 
 class SqlViewConnector:
@@ -141,6 +90,11 @@ class SqlViewConnector:
         self.system, self.settings, self._conn = system, settings, conn
         self._engine: sa.Engine | None = None
         self._tables: dict[str, sa.Table] = {}
+
+    @property
+    def cursor_field(self) -> str:
+        """What the cursor follows; also says that this source reads by a cursor."""
+        return self.settings.watermark_column
 
     def __repr__(self) -> str:
         return f"SqlViewConnector(system={self.system!r}, view={self.settings.view!r})"
@@ -172,12 +126,8 @@ class SqlViewConnector:
         except ConnectorError as e:
             e.system = e.system or self.system
             raise
-        except sa_exc.DBAPIError as e:
+        except sa_exc.SQLAlchemyError as e:  # the driver's, or a dialect, URL or statement of ours
             raise translate(e, doing, self.system) from e
-        except sa_exc.SQLAlchemyError as e:  # not the driver: a dialect, URL or statement of ours
-            text = (str(e).splitlines() or [""])[0][:300]
-            raise ConnectorConfigError(f"{doing} failed: {type(e).__name__}: {text}",
-                                       system=self.system) from e
 
     def _table(self, name: str, columns: Sequence[str]) -> sa.Table:
         """Reflected once per connector: proves the object and its columns exist."""
@@ -198,29 +148,21 @@ class SqlViewConnector:
 
     # --- reading -------------------------------------------------------------------------
 
-    def _select(self, view: sa.Table, after: ViewCursor | None) -> sa.Select[Any]:
+    def _select(self, view: sa.Table, read_from: Cursor) -> sa.Select[Any]:
         wm, key = view.c[self.settings.watermark_column], view.c[self.settings.key_column]
-        stmt = sa.select(view).order_by(wm, key)
-        if after is None:
-            return stmt
-        if self.settings.overlap_seconds:
-            overlap = timedelta(seconds=self.settings.overlap_seconds)
-            return stmt.where(wm >= after.watermark - overlap)
-        return stmt.where(sa.or_(wm > after.watermark,
-                                 sa.and_(wm == after.watermark, key > after.key)))
+        return sa.select(view).where(read_from.where(wm, key)).order_by(wm, key)
+
+    def _stored(self, view: sa.Table, cursor: JsonDict | None) -> Cursor:
+        """The cursor in the column's convention: aware, or naive UTC for a column without a
+        time zone (a backfill window arrives aware)."""
+        column = view.c[self.settings.watermark_column]
+        stored = Cursor.from_json(cursor, system=self.system, field=column.name)
+        return stored.zoned(aware=bool(getattr(column.type, "timezone", False)))
 
     def _last_watermarked(self, rows: Sequence[sa.Row[Any]], wm: int) -> sa.Row[Any] | None:
         """The page's furthest row: rows come in (watermark, key) order, so the last one
         with a watermark (NULLs sort first on some databases, last on others)."""
         return next((row for row in reversed(rows) if row[wm] is not None), None)
-
-    def _advance(self, last: ViewCursor | None, row: sa.Row[Any] | None, wm: int,
-                 key: int) -> ViewCursor | None:
-        if row is None:  # no watermark in the page: only a full read (cursor None) sees it
-            return last
-        if last is not None and self.settings.overlap_seconds and row[wm] <= last.watermark:
-            return last  # a re-delivered row from the overlap: the cursor never moves back
-        return ViewCursor(row[wm], str(row[key]))
 
     def _records(self, rows: Sequence[sa.Row[Any]], names: list[str], key: int) -> list[RawRecord]:
         view = self.settings.view
@@ -229,9 +171,12 @@ class SqlViewConnector:
             for name, value in zip(names, row)}) for row in rows]
 
     def read_pages(self, cursor: JsonDict | None) -> Iterator[Page]:
-        """Pages of rows after ``cursor``; the connection stays open while pages are consumed."""
-        last = ViewCursor.parse(cursor, self.system)
-        stmt = self._select(self._view(), last)
+        """Pages of rows in ``cursor``'s range; the connection stays open while pages are
+        consumed. Each page's cursor is the (watermark, key) of its furthest row, and never
+        moves back (rows re-delivered from the overlap are behind it)."""
+        view = self._view()
+        position = self._stored(view, cursor)
+        stmt = self._select(view, position.rewound(timedelta(seconds=self.settings.overlap_seconds)))
         with self._guard(f"reading {self.settings.view}"):
             conn = call_with_retry(self._connect)
             with conn:
@@ -240,23 +185,11 @@ class SqlViewConnector:
                 wm, key = (names.index(self.settings.watermark_column),
                            names.index(self.settings.key_column))
                 for rows in result.partitions():
-                    last = self._advance(last, self._last_watermarked(rows, wm), wm, key)
+                    row = self._last_watermarked(rows, wm)
+                    if row is not None:  # no watermark in the page: only a full read sees it
+                        position = position.after(row[wm], str(row[key]))
                     yield Page(records=self._records(rows, names, key),
-                               cursor=last.dump() if last else None,
-                               source_name=self.settings.view)
-
-    def cursor_at(self, moment: datetime) -> JsonDict:
-        """The cursor that makes ``read_pages`` start at ``moment`` (a backfill window's start).
-
-        The empty key sorts before every key, so rows stamped exactly ``moment`` are read too.
-        ``moment`` is taken in UTC (naive means UTC); against a column without a time zone it
-        is given as naive UTC, the convention this connector assumes for such columns.
-        """
-        when = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-        column = self._view().c[self.settings.watermark_column]
-        if not getattr(column.type, "timezone", False):
-            when = when.replace(tzinfo=None)
-        return ViewCursor(when, "").dump()
+                               cursor=position.to_json(), source_name=self.settings.view)
 
     def _connect(self) -> sa.Connection:
         with self._guard("connecting"):

@@ -10,14 +10,14 @@ has its every key compared with what the hub staged, after all pages are stored;
 connector whose ``complete_export(page)`` says the file lists every record has that file's
 keys compared, in the transaction of its last page. See ``stage.mark_deleted``.
 
-Backfill runs (kind ``backfill`` with an interval) read from the window instead of the stored
-cursor: the connector's optional ``cursor_at(moment)`` turns the window's start into its
-cursor, and the stored cursor is neither read nor saved, so the scheduled runs carry on where
-they left off. The read is open-ended: records changed after the window's end are read too (a
-superset, which is safe, every later step is idempotent). A connector without ``cursor_at``
-(SFTP files: read exports move to ``archive/``) reads as usual from its stored cursor; the
-run logs a warning and records the metric ``window_not_applied`` = 1 for that system (also in
-the counts returned). Backfill runs never run the full key scan for deletions.
+Backfill runs (kind ``backfill`` with an interval) read their window instead of the stored
+cursor: a connector that reads by a cursor (``connectors.base.IncrementalSource``) is given
+the window as a ``connectors.cursor.Cursor``, [start, end), and reads the records changed in
+it; the stored cursor is neither read nor saved, so the scheduled runs carry on where they
+left off. A run without an end reads from the start onwards. A connector without a cursor (SFTP files: read
+exports move to ``archive/``) reads as usual from its stored cursor; the run logs a warning and
+records the metric ``window_not_applied`` = 1 for that system (also in the counts returned).
+Backfill runs never run the full key scan for deletions.
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from connectors.base import Page
+from connectors.base import IncrementalSource, Page
+from connectors.cursor import Cursor
 from core.clock import utcnow
 from hub.pipeline.context import RunContext, build_connector, set_metric
 from hub.pipeline.stage import mark_deleted, stage_page
 from hub.store.db import session_scope
-from hub.store.models import Cursor, FileLedger, Run
+from hub.store.models import Cursor as StoredCursor
+from hub.store.models import FileLedger, Run
 
 log = logging.getLogger("custhub.extract")
 
@@ -42,13 +44,13 @@ log = logging.getLogger("custhub.extract")
 def extract(ctx: RunContext, system: str, *, detect_deletions: bool = True) -> dict[str, int]:
     connector = build_connector(ctx.config, system)
     counts: Counter[str] = Counter()
-    window_start = _backfill_window_start(ctx)
+    window = _backfill_window(ctx)
     cursor, save_cursor = _cursor(ctx, system), True
-    if window_start is not None:
+    if window is not None:
         detect_deletions = False  # a backfill re-reads a window: no full key scan
-        cursor_at = getattr(connector, "cursor_at", None)
-        if cursor_at is not None:
-            cursor, save_cursor = cursor_at(window_start), False
+        if isinstance(connector, IncrementalSource):
+            cursor = Cursor.window(connector.cursor_field, *window).to_json()
+            save_cursor = False
         else:
             counts["window_not_applied"] = 1
             log.warning("run %s: %s cannot read from a point in time; the backfill window "
@@ -97,25 +99,27 @@ def _metrics(ctx: RunContext, system: str, counts: Counter[str]) -> None:
             set_metric(session, ctx.run_id, system, "window_not_applied", 1)
 
 
-def _backfill_window_start(ctx: RunContext) -> datetime | None:
-    """The start of a backfill run's window; None for every other run."""
+def _backfill_window(ctx: RunContext) -> tuple[datetime, datetime | None] | None:
+    """A backfill run's window [start, end); None for every other run."""
     with session_scope(ctx.engine) as session:
         run = session.get(Run, ctx.run_id)
         if run is None or run.kind != "backfill" or run.interval_start is None:
             return None
-        return run.interval_start
+        return run.interval_start, run.interval_end
 
 
 def _cursor(ctx: RunContext, system: str) -> dict | None:
+    """The stored cursor's JSON as it is; the connector reads it (old shapes too)."""
     with session_scope(ctx.engine) as session:
-        row = session.get(Cursor, system)
+        row = session.get(StoredCursor, system)
         return row.value if row else None
 
 
 def _remember(session: Session, system: str, page: Page, run_id: str, *,
               save_cursor: bool = True) -> None:
     if save_cursor and page.cursor is not None:
-        session.merge(Cursor(system=system, value=page.cursor, run_id=run_id, updated_at=utcnow()))
+        session.merge(StoredCursor(system=system, value=page.cursor, run_id=run_id,
+                                   updated_at=utcnow()))
     if page.content_hash and page.ack_token is not None:  # the whole file is stored now
         session.add(FileLedger(system=system, content_hash=page.content_hash,
                                source_name=page.source_name or "", run_id=run_id,

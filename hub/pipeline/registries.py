@@ -2,7 +2,7 @@
 each stored as evidence (RegistryCheck: what was asked, when, the answer, the consultation number).
 
 - A key gets at most one RegistryCheck per registry and day; a *final* answer (valid, invalid,
-  found, not found, clear, insolvent, malformed input) is the day's cache and is not asked again.
+  found, not found, clear, insolvent, malformed input, refused) is the day's cache and is not asked again.
 - A *pending* answer (``unknown``: the registry could not say; ``security_error``: the response
   was refused unread) is asked again by the next run, which updates that day's row.
 - An ARES subject becomes the canonical record ("ares", IČO); an insolvency becomes the record
@@ -22,12 +22,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from connectors.errors import (
-    BadRecordError,
-    ConnectorError,
-    SecurityError,
-    TransientError,
-)
+from connectors.errors import ConnectorError, Kind
 from core.hashing import content_hash
 from core.clock import utcnow
 from hub.pipeline.context import RunContext, build_connector, set_metric
@@ -83,17 +78,21 @@ def due(ctx: RunContext, registry: str, keys: Iterable[str], today: date) -> lis
 
 
 def _guarded(registry: str, key: str, ask: Callable[[], Outcome]) -> Outcome:
-    """Turn the failures that concern one key into an answer; others stop the step."""
+    """Turn the failures that concern one key into an answer; others stop the step.
+
+    The status recorded is the ``outcome`` of the connector's failure-table row that matched
+    (connectors.classify): "invalid_input" for malformed input, "unknown" when the registry
+    was unreachable or overloaded (never "invalid": it stays pending for a later run),
+    "security_error" for an unsafe response, "refused" for a number VIES will not check. A row
+    without an outcome (credentials, a wrong endpoint) stops the step."""
     try:
         return ask()
-    except BadRecordError as exc:
-        return "invalid_input", {"reason": str(exc), "code": exc.detail}, None
-    except TransientError as exc:
-        # Unreachable or overloaded is never "invalid": the check stays pending for a later run.
-        return "unknown", {"reason": str(exc), "code": exc.detail}, None
-    except SecurityError as exc:
-        log.warning("%s answered %s with an unsafe response: %s", registry, key, exc)
-        return "security_error", {"reason": str(exc), "code": exc.detail}, None
+    except ConnectorError as exc:
+        if exc.outcome is None:
+            raise
+        if exc.kind is Kind.SECURITY:
+            log.warning("%s answered %s with an unsafe response: %s", registry, key, exc)
+        return exc.outcome, {"reason": str(exc), "code": exc.detail}, None
 
 
 def _store_check(session: Session, ctx: RunContext, registry: str, key: str, today: date,

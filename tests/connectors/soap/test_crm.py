@@ -46,7 +46,8 @@ def test_paging_with_one_modified_second_loses_and_doubles_nothing(crm_service, 
     ids = [r.record_id for page in pages for r in page.records]
     assert ids == [f"CRM-{i:06d}" for i in range(11)] + ["CRM-100000"]
     assert [len(p.records) for p in pages] == [4, 4, 4]
-    assert pages[0].cursor == {"modified_at": "2024-05-01T10:00:00+00:00", "id": "CRM-000003"}
+    assert pages[0].cursor == {"field": "ModifiedAt", "start": "2024-05-01T10:00:00+00:00",
+                               "key": "CRM-000003", "end": None}
     # A resumed run starts closed at the stored instant: the boundary second is read again (the
     # hub skips those records by content hash), and nothing after it is missed.
     resumed = [r.record_id for p in _connector(crm_conn, page_size=4).read_pages(pages[0].cursor)
@@ -58,7 +59,8 @@ def test_late_record_in_the_boundary_second_with_a_smaller_id_is_not_missed(crm_
                                                                             crm_conn):
     crm_service.load(_accounts(3, SAME_SECOND)[1:])  # CRM-000001, CRM-000002
     [page] = list(_connector(crm_conn).read_pages(None))
-    assert page.cursor == {"modified_at": "2024-05-01T10:00:00+00:00", "id": "CRM-000002"}
+    assert page.cursor == {"field": "ModifiedAt", "start": "2024-05-01T10:00:00+00:00",
+                           "key": "CRM-000002", "end": None}
     crm_service.load(_accounts(1, SAME_SECOND))  # committed later, same second, smaller id
     again = [r.record_id for p in _connector(crm_conn).read_pages(page.cursor) for r in p.records]
     assert "CRM-000000" in again

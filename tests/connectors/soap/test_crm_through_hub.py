@@ -73,7 +73,7 @@ def test_a_run_killed_mid_way_loses_and_doubles_nothing(ctx, crm_service):
         extract(ctx, "crm")
     assert len(_staged(ctx)) == 6  # exactly the two stored pages
     with session_scope(ctx.engine) as session:
-        assert session.get(Cursor, "crm").value["id"] == "CRM-000005"
+        assert session.get(Cursor, "crm").value["key"] == "CRM-000005"
     resumed = extract(_next_run(ctx), "crm")
     assert resumed["new"] == N - 6
     with session_scope(ctx.engine) as session:

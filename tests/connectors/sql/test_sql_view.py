@@ -74,7 +74,8 @@ def test_rows_sharing_a_watermark_across_chunks_are_neither_missed_nor_doubled(
                                                                      "ACC20000"]
     for page in pages:  # each cursor sits on the last row of its own page
         last = page.records[-1]
-        assert page.cursor == {"watermark": last.payload["updated_at"], "key": last.record_id}
+        assert page.cursor == {"field": "updated_at", "start": last.payload["updated_at"],
+                               "key": last.record_id, "end": None}
     resumed = list(connector.read_pages(pages[1].cursor))  # from the middle of the tie
     assert keys(resumed) == keys(pages)[6:]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from connectors.errors import RemoteRefusedError
 from connectors.registries.isir import IsirConnector
 from connectors.registries.isir import Settings as IsirSettings
 from core.clock import utcnow
@@ -171,3 +172,27 @@ def test_registry_records_decide_status_with_evidence_but_are_no_customers(ctx):
         corrected = {o.system for o in session.scalars(select(Outbox))}
         reported = {d.system for d in session.scalars(select(Discrepancy))}
     assert corrected | reported <= {"crm"}  # registries never receive corrections
+
+
+def _only_vat_ids(ctx: RunContext, *vat_ids: str) -> None:
+    with session_scope(ctx.engine) as session:
+        for record in session.scalars(select(CanonicalRecord)):
+            session.delete(record)
+        for n, vat_id in enumerate(vat_ids):
+            session.add(CanonicalRecord(system="crm", record_id=f"CRM-B{n}", source_hash="x",
+                                        values={"country": "BE", "vat_id": vat_id},
+                                        run_id=ctx.run_id))
+
+
+def test_a_number_vies_will_not_check_is_recorded_as_refused_by_its_row(ctx, vies_service):
+    _only_vat_ids(ctx, "BE400", "CZ25596641")  # EC test number 400: fault VAT_BLOCKED
+    assert check_registries(ctx) == {"vies_refused": 1, "vies_valid": 1}
+    check = _checks(ctx)[("vies", "BE400")]
+    assert (check.status, check.detail["code"]) == ("refused", "VAT_BLOCKED")
+    assert check_registries(_next_run(ctx)) == {}  # a final answer: the day's cache
+
+
+def test_our_address_blocked_stops_the_step(ctx, vies_service):
+    _only_vat_ids(ctx, "BE401")  # EC test number 401: fault IP_BLOCKED, every check would fail
+    with pytest.raises(RemoteRefusedError, match="IP_BLOCKED"):
+        check_registries(ctx)
