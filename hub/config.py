@@ -14,6 +14,7 @@ from core.errors import ConfigError
 from hub.orchestration_config import OrchestrationConfig
 from mappings.customer import CUSTOMER_FIELDS
 from reconciliation.matching.settings import MatchSettings
+from reconciliation.survivorship_rules import SurvivorshipRuleName
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "hub.yaml"
 CONFIG_ENV = "CUSTHUB_CONFIG"
@@ -81,8 +82,7 @@ class FieldRule(_Strict):
     first_non_empty among the listed sources; registry: the first listed source (a registry)
     when it knows the company, else the value most other listed sources agree on."""
 
-    rule: Literal["source_priority", "most_recent", "most_frequent", "registry",
-                  "first_non_empty"] = "source_priority"
+    rule: SurvivorshipRuleName = "source_priority"
     sources: list[str]
 
 
