@@ -53,10 +53,10 @@ def build(session: Session, ctx: RunContext, records: RecordSet, frame: pl.DataF
     outcome = GoldenOutcome(changes=decided.changes)
     outcome.differences = [(hub_id, d) for hub_id, listed in found.items() for d in listed]
     _fill_outbox(session, outcome, outbox_entries(found, _sources(session)), ctx.run_id)
-    outcome.counts.update({"golden_changed": len(decided.versions), "retired": len(decided.retired),
-                           "golden_changed_existing": len(decided.superseded),
-                           "golden_created": len(decided.versions) - len(decided.superseded),
-                           "discrepancies": len(outcome.differences)})
+    outcome.counts += Counter({"golden_changed": len(decided.versions),  # += keeps no zero counts
+                               "golden_changed_existing": len(decided.superseded),
+                               "golden_created": len(decided.versions) - len(decided.superseded)})
+    outcome.counts["retired"], outcome.counts["discrepancies"] = len(decided.retired), len(outcome.differences)
     return outcome
 
 
