@@ -20,7 +20,8 @@ from mappings.frames import map_frame, shutdown_workers
 from reconciliation.diff import correction_keys, differing
 from reconciliation.matching import Linker
 from reconciliation.matching.evaluation import pairwise_scores
-from reconciliation.survivorship import FieldRule, golden_frame
+from reconciliation.survivorship import golden_frame
+from reconciliation.survivorship_rules import rule_named
 
 SYSTEMS = ("crm", "accounting", "erp")
 # Columns with few distinct values held as categoricals: 4 bytes a value instead of a 16-byte view.
@@ -43,7 +44,7 @@ def main(directory: Path) -> dict[str, float]:
     stages.lap("match")
     members = _members(records, result.clusters)
     del records  # the members carry the same columns
-    rules = {f: FieldRule(r.rule, tuple(r.sources)) for f in CUSTOMER_FIELDS
+    rules = {f: rule_named(r.rule, r.sources) for f in CUSTOMER_FIELDS
              for r in [config.survivorship.rule_for(f)]}
     golden = golden_frame(members, rules, CUSTOMER_FIELDS)
     stages.lap("survivorship")

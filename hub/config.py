@@ -19,6 +19,7 @@ from mappings.customer import CUSTOMER_FIELDS
 from mappings.errors import SpecError
 from mappings.spec import CanonicalField, MappingSpec, load_spec, spec_path
 from reconciliation.matching.settings import MatchSettings
+from reconciliation.survivorship_rules import SurvivorshipRuleName
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "hub.yaml"
 CONFIG_ENV = "CUSTHUB_CONFIG"
@@ -83,8 +84,7 @@ class SurvivorshipRuleConfig(_Strict):
     first_non_empty among the listed sources; registry: the first listed source (a registry)
     when it knows the company, else the value most other listed sources agree on."""
 
-    rule: Literal["source_priority", "most_recent", "most_frequent", "registry",
-                  "first_non_empty"] = "source_priority"
+    rule: SurvivorshipRuleName = "source_priority"
     sources: list[str]
 
 

@@ -21,8 +21,7 @@ from core.errors import CusthubError
 from core.clock import utcnow
 from hub.store.db import session_scope
 from hub.store.models import AuditEntry, GoldenRecord, StewardDecision, Xref
-
-STEWARD_RULE = "steward"  # Xref.rule of a record a person placed; matching leaves it there
+from reconciliation.linking import STEWARD_RULE  # the rule matching honours: one name for both
 
 RecordKey = tuple[str, str]
 

@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from reconciliation.records import Difference, Golden, MemberRecord, RecordKey
-from reconciliation.survivorship import members_frame
+from reconciliation.members import members_frame, text
 
 DIFFERING_SCHEMA = {"row": pl.UInt32, "field": pl.String, "golden": pl.String, "correct": pl.Boolean}
 
@@ -64,7 +64,7 @@ def golden_columns(goldens: Mapping[str, Golden], fields: Sequence[str],
     columns: dict[str, pl.Series] = {"entity": pl.Series(list(goldens), dtype=pl.String)}
     for field in fields:
         origins = [g.lineage.get(field, {}) for g in goldens.values()]
-        columns[field] = pl.Series([_text(g.values.get(field)) for g in goldens.values()], dtype=pl.String)
+        columns[field] = pl.Series([text(g.values.get(field)) for g in goldens.values()], dtype=pl.String)
         columns[f"{field}__row"] = pl.Series([rows.get((o.get("source"), o.get("record_id"))) for o in origins],
                                              dtype=pl.UInt32)
     return pl.DataFrame(columns)
@@ -77,11 +77,20 @@ def differences_many(entities: Mapping[str, tuple[Golden, Sequence[MemberRecord]
     """Every entity's differences, from one column-wise pass; each list ordered by record, then field."""
     frame, records = members_frame({e: members for e, (_, members) in entities.items()}, fields)
     goldens = {e: golden for e, (golden, _) in entities.items()}
+    return differences_members(frame, records, goldens, receives, carries, fields, held)
+
+
+def differences_members(members: pl.DataFrame, records: Sequence[MemberRecord], goldens: Mapping[str, Golden],
+                        receives: Mapping[str, Collection[str]], carries: Mapping[str, Collection[str]],
+                        fields: Sequence[str], held: Mapping[str, Collection[str]] | None = None,
+                        ) -> dict[str, list[Difference]]:
+    """``differences_many`` over a members frame already built (its ``row`` indexes ``records``);
+    every entity of ``goldens`` gets a list, empty when none of its members differs."""
     stops = pl.DataFrame([(e, f) for e, names in (held or {}).items() for f in names],
                          schema={"entity": pl.String, "field": pl.String}, orient="row")
-    out: dict[str, list[Difference]] = {e: [] for e in entities}
-    rows = {m.key: row for row, m in enumerate(records)}
-    found = differing(frame, golden_columns(goldens, fields, rows), fields, receives, carries, stops)
+    out: dict[str, list[Difference]] = {e: [] for e in goldens}
+    rows = {records[row].key: row for row in members.get_column("row")}
+    found = differing(members, golden_columns(goldens, fields, rows), fields, receives, carries, stops)
     for row, entity, field, _, correct in found.iter_rows():
         member, golden = records[row], goldens[entity]
         origin = golden.lineage.get(field, {})
@@ -144,7 +153,3 @@ def correction_keys(corrections: pl.DataFrame, records: pl.DataFrame, slice_rows
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 RecordKey = tuple[str, str]  # (system, record_id)
 
@@ -39,3 +39,56 @@ class Difference:
     source: str | None
     rule: str | None
     correct: bool  # the system is configured to receive this field
+
+
+class XrefEntry(NamedTuple):
+    """A record's place in the xref as loaded: plain values, not ORM objects (there are millions)."""
+
+    hub_id: str
+    rule: str
+    source_hash: str | None  # the content the record had when it was last reconciled
+
+
+@dataclass
+class RecordSet:
+    """Every record one reconcile works on, as the store holds them."""
+
+    members: list[MemberRecord]  # ordered by system, then record id
+    hashes: dict[RecordKey, str]  # each record's current content hash
+    xref: dict[RecordKey, XrefEntry]
+    deleted: set[RecordKey]  # deleted at their source
+    moved: set[RecordKey] = field(init=False)  # taken at load, before this run updates the xref
+
+    def __post_init__(self) -> None:
+        self.moved = {k for k, row in self.xref.items()
+                      if k in self.hashes and row.source_hash is not None and row.source_hash != self.hashes[k]}
+
+    def changed(self, key: RecordKey) -> bool:
+        """Content moved on since the record was last reconciled (unknown counts as unchanged)."""
+        return key in self.moved
+
+
+@dataclass(frozen=True)
+class CurrentGolden:
+    """The current version of a hub id's golden record, as stored."""
+
+    version: int
+    values: dict[str, Any]
+    lineage: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ReviewQuestion:
+    """Something no rule may decide, for the review queue; the same question (fingerprint, a
+    content hash of what is asked) is asked once."""
+
+    kind: str  # conflict, match_candidate
+    fingerprint: str
+    hub_id: str | None
+    system: str
+    record_id: str
+    candidates: dict[str, Any]
+    reason: str
+    field: str | None = None
+    other_system: str | None = None
+    other_record_id: str | None = None

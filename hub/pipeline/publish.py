@@ -8,17 +8,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.base import Write
-from core.hashing import content_hash
 from core.clock import utcnow
 from hub.pipeline.context import RunContext, build_connector, metrics, set_metric
+from hub.pipeline.questions import ask
 from hub.pipeline.runs import AWAITING_APPROVAL
 from hub.store.db import session_scope
-from hub.store.models import Outbox, ReviewItem, Run, SourceRecord
+from hub.store.models import Outbox, Run, SourceRecord
 from mappings.engine import to_system
-
-# An outbox row whose target record was deleted at its source since the row was made: never
-# sent, since the system's import job would create the customer again.
-SKIPPED_DELETED = "skipped_deleted"
+from reconciliation.conflicts import refused_questions
+from reconciliation.outbox import SKIPPED_DELETED
 
 
 def publish(ctx: RunContext, system: str) -> dict[str, int]:
@@ -88,15 +86,6 @@ def _send(ctx: RunContext, system: str, pending: list[Outbox]) -> Counter[str]:
 
 
 def _ask_steward(session: Session, row: Outbox, run_id: str) -> None:
-    """A write the target refused (it changed since we read it) is a conflict, one item per field.
-
-    The next run reads the target's new state; the steward decides which value is right.
-    """
-    for field, value in sorted(row.values.items()):
-        question = content_hash(["refused", row.idempotency_key, field])
-        if session.scalar(select(ReviewItem.id).where(ReviewItem.fingerprint == question)) is not None:
-            continue
-        session.add(ReviewItem(kind="conflict", fingerprint=question, hub_id=row.hub_id, system=row.system,
-                               record_id=row.record_id, field=field, run_id=run_id, created_at=utcnow(),
-                               candidates={"golden": value, row.system: "changed at the source"},
-                               reason=f"{row.system} refused the correction: {row.error}"))
+    """A write the target refused (it changed since we read it) is a conflict, one item per field."""
+    ask(session, refused_questions(row.idempotency_key, row.hub_id, row.system, row.record_id, row.values,
+                                   row.error), run_id)

@@ -18,10 +18,13 @@ from sqlalchemy.orm import Session
 from hub.pipeline.context import RunContext, set_metric
 from hub.pipeline.golden import GoldenOutcome, build
 from hub.pipeline.guards import GuardFigures, check_change_guards
-from hub.pipeline.linking import Linking, StoreRecords, link, load_records
+from hub.pipeline.linking import Linking, link, load_records
 from hub.pipeline.runs import hold_run
 from hub.store.db import session_scope
 from hub.store.models import Discrepancy, GoldenRecord, Run, RunMetric, SourceRecord
+from mappings.customer import CUSTOMER_FIELDS
+from reconciliation.members import records_frame
+from reconciliation.records import RecordSet
 
 APPROVED = "approved"
 _INSERT_CHUNK = 10_000
@@ -50,8 +53,9 @@ def reconcile_run(ctx: RunContext) -> ReconcileResult:
         dry_run, approved = run.dry_run, run.status == APPROVED
     with Session(ctx.engine, expire_on_commit=False) as session, session.begin() as tx:
         records = load_records(session)
-        linking = link(session, ctx, records)
-        outcome = build(session, ctx, records, linking.hub_ids)
+        frame = records_frame(records.members, CUSTOMER_FIELDS)  # built once: matching, survivorship, diff
+        linking = link(session, ctx, records, frame)
+        outcome = build(session, ctx, records, frame, linking.links.hub_ids)
         figures = _figures(session, ctx, records, outcome)
         held = None if approved or dry_run else check_change_guards(ctx.config.guards, figures)
         applied = not dry_run and held is None
@@ -63,7 +67,7 @@ def reconcile_run(ctx: RunContext) -> ReconcileResult:
     return ReconcileResult(counts, held, applied, outcome.changes)
 
 
-def _figures(session: Session, ctx: RunContext, records: StoreRecords, outcome: GoldenOutcome) -> GuardFigures:
+def _figures(session: Session, ctx: RunContext, records: RecordSet, outcome: GoldenOutcome) -> GuardFigures:
     # Counted inside the run's transaction: the records it created are among the current ones.
     existing = session.scalar(select(func.count()).select_from(GoldenRecord).where(
         GoldenRecord.is_current.is_(True))) or 0
@@ -86,7 +90,7 @@ def _previous_counts(session: Session, ctx: RunContext) -> dict[str, int]:
     return {m.system: m.value for m in rows}
 
 
-def _store_findings(session: Session, ctx: RunContext, records: StoreRecords, linking: Linking,
+def _store_findings(session: Session, ctx: RunContext, records: RecordSet, linking: Linking,
                     outcome: GoldenOutcome, figures: GuardFigures) -> None:
     session.execute(delete(Discrepancy).where(Discrepancy.run_id == ctx.run_id))
     for start in range(0, len(outcome.differences), _INSERT_CHUNK):  # bounded lists of row dicts
@@ -96,10 +100,11 @@ def _store_findings(session: Session, ctx: RunContext, records: StoreRecords, li
              "source": d.source, "rule": d.rule, "corrected": d.correct}
             for hub_id, d in outcome.differences[start:start + _INSERT_CHUNK]])
     per_system: dict[str, Counter[str]] = defaultdict(Counter)
-    sizes = Counter(h for (s, _), h in linking.hub_ids.items() if s in ctx.config.systems)
-    for (system, _), hub_id in linking.hub_ids.items():
+    hub_ids = linking.links.hub_ids
+    sizes = Counter(h for (s, _), h in hub_ids.items() if s in ctx.config.systems)
+    for (system, _), hub_id in hub_ids.items():
         per_system[system]["matched"] += sizes[hub_id] > 1
-        per_system[system]["new"] += hub_id in linking.new_hub_ids
+        per_system[system]["new"] += hub_id in linking.links.new_hub_ids
     for system in ctx.config.systems:
         for metric in ("matched", "new"):
             set_metric(session, ctx.run_id, system, metric, per_system[system][metric])

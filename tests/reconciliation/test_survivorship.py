@@ -8,7 +8,8 @@ from collections import Counter
 from core.hashing import content_hash
 from reconciliation.decisions import ChosenValue, chosen_holds, field_evidence
 from reconciliation.records import MemberRecord
-from reconciliation.survivorship import FieldRule, golden_frame, members_frame, survive, survive_many
+from reconciliation.survivorship import golden_frame, members_frame, survive, survive_many
+from reconciliation.survivorship_rules import SurvivorshipRule, rule_named
 
 CRM = MemberRecord("crm", "C1", {"street": "Nová 1", "phone": "+420601000001"}, seen_at="2026-03-01T00:00:00")
 ACC = MemberRecord("accounting", "A1", {"street": "Stará 2", "phone": "+420601000002"}, seen_at="2026-05-01T00:00:00")
@@ -18,7 +19,7 @@ SOURCES = ("crm", "accounting", "erp")
 
 
 def _value(rule: str, field: str = "street", members: list[MemberRecord] = MEMBERS) -> object:
-    golden = survive(members, {field: FieldRule(rule, SOURCES)}, [field], run_id="R1")
+    golden = survive(members, {field: rule_named(rule, SOURCES)}, [field], run_id="R1")
     return golden.values.get(field)
 
 
@@ -31,20 +32,20 @@ def test_each_rule_picks_its_value() -> None:
 
 
 def test_registry_falls_back_to_the_majority_when_it_does_not_know_the_company() -> None:
-    golden = survive(MEMBERS, {"street": FieldRule("registry", ("ares", *SOURCES))}, ["street"])
+    golden = survive(MEMBERS, {"street": rule_named("registry", ("ares", *SOURCES))}, ["street"])
     assert golden.values["street"] == "Stará 2"
     assert golden.lineage["street"]["rule"] == "registry:most_frequent"
 
 
 def test_lineage_names_source_rule_run_and_the_disagreeing_evidence() -> None:
-    golden = survive(MEMBERS, {"street": FieldRule("source_priority", SOURCES)}, ["street"], run_id="R1")
+    golden = survive(MEMBERS, {"street": rule_named("source_priority", SOURCES)}, ["street"], run_id="R1")
     assert golden.lineage["street"] == {
         "source": "crm", "record_id": "C1", "rule": "source_priority", "run": "R1",
         "evidence": {"accounting:A1": "Stará 2", "crm:C1": "Nová 1", "erp:E1": "Stará 2"}}
 
 
 def test_a_chosen_value_wins_until_a_source_changes_the_field() -> None:
-    rules = {"street": FieldRule("source_priority", SOURCES)}
+    rules = {"street": rule_named("source_priority", SOURCES)}
     choice = ChosenValue("H1", "street", "Stará 2", content_hash(field_evidence(MEMBERS, "street")), 1)
     golden = survive(MEMBERS, rules, ["street"], chosen={"street": choice})
     assert golden.values["street"] == "Stará 2" and golden.lineage["street"]["rule"] == "steward"
@@ -53,7 +54,7 @@ def test_a_chosen_value_wins_until_a_source_changes_the_field() -> None:
 
 
 def test_a_chosen_value_with_its_evidence_survives_sources_taking_it_but_not_a_new_value() -> None:
-    rules = {"street": FieldRule("source_priority", SOURCES)}
+    rules = {"street": rule_named("source_priority", SOURCES)}
     decided = field_evidence(MEMBERS, "street")
     choice = ChosenValue("H1", "street", "Stará 2", content_hash(decided), 1, decided)
     corrected = [MemberRecord("crm", "C1", {"street": "Stará 2"}), ACC, ERP,
@@ -68,12 +69,12 @@ def test_a_chosen_value_with_its_evidence_survives_sources_taking_it_but_not_a_n
 
 
 def test_the_result_does_not_depend_on_the_order_records_were_read_in() -> None:
-    rules = {"street": FieldRule("most_frequent", SOURCES)}
+    rules = {"street": rule_named("most_frequent", SOURCES)}
     assert survive(MEMBERS, rules, ["street"]) == survive(list(reversed(MEMBERS)), rules, ["street"])
 
 
 def test_one_pass_over_many_entities_keeps_each_entity_to_itself() -> None:
-    rules = {"street": FieldRule("most_frequent", SOURCES), "phone": FieldRule("registry", ("ares", *SOURCES))}
+    rules = {"street": rule_named("most_frequent", SOURCES), "phone": rule_named("registry", ("ares", *SOURCES))}
     other = [MemberRecord("crm", "C9", {"street": "Nová 1"}), MemberRecord("erp", "E9", {"street": "Nová 1"}),
              MemberRecord("ares", "R9", {"phone": "+420222000000"}),
              MemberRecord("accounting", "A9", {"street": "Stará 2", "phone": "+420601000009"})]
@@ -96,7 +97,7 @@ def test_ties_go_to_source_order_then_record_id() -> None:
     assert _value("first_non_empty", members=unseen) == "První 1"
 
 
-def _oracle(members: list[MemberRecord], field: str, rule: FieldRule) -> tuple[str, str, str] | None:
+def _oracle(members: list[MemberRecord], field: str, rule: SurvivorshipRule) -> tuple[str, str, str] | None:
     """The rules written plainly, one entity at a time: (system, record_id, rule) of the winner."""
     def holding(sources: tuple[str, ...]) -> list[MemberRecord]:
         rank = {s: i for i, s in enumerate(sources)}
@@ -108,7 +109,7 @@ def _oracle(members: list[MemberRecord], field: str, rule: FieldRule) -> tuple[s
         return min(found, key=lambda m: (-counts[str(m.values[field])], found.index(m)))
 
     found = holding(rule.sources)
-    name = rule.rule
+    name = rule.name
     if name == "registry":
         registry = holding(rule.sources[:1])
         found = registry or holding(rule.sources[1:])
@@ -129,9 +130,9 @@ def _oracle(members: list[MemberRecord], field: str, rule: FieldRule) -> tuple[s
 
 def test_the_column_wise_rules_agree_with_the_rules_written_plainly() -> None:
     rng = random.Random(7)
-    rules = {"street": FieldRule("most_frequent", SOURCES), "phone": FieldRule("most_recent", SOURCES),
-             "city": FieldRule("registry", ("ares", *SOURCES)), "email": FieldRule("first_non_empty", SOURCES),
-             "iban": FieldRule("source_priority", SOURCES)}
+    rules = {"street": rule_named("most_frequent", SOURCES), "phone": rule_named("most_recent", SOURCES),
+             "city": rule_named("registry", ("ares", *SOURCES)), "email": rule_named("first_non_empty", SOURCES),
+             "iban": rule_named("source_priority", SOURCES)}
     entities: dict[str, list[MemberRecord]] = {}
     for e in range(400):
         entities[f"H{e}"] = [

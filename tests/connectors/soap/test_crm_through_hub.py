@@ -13,7 +13,7 @@ from hub.pipeline.extract import extract
 from hub.pipeline.publish import publish
 from hub.pipeline.runs import start_run
 from hub.store.db import session_scope
-from hub.store.models import Cursor, Outbox, SourceRecord
+from hub.store.models import Cursor, Outbox, ReviewItem, SourceRecord
 from tests.fixtures.soap import FAST_RETRY, airflow_conn_env, hub_context
 
 pytestmark = pytest.mark.integration
@@ -100,5 +100,8 @@ def test_publish_keeps_a_conflict_as_a_refusal_with_its_reason(ctx, crm_service)
     with session_scope(ctx.engine) as session:
         row = session.scalar(select(Outbox).where(Outbox.idempotency_key == "k-1"))
         assert row.status == "refused" and row.error.startswith("conflict: changed in the CRM")
+        [item] = session.scalars(select(ReviewItem))  # a steward decides which value is right
+        assert (item.kind, item.hub_id, item.record_id, item.field) == ("conflict", "H00000001", "CRM-000000", "city")
+        assert item.candidates == {"golden": "Brno", "crm": "changed at the source"}
     [account] = crm_service.accounts()
     assert (account["City"], account["Version"]) == ("Plzeň", 2)
