@@ -15,6 +15,7 @@ from typing import Any
 
 from hub.orchestration_config import AlertConfig, load_orchestration
 from core.connections import ConnectionInfo
+from core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +58,11 @@ def send(alert: Alert, config: AlertConfig) -> list[str]:
 
 
 def _connection(conn_id: str) -> ConnectionInfo | None:
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
     from hub.connections import get_connection
 
     try:
         return get_connection(conn_id)
-    except AirflowNotFoundException:
+    except ConfigError:  # the connection is not defined
         log.warning("alert connection %s is not defined; alert not sent", conn_id)
         return None
 
