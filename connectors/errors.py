@@ -15,8 +15,9 @@ from core.errors import Action, CusthubError, Kind
 if TYPE_CHECKING:
     from connectors.classify import Rule
 
-__all__ = ["BY_KIND", "Action", "BadRecordError", "ConnectorConfigError", "ConnectorError", "Kind",
-           "RemoteRefusedError", "SecurityError", "TransientError", "WriteConflictError"]
+__all__ = ["BY_KIND", "Action", "BadRecordError", "ConnectorConfigError", "ConnectorError",
+           "FileRefusedError", "Kind", "RemoteRefusedError", "SecurityError", "TransientError",
+           "WriteConflictError"]
 
 
 class ConnectorError(CusthubError):
@@ -75,3 +76,11 @@ BY_KIND: dict[Kind, type[ConnectorError]] = {
     Kind.CONFIG: ConnectorConfigError, Kind.TRANSIENT: TransientError,
     Kind.DATA: BadRecordError, Kind.SECURITY: SecurityError, Kind.REFUSED: RemoteRefusedError,
     Kind.CONFLICT: WriteConflictError}
+
+
+class FileRefusedError(ConnectorError):
+    """An export file the connector would not take as a whole (garbage, binary, the wrong
+    encoding, fewer rows than announced): it went to the error folder with its reason, and
+    nothing of it was staged. That system's problem for this run, not the whole run's."""
+
+    action, kind = Action.FAIL, Kind.DATA

@@ -1,18 +1,23 @@
 """Exchange of whole files over SFTP: read complete exports, write import files atomically.
 
 Reading, per export file, in name order:
-1. pick it only once complete, as configured (``ready``): its done marker exists; or its
-   manifest (``<name>.sha256``, sha256sum format) exists and names the checksum the
-   download must match; or its size and mtime stay the same across two listings;
+1. pick it only once complete, as configured (``ready``, see ``readiness``): its done
+   marker exists (no older than the file); or its manifest (``<name>.sha256``, sha256sum
+   format) exists and names the checksum the download must match; or its size and mtime
+   stay the same across ``stable_seconds``. A marker or manifest may announce ``rows N``;
 2. download it to a temporary file in a fresh session, checking the byte count against the
-   listing: a cut connection is retried from scratch, and half a file is never parsed;
+   listing: a cut connection is retried from scratch, and half a file is never parsed; a
+   file whose size or mtime changed meanwhile is still being written: left for next time;
 3. assess it once (``connectors.files.reader.assess``): past ``max_bad_row_share`` of bad
-   rows, or unreadable as a whole, the file is refused: one page carrying the reason and
-   no records, which moves it to ``error_dir`` with a ``.reason.txt`` when acknowledged;
+   rows, not text, UTF-8 or mojibake where the spec says cp1250, another row count than
+   announced, or unreadable as a whole, the file is refused: one page carrying the reason
+   and no records, which moves it to ``error_dir`` with a ``.reason.txt`` when
+   acknowledged, and ``FileRefusedError`` once every file is read;
 4. otherwise stream it again in pages of ``page_size``; every page carries the file's
    content hash (the hub's file ledger key), only the last its ``ack_token``: the hub
    acknowledges that one once everything is stored, and only then does the file move to
-   ``archive_dir`` (never over a different file: see ``remote.move_no_clobber``).
+   ``archive_dir`` (never over a different file: see ``remote.move_no_clobber``). A file
+   that changed since it was read is neither used for deletions nor moved.
 
 Writing: one import file per batch, uploaded as ``<name>.part``, its size checked, then
 renamed over ``<name>`` (posix-rename where the server has it): the other side never sees
@@ -21,12 +26,10 @@ half a file, and a retried batch replaces its own file instead of adding a secon
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import logging
 import re
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -37,19 +40,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from tenacity import Retrying
 
 from connectors.base import JsonDict, Page, RawRecord, RejectedRow, Write, WriteRefusal, WriteResult
-from connectors.errors import ConnectorConfigError, ConnectorError, TransientError
+from connectors.errors import (ConnectorConfigError, ConnectorError, FileRefusedError,
+                               TransientError)
 from connectors.files.csv_format import FileFormat, UnreadableFile, encodable
-from connectors.files.reader import assess, read_records, write_records
+from connectors.files.reader import read_records, write_records
 from connectors.retry import call_with_retry
 from connectors.sftp import remote
 from connectors.sftp.hostkeys import client_key, parse_extras
+from connectors.sftp.readiness import Candidate, judge, ready_files
 from connectors.sftp.remote import classify  # noqa: F401 - re-exported for callers and tests
 from core.connections import ConnectionInfo
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
-_SHA256 = re.compile(r"^\s*([0-9a-fA-F]{64})\b")
 
 
 class Settings(BaseModel):
@@ -65,8 +69,10 @@ class Settings(BaseModel):
     file_pattern: str = "customers-*.csv"
     ready: Literal["done_marker", "manifest", "stable_size"] = "done_marker"
     done_suffix: str = ".done"
-    manifest_suffix: str = ".sha256"  # for ready=manifest: "<sha256 hex>  <name>"
-    stable_seconds: float = Field(default=2.0, ge=0, le=600)  # for ready=stable_size
+    # for ready=manifest: "<sha256 hex>  <name>", optionally a line "rows N" (readiness.py)
+    manifest_suffix: str = ".sha256"
+    # for ready=stable_size: size and mtime unchanged this long (a writer may pause for seconds)
+    stable_seconds: float = Field(default=60.0, ge=0, le=600)
     import_prefix: str = "customers-import-"
     timeout_seconds: float = Field(default=30, gt=0, le=600)
     max_bad_row_share: float = Field(default=0.1, ge=0, le=1)  # per file, else it is refused
@@ -93,6 +99,7 @@ class SftpFilesConnector:
         self._retry = retry_policy
         self._where = f"{conn.host}:{conn.port or 22}"
         self._ids_complete: dict[str, bool] = {}  # by ack_token: may the hub infer deletions
+        self._listed: dict[str, Candidate] = {}  # files read, as listed: unchanged since?
 
     def __repr__(self) -> str:
         return f"SftpFilesConnector(system={self.system!r}, where={self._where!r})"
@@ -115,12 +122,18 @@ class SftpFilesConnector:
                      f"{self.settings.export_dir!r} is readable"
 
     # -- primitives (also what the benches measure) ----------------------------------------
-    def fetch(self, remote_path: str, local: Path, expected_size: int | None = None) -> str:
+    def fetch(self, remote_path: str, local: Path, expected_size: int | None = None,
+              expected_mtime: int | None = None) -> str | None:
         """Download ``remote_path`` to ``local`` in a fresh session, retried from scratch if
-        the connection drops; returns the sha256 of exactly the bytes the listing promised."""
-        def attempt() -> str:
+        the connection drops; returns the sha256 of exactly the bytes the listing promised,
+        or None when, given ``expected_mtime``, the file's size or mtime after the download
+        differ from the listing's: it is still being written."""
+        def attempt() -> str | None:
             with self.session() as sftp:
                 digest, size = remote.download(sftp, remote_path, local)
+                after = remote.stat(sftp, remote_path) if expected_mtime is not None else None
+            if expected_mtime is not None and after != (expected_size, expected_mtime):
+                return None
             if expected_size is not None and size != expected_size:
                 raise TransientError(f"SFTP {self._where}: {remote_path} gave {size} bytes, "
                                      f"the listing said {expected_size}", system=self.system)
@@ -146,38 +159,38 @@ class SftpFilesConnector:
     def read_pages(self, cursor: JsonDict | None) -> Iterator[Page]:
         """Pages of every complete export file, file by file in name order. ``cursor`` is
         not used: files leave the export folder when acknowledged, and the hub's file
-        ledger knows their hashes."""
+        ledger knows their hashes. A refused file's one page comes like any other (the hub
+        quarantines its reason and acknowledges it into ``error_dir``); once every file is
+        read, ``FileRefusedError`` names the refused ones: that system's problem."""
+        refused: list[str] = []
         with tempfile.TemporaryDirectory(prefix="custhub-sftp-") as tmp:
-            for name, size, expected in self._retried(self._ready_files):
-                local = Path(tmp) / name
-                digest = self.fetch(f"{self.settings.export_dir}/{name}", local, size)
-                yield from self._pages(name, local, digest, expected)
-                local.unlink()  # one file on local disk at a time
+            for entry in self._retried(self._ready_files):
+                local = Path(tmp) / entry.name
+                digest = self.fetch(f"{self.settings.export_dir}/{entry.name}", local,
+                                    *entry.stat)
+                self._listed[entry.name] = entry
+                if digest is None:
+                    log.warning("%s: %s changed while it was read: still being written, left "
+                                "for the next run", self.system, entry.name)
+                else:
+                    for page in self._pages(entry, local, digest):
+                        refused += [f"{entry.name}: {r.reason.removeprefix('file refused: ')}"
+                                    for r in page.rejects if isinstance(r, UnreadableFile)]
+                        yield page
+                local.unlink(missing_ok=True)  # one file on local disk at a time
+        if refused:
+            more = f" (+{len(refused) - 1} more)" if len(refused) > 1 else ""
+            raise FileRefusedError(f"export file refused, moved to {self.settings.error_dir}/ "
+                                   f"with its reason: {refused[0][:300]}{more}",
+                                   system=self.system)
 
-    def _ready_files(self) -> list[tuple[str, int, str | None]]:
-        """(name, size, expected sha256 or None) of each complete file, in name order."""
-        s = self.settings
+    def _ready_files(self) -> list[Candidate]:
         with self.session() as sftp:
-            seen = remote.listing(sftp, s.export_dir)
-            names = sorted(n for n in seen if fnmatch.fnmatchcase(n, s.file_pattern))
-            if s.ready == "done_marker":
-                return [(n, seen[n][0], None) for n in names if n + s.done_suffix in seen]
-            if s.ready == "manifest":
-                return [(n, seen[n][0], self._manifest(sftp, n)) for n in names
-                        if n + s.manifest_suffix in seen]
-            time.sleep(s.stable_seconds)  # a file still being written changes size or mtime
-            again = remote.listing(sftp, s.export_dir)
-        return [(n, seen[n][0], None) for n in names if again.get(n) == seen[n]]
+            return ready_files(sftp, self.settings)
 
-    def _manifest(self, sftp: paramiko.SFTPClient, name: str) -> str:
-        path = f"{self.settings.export_dir}/{name}{self.settings.manifest_suffix}"
-        found = _SHA256.match(remote.read_small(sftp, path).decode("ascii", "replace"))
-        # an unreadable manifest cannot match any download: the file is refused, not lost
-        return found.group(1).lower() if found else "unreadable manifest"
-
-    def _pages(self, name: str, local: Path, digest: str, expected: str | None) -> Iterator[Page]:
-        location = f"{self.settings.export_dir}/{name}"
-        refusal = self._refusal(local, location, digest, expected, name)
+    def _pages(self, entry: Candidate, local: Path, digest: str) -> Iterator[Page]:
+        name, location = entry.name, f"{self.settings.export_dir}/{entry.name}"
+        refusal = self._refusal(local, entry, digest)
         if refusal is not None:
             log.warning("%s: %s refused: %s", self.system, name, refusal.reason)
             yield Page(records=[], rejects=[refusal], source_name=name, content_hash=digest,
@@ -194,28 +207,39 @@ class SftpFilesConnector:
         yield Page(records, rejects=rejects, source_name=name, content_hash=digest,
                    ack_token=name)
 
-    def _refusal(self, local: Path, location: str, digest: str, expected: str | None,
-                 name: str) -> UnreadableFile | None:
-        raw = f"{location} sha256={digest}"  # the quarantine keeps which file, not its bytes
-        if expected is not None and expected != digest:
-            return UnreadableFile(raw=raw, location=location, reason=(
-                f"file refused: its sha256 {digest[:16]}… does not match the manifest "
-                f"({expected[:16]}…)"))
-        verdict = assess(local, self.file_format, self.settings.id_column,
-                         source_name=location, max_bad_share=self.settings.max_bad_row_share)
-        self._ids_complete[name] = verdict.ids_complete and verdict.refusal is None
-        log.info("%s: %s: %d record(s), %d reject(s)", self.system, name, verdict.records,
-                 verdict.rejects)
-        if verdict.refusal is None:
+    def _refusal(self, local: Path, entry: Candidate, digest: str) -> UnreadableFile | None:
+        location = f"{self.settings.export_dir}/{entry.name}"
+        reason, self._ids_complete[entry.name] = judge(
+            local, entry, digest, self.file_format, self.settings, location)
+        if reason is None:
             return None
-        return UnreadableFile(raw=raw, location=location, reason=f"file refused: {verdict.refusal}")
+        raw = f"{location} sha256={digest}"  # the quarantine keeps which file, not its bytes
+        return UnreadableFile(raw=raw, location=location, reason=f"file refused: {reason}")
 
     def complete_export(self, page: Page) -> bool:
         """Whether the file ``page`` ends lists every record of the system, so that a record
-        missing from it may be taken for deleted (a file with a row whose id could not be
-        read never is: that row may be the one that looks missing)."""
-        return bool(self.settings.complete_export and page.ack_token
-                    and self._ids_complete.get(page.ack_token, False))
+        missing from it may be taken for deleted: a file proven complete (``readiness``),
+        every row's id read, and still exactly as it was read (one that grew since is still
+        being written: it is neither used for deletions nor moved away)."""
+        name = page.ack_token
+        if not (self.settings.complete_export and name and self._ids_complete.get(name)):
+            return False
+        return self._retried(lambda: self._still_as_read(name))
+
+    def _still_as_read(self, name: str) -> bool:
+        with self.session() as sftp:
+            return not self._changed(sftp, name)
+
+    def _changed(self, sftp: paramiko.SFTPClient, name: str) -> bool:
+        """Whether the file is no longer as it was listed and read (gone counts as not)."""
+        listed = self._listed.get(name)
+        now = remote.stat(sftp, f"{self.settings.export_dir}/{name}")
+        if listed is None or now is None or now == listed.stat:
+            return False
+        log.warning("%s: %s changed after it was read (%s, now %s): not used for deletions "
+                    "nor moved, left for the next run", self.system, name, listed.stat, now)
+        self._ids_complete[name] = False
+        return True
 
     def acknowledge(self, page: Page) -> None:
         """Move the file, then its marker, out of the export folder (idempotent); a refused
@@ -232,6 +256,8 @@ class SftpFilesConnector:
         s = self.settings
         markers = {"done_marker": [s.done_suffix], "manifest": [s.manifest_suffix]}
         with self.session() as sftp:
+            if self._changed(sftp, name):
+                return
             remote.ensure_dir(sftp, target)
             moved = remote.move_no_clobber(sftp, f"{s.export_dir}/{name}", target, digest)
             if reason is not None and moved is not None:

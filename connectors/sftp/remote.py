@@ -103,6 +103,15 @@ def listing(sftp: paramiko.SFTPClient, directory: str) -> dict[str, tuple[int, i
     return {a.filename: (a.st_size or 0, a.st_mtime or 0) for a in sftp.listdir_attr(directory)}
 
 
+def stat(sftp: paramiko.SFTPClient, path: str) -> tuple[int, int] | None:
+    """(size, mtime) of ``path`` as a listing gives them; None if it is gone."""
+    try:
+        a = sftp.stat(path)
+    except FileNotFoundError:
+        return None
+    return a.st_size or 0, a.st_mtime or 0
+
+
 def download(sftp: paramiko.SFTPClient, remote: str, local: Path) -> tuple[str, int]:
     """Copy ``remote`` to ``local`` (truncated first); its sha256 and size, in one pass."""
     digest, size = hashlib.sha256(), 0

@@ -12,8 +12,8 @@ import paramiko
 import pytest
 from tenacity import Retrying, stop_after_attempt, wait_none
 
-from connectors.base import Write
-from connectors.errors import SecurityError, TransientError
+from connectors.base import Page, Write
+from connectors.errors import FileRefusedError, SecurityError, TransientError
 from connectors.files.csv_format import FileFormat, UnreadableFile
 from connectors.sftp.files import SftpFilesConnector
 from core.connections import ConnectionInfo
@@ -49,6 +49,15 @@ def _put(folder: Path, name: str, data: bytes, marker: str | None = ".done") -> 
     return data
 
 
+def _refused(connector: SftpFilesConnector, match: str) -> list[Page]:
+    """Every page read, the refused file's included; reading ends in FileRefusedError."""
+    pages: list[Page] = []
+    with pytest.raises(FileRefusedError, match=match) as caught:
+        pages.extend(connector.read_pages(None))
+    assert caught.value.kind == "data" and "\n" not in caught.value.one_line()
+    return pages
+
+
 def _names(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
@@ -64,7 +73,7 @@ def test_manifest_mode_takes_only_files_whose_checksum_matches(sandbox_sftp) -> 
     (root / "export" / "customers-20260103.csv.sha256").write_text("0" * 64 + "  x\n")
     connector = _connector(sandbox_sftp.connection(), ready="manifest")
 
-    first, bad = list(connector.read_pages(None))
+    first, bad = _refused(connector, "customers-20260103.csv: its sha256 .* does not match")
     assert [r.record_id for r in first.records] == ["P0", "P1"]
     assert bad.records == [] and "does not match the manifest" in bad.rejects[0].reason
     for page in (first, bad):
@@ -137,7 +146,7 @@ def test_a_garbage_file_goes_to_error_with_a_reason_and_yields_no_record(sandbox
     _put(root / "export", NAME, _rows(20).encode("cp1250"))  # every row has "ř": not utf-8
     connector = _connector(sandbox_sftp.connection(),
                            fmt=FileFormat(encoding="utf-8", delimiter=";"))
-    [page] = list(connector.read_pages(None))
+    [page] = _refused(connector, "20 of 20 rows unreadable")
     assert page.records == [] and len(page.rejects) == 1
     assert isinstance(page.rejects[0], UnreadableFile)
     assert "20 of 20 rows unreadable" in page.rejects[0].reason
@@ -193,7 +202,7 @@ def test_xml_exports_are_read_and_a_dtd_sends_the_file_to_error(sandbox_sftp) ->
     _put(root / "export", "customers-2.xml", evil.encode("cp1250"))
     connector = _connector(sandbox_sftp.connection(), file_pattern="customers-*.xml",
                            fmt=FileFormat(type="xml", encoding="cp1250"))
-    good, bad = list(connector.read_pages(None))
+    good, bad = _refused(connector, "DOCTYPE is forbidden")
     assert [r.payload for r in good.records] == [{"PARTNER_ID": "P1", "NAZEV": "Dvořák"},
                                                  {"PARTNER_ID": "P2", "NAZEV": ""}]
     assert connector.complete_export(good)

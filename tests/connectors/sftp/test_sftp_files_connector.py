@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from tenacity import Retrying, stop_after_attempt, wait_none
 
 from connectors.base import Write
-from connectors.errors import ConnectorConfigError, SecurityError, TransientError
+from connectors.errors import ConnectorConfigError, FileRefusedError, SecurityError, TransientError
 from connectors.files.csv_format import FileFormat
 from connectors.sftp.files import SftpFilesConnector
 from core.connections import ConnectionInfo
@@ -81,9 +81,12 @@ def test_stable_size_mode_picks_files_that_stopped_growing(sandbox_sftp) -> None
 def test_a_file_nobody_can_read_goes_to_the_error_folder(sandbox_sftp) -> None:
     _export(sandbox_sftp.files_root / "export", "customers-20260101.csv", text="foo;bar\r\n")
     connector = _connector(sandbox_sftp.connection())
-    [page] = list(connector.read_pages(None))
+    pages = connector.read_pages(None)
+    [page] = [next(pages)]
     assert page.records == [] and len(page.rejects) == 1
     connector.acknowledge(page)
+    with pytest.raises(FileRefusedError, match="no readable header"):
+        next(pages)  # once every file is read: that system's problem, in one line
     assert (sandbox_sftp.files_root / "error" / "customers-20260101.csv").exists()
 
 
