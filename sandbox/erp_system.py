@@ -1,7 +1,8 @@
 """The simulated ERP: its own partner master data, a nightly export and an import folder.
 
 It behaves like a real ERP file interface (K2, Helios Green): the export is cp1250 with
-';' and decimal commas, written first and announced by a ``.done`` marker written last;
+';' and decimal commas, written first and announced by a ``.done`` marker written last
+that gives its row count (``rows N``), or by a sha256sum manifest with the same line;
 import files are taken in name order, ``*.part`` files are left alone (still uploading),
 an empty cell leaves the value as it is, and a processed file moves to import/processed/.
 Like a real import job it reads numbers only in its own spelling: "150000.50" is not a
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import hashlib
 import json
 import os
 import re
@@ -103,15 +105,23 @@ class ErpSystem:
         os.replace(tmp, self.state_path)
 
     # -- export -------------------------------------------------------------------------
-    def export(self, day: date) -> Path:
-        """export/customers-YYYYMMDD.csv plus its .done marker, written last."""
+    def export(self, day: date, *, manifest: bool = False) -> Path:
+        """export/customers-YYYYMMDD.csv, then its control file, written last: a ``.done``
+        marker holding ``rows N`` (the number of data rows), or with ``manifest`` a
+        ``.sha256`` in sha256sum format followed by the same ``rows N`` line."""
         path = self.files_root / "export" / f"customers-{day:%Y%m%d}.csv"
+        rows = list(self._state().values())
         with open(path, "w", encoding=ENCODING, newline="") as f:
             writer = csv.writer(f, delimiter=DELIMITER, lineterminator="\r\n")
             writer.writerow(COLUMNS)
-            for row in self._state().values():
+            for row in rows:
                 writer.writerow([row.get(c) or "" for c in COLUMNS])
-        path.with_name(path.name + ".done").write_bytes(b"")
+        if manifest:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            control = f"{digest}  {path.name}\nrows {len(rows)}\n"
+            path.with_name(path.name + ".sha256").write_text(control, encoding="ascii")
+        else:
+            path.with_name(path.name + ".done").write_text(f"rows {len(rows)}\n", encoding="ascii")
         return path
 
     # -- import -------------------------------------------------------------------------

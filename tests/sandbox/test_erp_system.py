@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -50,7 +51,7 @@ def test_load_and_partners_keep_types_and_persist(erp: ErpSystem) -> None:
 def test_export_is_cp1250_semicolons_decimal_comma_and_marker(erp: ErpSystem) -> None:
     path = erp.export(date(2026, 1, 31))
     assert path.name == "customers-20260131.csv"
-    assert (path.parent / "customers-20260131.csv.done").exists()
+    assert (path.parent / "customers-20260131.csv.done").read_text() == "rows 2\n"
     lines = path.read_bytes().decode("cp1250").split("\r\n")
     assert lines[0] == ";".join(COLUMNS)
     assert lines[1].endswith(";14;150000,50") and "Dvořák" in lines[1]
@@ -119,6 +120,14 @@ def test_an_unknown_column_or_a_short_row_rejects_the_file(erp: ErpSystem) -> No
     errors = import_errors(erp.files_root)
     assert errors["a.csv"] == ["line 1: unknown column(s) ['LIMIT'] or no PARTNER_ID column"]
     assert errors["b.csv"] == ["line 2: not as many cells as the header has columns"]
+
+
+def test_a_manifest_export_names_the_checksum_and_the_row_count(erp: ErpSystem) -> None:
+    path = erp.export(date(2026, 1, 31), manifest=True)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    manifest = path.parent / "customers-20260131.csv.sha256"
+    assert manifest.read_text() == f"{digest}  customers-20260131.csv\nrows 2\n"
+    assert not (path.parent / "customers-20260131.csv.done").exists()
 
 
 @pytest.mark.integration
