@@ -97,6 +97,9 @@ class GuardsConfig(_Strict):
     min_golden_records: int = Field(50, ge=0)
     # Share by which a system's live record count may fall since the last published run.
     max_source_shrink_share: float = Field(0.2, ge=0, le=1)
+    # Share of a system's live records one source read may take for deleted; past it the
+    # deletions are held (not applied, one review item says which), and the run goes on.
+    max_delete_share: float = Field(0.1, ge=0, le=1)
 
 
 class SurvivorshipConfig(_Strict):

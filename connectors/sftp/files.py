@@ -174,15 +174,14 @@ class SftpFilesConnector:
                                 "for the next run", self.system, entry.name)
                 else:
                     for page in self._pages(entry, local, digest):
-                        refused += [f"{entry.name}: {r.reason.removeprefix('file refused: ')}"
-                                    for r in page.rejects if isinstance(r, UnreadableFile)]
+                        refused += [_short(entry.name, r.reason) for r in page.rejects
+                                    if isinstance(r, UnreadableFile)]
                         yield page
                 local.unlink(missing_ok=True)  # one file on local disk at a time
         if refused:
             more = f" (+{len(refused) - 1} more)" if len(refused) > 1 else ""
             raise FileRefusedError(f"export file refused, moved to {self.settings.error_dir}/ "
-                                   f"with its reason: {refused[0][:300]}{more}",
-                                   system=self.system)
+                                   f"with its reason: {refused[0]}{more}", system=self.system)
 
     def _ready_files(self) -> list[Candidate]:
         with self.session() as sftp:
@@ -296,6 +295,11 @@ class SftpFilesConnector:
             else:
                 accepted.append(w)
         return accepted, refused
+
+
+def _short(name: str, reason: str) -> str:
+    """A refusal in a few words for the one-line error; the reason file has it all."""
+    return f"{name}: {reason.removeprefix('file refused: ').split('; first: ')[0][:200]}"
 
 
 def _file_safe(batch_id: str) -> str:

@@ -2,13 +2,18 @@
 
 Files: every page of a file carries the file's content hash, the last one its ack token.
 The file ledger row is written with the last page, so a file is "applied" only once all of
-it is stored; a file whose hash the ledger knows (re-delivered, or read again after a crash
-between storing and archiving) is not staged again, only acknowledged.
+it is stored (a refused file never is); a re-delivery of the file last applied (same name
+and hash: sent twice, or read again after a crash between storing and archiving) is not
+staged again, only acknowledged. Any other file is applied, even one whose content was
+applied before: after a bad export, the next good one restores what the bad one changed.
 
 Deletions (``detect_deletions``, the nightly run): a connector with ``scan_keys()`` (SQL)
 has its every key compared with what the hub staged, after all pages are stored; a file
 connector whose ``complete_export(page)`` says the file lists every record has that file's
-keys compared, in the transaction of its last page. See ``stage.mark_deleted``.
+keys compared, in the transaction of its last page. See ``stage.mark_deleted``. More missing
+records than ``guards.max_delete_share`` of the live ones are held, not applied: one
+``deletions_held`` review item per system lists them, the metric ``deletions_held`` counts
+them, and the run goes on (``guards.check_deletion_share``).
 
 Backfill runs (kind ``backfill`` with an interval) read their window instead of the stored
 cursor: a connector that reads by a cursor (``connectors.base.IncrementalSource``) is given
@@ -24,16 +29,20 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.base import IncrementalSource, Page
+from connectors.files import UnreadableFile
 from connectors.cursor import Cursor
 from core.clock import utcnow
 from hub.pipeline.context import RunContext, build_connector, set_metric
-from hub.pipeline.stage import mark_deleted, stage_page
+from hub.pipeline.guards import check_deletion_share, hold_deletions, release_held_deletions
+from hub.pipeline.stage import mark_deleted, missing_at_source, stage_page
 from hub.store.db import session_scope
 from hub.store.models import Cursor as StoredCursor
 from hub.store.models import FileLedger, Run
@@ -59,25 +68,49 @@ def extract(ctx: RunContext, system: str, *, detect_deletions: bool = True) -> d
     file_keys: set[str] = set()  # the keys of the file being read, for complete exports
     for page in connector.read_pages(cursor):
         with session_scope(ctx.engine) as session:
-            if page.content_hash and session.get(FileLedger, (system, page.content_hash)):
+            if _already_applied(session, system, page):
                 counts["files_already_applied"] += page.ack_token is not None
             else:
                 counts.update(stage_page(session, system, page, ctx.run_id))
                 counts["extracted"] += len(page.records) + len(page.rejects)
                 file_keys.update(_keys(page))
                 if detect_deletions and _is_complete_export(connector, page):
-                    counts["deleted_at_source"] += mark_deleted(session, system, file_keys,
-                                                                ctx.run_id)
+                    counts.update(_deletions(session, ctx, system, file_keys))
                 _remember(session, system, page, ctx.run_id, save_cursor=save_cursor)
         connector.acknowledge(page)
         if page.ack_token is not None:
             file_keys = set()
     if detect_deletions and hasattr(connector, "scan_keys"):
         with session_scope(ctx.engine) as session:
-            counts["deleted_at_source"] += mark_deleted(session, system, connector.scan_keys(),
-                                                        ctx.run_id)
+            counts.update(_deletions(session, ctx, system, connector.scan_keys()))
     _metrics(ctx, system, counts)
     return dict(counts)
+
+
+def _already_applied(session: Session, system: str, page: Page) -> bool:
+    """A re-delivery of the file last applied (same name and content): nothing to stage.
+    Any other file is applied, whatever the ledger saw before: a good export equal to one
+    applied before a bad one must put the hub back where it was."""
+    if not page.content_hash:
+        return False
+    last = session.scalars(select(FileLedger).where(FileLedger.system == system)
+                           .order_by(FileLedger.processed_at.desc()).limit(1)).first()
+    return (last is not None and last.content_hash == page.content_hash
+            and last.source_name == (page.source_name or ""))
+
+
+def _deletions(session: Session, ctx: RunContext, system: str,
+               present: Iterable[str]) -> Counter[str]:
+    """Take the records missing from ``present`` for deleted, unless too many are missing:
+    then they are held for a steward (``guards.check_deletion_share``) and the run goes on."""
+    gone, live = missing_at_source(session, system, present)
+    held = check_deletion_share(system, len(gone), live, ctx.config.guards.max_delete_share)
+    if held is not None:
+        log.warning("run %s: %s", ctx.run_id, held)
+        hold_deletions(session, system, gone, held, ctx.run_id)
+        return Counter(deletions_held=len(gone))
+    release_held_deletions(session, system)
+    return Counter(deleted_at_source=mark_deleted(session, system, gone, ctx.run_id))
 
 
 def _keys(page: Page) -> set[str]:
@@ -97,6 +130,8 @@ def _metrics(ctx: RunContext, system: str, counts: Counter[str]) -> None:
             set_metric(session, ctx.run_id, system, metric, counts[metric])
         if counts["window_not_applied"]:
             set_metric(session, ctx.run_id, system, "window_not_applied", 1)
+        if counts["deletions_held"]:
+            set_metric(session, ctx.run_id, system, "deletions_held", counts["deletions_held"])
 
 
 def _backfill_window(ctx: RunContext) -> tuple[datetime, datetime | None] | None:
@@ -120,8 +155,9 @@ def _remember(session: Session, system: str, page: Page, run_id: str, *,
     if save_cursor and page.cursor is not None:
         session.merge(StoredCursor(system=system, value=page.cursor, run_id=run_id,
                                    updated_at=utcnow()))
-    if page.content_hash and page.ack_token is not None:  # the whole file is stored now
-        session.add(FileLedger(system=system, content_hash=page.content_hash,
-                               source_name=page.source_name or "", run_id=run_id,
-                               processed_at=utcnow()))
+    refused = any(isinstance(r, UnreadableFile) for r in page.rejects)
+    if page.content_hash and page.ack_token is not None and not refused:  # all of it is stored
+        session.merge(FileLedger(system=system, content_hash=page.content_hash,
+                                 source_name=page.source_name or "", run_id=run_id,
+                                 processed_at=utcnow()))
 

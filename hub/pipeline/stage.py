@@ -16,17 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.base import Page, RejectedRow
-from core.errors import RunFailed
 from core.hashing import content_hash
 from core.clock import utcnow
 from hub.store.db import in_chunks
 from hub.store.models import Quarantine, ReviewItem, SourceRecord, Xref
 
 DELETED = "deleted_at_source"
-# A source that loses more than this share of its records at once has more likely lost a
-# table, a filter or a file than its customers: the run stops instead of asking about each.
-MAX_DELETED_SHARE = 0.5
-_GUARD_FROM = 10  # below this many disappearances the share is not a meaningful signal
 
 
 def stage_page(session: Session, system: str, page: Page, run_id: str) -> Counter[str]:
@@ -76,19 +71,22 @@ def quarantine(session: Session, system: str, run_id: str, record_key: str, stag
     return 1
 
 
-def mark_deleted(session: Session, system: str, present: Iterable[str], run_id: str) -> int:
-    """Mark staged records of ``system`` missing from ``present`` (every key the source has
-    now, streamed) as deleted at the source, each with a review item. Returns how many."""
+def missing_at_source(session: Session, system: str,
+                      present: Iterable[str]) -> tuple[list[str], int]:
+    """The staged live records of ``system`` missing from ``present`` (every key the source
+    has now, streamed), sorted, and how many live records there were."""
     live = set(session.scalars(select(SourceRecord.record_id).where(
         SourceRecord.system == system, SourceRecord.deleted_at.is_(None))))
     total = len(live)
     for key in present:
         live.discard(key)
-    if len(live) > _GUARD_FROM and len(live) > MAX_DELETED_SHARE * total:
-        raise RunFailed(f"{system}: {len(live)} of {total} records are gone at the source "
-                        f"(more than {MAX_DELETED_SHARE:.0%}); check the source before the "
-                        "hub takes them for deleted")
-    gone, now = sorted(live), utcnow()
+    return sorted(live), total
+
+
+def mark_deleted(session: Session, system: str, gone: Iterable[str], run_id: str) -> int:
+    """Mark the staged records ``gone`` (``missing_at_source``) as deleted at the source,
+    each with a review item. Returns how many. (Whether to: ``guards.check_deletion_share``.)"""
+    gone, now = sorted(gone), utcnow()
     for chunk in in_chunks(gone):
         for row in session.scalars(select(SourceRecord).where(
                 SourceRecord.system == system, SourceRecord.record_id.in_(chunk))):

@@ -14,13 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.config import load_config
-from core.errors import RunFailed
+from connectors.errors import FileRefusedError
 from hub.pipeline.context import RunContext, build_connector, open_store
 from hub.pipeline.extract import extract
 from hub.pipeline.runs import start_run
 from hub.pipeline.stage import stage_page
 from hub.store.db import session_scope
-from hub.store.models import FileLedger, ReviewItem, SourceRecord
+from hub.store.models import FileLedger, Quarantine, ReviewItem, SourceRecord
 from sandbox import accounting_db
 
 pytestmark = pytest.mark.integration
@@ -144,6 +144,11 @@ def _export(root: Path, day: int, *ids: str, text: str | None = None) -> bytes:
     return data
 
 
+def _quarantined(ctx: RunContext) -> int:
+    with _store(ctx) as s:
+        return len(s.scalars(select(Quarantine)).all())
+
+
 def _ledger(ctx: RunContext) -> int:
     with _store(ctx) as s:
         return len(s.scalars(select(FileLedger)).all())
@@ -194,19 +199,22 @@ def test_a_garbage_file_stages_nothing_deletes_nothing_and_goes_to_error(
     extract(erp(), "erp")
     garbage = HEADER + "".join(f"P{n};Nová;x\r\n" for n in range(1, 4)) + "P9;only;this;row\r\n"
     _export(root, 2, text=garbage)  # wrong column counts on most rows
-    counts = extract(erp(), "erp")
-    assert counts.get("new", 0) == 0 and counts.get("deleted_at_source", 0) == 0
-    assert counts["rejected"] == 1  # one quarantine entry: the file and why
+    with pytest.raises(FileRefusedError, match="4 of 4 rows unreadable") as refused:
+        extract(erp(), "erp")
+    assert refused.value.kind == "data" and "\n" not in refused.value.one_line()
     assert all(r.payload["NAZEV"].startswith("Firma") for r in _records(erp(), "erp").values())
+    assert all(r.deleted_at is None for r in _records(erp(), "erp").values())
+    assert _quarantined(erp()) == 1  # one quarantine entry: the file and why
     assert (root / "error" / "customers-20260102.csv.reason.txt").exists()
+    assert _ledger(erp()) == 1  # a refused file is never "applied"
 
 
-def test_a_source_that_suddenly_shrinks_stops_the_run(erp: NewRun, sandbox_sftp) -> None:  # type: ignore[no-untyped-def]
+def test_a_source_that_suddenly_shrinks_has_its_deletions_held(erp: NewRun, sandbox_sftp) -> None:  # type: ignore[no-untyped-def]
     root = sandbox_sftp.files_root
     _export(root, 1, *(f"P{n}" for n in range(30)))
     extract(erp(), "erp")
     _export(root, 2, "P1")  # readable, but 29 of 30 partners gone
-    with pytest.raises(RunFailed, match="29 of 30 records are gone"):
-        extract(erp(), "erp")
+    counts = extract(erp(), "erp")  # the run goes on
+    assert counts["deletions_held"] == 29 and counts.get("deleted_at_source", 0) == 0
     assert all(r.deleted_at is None for r in _records(erp(), "erp").values())
-    assert (root / "export" / "customers-20260102.csv").exists()  # left for a person to see
+    assert _reviews(erp()) == [("deletions_held", None, "open")]
