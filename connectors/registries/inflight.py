@@ -25,6 +25,7 @@ from concurrent.futures import TimeoutError as WaitTimeout
 from typing import Generic, TypeVar
 
 import requests
+from pydantic import BaseModel
 
 from connectors.errors import Action, ConnectorError, Kind
 
@@ -42,6 +43,17 @@ class DeadlinePassed(ConnectorError):
 def remaining(until: float | None) -> float | None:
     """Seconds left until a ``time.monotonic()`` deadline (never negative); None: no deadline."""
     return None if until is None else max(0.0, until - time.monotonic())
+
+
+S = TypeVar("S", bound=BaseModel)
+
+
+def within(settings: S, until: float | None) -> S:
+    """The connector's settings with its retries ending by ``until`` at the latest."""
+    if until is None:
+        return settings
+    left = max(remaining(until) or 0.0, 0.001)
+    return settings.model_copy(update={"retry_deadline": min(left, settings.retry_deadline)})
 
 
 class CappedCalls(Generic[C]):

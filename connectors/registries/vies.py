@@ -54,7 +54,7 @@ from zeep.proxy import ServiceProxy
 
 from connectors.classify import Answered, Rule, Rules, classify
 from connectors.errors import Action, ConnectorError, Kind, TransientError
-from connectors.registries.inflight import CappedCalls, DeadlinePassed, remaining
+from connectors.registries.inflight import CappedCalls, DeadlinePassed, remaining, within
 from connectors.soap import (
     INVALID_INPUT,
     UNKNOWN,
@@ -183,8 +183,7 @@ class ViesConnector:
     def check_vat(self, country_code: str, number: str, until: float | None = None) -> VatCheck:
         """One number; ``until`` (a ``time.monotonic()`` deadline) bounds waits and retries."""
         country, vat = self._valid_input(country_code, number)
-        settings = self.settings if until is None else self.settings.model_copy(
-            update={"retry_deadline": max(remaining(until) or 0.0, 0.001)})
+        settings = within(self.settings, until)
         try:
             reply = call(lambda: self._calls.run(country, lambda s: self._ask(s, country, vat),
                                                  until),
