@@ -11,17 +11,20 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from hub.pipeline.context import RunContext, metrics
+from core.clock import utcnow
 from hub.pipeline.registries import check_registries, evidence
+from hub.pipeline.report import build_report
 from hub.pipeline.runs import start_run
 from hub.store.db import session_scope
-from hub.store.models import CanonicalRecord, RegistryCheck
+from hub.store.models import CanonicalRecord, GoldenRecord, RegistryCheck
 from sandbox.isir_service import isir_proceeding
 from sandbox.soap_server import Response
 from sandbox.vies_service import HTML_ERROR_PAGE
@@ -66,9 +69,11 @@ def _checks(ctx: RunContext) -> dict[tuple[str, str], RegistryCheck]:
 
 
 def _a_new_day(ctx: RunContext) -> None:
-    """Today's answers forgotten, as if the next day's run asked again (the records stay)."""
+    """Every check moved a day back, so that the next run asks again, as tomorrow's would."""
     with session_scope(ctx.engine) as session:
-        session.execute(delete(RegistryCheck))
+        for check in session.scalars(select(RegistryCheck)):
+            check.checked_on -= timedelta(days=1)
+            check.checked_at -= timedelta(days=1)
 
 
 def test_no_single_answer_stops_the_run_each_fault_is_its_checks_status(ctx, vies_service):
@@ -112,6 +117,8 @@ def test_a_wsdl_url_that_serves_html_is_one_configuration_error(ctx, vies_servic
     assert sum("did not load" in r.getMessage() for r in caplog.records) == 1  # said once
     with session_scope(ctx.engine) as session:
         assert metrics(session, ctx.run_id)[("registries", "vies_config_error")] == 1
+    assert [n.split(" ")[:3] for n in build_report(ctx).registry_notes] == [
+        ["VIES", "was", "not"]]
 
 
 def test_isir_not_found_does_not_clear_a_known_insolvency(ctx, isir_service):
@@ -126,7 +133,14 @@ def test_isir_not_found_does_not_clear_a_known_insolvency(ctx, isir_service):
     with session_scope(ctx.engine) as session:
         assert session.get(CanonicalRecord, ("isir", "27074358")).values["registry_status"] == \
             "insolvent"
-        assert evidence(session, "isir", "27074358") is None  # today's check vouches for nothing
+        # the evidence stays the answer that said so, not today's check
+        assert evidence(session, "isir", "27074358")["status"] == "insolvent"
+        session.add(GoldenRecord(hub_id="H00000001", version=1, lineage={}, is_current=True,
+                                 values={"company_id": "27074358", "registry_status": "insolvent"},
+                                 run_id=ctx.run_id, created_at=utcnow()))
+    finding, = build_report(ctx).findings  # shown with the answer that said so
+    assert (finding.problem, finding.registry) == ("insolvent", "isir")
+    assert "INS 1234/2024 (KONKURS)" in finding.evidence and "WS2" not in finding.evidence
     _a_new_day(ctx)
     isir_service.proceedings["27074358"] = [
         isir_proceeding("27074358", "Asseco Central Europe, a.s.", "VYŘÍZENÁ")]
@@ -149,7 +163,8 @@ def test_ares_not_found_or_failing_does_not_clear_a_dissolution(ctx, ares_servic
         with session_scope(ctx.engine) as session:
             record = session.get(CanonicalRecord, ("ares", "01603094"))
             assert record.values["registry_status"] == "dissolved"
-            assert evidence(session, "ares", "01603094") is None
+            proof = evidence(session, "ares", "01603094")  # yesterday's answer, not today's
+            assert proof["status"] == "found" and proof["checked_on"] < str(utcnow().date())
     ares_service.subjects["01603094"] = subject
 
 
@@ -164,6 +179,8 @@ def test_a_step_ends_at_its_deadline_when_ares_does_not_answer(ctx, monkeypatch)
         elapsed = time.monotonic() - started
     assert counts == {"ares_left": 6} and 1.0 <= elapsed < 2.5
     assert _checks(ctx) == {}  # nothing stored for what was not answered: due next run
+    assert build_report(ctx).registry_notes == [
+        "ARES: 6 check(s) not answered before the step's deadline; they are due in the next run."]
 
 
 @pytest.fixture
