@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from zeep.exceptions import Fault
@@ -235,7 +234,7 @@ class ViesConnector:
             client = zeep_client(where, session, hard, documents=documents)
             return client.create_service(_BINDING, self.address)
 
-        return load_contract(build, system=self.system, where=_shown(where), table=RULES,
+        return load_contract(build, system=self.system, where=where, table=RULES,
                              settings=self.settings)
 
     def _contract(self) -> tuple[str, dict[str, bytes] | None]:
@@ -251,7 +250,7 @@ class ViesConnector:
             return str(self.settings.wsdl_path or WSDL), None
         session = http_session(self._conn)
         wsdl = load_contract(lambda: fetch_document(session, url, self.settings),
-                             system=self.system, where=_shown(url), table=RULES,
+                             system=self.system, where=url, table=RULES,
                              settings=self.settings)
         return url, {url: wsdl}
 
@@ -286,15 +285,6 @@ class ViesConnector:
         response = http_session(self._conn).get(self.address, params="wsdl",
                                                 timeout=self.settings.request_timeout())
         response.raise_for_status()  # classified by the table's HTTP rows
-
-
-def _shown(where: str) -> str:
-    """A WSDL location as a message may show it: no user, password or query string."""
-    parts = urlsplit(where)
-    if parts.scheme not in ("http", "https"):
-        return where
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
 
 
 def _disclosed(value: str | None) -> str | None:

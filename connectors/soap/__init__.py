@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import requests
 import zeep
@@ -120,15 +121,24 @@ class ContractError(ConnectorConfigError):
 def load_contract(build: Callable[[], T], *, system: str, where: str, table: Rules,
                   settings: HttpSettings) -> T:
     """Run ``build`` (fetch and parse a WSDL, create the service) with the transport retries;
-    any failure after them is a ``ContractError`` naming ``where`` (never its query string)."""
+    any failure after them is a ``ContractError`` naming ``where`` (a path, or a URL shown
+    without user, password or query string)."""
     try:
         return call(build, system=system, table=table, settings=settings)
     except ConnectorError as exc:
-        raise ContractError(f"the WSDL at {where} did not load: {exc.args[0]}", system=system,
-                            detail=exc.detail) from exc
+        raise ContractError(f"the WSDL at {_shown(where)} did not load: {exc.args[0]}",
+                            system=system, detail=exc.detail) from exc
     except (OSError, ValueError, LookupError) as exc:  # a missing file, a binding not in the WSDL
-        raise ContractError(f"the WSDL at {where} did not load: {type(exc).__name__}",
+        raise ContractError(f"the WSDL at {_shown(where)} did not load: {type(exc).__name__}",
                             system=system, detail=type(exc).__name__) from exc
+
+
+def _shown(where: str) -> str:
+    parts = urlsplit(where)
+    if parts.scheme not in ("http", "https"):
+        return where
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
 
 
 def fetch_document(session: requests.Session, url: str, settings: HttpSettings) -> bytes:

@@ -49,14 +49,21 @@ def _customers(ctx: RunContext, *values: dict[str, str]) -> None:
                                         values=value, run_id=ctx.run_id))
 
 
-def _only(ctx: RunContext, name: str, connector: dict | None = None,
-          **block: object) -> RunContext:
-    """The same run with one registry enabled, its block and connector settings changed."""
+def _changed(ctx: RunContext, name: str, connector: dict | None = None, *, alone: bool = False,
+             **block: object) -> RunContext:
+    """The same run with one registry's block and connector settings changed (``alone``: the
+    only registry enabled)."""
     registry = ctx.config.registries[name]
     changed = registry.model_copy(update={
         **block, "connector": {**registry.connector, **(connector or {})}})
-    config = ctx.config.model_copy(update={"registries": {name: changed}})
+    others = {} if alone else ctx.config.registries
+    config = ctx.config.model_copy(update={"registries": {**others, name: changed}})
     return RunContext(config, ctx.engine, ctx.run_id)
+
+
+def _only(ctx: RunContext, name: str, connector: dict | None = None,
+          **block: object) -> RunContext:
+    return _changed(ctx, name, connector, alone=True, **block)
 
 
 def _next_run(ctx: RunContext) -> RunContext:
@@ -106,10 +113,7 @@ def test_a_wsdl_url_that_serves_html_is_one_configuration_error(ctx, vies_servic
     _customers(ctx, *({"country": "CZ", "vat_id": f"CZ{10_000_000 + n}"} for n in range(5)),
                {"country": "CZ", "company_id": "27074358"})
     vies_service.wsdl_answer = Response(200, HTML_ERROR_PAGE, "text/html")
-    config = ctx.config.model_copy(update={"registries": {
-        **ctx.config.registries, "vies": _only(ctx, "vies", {
-            "wsdl_url": f"{vies_service.url}?wsdl"}).config.registries["vies"]}})
-    counts = check_registries(RunContext(config, ctx.engine, ctx.run_id))
+    counts = check_registries(_changed(ctx, "vies", {"wsdl_url": f"{vies_service.url}?wsdl"}))
     assert (counts["vies_config_error"], counts["vies_left"]) == (1, 5)
     assert counts["ares_found"] == 1 and counts["isir_insolvent"] == 1  # the run went on
     assert not any(registry == "vies" for registry, _ in _checks(ctx))  # no per-number rows
@@ -119,6 +123,15 @@ def test_a_wsdl_url_that_serves_html_is_one_configuration_error(ctx, vies_servic
         assert metrics(session, ctx.run_id)[("registries", "vies_config_error")] == 1
     assert [n.split(" ")[:3] for n in build_report(ctx).registry_notes] == [
         ["VIES", "was", "not"]]
+
+
+def test_our_requester_vat_id_refused_ends_the_vies_step_once(ctx, vies_service):
+    _customers(ctx, *({"country": "CZ", "vat_id": v} for v in ("CZ25596641", "DE312635404")),
+               {"country": "CZ", "company_id": "27074358"})
+    # CZ12345679 is no valid VAT ID in the sandbox VIES: every check would be refused
+    counts = check_registries(_changed(ctx, "vies", {"requester_vat_id": "CZ12345679"}))
+    assert (counts["vies_config_error"], counts["vies_left"]) == (1, 2)
+    assert counts["ares_found"] == 1 and not any(r == "vies" for r, _ in _checks(ctx))
 
 
 def test_isir_not_found_does_not_clear_a_known_insolvency(ctx, isir_service):
