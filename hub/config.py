@@ -71,6 +71,9 @@ class RegistryConfig(_ConnectorBlock):
     mapping: str | None = None
     enabled: bool = True
     connector: dict[str, Any] = {}
+    # The registry step's time budget in a run: keys not answered by then are left for the next
+    # run (counted as "<registry>_left"), and the run goes on.
+    deadline_seconds: float = Field(1800.0, gt=0)
 
 
 class MatchingConfig(MatchSettings):

@@ -125,6 +125,9 @@ class RunReport:
     findings: list[Finding] = field(default_factory=list)
     quarantine: list[dict] = field(default_factory=list)
     message: str | None = None
+    # A registry step that did not check everything: a configuration error, keys left at its
+    # deadline. One line per registry; the keys themselves are due in the next run.
+    registry_notes: list[str] = field(default_factory=list)
 
     @property
     def nothing_changed(self) -> bool:

@@ -13,7 +13,9 @@ an invalid number, ``---`` for a valid number whose state does not disclose them
 Misbehaviour, per number: a record ``{"fault": "MS_UNAVAILABLE"}`` always faults for that number,
 ``{"slow": 0.5}`` always answers late; the EC test-service numbers (``TEST_NUMBERS``: 100 valid,
 200 invalid, 201 INVALID_INPUT, 600 MS_MAX_CONCURRENT_REQ, ...) work for every member state.
-Per request: the ``fail_next`` modes of ``sandbox.soap_server``.
+Per request: the ``fail_next`` modes of ``sandbox.soap_server``, and ``html_page:<status>``, an
+HTML error page that starts with ``<!DOCTYPE html>``, as a gateway or a wrong URL answers.
+Contract: ``wsdl_answer`` (a ``Response``) replaces what ``GET ?wsdl`` answers (a broken WSDL).
 Overload: like a member state, it answers MS_MAX_CONCURRENT_REQ to a request that would take one
 country above ``max_concurrent_per_country`` requests in flight, and it measures ``peak``.
 """
@@ -34,6 +36,7 @@ from lxml import etree
 from lxml.builder import ElementMaker
 
 from sandbox.soap_server import (
+    Request,
     Response,
     SoapService,
     XmlRejected,
@@ -63,6 +66,10 @@ TEST_NUMBERS: dict[str, dict[str, Any]] = {
         ("500", "GLOBAL_MAX_CONCURRENT_REQ"), ("501", "GLOBAL_MAX_CONCURRENT_REQ_TIME"),
         ("600", "MS_MAX_CONCURRENT_REQ"), ("601", "MS_MAX_CONCURRENT_REQ_TIME"))},
 }
+
+
+HTML_ERROR_PAGE = (b"<!DOCTYPE html>\n<html lang=\"en\"><head><title>503 Service Unavailable</title>"
+                   b"</head><body><h1>Service Unavailable</h1></body></html>")
 
 
 def _request_date() -> str:
@@ -109,8 +116,15 @@ class ViesService(SoapService):
         self.checked: list[str] = []  # VAT IDs asked for, in order (to count retries)
         self.gauge = CountryGauge(max_concurrent_per_country)
         self.latency = latency  # seconds each answer takes, so that requests overlap
+        self.wsdl_answer: Response | None = None  # what GET ?wsdl answers instead of the WSDL
 
-
+    def handle(self, request: Request, mode: str | None) -> Response:
+        kind, _, arg = (mode or "").partition(":")
+        if kind == "html_page":  # a gateway's error page, or a wrong URL's, as servers send them
+            return Response(int(arg or 200), HTML_ERROR_PAGE, "text/html; charset=utf-8")
+        if self.wsdl_answer is not None and request.method == "GET" and "wsdl" in request.query:
+            return self.wsdl_answer
+        return super().handle(request, mode)
 
     def answer(self, body: bytes) -> Response:
         try:

@@ -25,6 +25,7 @@ import requests
 
 from connectors.classify import Answered, Rule, Rules, classify
 from connectors.errors import Action, ConnectorError, Kind
+from connectors.registries.inflight import within
 from connectors.soap import INVALID_INPUT, HttpSettings, call, endpoint_url, http_session, rules
 from core.connections import ConnectionInfo
 
@@ -79,13 +80,14 @@ class AresConnector:
         session.headers["Accept"] = "application/json"
         return session
 
-    def lookup(self, ico: str) -> AresResult:
+    def lookup(self, ico: str, until: float | None = None) -> AresResult:
+        """One subject; ``until`` (a ``time.monotonic()`` deadline) ends the retries by then."""
         padded = pad_ico(ico)
         if not padded:  # refused without a call, as ARES would
             raise classify(Answered(BAD_INPUT, "empty IČO"), RULES, system=self.system)
         url = f"{self.base_url}/ekonomicke-subjekty/{quote(padded, safe='')}"
         return call(lambda: self._get(url, padded), system=self.system, table=RULES,
-                    settings=self.settings)
+                    settings=within(self.settings, until))
 
     def _get(self, url: str, ico: str) -> AresResult:
         response = self._session.get(url, timeout=self.settings.request_timeout())

@@ -2,7 +2,8 @@
 
 ``lookup(ico)`` calls ``getIsirWsCuzkData`` with the IČO and answers an ``IsirResult``:
 - ``insolvent``: at least one proceeding against this IČO that has not ended;
-- ``clear``: ISIR knows no proceeding (``kodChyby`` WS2), or every one has ended;
+- ``clear``: ISIR knows no proceeding (``kodChyby`` WS2, ``error_code`` says so), or every one
+  has ended (the proceedings are listed: a positive answer);
 - ``unknown``: ISIR could not answer (WS4 stale data, SQL1, SERVER1, or a code we do not know)
   even after the bounded retries. Never "clear": silence from a broken register proves nothing.
 - ``BadRecordError`` for an IČO that is not 8 digits (refused without a call) or WS1.
@@ -32,6 +33,7 @@ from zeep.proxy import ServiceProxy
 from connectors.classify import Answered, Rule, Rules, classify
 from connectors.errors import Action, ConnectorError, Kind, TransientError
 from connectors.registries.ares import pad_ico
+from connectors.registries.inflight import within
 from connectors.soap import (
     INVALID_INPUT,
     UNKNOWN,
@@ -39,6 +41,7 @@ from connectors.soap import (
     call,
     endpoint_url,
     http_session,
+    load_contract,
     rules,
     zeep_client,
 )
@@ -117,22 +120,32 @@ class IsirConnector:
         self.address = endpoint_url(conn, settings.endpoint)
         self._conn = conn
 
+    def load_contract(self) -> None:
+        """Load the WSDL now: one that does not load is one ``ContractError``, before any IČO."""
+        _ = self._service
+
     @cached_property
     def _service(self) -> ServiceProxy:
         wsdl = (self.settings.wsdl_path or WSDL).resolve()
-        documents = local_documents(wsdl, wsdl.with_suffix(".xsd"))
-        client = zeep_client(wsdl.as_uri(), http_session(self._conn), self.settings,
-                             documents=documents)
-        return client.create_service(_BINDING, self.address)
 
-    def lookup(self, ico: str) -> IsirResult:
+        def build() -> ServiceProxy:
+            documents = local_documents(wsdl, wsdl.with_suffix(".xsd"))
+            client = zeep_client(wsdl.as_uri(), http_session(self._conn), self.settings,
+                                 documents=documents)
+            return client.create_service(_BINDING, self.address)
+
+        return load_contract(build, system=self.system, where=str(wsdl), table=RULES,
+                             settings=self.settings)
+
+    def lookup(self, ico: str, until: float | None = None) -> IsirResult:
+        """Proceedings by IČO; ``until`` (a ``time.monotonic()`` deadline) ends the retries."""
         padded = pad_ico(ico)
         if not re.fullmatch(r"[0-9]{8}", padded):  # refused without a call, as ISIR would
             raise classify(Answered(INPUT_ERROR, f"{ico!r} is not 8 digits"), RULES,
                            system=self.system)
         try:
             reply = call(lambda: self._ask(padded), system=self.system, table=RULES,
-                         settings=self.settings)
+                         settings=within(self.settings, until))
         except TransientError as exc:
             if exc.rule is not UNAVAILABLE:
                 raise  # transport trouble: the hub cannot reach ISIR at all

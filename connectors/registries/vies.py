@@ -8,19 +8,25 @@ Outcomes of ``check_vat``:
 - ``BadRecordError`` (action quarantine) for INVALID_INPUT or input that cannot be a VAT number:
   the number itself is malformed, which is a fact about the record, not a registry answer. Input
   that cannot pass VIES's own checks is refused here, without a call, by the same table row.
-- ``RemoteRefusedError`` for VAT_BLOCKED (action refuse: this number only) and IP_BLOCKED (fail).
+- ``RemoteRefusedError`` for VAT_BLOCKED and IP_BLOCKED (action refuse: the check records
+  ``refused``) and for a fault VIES does not document (the check records ``unknown``).
 Every fault is classified by ``RULES``; each row also names what a registry check records.
-Transport failures (refused connection, HTTP errors) after retries propagate as
-``TransientError``; they say the hub cannot reach VIES, not anything about a number. A response
-with a DTD or entities raises ``SecurityError``.
+Transport failures (refused connection, HTTP errors, an HTML page instead of XML) after retries
+propagate as ``TransientError``; they say the hub cannot reach VIES, not anything about a number.
+A response with a DTD or entities raises ``SecurityError``.
+
+Contract: the packaged WSDL, another file (``wsdl_path``) or one fetched once from ``wsdl_url``.
+``load_contract()`` loads it before any number is asked; one that does not load is a
+``ContractError`` (a configuration error), raised once.
 
 Evidence: with ``requester_vat_id`` set, the check is ``checkVatApprox`` naming our own VAT ID, and
 VIES returns a consultation number (``request_identifier``) that proves, with ``request_date``,
 that the number was verified on that day. Without it, plain ``checkVat``.
 
-Load: ``check_many`` runs a batch on a bounded thread pool with at most
-``max_concurrent_per_country`` requests in flight per member state (VIES answers
-MS_MAX_CONCURRENT_REQ above the state's own limit; that fault is retried with backoff).
+Load: ``check_each`` runs a batch on a bounded thread pool and yields each answer as it arrives,
+until an optional deadline. At most ``max_concurrent_per_country`` requests are in flight per
+member state (VIES answers MS_MAX_CONCURRENT_REQ above the state's own limit; that fault is
+retried with backoff), counting a request given up at its timeout until it really ends.
 
 Airflow connection: host (ec.europa.eu), port, schema "http"/"https" (default https),
 ``extra.endpoint`` (overrides ``Settings.endpoint``), ``extra.verify``,
@@ -31,28 +37,32 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import TimeoutError as WaitTimeout
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import zeep
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from zeep.exceptions import Fault
 from zeep.helpers import serialize_object
 from zeep.proxy import ServiceProxy
 
 from connectors.classify import Answered, Rule, Rules, classify
-from connectors.errors import Action, ConnectorConfigError, ConnectorError, Kind, TransientError
+from connectors.errors import Action, ConnectorError, Kind, TransientError
+from connectors.registries.inflight import CappedCalls, DeadlinePassed, remaining, within
 from connectors.soap import (
     INVALID_INPUT,
     UNKNOWN,
     HttpSettings,
     call,
     endpoint_url,
+    fetch_document,
     http_session,
+    load_contract,
     rules,
     zeep_client,
 )
@@ -67,6 +77,7 @@ MEMBER_STATES = frozenset({"AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "EL",
                            "SE", "SI", "SK", "XI"})
 
 Status = Literal["valid", "invalid", "unknown"]
+REFUSED = "refused"
 
 # VIES reports its fault codes as the faultstring (faultcode is always env:Server). Each row also
 # says what a registry check records (``outcome``); the shared HTTP and SOAP rows follow.
@@ -81,24 +92,35 @@ RULES: Rules = rules((
          exception=(Fault, Answered), fault="INVALID_INPUT", outcome=INVALID_INPUT),
     Rule(Action.FAIL, Kind.CONFIG, "VIES fault {code}: our requester VAT ID is refused",
          exception=Fault, fault="INVALID_REQUESTER_INFO"),
-    # this number may not be checked: record the refusal, go on with the others
-    Rule(Action.REFUSE, Kind.REFUSED, "VIES fault {code}", exception=Fault, fault="VAT_BLOCKED",
-         outcome="refused"),
-    # our address is blocked: every check would fail, so the step stops
-    Rule(Action.FAIL, Kind.REFUSED, "VIES fault {code}", exception=Fault, fault="IP_BLOCKED"),
+    # this number may not be checked, or not from our address: the check is refused, with the
+    # fault as its evidence, and the others go on (a blocked address refuses each of them)
+    Rule(Action.REFUSE, Kind.REFUSED, "VIES fault {code}", exception=Fault,
+         fault={"VAT_BLOCKED", "IP_BLOCKED"}, outcome=REFUSED),
     UNAVAILABLE,
     # VIES sends every fault as env:Server, so the shared Server row would retry anything; a
-    # faultstring not listed above is none of its documented codes: refused, named
-    Rule(Action.FAIL, Kind.REFUSED, "unknown VIES fault: {text}", exception=Fault),
+    # faultstring not listed above is none of its documented codes: not retried, named, and the
+    # number stays unknown (asked again by the next run)
+    Rule(Action.FAIL, Kind.REFUSED, "unknown VIES fault: {text}", exception=Fault,
+         outcome=UNKNOWN),
 ))
 
 
 class Settings(HttpSettings):
     wsdl_path: Path | None = None  # default: the packaged real WSDL
+    wsdl_url: str | None = Field(None, pattern=r"^https?://")  # or fetched from here, once
     endpoint: str = "/taxation_customs/vies/services/checkVatService"
     requester_vat_id: str | None = None  # our own VAT ID: checkVatApprox, consultation numbers
     max_concurrent_per_country: int = Field(2, ge=1, le=20)
     max_workers: int = Field(8, ge=1, le=64)
+    # A request not answered within operation_timeout is given up and retried, but it keeps its
+    # member state's slot until VIES answers it or this many seconds have passed.
+    abandon_after: float = Field(120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_wsdl(self) -> Settings:
+        if self.wsdl_path is not None and self.wsdl_url is not None:
+            raise ValueError("give wsdl_path or wsdl_url, not both")
+        return self
 
     @field_validator("requester_vat_id")
     @classmethod
@@ -145,24 +167,26 @@ class ViesConnector:
         self.settings = settings
         self.address = endpoint_url(conn, settings.endpoint)
         self._conn = conn
-        self._local = threading.local()  # one zeep client and session per worker thread
+        self._wsdl: tuple[str, dict[str, bytes] | None] | None = None
+        self._wsdl_lock = threading.Lock()
+        # One zeep service per request in flight, each request counted against its member
+        # state's cap until it really ends (connectors.registries.inflight).
+        self._calls = CappedCalls(settings.max_concurrent_per_country, self._new_service,
+                                  wait=settings.operation_timeout)
 
-    @property
-    def _service(self) -> ServiceProxy:
-        service = getattr(self._local, "service", None)
-        if service is None:
-            wsdl = self.settings.wsdl_path or WSDL
-            if not wsdl.is_file():
-                raise ConnectorConfigError(f"VIES WSDL not found: {wsdl}", system=self.system)
-            client: zeep.Client = zeep_client(wsdl, http_session(self._conn), self.settings)
-            service = self._local.service = client.create_service(_BINDING, self.address)
-        return service
+    def load_contract(self) -> None:
+        """Load the WSDL and build the first client now: a contract that does not load (a file
+        missing, a URL answering HTML) is one ``ContractError`` before any number is asked."""
+        self._calls.warm()
 
-    def check_vat(self, country_code: str, number: str) -> VatCheck:
+    def check_vat(self, country_code: str, number: str, until: float | None = None) -> VatCheck:
+        """One number; ``until`` (a ``time.monotonic()`` deadline) bounds waits and retries."""
         country, vat = self._valid_input(country_code, number)
+        settings = within(self.settings, until)
         try:
-            reply = call(lambda: self._ask(country, vat), system=self.system, table=RULES,
-                         settings=self.settings)
+            reply = call(lambda: self._calls.run(country, lambda s: self._ask(s, country, vat),
+                                                 until),
+                         system=self.system, table=RULES, settings=settings)
         except TransientError as exc:
             if exc.rule is not UNAVAILABLE:
                 raise  # transport trouble: the hub cannot reach VIES at all
@@ -170,23 +194,65 @@ class ViesConnector:
         return _result(country, vat, serialize_object(reply, dict), self._operation)
 
     def check_many(self, vat_ids: Iterable[str]) -> dict[str, VatCheck | ConnectorError]:
-        """Check full VAT IDs ("CZ25596641") concurrently, never more than the per-country cap
-        at once; each ID maps to its check, or to the error that stopped it."""
-        ids = sorted(set(vat_ids))
-        gates: dict[str, threading.BoundedSemaphore] = {
-            c: threading.BoundedSemaphore(self.settings.max_concurrent_per_country)
-            for c in {normalise(v[:2], v[2:])[0] for v in ids}}
-        with ThreadPoolExecutor(self.settings.max_workers, thread_name_prefix="vies") as pool:
-            results = pool.map(lambda v: self._gated_check(v, gates), ids)
-            return dict(zip(ids, results, strict=True))
+        """Check full VAT IDs ("CZ25596641"); each ID maps to its check, or to its error."""
+        return dict(self.check_each(vat_ids))
 
-    def _gated_check(self, vat_id: str,
-                     gates: dict[str, threading.BoundedSemaphore]) -> VatCheck | ConnectorError:
-        with gates[normalise(vat_id[:2], vat_id[2:])[0]]:
-            try:
-                return self.check_vat(vat_id[:2], vat_id[2:])
-            except ConnectorError as exc:
-                return exc
+    def check_each(self, vat_ids: Iterable[str], until: float | None = None
+                   ) -> Iterator[tuple[str, VatCheck | ConnectorError]]:
+        """Check full VAT IDs concurrently, yielding each as it is answered (so that it can be
+        stored at once). At ``until`` it stops: IDs not answered by then are not yielded."""
+        ids = sorted(set(vat_ids))
+        pool = ThreadPoolExecutor(self.settings.max_workers, thread_name_prefix="vies")
+        try:
+            futures = {pool.submit(self._checked, vat_id, until): vat_id for vat_id in ids}
+            for future in as_completed(futures, timeout=remaining(until)):
+                if (result := future.result()) is not None:
+                    yield futures[future], result
+        except WaitTimeout:
+            return  # the deadline: what is left stays unasked
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _checked(self, vat_id: str, until: float | None) -> VatCheck | ConnectorError | None:
+        if until is not None and time.monotonic() >= until:
+            return None  # not asked: the step's deadline has passed
+        try:
+            return self.check_vat(vat_id[:2], vat_id[2:], until)
+        except DeadlinePassed:
+            return None  # asked, but not answered before the deadline
+        except ConnectorError as exc:
+            return exc
+
+    def _new_service(self) -> ServiceProxy:
+        where, documents = self._contract()
+        session = http_session(self._conn)
+        # The HTTP read timeout is the hard one: a request given up after operation_timeout
+        # stays open (and counted) until VIES answers or this long has passed.
+        hard = self.settings.model_copy(update={"operation_timeout": self.settings.abandon_after})
+
+        def build() -> ServiceProxy:
+            client = zeep_client(where, session, hard, documents=documents)
+            return client.create_service(_BINDING, self.address)
+
+        return load_contract(build, system=self.system, where=where, table=RULES,
+                             settings=self.settings)
+
+    def _contract(self) -> tuple[str, dict[str, bytes] | None]:
+        """Where the WSDL is, and its bytes when it was fetched (once per connector)."""
+        with self._wsdl_lock:
+            if self._wsdl is None:
+                self._wsdl = self._locate_wsdl()
+            return self._wsdl
+
+    def _locate_wsdl(self) -> tuple[str, dict[str, bytes] | None]:
+        url = self.settings.wsdl_url
+        if url is None:
+            return str(self.settings.wsdl_path or WSDL), None
+        session = http_session(self._conn)
+        wsdl = load_contract(lambda: fetch_document(session, url, self.settings),
+                             system=self.system, where=url, table=RULES,
+                             settings=self.settings)
+        return url, {url: wsdl}
 
     @property
     def _operation(self) -> str:
@@ -199,11 +265,11 @@ class ViesConnector:
             raise classify(refused, RULES, system=self.system) from None
         return country, vat
 
-    def _ask(self, country: str, vat: str) -> Any:
+    def _ask(self, service: ServiceProxy, country: str, vat: str) -> Any:
         requester = self.settings.requester_vat_id
         if requester is None:
-            return self._service.checkVat(countryCode=country, vatNumber=vat)
-        return self._service.checkVatApprox(countryCode=country, vatNumber=vat,
+            return service.checkVat(countryCode=country, vatNumber=vat)
+        return service.checkVatApprox(countryCode=country, vatNumber=vat,
                                             requesterCountryCode=requester[:2],
                                             requesterVatNumber=requester[2:])
 

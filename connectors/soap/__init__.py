@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import requests
 import zeep
@@ -24,9 +25,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from zeep import exceptions as zx
 
 from connectors.classify import Answered, Rule, Rules, classify
-from connectors.errors import Action, ConnectorConfigError, Kind
+from connectors.errors import Action, ConnectorConfigError, ConnectorError, Kind
 from connectors.retry import call_with_retry, retrying
-from connectors.soap.security import MaskingTransport, NotSoapResponse, secure_zeep_settings
+from connectors.soap.security import (
+    MaskingTransport,
+    NotSoapResponse,
+    screen_response,
+    secure_zeep_settings,
+)
 from core.connections import ConnectionInfo
 
 T = TypeVar("T")
@@ -107,6 +113,44 @@ def call(fn: Callable[[], T], *, system: str, table: Rules, settings: HttpSettin
     return call_with_retry(classified, retry_policy(settings))
 
 
+class ContractError(ConnectorConfigError):
+    """The service's contract (its WSDL) did not load: every call would fail the same way, so
+    this is a configuration error of the run, raised once, not one error per record."""
+
+
+def load_contract(build: Callable[[], T], *, system: str, where: str, table: Rules,
+                  settings: HttpSettings) -> T:
+    """Run ``build`` (fetch and parse a WSDL, create the service) with the transport retries;
+    any failure after them is a ``ContractError`` naming ``where`` (a path, or a URL shown
+    without user, password or query string)."""
+    try:
+        return call(build, system=system, table=table, settings=settings)
+    except ConnectorError as exc:
+        raise ContractError(f"the WSDL at {_shown(where)} did not load: {exc.args[0]}",
+                            system=system, detail=exc.detail) from exc
+    except (OSError, ValueError, LookupError) as exc:  # a missing file, a binding not in the WSDL
+        raise ContractError(f"the WSDL at {_shown(where)} did not load: {type(exc).__name__}",
+                            system=system, detail=type(exc).__name__) from exc
+
+
+def _shown(where: str) -> str:
+    parts = urlsplit(where)
+    if parts.scheme not in ("http", "https"):
+        return where
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
+
+
+def fetch_document(session: requests.Session, url: str, settings: HttpSettings) -> bytes:
+    """A contract document fetched over the connector's session, screened like every response
+    (an HTML page or a DTD is refused before any parser sees it)."""
+    response = session.get(url, timeout=settings.request_timeout())
+    response.raise_for_status()  # classified by the table's HTTP rows
+    screen_response(response.status_code, response.headers.get("Content-Type", ""),
+                    response.content)
+    return response.content
+
+
 def retry_policy(settings: HttpSettings) -> Retrying:
     """The one bounded transport policy, from the connector's settings."""
     return retrying(attempts=settings.retry_attempts, initial=settings.retry_initial_wait,
@@ -135,8 +179,11 @@ TRANSPORT: Rules = (
          exception=requests.exceptions.ConnectionError, outcome=UNKNOWN),
     Rule(Action.RETRY, Kind.TRANSIENT, "HTTP {status}", status=_SERVER_TROUBLE, outcome=UNKNOWN),
     Rule(Action.FAIL, Kind.CONFIG, "HTTP {status}: credentials refused", status={401, 403}),
-    Rule(Action.FAIL, Kind.REFUSED, "HTTP {status} with a non-SOAP body",
-         exception=NotSoapResponse),
+    # An HTML page where XML was due (a gateway's error or maintenance page, a captive proxy):
+    # a transport failure, retried and then "unknown", never parsed and never an answer. A 4xx
+    # page (a wrong path) falls to the HTTP row below.
+    Rule(Action.RETRY, Kind.TRANSIENT, "HTTP {status}: a page that is not XML",
+         exception=NotSoapResponse, status=range(200, 400), outcome=UNKNOWN),
     Rule(Action.FAIL, Kind.REFUSED, "HTTP {status}", status=range(100, 600)),
     # zeep validates what we send against the WSDL: a value that does not fit is the record's fault.
     Rule(Action.QUARANTINE, Kind.DATA, "value does not fit the WSDL",

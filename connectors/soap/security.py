@@ -38,7 +38,11 @@ _MASKED = ("Password", "Nonce")
 # A DOCTYPE can only come before the root element: after the XML declaration and comments.
 _DOCTYPE = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>)?\s*(?:<!--.*?-->\s*)*<!DOCTYPE",
                       re.S | re.I)
-_XML_MEDIA = ("text/xml", "application/soap+xml", "application/xml", "multipart/related")
+# An HTML page, whatever the Content-Type says: its DOCTYPE (or first tag) is html.
+_HTML = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>)?\s*(?:<!--.*?-->\s*)*"
+                   rb"<(?:!DOCTYPE\s+html|html)[\s>]", re.S | re.I)
+_XML_MEDIA = ("text/xml", "application/soap+xml", "application/xml", "multipart/related",
+              "application/wsdl+xml")
 
 
 class NotSoapResponse(zx.TransportError):
@@ -68,13 +72,18 @@ def masked(envelope: etree._Element) -> str:
 def screen_response(status: int, content_type: str, content: bytes) -> None:
     """Refuse, before any XML parser sees it, a body that is not XML or that carries a DTD.
 
-    libxml2 stops an entity bomb itself, but as a plain syntax error that zeep reports as an HTTP
-    failure; checking the prolog first makes both XXE and bombs the security errors they are.
+    An HTML page (a gateway's error page, a login page, a wrong URL) is no XML at all, whatever
+    its DOCTYPE: it is a transport failure (``NotSoapResponse``), never parsed. An XML body with
+    a DTD is a security error: libxml2 stops an entity bomb itself, but as a plain syntax error
+    that zeep reports as an HTTP failure; checking the prolog first makes both XXE and bombs the
+    security errors they are.
     """
-    if _DOCTYPE.match(content[:65536]):
+    head = content[:65536]
+    media = get_media_type(content_type or "text/xml")
+    if content and (media not in _XML_MEDIA or _HTML.match(head)):
+        raise NotSoapResponse(f"HTTP {status} with a non-SOAP body ({media})", status_code=status)
+    if _DOCTYPE.match(head):
         raise zx.DTDForbidden("<!DOCTYPE>", None, None)
-    if content and get_media_type(content_type or "text/xml") not in _XML_MEDIA:
-        raise NotSoapResponse(f"HTTP {status} with a non-SOAP body", status_code=status)
 
 
 class MaskingTransport(zeep.Transport):

@@ -5,27 +5,39 @@ each stored as evidence (RegistryCheck: what was asked, when, the answer, the co
   found, not found, clear, insolvent, malformed input, refused) is the day's cache and is not asked again.
 - A *pending* answer (``unknown``: the registry could not say; ``security_error``: the response
   was refused unread) is asked again by the next run, which updates that day's row.
+- No single answer stops the step: every failure of one check is that check's status, by the row
+  of the connector's failure table that matched, with the failure kept as its evidence (detail).
+- Each answer is stored (committed) as it arrives: a run killed after N answers keeps N, and the
+  next run asks only the rest. Each step has a deadline (``deadline_seconds``): keys not answered
+  by then are left for the next run, counted as ``<registry>_left``, and the run goes on.
+- A configuration error of a registry (its WSDL does not load, credentials or our requester VAT
+  ID refused) stops that registry's step only: recorded once (``<registry>_config_error``, the
+  log, the report), no per-key rows; the run goes on without that registry.
 - An ARES subject becomes the canonical record ("ares", IČO); an insolvency becomes the record
-  ("isir", IČO) holding ``registry_status: insolvent``, so survivorship can let it win.
-- Configuration errors (a requester VAT ID VIES refuses, credentials, a wrong endpoint) stop the
-  step: they would make every answer wrong, not one.
+  ("isir", IČO) holding ``registry_status: insolvent``, so survivorship can let it win. Either is
+  cleared only by a positive answer (ARES: the subject found again; ISIR: the proceedings listed
+  as ended), never by a "not found" or a failed check: those leave the record standing and the
+  check ``unknown``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.errors import ConnectorError, Kind
-from core.hashing import content_hash
 from core.clock import utcnow
+from core.faults import fault_point
+from core.hashing import content_hash
+from hub.config import RegistryConfig
 from hub.pipeline.context import RunContext, build_connector, set_metric
+from hub.pipeline.registry_queue import deadline, one_by_one
 from hub.store.db import session_scope
 from hub.store.models import CanonicalRecord, RegistryCheck
 from mappings.engine import map_record
@@ -34,27 +46,62 @@ from mappings.errors import MappingError
 log = logging.getLogger("custhub.registries")
 
 REGISTRY_SYSTEMS = frozenset({"ares", "isir"})  # registries that hold canonical records
-PENDING = frozenset({"unknown", "security_error"})  # asked again by the next run
+UNKNOWN = "unknown"
+PENDING = frozenset({UNKNOWN, "security_error"})  # asked again by the next run
 # Customer fields a registry can vouch for, for the evidence of a golden value's lineage.
 EVIDENCED_FIELDS = {"ares": ("legal_name", "legal_form", "company_id", "vat_id", "street", "city",
                              "postal_code", "country", "registry_status"),
                     "isir": ("registry_status",)}
+# The answers that are evidence of a value: a registry that said something about the company.
+# A refusal, a malformed key, a "not found" or a failed check vouches for nothing.
+EVIDENCE = {"ares": frozenset({"found"}), "isir": frozenset({"insolvent", "clear"}),
+            "vies": frozenset({"valid", "invalid"})}
 
 Outcome = tuple[str, dict[str, Any], str | None]  # status, detail, consultation number
+Answers = Iterator[tuple[str, Outcome]]
+Store = Callable[[Session, RunContext, str, Outcome], Outcome]
 
 
 def check_registries(ctx: RunContext) -> dict[str, int]:
-    steps: dict[str, Callable[[RunContext, Any], Counter[str]]] = {
-        "ares": check_ares, "isir": check_isir, "vies": check_vies}
+    steps: dict[str, Callable[[RunContext, Any, list[str], float | None], Answers]] = {
+        "ares": ask_ares, "isir": ask_isir, "vies": ask_vies}
     counts: Counter[str] = Counter()
     for name, step in steps.items():
         block = ctx.config.registries.get(name)
         if block is not None and block.enabled:
-            counts.update(step(ctx, build_connector(ctx.config, name)))
+            _run_step(ctx, name, block, step, counts)
     with session_scope(ctx.engine) as session:
         for metric, value in counts.items():
             set_metric(session, ctx.run_id, "registries", metric, value)
     return dict(counts)
+
+
+def _run_step(ctx: RunContext, name: str, block: RegistryConfig,
+              step: Callable[[RunContext, Any, list[str], float | None], Answers],
+              counts: Counter[str]) -> None:
+    """Ask the due keys and store each answer as it arrives; a configuration error of the
+    registry ends its step here, once, and the run goes on."""
+    until, today = deadline(block.deadline_seconds), utcnow().date()
+    todo = due(ctx, name, _identifiers(ctx, *KEYS[name]), today)
+    answered = 0
+    try:
+        connector = build_connector(ctx.config, name)
+        if hasattr(connector, "load_contract"):
+            connector.load_contract()
+        for key, outcome in step(ctx, connector, todo, until):
+            with session_scope(ctx.engine) as session:
+                status = STORES[name](session, ctx, key, outcome)
+                _store_check(session, ctx, name, key, today, status)
+            answered += 1
+            counts[f"{name}_{status[0]}"] += 1
+            fault_point("registries.after_answer")
+    except ConnectorError as exc:
+        if exc.kind is not Kind.CONFIG:
+            raise
+        log.error("%s not checked in this run (configuration): %s", name, exc)
+        counts[f"{name}_config_error"] = 1
+    if answered < len(todo):
+        counts[f"{name}_left"] = len(todo) - answered
 
 
 # --- what to ask -----------------------------------------------------------------------------
@@ -78,21 +125,22 @@ def due(ctx: RunContext, registry: str, keys: Iterable[str], today: date) -> lis
 
 
 def _guarded(registry: str, key: str, ask: Callable[[], Outcome]) -> Outcome:
-    """Turn the failures that concern one key into an answer; others stop the step.
+    """Turn a failure of one key's check into that check's status, the failure its evidence.
 
-    The status recorded is the ``outcome`` of the connector's failure-table row that matched
+    The status is the ``outcome`` of the connector's failure-table row that matched
     (connectors.classify): "invalid_input" for malformed input, "unknown" when the registry
-    was unreachable or overloaded (never "invalid": it stays pending for a later run),
-    "security_error" for an unsafe response, "refused" for a number VIES will not check. A row
-    without an outcome (credentials, a wrong endpoint) stops the step."""
+    was unreachable, overloaded or answered something no row foresaw (never "invalid": it stays
+    pending for a later run), "security_error" for an unsafe response, "refused" for a number
+    VIES will not check. A configuration error (credentials, our requester VAT ID, the WSDL)
+    is no answer about the key: it ends the registry's step (``_run_step``)."""
     try:
         return ask()
     except ConnectorError as exc:
-        if exc.outcome is None:
+        if exc.kind is Kind.CONFIG:
             raise
         if exc.kind is Kind.SECURITY:
             log.warning("%s answered %s with an unsafe response: %s", registry, key, exc)
-        return exc.outcome, {"reason": str(exc), "code": exc.detail}, None
+        return exc.outcome or UNKNOWN, {"reason": str(exc), "code": exc.detail}, None
 
 
 def _store_check(session: Session, ctx: RunContext, registry: str, key: str, today: date,
@@ -113,59 +161,54 @@ def _store_check(session: Session, ctx: RunContext, registry: str, key: str, tod
             setattr(row, name, value)
 
 
+def _standing(outcome: Outcome, reason: str) -> Outcome:
+    """A "not found" that contradicts what the registry said before: the record stands, the
+    check is unknown (asked again), and the answer is kept as its evidence."""
+    status, detail, identifier = outcome
+    return UNKNOWN, {**detail, "answered": status, "reason": reason}, identifier
+
+
 # --- ARES ------------------------------------------------------------------------------------
 
 
-def check_ares(ctx: RunContext, connector: Any) -> Counter[str]:
-    spec, today, counts = ctx.config.spec("ares"), utcnow().date(), Counter[str]()
-    for ico in due(ctx, "ares", _identifiers(ctx, "company_id", czech_only=True), today):
-        result: list[Any] = []
-        outcome = _guarded("ares", ico, lambda i=ico: _ares_answer(connector, i, result))
-        with session_scope(ctx.engine) as session:
-            _store_check(session, ctx, "ares", ico, today, outcome)
-            if outcome[0] in ("found", "not_found"):
-                _store_subject(session, spec, ico, result[0].payload or None, ctx.run_id)
-        counts[f"ares_{outcome[0]}"] += 1
-    return counts
+def ask_ares(ctx: RunContext, connector: Any, keys: list[str], until: float | None) -> Answers:
+    return one_by_one(keys, lambda ico: _guarded("ares", ico, lambda: _ares_answer(
+        connector.lookup(ico, until))), until)
 
 
-def _ares_answer(connector: Any, ico: str, keep: list[Any]) -> Outcome:
-    result = connector.lookup(ico)
-    keep.append(result)
+def _ares_answer(result: Any) -> Outcome:
+    # found: the detail is the subject itself (the evidence, and what _store_ares maps)
     return ("found" if result.found else "not_found"), result.payload or result.error or {}, None
 
 
-def _store_subject(session: Session, spec: Any, ico: str, payload: dict[str, Any] | None,
-                   run_id: str) -> None:
-    session.execute(delete(CanonicalRecord).where(CanonicalRecord.system == "ares",
-                                                  CanonicalRecord.record_id == ico))
-    if payload is None:
-        return
+def _store_ares(session: Session, ctx: RunContext, ico: str, outcome: Outcome) -> Outcome:
+    known = session.get(CanonicalRecord, ("ares", ico))
+    if outcome[0] == "not_found" and known is not None:
+        return _standing(outcome, "ARES found no subject for an IČO it knew: the last answer "
+                                  "stands until ARES answers again")
+    if outcome[0] != "found":
+        return outcome
     try:
-        values = map_record(spec, payload).present()
-    except MappingError:
-        return  # the evidence is kept in RegistryCheck; an unreadable subject decides nothing
-    session.add(CanonicalRecord(system="ares", record_id=ico, values=values,
-                                source_hash=payload.get("datumAktualizace", ""), run_id=run_id))
+        values = map_record(ctx.config.spec("ares"), outcome[1]).present()
+    except MappingError as exc:  # an unreadable subject decides nothing: the last one stands
+        return UNKNOWN, {**outcome[1], "reason": f"the ARES subject cannot be read: {exc}"}, None
+    if known is not None:
+        session.delete(known)
+        session.flush()
+    session.add(CanonicalRecord(system="ares", record_id=ico, values=values, run_id=ctx.run_id,
+                                source_hash=outcome[1].get("datumAktualizace", "")))
+    return outcome
 
 
 # --- ISIR ------------------------------------------------------------------------------------
 
 
-def check_isir(ctx: RunContext, connector: Any) -> Counter[str]:
-    today, counts = utcnow().date(), Counter[str]()
-    for ico in due(ctx, "isir", _identifiers(ctx, "company_id", czech_only=True), today):
-        outcome = _guarded("isir", ico, lambda i=ico: _isir_answer(connector, i))
-        with session_scope(ctx.engine) as session:
-            _store_check(session, ctx, "isir", ico, today, outcome)
-            if outcome[0] in ("insolvent", "clear"):
-                _store_insolvency(session, ico, outcome[0] == "insolvent", ctx.run_id)
-        counts[f"isir_{outcome[0]}"] += 1
-    return counts
+def ask_isir(ctx: RunContext, connector: Any, keys: list[str], until: float | None) -> Answers:
+    return one_by_one(keys, lambda ico: _guarded("isir", ico, lambda: _isir_answer(
+        connector.lookup(ico, until))), until)
 
 
-def _isir_answer(connector: Any, ico: str) -> Outcome:
-    result = connector.lookup(ico)
+def _isir_answer(result: Any) -> Outcome:
     cases = [_case(p) for p in result.proceedings]
     detail = {"proceedings": result.proceedings, "case": "; ".join(cases) or None,
               "code": result.error_code, "synced_at": result.synced_at}
@@ -178,39 +221,53 @@ def _case(row: dict[str, Any]) -> str:
             f" ({row.get('druhStavKonkursu')})")
 
 
-def _store_insolvency(session: Session, ico: str, insolvent: bool, run_id: str) -> None:
-    session.execute(delete(CanonicalRecord).where(CanonicalRecord.system == "isir",
-                                                  CanonicalRecord.record_id == ico))
-    if insolvent:
+def _store_isir(session: Session, ctx: RunContext, ico: str, outcome: Outcome) -> Outcome:
+    """An insolvency is stored; it is cleared only by ISIR listing its proceedings as ended,
+    not by WS2 ("no record found") nor by a failed check."""
+    status, detail, _ = outcome
+    known = session.get(CanonicalRecord, ("isir", ico))
+    if status == "clear" and not detail.get("proceedings") and known is not None:
+        return _standing(outcome, "ISIR lists no proceeding for a known insolvency: it stands "
+                                  "until ISIR lists the proceeding as ended")
+    if status not in ("insolvent", "clear"):
+        return outcome
+    if known is not None:
+        session.delete(known)
+        session.flush()
+    if status == "insolvent":
         values = {"company_id": ico, "registry_status": "insolvent"}
         # Hashed by content, not by run: a daily re-check that finds the same insolvency is no
         # change, so the record keeps its hub id instead of being matched again.
         session.add(CanonicalRecord(system="isir", record_id=ico, source_hash=content_hash(values),
-                                    values=values, run_id=run_id))
+                                    values=values, run_id=ctx.run_id))
+    return outcome
 
 
 # --- VIES ------------------------------------------------------------------------------------
 
 
-def check_vies(ctx: RunContext, connector: Any) -> Counter[str]:
-    """All due VAT IDs in one batch: the connector caps concurrency per member state."""
-    today, counts = utcnow().date(), Counter[str]()
-    todo = due(ctx, "vies", _identifiers(ctx, "vat_id", czech_only=False), today)
-    for vat_id, result in connector.check_many(todo).items():
-        outcome = _guarded("vies", vat_id, lambda r=result: _vies_answer(r))
-        with session_scope(ctx.engine) as session:
-            _store_check(session, ctx, "vies", vat_id, today, outcome)
-        counts[f"vies_{outcome[0]}"] += 1
-    return counts
+def ask_vies(ctx: RunContext, connector: Any, keys: list[str], until: float | None) -> Answers:
+    """All due VAT IDs in one batch: the connector caps concurrency per member state and yields
+    each answer as it arrives, until the deadline."""
+    for vat_id, result in connector.check_each(keys, until):
+        yield vat_id, _guarded("vies", vat_id, lambda r=result: _vies_answer(r))
 
 
 def _vies_answer(result: Any) -> Outcome:
     if isinstance(result, ConnectorError):
-        raise result  # classified by _guarded; configuration errors stop the step
+        raise result  # classified by _guarded
     detail = {"name": result.name, "address": result.address, "fault": result.fault,
               "operation": result.operation,
               "request_date": result.request_date.isoformat() if result.request_date else None}
     return result.status, detail, result.request_identifier
+
+
+def _store_vies(session: Session, ctx: RunContext, vat_id: str, outcome: Outcome) -> Outcome:
+    return outcome  # VIES holds no canonical record: the check is the whole answer
+
+
+KEYS = {"ares": ("company_id", True), "isir": ("company_id", True), "vies": ("vat_id", False)}
+STORES: dict[str, Store] = {"ares": _store_ares, "isir": _store_isir, "vies": _store_vies}
 
 
 # --- evidence for the golden record's lineage ------------------------------------------------
@@ -218,12 +275,13 @@ def _vies_answer(result: Any) -> Outcome:
 
 def evidence(session: Session, registry: str, key: str | None,
              on: date | None = None) -> dict[str, Any] | None:
-    """The latest final check of ``key`` (on or before ``on``), as lineage evidence."""
+    """The latest check of ``key`` (on or before ``on``) in which the registry said something
+    about it (``EVIDENCE``), as lineage evidence; a failed or refused check never is."""
     if not key:
         return None
     query = select(RegistryCheck).where(
         RegistryCheck.registry_name == registry, RegistryCheck.key == key,
-        RegistryCheck.status.not_in(PENDING))
+        RegistryCheck.status.in_(EVIDENCE.get(registry, ())))
     if on is not None:
         query = query.where(RegistryCheck.checked_on <= on)
     check = session.scalar(query.order_by(RegistryCheck.checked_on.desc()).limit(1))

@@ -47,6 +47,7 @@ def build_report(ctx: RunContext) -> RunReport:
             fields=field_agreement(session, ctx.config, records, diffs, previous),
             trend=trend(session, runs, [line.system for line in lines]),
             findings=_findings(session, _money_system(ctx)),
+            registry_notes=registry_notes(figures),
             quarantine=[_row(q) for q in session.scalars(
                 select(Quarantine).where(Quarantine.run_id == ctx.run_id))])
 
@@ -100,7 +101,8 @@ def _money_system(ctx: RunContext) -> str:
 # What an accountant reads for each registry answer that needs a look before invoicing.
 VAT_PROBLEMS = {"invalid": "VAT ID invalid", "invalid_input": "VAT ID malformed",
                 "unknown": "unknown: VAT ID not confirmed, re-check pending",
-                "security_error": "unknown: VIES response refused as unsafe, re-check pending"}
+                "security_error": "unknown: VIES response refused as unsafe, re-check pending",
+                "refused": "unknown: VIES refused to check this VAT ID"}
 
 
 def _findings(session: Session, money_system: str) -> list[Finding]:
@@ -114,18 +116,37 @@ def _findings(session: Session, money_system: str) -> list[Finding]:
         vat = latest.get(("vies", values.get("vat_id")))
         if vat is not None and vat.status in VAT_PROBLEMS:
             found.append(_finding(hub_id, values, values["vat_id"], VAT_PROBLEMS[vat.status], vat))
-        isir = latest.get(("isir", values.get("company_id")))
-        if values.get("registry_status") == "insolvent" or (isir and isir.status == "insolvent"):
+        # A status is shown with the answer that said so, never with a later failed check.
+        isir = latest.get(("isir", values.get("company_id"), "insolvent"))
+        if values.get("registry_status") == "insolvent" or isir is not None:
             found.append(_finding(hub_id, values, values.get("company_id", ""), "insolvent", isir))
         if values.get("registry_status") == "dissolved":
-            ares = latest.get(("ares", values.get("company_id")))
+            ares = latest.get(("ares", values.get("company_id"), "found"))
             found.append(_finding(hub_id, values, values.get("company_id", ""), "dissolved", ares))
     return [_with_accounting(session, f, money_system) for f in found]
 
 
-def _latest_checks(session: Session) -> dict[tuple[str, str], RegistryCheck]:
-    checks = session.scalars(select(RegistryCheck).order_by(RegistryCheck.checked_at))
-    return {(c.registry_name, c.key): c for c in checks}
+def _latest_checks(session: Session) -> dict[tuple[str, ...], RegistryCheck]:
+    """The latest check of each key, as (registry, key), and of each of its answers, as
+    (registry, key, status)."""
+    latest: dict[tuple[str, ...], RegistryCheck] = {}
+    for check in session.scalars(select(RegistryCheck).order_by(RegistryCheck.checked_at)):
+        latest[(check.registry_name, check.key)] = check
+        latest[(check.registry_name, check.key, check.status)] = check
+    return latest
+
+
+def registry_notes(figures: dict[tuple[str, str], int]) -> list[str]:
+    """What a registry step left unchecked in this run, one line per registry."""
+    notes = []
+    for registry in ("ares", "isir", "vies"):
+        if figures.get(("registries", f"{registry}_config_error")):
+            notes.append(f"{registry.upper()} was not checked in this run: its configuration "
+                         "failed (the run log says why); its checks are due in the next run.")
+        elif left := figures.get(("registries", f"{registry}_left"), 0):
+            notes.append(f"{registry.upper()}: {left} check(s) not answered before the step's "
+                         "deadline; they are due in the next run.")
+    return notes
 
 
 def _finding(hub_id: str, values: dict, identifier: str, problem: str,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.errors import BadRecordError, RemoteRefusedError, SecurityError, TransientError
+from connectors.errors import BadRecordError, SecurityError, TransientError
 from connectors.registries.isir import WSDL, IsirConnector, Settings, ended, local_documents
+from connectors.soap import ContractError
 from tests.fixtures.soap import FAST_RETRY
 
 pytestmark = pytest.mark.integration
@@ -44,7 +45,7 @@ def test_malformed_ico_is_refused_without_a_call(isir, isir_service):
 
 
 @pytest.mark.parametrize(("modes", "error", "requests_made"), [
-    (["http503", "http503"], TransientError, 2), (["html"], RemoteRefusedError, 1),
+    (["http503", "http503"], TransientError, 2), (["html", "html"], TransientError, 2),
     (["doctype"], SecurityError, 1), (["entity_bomb"], SecurityError, 1)])
 def test_failures_are_classified(isir, isir_service, modes, error, requests_made):
     isir_service.fail_next(*modes)
@@ -65,3 +66,11 @@ def test_the_wsdl_import_is_served_locally_never_fetched():
                                              ("MYLNÝ ZÁP.", True), ("ZRUŠENO VS", True)])
 def test_ended(state, over):
     assert ended(state) is over
+
+
+def test_a_wsdl_that_does_not_load_is_one_contract_error(isir_conn, tmp_path):
+    (tmp_path / "isir.wsdl").write_bytes(b"<!DOCTYPE html><html><body>moved</body></html>")
+    (tmp_path / "isir.xsd").write_bytes(b"")
+    for wsdl in (tmp_path / "isir.wsdl", tmp_path / "missing.wsdl"):
+        with pytest.raises(ContractError, match="did not load"):
+            IsirConnector(Settings(wsdl_path=wsdl, **FAST_RETRY), isir_conn).load_contract()

@@ -19,6 +19,7 @@ from connectors.errors import (
     TransientError,
 )
 from connectors.registries import ares, isir, vies
+from connectors.soap.security import NotSoapResponse, screen_response
 
 
 def _vies_fault(code: str) -> zx.Fault:
@@ -39,10 +40,14 @@ ROWS: list[tuple[str, Rules, BaseException, type[ConnectorError], Action, str | 
      ConnectorConfigError, Action.FAIL, None, "INVALID_REQUESTER_INFO"),
     ("vies-VAT_BLOCKED", vies.RULES, _vies_fault("VAT_BLOCKED"), RemoteRefusedError,
      Action.REFUSE, "refused", "VAT_BLOCKED"),
-    ("vies-IP_BLOCKED", vies.RULES, _vies_fault("IP_BLOCKED"), RemoteRefusedError, Action.FAIL,
-     None, "IP_BLOCKED"),
+    ("vies-IP_BLOCKED", vies.RULES, _vies_fault("IP_BLOCKED"), RemoteRefusedError,
+     Action.REFUSE, "refused", "IP_BLOCKED"),
     ("vies-unknown-fault", vies.RULES, _vies_fault("SOMETHING_NEW"), RemoteRefusedError,
-     Action.FAIL, None, "Server"),
+     Action.FAIL, "unknown", "Server"),
+    ("vies-html-page", vies.RULES, NotSoapResponse("page", status_code=200), TransientError,
+     Action.RETRY, "unknown", "200"),
+    ("vies-html-404", vies.RULES, NotSoapResponse("page", status_code=404), RemoteRefusedError,
+     Action.FAIL, None, "404"),
     ("vies-http-503", vies.RULES, zx.TransportError("down", status_code=503), TransientError,
      Action.RETRY, "unknown", "503"),
     ("vies-dtd", vies.RULES, zx.DTDForbidden("<!DOCTYPE>", None, None), SecurityError,
@@ -94,3 +99,19 @@ def test_the_unavailable_row_is_the_one_the_connectors_turn_into_unknown() -> No
 def test_an_unknown_vies_fault_names_itself() -> None:
     error = classify(_vies_fault("SOMETHING_NEW"), vies.RULES, system="vies")
     assert str(error) == "[vies] unknown VIES fault: SOMETHING_NEW"
+
+
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("text/html", b"<!DOCTYPE html>\n<html><body>503</body></html>"),
+    ("text/xml", b"<!DOCTYPE html>\n<html><body>503</body></html>"),  # mislabelled
+    ("text/xml", b'<?xml version="1.0"?>\n<!-- gw -->\n<html><body>x</body></html>'),
+    ("text/plain", b"Service Unavailable"),
+])
+def test_a_page_that_is_not_xml_is_not_soap_whatever_its_doctype(content_type, body) -> None:
+    with pytest.raises(NotSoapResponse):
+        screen_response(200, content_type, body)
+
+
+def test_an_xml_body_with_a_dtd_stays_a_security_error() -> None:
+    with pytest.raises(zx.DTDForbidden):
+        screen_response(200, "text/xml", b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "x">]><x/>')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from connectors.errors import (
     TransientError,
 )
 from connectors.registries.vies import Settings, ViesConnector, normalise
-from sandbox.vies_service import ViesService
+from connectors.soap import ContractError
+from sandbox.soap_server import Response
+from sandbox.vies_service import HTML_ERROR_PAGE, ViesService
 from tests.fixtures.soap import FAST_RETRY, loopback_conn
 
 pytestmark = pytest.mark.integration
@@ -84,6 +87,13 @@ def test_ec_test_numbers_that_are_not_answers(vies, vies_service, number, error)
     assert vies_service.checked.count("BE" + number) == 1  # refusals are never retried
 
 
+def test_an_undocumented_fault_is_not_retried_and_leaves_the_number_unknown(vies, vies_service):
+    vies_service.records["BE0999999999"] = {"fault": "QUOTA_EXCEEDED"}
+    with pytest.raises(RemoteRefusedError, match="unknown VIES fault: QUOTA_EXCEEDED") as err:
+        vies.check_vat("BE", "0999999999")
+    assert err.value.outcome == "unknown" and vies_service.checked == ["BE0999999999"]
+
+
 @pytest.mark.parametrize("country_number", [("XX", "12345678"), ("CZ", "25596641-ABC-123456"),
                                             ("CZ", "1"), ("US", "123456789")])
 def test_input_that_cannot_match_is_refused_before_calling(vies, vies_service, country_number):
@@ -92,14 +102,23 @@ def test_input_that_cannot_match_is_refused_before_calling(vies, vies_service, c
     assert err.value.detail == "INVALID_INPUT" and vies_service.checked == []
 
 
-@pytest.mark.parametrize(("mode", "error"), [("doctype", SecurityError),
-                                             ("entity_bomb", SecurityError),
-                                             ("html", RemoteRefusedError)])
-def test_unsafe_or_non_soap_responses_fail_at_once(vies, vies_service, mode, error):
+@pytest.mark.parametrize("mode", ["doctype", "entity_bomb"])
+def test_unsafe_responses_fail_at_once(vies, vies_service, mode):
     vies_service.fail_next(mode)
-    with pytest.raises(error):
+    with pytest.raises(SecurityError):
         vies.check_vat("CZ", "25596641")
     assert vies_service.requests_served == 1
+
+
+@pytest.mark.parametrize("mode", ["html", "html_page:200", "html_page:503"])
+def test_an_html_page_is_a_transport_failure_and_retried(vies, vies_service, mode):
+    """A page starting with <!DOCTYPE html> is no XML at all: never parsed, never a DTD."""
+    vies_service.fail_next(mode)
+    assert vies.check_vat("CZ", "25596641").status == "valid"
+    vies_service.fail_next(mode, mode, mode)
+    with pytest.raises(TransientError, match="not XML|HTTP 503"):
+        vies.check_vat("CZ", "25596641")
+    assert vies_service.requests_served == 2 + 3  # each page was retried, up to the bound
 
 
 def test_vies_down_is_transient_not_unknown(vies, vies_service):
@@ -207,3 +226,60 @@ def test_test_connection(vies):
 ])
 def test_normalise(country, number, expected):
     assert normalise(country, number) == expected
+
+
+def test_requests_given_up_at_the_timeout_still_count_against_the_cap():
+    """Answers slower than the timeout: each request given up stays counted until VIES really
+    ends it, so VIES never sees more than the cap in flight (it measures ``peak``)."""
+    ids = [f"CZ{10_000_000 + i}" for i in range(4)]
+    service = ViesService({v: {"valid": True, "slow": 0.3} for v in ids})
+    service.start()
+    try:
+        vies = ViesConnector(Settings(max_concurrent_per_country=2, max_workers=4,
+                                      operation_timeout=0.1, retry_attempts=3, **FAST_RETRY),
+                             loopback_conn("vies", service.port))
+        results = vies.check_many(ids)
+    finally:
+        service.stop()
+    assert service.gauge.peak["CZ"] == 2
+    assert len(service.checked) > len(ids)  # timed out and retried, yet never above the cap
+    assert all(isinstance(r, TransientError) and "timed out" in str(r) for r in results.values())
+
+
+def test_a_batch_yields_each_answer_as_it_arrives_and_stops_at_the_deadline():
+    ids = [f"CZ{10_000_000 + i}" for i in range(10)]
+    service = ViesService({v: {"valid": True} for v in ids}, latency=0.2)
+    service.start()
+    try:
+        vies = ViesConnector(Settings(max_concurrent_per_country=1, max_workers=2, **FAST_RETRY),
+                             loopback_conn("vies", service.port))
+        started = time.monotonic()
+        answered = list(vies.check_each(ids, until=started + 0.5))
+        elapsed = time.monotonic() - started
+    finally:
+        service.stop()
+    assert 1 <= len(answered) <= 3 and elapsed < 0.8  # one at a time, 0.2 s each
+    assert all(check.status == "valid" for _, check in answered)
+
+
+def test_a_wsdl_url_that_serves_html_is_one_contract_error(vies_conn, vies_service):
+    vies_service.wsdl_answer = Response(200, HTML_ERROR_PAGE, "text/html")
+    vies = ViesConnector(Settings(wsdl_url=f"{vies_service.url}?wsdl", retry_attempts=2,
+                                  **FAST_RETRY), vies_conn)
+    with pytest.raises(ContractError, match=r"WSDL at http://127.0.0.1:\d+/\S+ did not load"):
+        vies.load_contract()
+    assert vies_service.requests_served == 2 and vies_service.checked == []
+
+
+def test_a_wsdl_file_that_is_not_a_wsdl_is_one_contract_error(vies_conn, tmp_path):
+    page = tmp_path / "vies.wsdl"
+    page.write_bytes(HTML_ERROR_PAGE)
+    for settings in (Settings(wsdl_path=page), Settings(wsdl_path=tmp_path / "missing.wsdl")):
+        with pytest.raises(ContractError):
+            ViesConnector(settings, vies_conn).load_contract()
+
+
+def test_the_wsdl_fetched_from_the_endpoint_is_used(vies_conn, vies_service):
+    vies = ViesConnector(Settings(wsdl_url=f"{vies_service.url}?wsdl", **FAST_RETRY), vies_conn)
+    vies.load_contract()
+    assert vies.check_vat("CZ", "25596641").status == "valid"

@@ -187,7 +187,7 @@ def test_settings_forbid_unknown_keys():
     (["fault:Server.Busy", "fault:Server.Busy"], TransientError, 2),
     (["slow:0.3", "slow:0.3"], TransientError, 2),
     (["http404"], RemoteRefusedError, 1),
-    (["html"], RemoteRefusedError, 1),
+    (["html", "html"], TransientError, 2),  # an HTML page is no answer: retried
     (["doctype"], SecurityError, 1),
     (["entity_bomb"], SecurityError, 1),
 ], ids=["500", "502", "server-fault", "timeout", "404", "html-200", "xxe", "entity-bomb"])

@@ -7,13 +7,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from connectors.errors import RemoteRefusedError
 from connectors.registries.isir import IsirConnector
 from connectors.registries.isir import Settings as IsirSettings
 from core.clock import utcnow
 from hub.pipeline.context import RunContext, metrics
 from hub.pipeline.reconcile import reconcile_run
-from hub.pipeline.registries import check_isir, check_registries, evidence, field_evidence
+from hub.pipeline.registries import check_registries, due, evidence, field_evidence
 from hub.pipeline.report import build_report
 from hub.pipeline.runs import start_run
 from hub.store.db import session_scope
@@ -61,7 +60,8 @@ def _next_run(ctx: RunContext) -> RunContext:
 
 def test_each_answer_is_stored_with_its_evidence(ctx, isir):
     counts = check_registries(ctx)  # hub.yaml's registries: ARES, VIES and ISIR
-    assert check_isir(ctx, isir) == {}  # every ISIR answer was final: the day's cache
+    icos = ["01603094", "25596641", "27074358"]
+    assert due(ctx, "isir", icos, utcnow().date()) == []  # every ISIR answer was final
     assert counts == {"ares_found": 2, "ares_not_found": 1, "vies_valid": 1, "vies_invalid": 1,
                       "vies_unknown": 1, "isir_insolvent": 1, "isir_clear": 2}
     checks = _checks(ctx)
@@ -190,9 +190,3 @@ def test_a_number_vies_will_not_check_is_recorded_as_refused_by_its_row(ctx, vie
     check = _checks(ctx)[("vies", "BE400")]
     assert (check.status, check.detail["code"]) == ("refused", "VAT_BLOCKED")
     assert check_registries(_next_run(ctx)) == {}  # a final answer: the day's cache
-
-
-def test_our_address_blocked_stops_the_step(ctx, vies_service):
-    _only_vat_ids(ctx, "BE401")  # EC test number 401: fault IP_BLOCKED, every check would fail
-    with pytest.raises(RemoteRefusedError, match="IP_BLOCKED"):
-        check_registries(ctx)
