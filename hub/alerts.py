@@ -68,16 +68,18 @@ def _connection(conn_id: str) -> ConnectionInfo | None:
 
 
 def webhook_url(conn: ConnectionInfo) -> str:
-    """http(s)://host[:port]/endpoint: the scheme in the connection's schema, the path in extra."""
-    scheme = conn.schema or "https"
-    port = f":{conn.port}" if conn.port else ""
-    endpoint = str(conn.extra.get("endpoint", "/"))
-    return f"{scheme}://{conn.host}{port}/{endpoint.lstrip('/')}"
+    """http(s)://host[:port]/endpoint: the scheme in the connection's schema, the path in extra;
+    plain http off loopback only with extra ``allow_insecure: true`` (the token is in a header)."""
+    from connectors.http import endpoint_url
+
+    return endpoint_url(conn, "/")
 
 
 def _post_webhook(alert: Alert, config: AlertConfig) -> bool:
-    import urllib.error
-    import urllib.request
+    import requests
+
+    from connectors.errors import ConnectorConfigError
+    from connectors.http import http_session
 
     conn = _connection(config.webhook_conn_id or "")
     if conn is None:
@@ -87,12 +89,13 @@ def _post_webhook(alert: Alert, config: AlertConfig) -> bool:
     if token:
         headers["Authorization"] = f"Bearer {token}"
     body = json.dumps({"text": alert.subject, **asdict(alert)}).encode("utf-8")
-    request = urllib.request.Request(webhook_url(conn), data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=config.timeout_seconds) as response:
-            return 200 <= response.status < 300
-    except (urllib.error.URLError, OSError) as e:  # HTTPError is a URLError
-        log.warning("alert webhook %s failed: %s", config.webhook_conn_id, e)
+    try:  # the guarded session never re-posts the alert (and its token) to another address
+        with http_session(conn) as session:
+            response = session.post(webhook_url(conn), data=body, headers=headers,
+                                    timeout=config.timeout_seconds)
+        return 200 <= response.status_code < 300
+    except (ConnectorConfigError, requests.RequestException) as e:
+        log.warning("alert webhook %s failed: %s", config.webhook_conn_id, _one_line(e))
         return False
 
 

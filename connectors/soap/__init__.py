@@ -1,8 +1,10 @@
 """Shared plumbing for the HTTP-based connectors (SOAP via zeep, and ARES over plain requests).
 
 Three things every HTTP connector needs and must get the same way:
-- where the system lives, read from the Airflow connection (``endpoint_url``);
-- a configured ``requests.Session`` (``http_session``), never zeep's or requests' defaults;
+- where the system lives, read from the Airflow connection (``endpoint_url``, in
+  ``connectors.http``: plain http off loopback refused unless allowed);
+- a configured ``requests.Session`` (``http_session``, also ``connectors.http``: no redirect for
+  a POST), never zeep's or requests' defaults;
 - one failure table (``connectors.classify``) turning driver exceptions, HTTP statuses and SOAP
   faults into the ``connectors.errors`` tree, so a failure is classified once, at the boundary.
 
@@ -26,6 +28,7 @@ from zeep import exceptions as zx
 
 from connectors.classify import Answered, Rule, Rules, classify
 from connectors.errors import Action, ConnectorConfigError, ConnectorError, Kind
+from connectors.http import RedirectRefused, endpoint_url, http_session  # noqa: F401 (re-exported)
 from connectors.retry import call_with_retry, retrying
 from connectors.soap.security import (
     MaskingTransport,
@@ -33,7 +36,6 @@ from connectors.soap.security import (
     screen_response,
     secure_zeep_settings,
 )
-from core.connections import ConnectionInfo
 
 T = TypeVar("T")
 
@@ -58,34 +60,6 @@ class HttpSettings(BaseModel):
     def request_timeout(self) -> tuple[float, float]:
         # requests takes (connect, read): a dead host fails fast, a slow answer gets its time.
         return (self.connect_timeout, self.operation_timeout)
-
-
-def endpoint_url(conn: ConnectionInfo, default_path: str) -> str:
-    """``scheme://host[:port]/path`` from the connection; ``extra.endpoint`` overrides the path.
-
-    The scheme is ``conn.schema`` when it is http/https, else ``extra.scheme``, else https:
-    plain HTTP must be asked for explicitly.
-    """
-    if not conn.host:
-        raise ConnectorConfigError(f"connection {conn.conn_id!r} has no host")
-    scheme = conn.schema if conn.schema in ("http", "https") else conn.extra.get("scheme", "https")
-    if scheme not in ("http", "https"):
-        raise ConnectorConfigError(f"connection {conn.conn_id!r}: scheme must be http or https")
-    port = f":{conn.port}" if conn.port else ""
-    path = str(conn.extra.get("endpoint") or default_path)
-    return f"{scheme}://{conn.host}{port}/{path.lstrip('/')}"
-
-
-def http_session(conn: ConnectionInfo) -> requests.Session:
-    """A session with TLS verification on (``extra.verify`` may name a CA bundle). Proxies come
-    only from ``extra.proxy``, never from the environment by surprise."""
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = conn.extra.get("verify", True)
-    if conn.extra.get("proxy"):
-        session.proxies = {"http": conn.extra["proxy"], "https": conn.extra["proxy"]}
-    session.headers["User-Agent"] = "custhub"
-    return session
 
 
 def zeep_client(wsdl: Path | str, session: requests.Session, settings: HttpSettings,
@@ -173,6 +147,9 @@ TRANSPORT: Rules = (
          exception=zx.ExternalReferenceForbidden, outcome=SECURITY_ERROR),
     Rule(Action.FAIL, Kind.SECURITY, "TLS verification failed",
          exception=requests.exceptions.SSLError, outcome=SECURITY_ERROR),
+    # the configured address moved: re-sending a POST (body, WS-Security header) elsewhere is
+    # not ours to decide, so the admin is told where it pointed
+    Rule(Action.FAIL, Kind.CONFIG, "HTTP {status}: {text}", exception=RedirectRefused),
     Rule(Action.RETRY, Kind.TRANSIENT, "timed out", exception=requests.exceptions.Timeout,
          outcome=UNKNOWN),
     Rule(Action.RETRY, Kind.TRANSIENT, "connection failed",

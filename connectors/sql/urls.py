@@ -8,7 +8,9 @@ Fields read, by ``conn_type``:
 - ``odbc`` (pyodbc): extra ``dsn`` *or* extra ``driver`` (a driver name registered in
   odbcinst.ini) with host, port, schema (= DATABASE); login (UID), password (PWD); extra
   ``sqlalchemy_scheme`` (default ``mssql+pyodbc``, as Airflow's OdbcHook); any other extra is
-  passed on as a connect-string attribute, but may not name DRIVER, DSN, SERVER, UID, PWD...
+  passed on as a connect-string attribute if the driver's allowlist has it (connectors.sql.
+  odbc_keys): never a key, or a driver's alias of one, that picks the server, database or user,
+  runs SQL on connect, loads code or writes files.
 
 Passwords never enter URL text that could be printed: native URLs keep it in ``URL.password``
 (masked by ``str(url)``); the ODBC password is added to the connect string only at connect
@@ -27,6 +29,7 @@ from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.postgresql.base import PGDialect
 
 from connectors.errors import ConnectorConfigError
+from connectors.sql.odbc_keys import allowed_keys
 from core.connections import ConnectionInfo
 
 NATIVE_SCHEMES = {
@@ -41,8 +44,6 @@ _TIMEOUT_ARG = {"pysqlite": "timeout", "psycopg2": "connect_timeout", "pymysql":
                 "pyodbc": "timeout"}
 # the ODBC spec's characters that force a value into braces, plus edge spaces
 _NEEDS_BRACES = re.compile(r"[\[\]{}(),;?*=!@]|^\s|\s$")
-_RESERVED = frozenset({"DRIVER", "DSN", "FILEDSN", "SAVEFILE", "SERVER", "SERVERNAME", "ADDRESS",
-                       "ADDR", "DATABASE", "PORT", "UID", "USER", "PWD", "PASSWORD"})
 _ATTRIBUTE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 # connect-string attributes a dialect needs whatever the DSN says (extras may still set them):
 # psqlODBC's server-side prepare cannot type the untyped parameters of PostgreSQL reflection;
@@ -82,7 +83,8 @@ class _MysqlExtras(BaseModel):
 
 
 class OdbcExtras(BaseModel):
-    """Known keys are typed; the rest become connect-string attributes (checked below)."""
+    """Known keys are typed; the rest become connect-string attributes, each of which must be on
+    the allowlist of the driver behind ``sqlalchemy_scheme`` (``connectors.sql.odbc_keys``)."""
 
     model_config = ConfigDict(extra="allow")
     dsn: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_.-]+( [A-Za-z0-9_.-]+)*$")
@@ -93,9 +95,11 @@ class OdbcExtras(BaseModel):
 
     def attributes(self) -> dict[str, str]:
         attrs = {key: _scalar(key, value) for key, value in (self.model_extra or {}).items()}
-        bad = sorted(k for k in attrs if k.upper() in _RESERVED or not _ATTRIBUTE.fullmatch(k))
-        if bad:
-            raise ConnectorConfigError(f"ODBC extras may not set {bad}")
+        driver, allowed = allowed_keys(self.sqlalchemy_scheme)
+        bad = sorted(k for k in attrs if k.upper() not in allowed or not _ATTRIBUTE.fullmatch(k))
+        if bad:  # keys only: a value may be a secret
+            raise ConnectorConfigError(f"ODBC extras may not set {bad} for {driver}; allowed: "
+                                       f"{', '.join(sorted(allowed))}")
         return attrs
 
 

@@ -22,7 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from hub import review
 from hub.web import views
-from hub.web.auth import Authenticator, PasswordUsers, csrf_ok, csrf_token, start_session
+from hub.web.auth import Authenticator, PasswordUsers, csrf_ok, csrf_token
 from mappings.customer import Customer
 
 HERE = Path(__file__).resolve().parent
@@ -112,16 +112,28 @@ def _login_routes(app: FastAPI) -> None:
     @app.post("/login", name="login")
     async def login(request: Request, csrf: Text, username: Text, password: Text) -> Response:
         _check_csrf(request, csrf)
-        auth = app.state.auth
-        if not isinstance(auth, PasswordUsers) or not auth.check(username.strip(), password):
+        auth, name = app.state.auth, username.strip()
+        if not isinstance(auth, PasswordUsers):
+            return RedirectResponse(auth.login_url(request), status_code=303)
+        address = request.client.host if request.client else "unknown"
+        wait = auth.throttle.retry_after(name, address)
+        if wait:  # checked before the password: no guess is tried, no scrypt is spent
+            response = _page(request, "message.html", None, status_code=429,
+                             message=f"Too many failed logins. Try again in {wait} seconds.")
+            response.headers["Retry-After"] = str(wait)
+            return response
+        if not auth.check(name, password):
+            auth.throttle.failed(name, address)
             request.session["flash"] = "Unknown user or wrong password."
             return RedirectResponse(request.url_for("login_page"), status_code=303)
-        start_session(request, username.strip())
+        auth.log_in(request, name)
         return RedirectResponse(request.url_for("queue"), status_code=303)
 
     @app.post("/logout", name="logout")
     async def logout(request: Request, csrf: Text) -> Response:
         _check_csrf(request, csrf)
+        if isinstance(app.state.auth, PasswordUsers):
+            app.state.auth.log_out(request)
         request.session.clear()
         return RedirectResponse(request.url_for("login_page"), status_code=303)
 

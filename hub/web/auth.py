@@ -14,12 +14,13 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from fastapi import Request
 
 from core.errors import ConfigError
+from hub.web.guard import LoginThrottle, SessionGuard
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 PBKDF2_MIN_ITERATIONS = 200_000
@@ -79,14 +80,30 @@ class Authenticator(Protocol):
 
 @dataclass(frozen=True)
 class PasswordUsers:
-    """Users and password hashes from hub.yaml (``review.users``) and the environment."""
+    """Users and password hashes from hub.yaml (``review.users``) and the environment; failed
+    logins are throttled and sessions can be ended (``hub.web.guard``)."""
 
     hashes: Mapping[str, str]
     login_form: bool = True
+    sessions: SessionGuard = field(default_factory=SessionGuard)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     async def current_user(self, request: Request) -> str | None:
         name = request.session.get(SESSION_USER)
-        return name if name in self.hashes else None  # a removed user is logged out at once
+        if name not in self.hashes:  # a removed user is logged out at once
+            return None
+        return name if self.sessions.valid(request.session, name, self.hashes[name]) else None
+
+    def log_in(self, request: Request, name: str) -> None:
+        start_session(request, name)
+        self.sessions.stamp(request.session, name, self.hashes[name])
+
+    def log_out(self, request: Request) -> None:
+        """End every session of the user behind this one (a cookie copied elsewhere too)."""
+        name = request.session.get(SESSION_USER)
+        if name in self.hashes and self.sessions.valid(request.session, name, self.hashes[name]):
+            self.sessions.end_all(name)
+        request.session.clear()
 
     def login_url(self, request: Request) -> str:
         return str(request.url_for("login_page"))
