@@ -1,0 +1,44 @@
+"""What one extract of one system does to the store, page by page: the same for a real run
+(each page in its own transaction, with its cursor) and for a dry run's replay
+(``hub.pipeline.preview``: every page in one transaction that is rolled back)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectors.base import Page
+from hub.pipeline.keys import KeyTracker, report_key_drift
+from hub.pipeline.stage import DELETED, mark_deleted, stage_page
+from hub.store.models import ReviewItem
+
+
+class Staging:
+    """Stages pages and marks deletions, keeping what the extract saw across its pages."""
+
+    def __init__(self, system: str, run_id: str, cursor_field: str | None) -> None:
+        self.system, self.run_id, self.cursor_field = system, run_id, cursor_field
+        self.keys = KeyTracker(system)
+
+    def page(self, session: Session, page: Page) -> Counter[str]:
+        counts = stage_page(session, self.system, page, self.run_id,
+                            cursor_field=self.cursor_field, keys=self.keys)
+        counts["extracted"] += len(page.records) + len(page.rejects)
+        return counts
+
+    def deletions(self, session: Session, present: Iterable[str]) -> Counter[str]:
+        """Records missing from ``present`` (every key the source has) are deletion candidates;
+        one that went while a new key came with its content is reported as key drift."""
+        deleted = mark_deleted(session, self.system, present, self.run_id)
+        counts = Counter({"deleted_at_source": deleted})
+        if deleted and self.keys.inserted:
+            gone = session.scalars(select(ReviewItem.record_id).where(
+                ReviewItem.kind == DELETED, ReviewItem.system == self.system,
+                ReviewItem.run_id == self.run_id, ReviewItem.status == "open"))
+            ignore = [self.cursor_field] if self.cursor_field else []
+            counts["key_drift"] = report_key_drift(session, self.system, self.run_id,
+                                                   self.keys.inserted, list(gone), ignore)
+        return counts
