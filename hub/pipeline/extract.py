@@ -93,7 +93,8 @@ def extract(ctx: RunContext, system: str, *, detect_deletions: bool = True,
                 if plan.full_scan:
                     seen.update(_keys(page))
                 if plan.detect_deletions and _is_complete_export(connector, page):
-                    counts.update(_deletions(session, ctx, plan, staging, file_keys))
+                    counts.update(_deletions(session, ctx, plan, staging, file_keys,
+                                             from_file=True))
                 if not plan.dry_run:
                     _remember(session, system, page, ctx.run_id,
                               save_cursor=plan.save_cursor and not plan.full_scan)
@@ -117,11 +118,11 @@ def _take(session: Session, ctx: RunContext, plan: _Plan, staging: Staging,
 
 
 def _deletions(session: Session, ctx: RunContext, plan: _Plan, staging: Staging,
-               present: Any) -> Counter[str]:
+               present: Any, *, from_file: bool = False) -> Counter[str]:
     if plan.dry_run:
-        preview.keep_present(session, ctx.run_id, staging.system, present)
+        preview.keep_present(session, ctx.run_id, staging.system, present, from_file)
         return Counter()
-    return staging.deletions(session, present)
+    return staging.deletions(session, present, from_file=from_file)
 
 
 def _after_reading(ctx: RunContext, system: str, connector: Any, plan: _Plan, staging: Staging,

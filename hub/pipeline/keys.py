@@ -68,6 +68,14 @@ class KeyTracker:
                 _quarantine(session, self.system, run_id, key, row.payload)
         return admitted
 
+    def doubled(self, session: Session, key: str, run_id: str, counts: Counter[str]) -> None:
+        """A key scan found ``key`` twice: the row this extract staged for it is taken back."""
+        if key in self.duplicated:
+            return
+        self.duplicated.add(key)
+        if key in self.first:
+            self._withdraw(session, key, run_id, counts)
+
     def staged(self, record: RawRecord, outcome: str, before: dict[str, Any] | None) -> None:
         """Note what ``record`` did: "new", "changed" (``before``: the row's old columns),
         "unchanged" or "stale"."""

@@ -37,8 +37,11 @@ def keep_page(session: Session, run_id: str, system: str, page: Page,
     session.add(PreviewPage(run_id=run_id, system=system, body=body))
 
 
-def keep_present(session: Session, run_id: str, system: str, keys: Iterable[str]) -> None:
-    session.add(PreviewPage(run_id=run_id, system=system, body={"present": sorted(set(keys))}))
+def keep_present(session: Session, run_id: str, system: str, keys: Iterable[str],
+                 from_file: bool) -> None:
+    # a list, not a set: a key the scan gives twice is a doubled key
+    session.add(PreviewPage(run_id=run_id, system=system,
+                            body={"present": list(keys), "from_file": from_file}))
 
 
 def sweep(session: Session, run_id: str) -> None:
@@ -64,7 +67,8 @@ def replay(session: Session, run_id: str, systems: Iterable[str]) -> dict[str, C
                 counts[system].update(staging.page(session, _page(body["page"])))
             else:
                 staging = staging or Staging(system, run_id, None)
-                counts[system].update(staging.deletions(session, body["present"]))
+                counts[system].update(staging.deletions(session, body["present"],
+                                                         from_file=body["from_file"]))
     return counts
 
 

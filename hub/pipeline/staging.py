@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,18 +22,28 @@ class Staging:
     def __init__(self, system: str, run_id: str, cursor_field: str | None) -> None:
         self.system, self.run_id, self.cursor_field = system, run_id, cursor_field
         self.keys = KeyTracker(system)
+        self.stale = 0  # stale rows since the last deletion check
 
     def page(self, session: Session, page: Page) -> Counter[str]:
         counts = stage_page(session, self.system, page, self.run_id,
                             cursor_field=self.cursor_field, keys=self.keys)
         counts["extracted"] += len(page.records) + len(page.rejects)
+        self.stale += counts["stale"]
         return counts
 
-    def deletions(self, session: Session, present: Iterable[str]) -> Counter[str]:
+    def deletions(self, session: Session, present: Iterable[str], *,
+                  from_file: bool = False) -> Counter[str]:
         """Records missing from ``present`` (every key the source has) are deletion candidates;
-        one that went while a new key came with its content is reported as key drift."""
-        deleted = mark_deleted(session, self.system, present, self.run_id)
-        counts = Counter({"deleted_at_source": deleted})
+        one that went while a new key came with its content is reported as key drift. A file
+        with stale rows is older than what the hub has: it says nothing about what exists now.
+        A key the scan lists twice is a doubled key: this extract's row of it is taken back."""
+        if from_file and self.stale:
+            self.stale = 0
+            return Counter({"deletions_not_checked": 1})
+        counts: Counter[str] = Counter()
+        deleted = mark_deleted(session, self.system, self._doubles(session, present, counts),
+                               self.run_id)
+        counts["deleted_at_source"] = deleted
         if deleted and self.keys.inserted:
             gone = session.scalars(select(ReviewItem.record_id).where(
                 ReviewItem.kind == DELETED, ReviewItem.system == self.system,
@@ -42,3 +52,12 @@ class Staging:
             counts["key_drift"] = report_key_drift(session, self.system, self.run_id,
                                                    self.keys.inserted, list(gone), ignore)
         return counts
+
+    def _doubles(self, session: Session, present: Iterable[str],
+                 counts: Counter[str]) -> Iterator[str]:
+        seen: set[str] = set()
+        for key in present:
+            if key in seen:
+                self.keys.doubled(session, key, self.run_id, counts)
+            seen.add(key)
+            yield key
