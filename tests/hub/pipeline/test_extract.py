@@ -285,3 +285,19 @@ def test_the_full_comparison_finds_rows_restored_with_an_old_timestamp(
         cursor = s.get(StoredCursor, "accounting").value
     assert cursor["start"].startswith("2026-03-02")  # still past ACC4: never moved back
     assert extract(full(), "accounting").get("extracted", 0) == 0  # not due again for 7 days
+
+
+def test_a_record_rekeyed_at_the_source_is_reported_as_key_drift(accounting: NewRun,
+                                                                 sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    _customers(sqlite_db.engine, "ACC1", "ACC2", "ACC3")
+    extract(accounting(), "accounting")
+    with sqlite_db.engine.begin() as conn:  # ACC2 is now ACC9: same company, same content
+        conn.execute(accounting_db.customers_table.delete().where(
+            accounting_db.customers_table.c.customer_no == "ACC2"))
+    accounting_db.load(sqlite_db.engine, [{"customer_no": "ACC9", "company_name": "Firma ACC2",
+                                           "updated_at": T0 + timedelta(hours=1)}])
+    counts = extract(accounting(), "accounting")
+    assert (counts["new"], counts["deleted_at_source"], counts["key_drift"]) == (1, 1, 1)
+    assert sorted(_reviews(accounting())) == [("deleted_at_source", "ACC2", "open"),
+                                              ("key_drift", "ACC9", "open")]
+    assert extract(accounting(), "accounting").get("key_drift", 0) == 0  # asked once

@@ -93,6 +93,8 @@ def test_an_older_accounting_row_read_in_the_overlap_changes_no_golden_and_sends
     assert Decimal(str(staged.payload["credit_limit"])) == 250_000
     assert Decimal(str(_golden(engine, hub_id)["credit_limit"])) == 250_000
     assert {i: _outbox(engine, "erp", i) for i in erp_ids} == sent  # nothing new to the ERP
+    report = build_report(RunContext(config, engine, result.run_id))
+    assert {line.system: line.stale for line in report.systems}["accounting"] == 1
 
 
 # -- dry runs -----------------------------------------------------------------------------------
