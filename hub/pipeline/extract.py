@@ -166,7 +166,7 @@ def _plan(ctx: RunContext, system: str, connector: Any, detect_deletions: bool,
           full_scan: bool | None, counts: Counter[str]) -> _Plan:
     with session_scope(ctx.engine) as session:
         run = session.get(Run, ctx.run_id)
-        preview.sweep(session, ctx.run_id)
+        preview.sweep(session, ctx.run_id, system)  # whether or not this run is a dry one
         stored = session.get(StoredCursor, system)
         cursor, save_cursor = (stored.value if stored else None), True
         window = _backfill_window(run)

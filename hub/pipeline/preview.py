@@ -44,11 +44,14 @@ def keep_present(session: Session, run_id: str, system: str, keys: Iterable[str]
                             body={"present": list(keys), "from_file": from_file}))
 
 
-def sweep(session: Session, run_id: str) -> None:
-    """Forget the pages of every other run that is over (or was abandoned)."""
+def sweep(session: Session, run_id: str, system: str) -> None:
+    """Forget the pages of every other run that is over (or was abandoned), and what this run
+    kept of ``system`` before: an extract run again (a retried task) starts over."""
     over = select(Run.id).where(Run.status != "running")
     session.execute(delete(PreviewPage).where(PreviewPage.run_id != run_id,
                                               PreviewPage.run_id.in_(over)))
+    session.execute(delete(PreviewPage).where(PreviewPage.run_id == run_id,
+                                              PreviewPage.system == system))
 
 
 def replay(session: Session, run_id: str, systems: Iterable[str]) -> dict[str, Counter[str]]:

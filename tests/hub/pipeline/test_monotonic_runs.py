@@ -3,7 +3,7 @@ the next real run sees, and a source's doubled key is quarantined while the run 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -152,21 +152,30 @@ def test_a_backfill_dry_run_changes_nothing_the_next_real_run_sees(
     acc_no = _linked(engine, "accounting", "crm")[0]
     _set_accounting(sandbox_estate.accounting, acc_no, phone="+420 777 000 111",
                     updated_at=_utc_now())
+    partners = sandbox_estate.erp.partners()  # and the ERP tomorrow's file, one partner changed
+    partners[0]["TELEFON"] = "+420 777 000 222"
+    sandbox_estate.erp.load(partners)
+    sandbox_estate.erp.export(date.today() + timedelta(days=1))
     before = _store_state(engine)
+    export_dir = sandbox_estate.root / "erp" / "export"
+    exports = sorted(p.name for p in export_dir.iterdir())
 
     window = (modified - timedelta(days=2), datetime.now(UTC) + timedelta(days=1))
     dry = _backfill(hub_config, window, dry_run=True)
 
     assert _store_state(engine) == before  # no cursor, no staging, no ledger, no golden
+    assert sorted(p.name for p in export_dir.iterdir()) == exports  # left for the real run
     with session_scope(engine) as session:
         figures = metrics(session, dry)
         kept = session.scalar(select(sa.func.count()).select_from(PreviewPage))
     assert figures[("crm", "stale")] == 1 and figures[("accounting", "changed")] >= 1
+    assert figures[("erp", "changed")] >= 1
     assert kept > 0  # what it read, aside, for its own steps only
 
     real = run_nightly(hub_config)
     with session_scope(engine) as session:
         assert metrics(session, real.run_id)[("accounting", "changed")] >= 1  # not skipped
+        assert metrics(session, real.run_id)[("erp", "changed")] >= 1
         assert session.scalar(select(sa.func.count()).select_from(PreviewPage)) == 0
         crm_now = session.scalar(select(SourceRecord).where(SourceRecord.system == "crm",
                                                             SourceRecord.record_id == crm_id))
