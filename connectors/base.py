@@ -23,6 +23,9 @@ class RawRecord:
     payload: JsonDict
     version: str | None = None  # the system's concurrency token, echoed on write
     location: str | None = None  # where it came from, e.g. "export/customers-2026.csv:17"
+    # How new this record is at its source, as text that sorts in time order (the hub fills
+    # it from the cursor field or the file's date when a connector leaves it None)
+    source_version: str | None = None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ __all__ = ["DiffRow", "FieldAgreement", "Finding", "RunReport", "SystemLine", "S
            "TrendPoint", "report_tables", "safe_cell", "write_report"]
 
 SUMMARY_COLUMNS = ("system", "extracted", "matched", "new", "corrected", "in_conflict",
-                   "quarantined", "refused", "records", "records_differing")
+                   "quarantined", "refused", "records", "records_differing", "stale")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class SystemLine:
     would_correct: int = 0
     records: int = 0
     records_differing: int = 0
+    stale: int = 0  # read again in an older version than the hub has: not staged
 
     @property
     def agreement(self) -> float:

@@ -12,6 +12,12 @@ Failures are classified by the table in ``connectors.sql.errors``.
 Deletions: ``scan_keys()`` streams every key of the view (a full key scan, run nightly);
 the hub compares it with what it has staged, see ``hub.pipeline.extract``.
 
+Full comparison: ``full_scan()`` reads every row of the view, whatever its watermark, in the
+same pages; the hub compares each with what it staged by content hash. A row restored (or
+corrected) with an old timestamp sorts behind the cursor, so no incremental read ever sees
+it again: only this does. ``full_scan_every_days`` says how often the hub runs it (None:
+never by itself; 0: every nightly run).
+
 Writing: one batch in one transaction, idempotent by key; into the import table or through
 a configured stored procedure (see ``connectors.sql.writes``). The accounting system's own
 job applies the import rows later (NULL = leave unchanged).
@@ -57,6 +63,7 @@ class SqlViewSettings(BaseModel):
     import_procedure: Identifier | None = None
     chunk_size: int = Field(default=1000, ge=1, le=100_000)
     overlap_seconds: int = Field(default=0, ge=0, le=7 * 24 * 3600)
+    full_scan_every_days: int | None = Field(default=None, ge=0, le=366)
     connect_timeout_seconds: int = Field(default=10, ge=1, le=300)
 
 
@@ -190,6 +197,16 @@ class SqlViewConnector:
                         position = position.after(row[wm], str(row[key]))
                     yield Page(records=self._records(rows, names, key),
                                cursor=position.to_json(), source_name=self.settings.view)
+
+    def full_scan(self) -> Iterator[Page]:
+        """Every row of the view, in pages ordered by (watermark, key); each page's cursor is
+        its furthest row, as ``read_pages`` gives them (the hub keeps the further of it and
+        the stored one)."""
+        return self.read_pages(None)
+
+    @property
+    def full_scan_every_days(self) -> int | None:
+        return self.settings.full_scan_every_days
 
     def _connect(self) -> sa.Connection:
         with self._guard("connecting"):

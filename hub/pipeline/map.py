@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -18,9 +18,10 @@ from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from hub.pipeline.context import RunContext, set_metric
+from hub.pipeline.preview import replay
 from hub.pipeline.stage import quarantine
 from hub.store.db import in_chunks, session_scope
-from hub.store.models import CanonicalRecord, SourceRecord
+from hub.store.models import CanonicalRecord, Run, RunMetric, SourceRecord
 from mappings.engine import map_record
 from mappings.errors import MappingError
 from mappings.frames import frame_supported, map_frame
@@ -32,32 +33,68 @@ _ROW = "\x00row"  # the batch position: a column no system has
 
 def map_system(ctx: RunContext, system: str) -> dict[str, int]:
     """Map what changed since the last mapping; a record that no longer maps leaves
-    reconciliation."""
+    reconciliation. A dry run maps what it read inside a transaction it rolls back
+    (``hub.pipeline.preview``), for its figures only."""
+    with session_scope(ctx.engine) as session:
+        dry_run = session.get(Run, ctx.run_id).dry_run
+    if dry_run:
+        return _map_preview(ctx, system)
+    with session_scope(ctx.engine) as session:
+        counts = map_in(session, ctx, system)
+        _set_metrics(session, ctx, system, counts, _extracted(session, ctx.run_id, system))
+    return dict(counts)
+
+
+def map_in(session: Session, ctx: RunContext, system: str) -> Counter[str]:
+    """Map ``system``'s unmapped staged records in ``session``'s transaction."""
     spec = ctx.config.spec(system)
     counts: Counter[str] = Counter()
+    for batch in session.scalars(_unmapped(system)).partitions(BATCH):
+        # The batch's old canonical rows go; those that still map come back in one insert.
+        ids = [source.record_id for source in batch]
+        for chunk in in_chunks(ids):
+            session.execute(delete(CanonicalRecord).where(
+                CanonicalRecord.system == system, CanonicalRecord.record_id.in_(chunk)))
+        mapped = []
+        for source, outcome in zip(batch, _map_batch(spec, batch), strict=True):
+            if isinstance(outcome, str):
+                counts["quarantined"] += quarantine(
+                    session, system, ctx.run_id, source.record_id, "map", outcome,
+                    json.dumps(source.payload, ensure_ascii=False, default=str))
+                continue
+            mapped.append({"system": system, "record_id": source.record_id, "values": outcome,
+                           "source_hash": source.content_hash, "run_id": ctx.run_id})
+        if mapped:
+            session.execute(insert(CanonicalRecord.__table__), mapped)
+        counts["mapped"] += len(mapped)
+    return counts
+
+
+def _map_preview(ctx: RunContext, system: str) -> dict[str, int]:
+    with Session(ctx.engine) as session, session.begin() as tx:
+        extracted = replay(session, ctx.run_id, [system])[system]
+        counts = map_in(session, ctx, system)
+        tx.rollback()
     with session_scope(ctx.engine) as session:
-        for batch in session.scalars(_unmapped(system)).partitions(BATCH):
-            # The batch's old canonical rows go; those that still map come back in one insert.
-            ids = [source.record_id for source in batch]
-            for chunk in in_chunks(ids):
-                session.execute(delete(CanonicalRecord).where(
-                    CanonicalRecord.system == system, CanonicalRecord.record_id.in_(chunk)))
-            mapped = []
-            for source, outcome in zip(batch, _map_batch(spec, batch), strict=True):
-                if isinstance(outcome, str):
-                    counts["quarantined"] += quarantine(
-                        session, system, ctx.run_id, source.record_id, "map", outcome,
-                        json.dumps(source.payload, ensure_ascii=False, default=str))
-                    continue
-                mapped.append({"system": system, "record_id": source.record_id, "values": outcome,
-                               "source_hash": source.content_hash, "run_id": ctx.run_id})
-            if mapped:
-                session.execute(insert(CanonicalRecord.__table__), mapped)
-            counts["mapped"] += len(mapped)
-        rejected = _metric(session, ctx.run_id, system, "rejected")
-        set_metric(session, ctx.run_id, system, "quarantined", counts["quarantined"] + rejected)
-        set_metric(session, ctx.run_id, system, "mapped", counts["mapped"])
+        for metric in ("new", "changed", "stale", "duplicate_key", "rejected",
+                       "deleted_at_source", "key_drift"):
+            set_metric(session, ctx.run_id, system, metric, extracted[metric])
+        _set_metrics(session, ctx, system, counts, extracted)
     return dict(counts)
+
+
+def _set_metrics(session: Session, ctx: RunContext, system: str, counts: Counter[str],
+                 extracted: Mapping[str, int]) -> None:
+    # Quarantined: what could not be read, what could not be mapped, every row of a doubled key.
+    quarantined = counts["quarantined"] + extracted.get("rejected", 0) + extracted.get(
+        "duplicate_key", 0)
+    set_metric(session, ctx.run_id, system, "quarantined", quarantined)
+    set_metric(session, ctx.run_id, system, "mapped", counts["mapped"])
+
+
+def _extracted(session: Session, run_id: str, system: str) -> dict[str, int]:
+    return {metric: _metric(session, run_id, system, metric)
+            for metric in ("rejected", "duplicate_key")}
 
 
 def _map_batch(spec: MappingSpec, batch: Sequence[SourceRecord]) -> list[dict[str, Any] | str]:
@@ -100,7 +137,5 @@ def _unmapped(system: str):  # type: ignore[no-untyped-def]
 
 
 def _metric(session: Session, run_id: str, system: str, metric: str) -> int:
-    from hub.store.models import RunMetric
-
     row = session.get(RunMetric, (run_id, system, metric))
     return row.value if row else 0

@@ -2,7 +2,9 @@
 
 Everything is computed in one transaction. It is committed only when the run may publish;
 a dry run, or a run a guard stops, rolls it back, so that neither the xref, the golden
-history nor the outbox changes. What the run found (the differences, i.e. the corrections
+history nor the outbox changes. A dry run first stages and maps what it read (kept aside by
+its extract, ``hub.pipeline.preview``) in that same transaction, so it decides on the data it
+read while the store keeps none of it. What the run found (the differences, i.e. the corrections
 it would send, and its figures) is stored either way, for the report and the approver.
 """
 
@@ -19,6 +21,8 @@ from hub.pipeline.context import RunContext, set_metric
 from hub.pipeline.golden import GoldenOutcome, build
 from hub.pipeline.guards import GuardFigures, check_change_guards
 from hub.pipeline.linking import Linking, link, load_records
+from hub.pipeline.map import map_in
+from hub.pipeline.preview import replay
 from hub.pipeline.runs import hold_run
 from hub.store.db import session_scope
 from hub.store.models import Discrepancy, GoldenRecord, Run, RunMetric, SourceRecord
@@ -52,6 +56,8 @@ def reconcile_run(ctx: RunContext) -> ReconcileResult:
         run = session.get(Run, ctx.run_id)
         dry_run, approved = run.dry_run, run.status == APPROVED
     with Session(ctx.engine, expire_on_commit=False) as session, session.begin() as tx:
+        if dry_run:  # what the dry run read, staged and mapped only inside this transaction
+            _preview(session, ctx)
         records = load_records(session)
         frame = records_frame(records.members, CUSTOMER_FIELDS)  # built once: matching, survivorship, diff
         linking = link(session, ctx, records, frame)
@@ -65,6 +71,13 @@ def reconcile_run(ctx: RunContext) -> ReconcileResult:
         _store_findings(session, ctx, records, linking, outcome, figures)
     counts = Counter({**outcome.counts, "match_candidates": linking.candidates})
     return ReconcileResult(counts, held, applied, outcome.changes)
+
+
+def _preview(session: Session, ctx: RunContext) -> None:
+    systems = ctx.config.enabled_systems()
+    replay(session, ctx.run_id, systems)
+    for system in systems:
+        map_in(session, ctx, system)
 
 
 def _figures(session: Session, ctx: RunContext, records: RecordSet, outcome: GoldenOutcome) -> GuardFigures:

@@ -82,7 +82,8 @@ def _lines(session: Session, ctx: RunContext, figures: dict, diffs: list[dict]) 
                                 in_conflict=_open_conflicts(session, system),
                                 quarantined=get("quarantined"), refused=get("refused"),
                                 would_correct=get("would_correct"),
-                                records=records, records_differing=len(differing)))
+                                records=records, records_differing=len(differing),
+                                stale=get("stale")))
     return lines
 
 

@@ -15,42 +15,68 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.base import Page, RejectedRow
+from connectors.base import Page, RawRecord, RejectedRow
 from core.hashing import content_hash
 from core.clock import utcnow
+from hub.pipeline.keys import KeyTracker, snapshot
+from hub.pipeline.source_versions import is_older, with_versions
 from hub.store.db import in_chunks
 from hub.store.models import Quarantine, ReviewItem, SourceRecord, Xref
 
 DELETED = "deleted_at_source"
 
 
-def stage_page(session: Session, system: str, page: Page, run_id: str) -> Counter[str]:
-    """Insert new records, update changed ones (by content hash), quarantine unreadable rows."""
+def stage_page(session: Session, system: str, page: Page, run_id: str, *,
+               cursor_field: str | None = None, keys: KeyTracker | None = None) -> Counter[str]:
+    """Insert new records, update changed ones (by content hash), quarantine unreadable rows.
+
+    Monotonic: a record whose source version (``hub.pipeline.source_versions``; ``cursor_field``
+    is the source's, None for files) is older than the staged one's is not staged and counts
+    as ``stale``; an equal version with other content is staged (a correction at the source
+    that did not bump the version). Keys doubled within the extract (``keys`` tracks it across
+    pages; without it, within this page) are quarantined, see ``hub.pipeline.keys``.
+    """
+    keys = keys if keys is not None else KeyTracker(system)
     counts: Counter[str] = Counter()
-    ids = [r.record_id for r in page.records]
-    known = {s.record_id: s for s in session.scalars(
-        select(SourceRecord).where(SourceRecord.system == system, SourceRecord.record_id.in_(ids)))}
-    for record in page.records:
-        digest = content_hash(record.payload)
+    records = keys.admit(session, with_versions(page, cursor_field), run_id, counts)
+    ids = [r.record_id for r in records]
+    known: dict[str, SourceRecord] = {}
+    for chunk in in_chunks(ids):
+        known.update((s.record_id, s) for s in session.scalars(select(SourceRecord).where(
+            SourceRecord.system == system, SourceRecord.record_id.in_(chunk))))
+    for record in records:
         row = known.get(record.record_id)
-        if row is None:
-            session.add(SourceRecord(system=system, record_id=record.record_id, payload=record.payload,
-                                     content_hash=digest, version=record.version, location=record.location,
-                                     fetched_at=utcnow(), run_id=run_id))
-            counts["new"] += 1
-        elif row.content_hash != digest:
-            row.payload, row.content_hash, row.run_id = record.payload, digest, run_id
-            row.version, row.location, row.fetched_at = record.version, record.location, utcnow()
-            counts["changed"] += 1
-        else:
-            row.version = record.version
-            counts["unchanged"] += 1
-        if row is not None and row.deleted_at is not None:
+        before = snapshot(row) if row is not None else None
+        outcome = _stage_one(session, system, record, row, run_id)
+        keys.staged(record, outcome, before)
+        counts[outcome] += 1
+        if outcome != "stale" and row is not None and row.deleted_at is not None:
             counts["reappeared"] += _reappeared(session, row)
     for reject in page.rejects:
         counts["rejected"] += quarantine(session, system, run_id, reject_key(reject), "read",
                                          reject.reason, reject.raw)
     return counts
+
+
+def _stage_one(session: Session, system: str, record: RawRecord, row: SourceRecord | None,
+               run_id: str) -> str:
+    digest = content_hash(record.payload)
+    if row is None:
+        session.add(SourceRecord(system=system, record_id=record.record_id, payload=record.payload,
+                                 content_hash=digest, version=record.version,
+                                 source_version=record.source_version, location=record.location,
+                                 fetched_at=utcnow(), run_id=run_id))
+        return "new"
+    if is_older(record.source_version, row.source_version):
+        return "stale"
+    if row.content_hash != digest:
+        row.payload, row.content_hash, row.run_id = record.payload, digest, run_id
+        row.version, row.location, row.fetched_at = record.version, record.location, utcnow()
+        row.source_version = record.source_version
+        return "changed"
+    row.version = record.version
+    row.source_version = record.source_version or row.source_version
+    return "unchanged"
 
 
 def reject_key(reject: RejectedRow) -> str:

@@ -60,6 +60,9 @@ class SourceRecord(Base):
     payload: Mapped[dict]
     content_hash: Mapped[str] = mapped_column(String(64))
     version: Mapped[str | None] = mapped_column(String(64))
+    # The record's version at its source as orderable text (hub.pipeline.source_versions):
+    # an older one is never staged over it. None: not known (staged before 0008).
+    source_version: Mapped[str | None] = mapped_column(String(80))
     location: Mapped[str | None] = mapped_column(String(500))
     fetched_at: Mapped[datetime]
     run_id: Mapped[str] = mapped_column(String(64))  # the run that staged this content
@@ -244,3 +247,14 @@ class AuditEntry(Base):
     subject: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict]
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class PreviewPage(Base):
+    """What a dry run read, kept aside instead of staged: its map and reconcile steps replay it
+    inside a transaction they roll back (hub.pipeline.preview). Real runs never read it."""
+
+    __tablename__ = "preview_page"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    system: Mapped[str] = mapped_column(String(64))
+    body: Mapped[dict]  # {"page": {...}} a page as read, or {"present": [...]} keys for deletions

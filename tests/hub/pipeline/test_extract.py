@@ -20,6 +20,7 @@ from hub.pipeline.extract import extract
 from hub.pipeline.runs import start_run
 from hub.pipeline.stage import stage_page
 from hub.store.db import session_scope
+from hub.store.models import Cursor as StoredCursor
 from hub.store.models import FileLedger, Quarantine, ReviewItem, SourceRecord
 from sandbox import accounting_db
 
@@ -218,3 +219,93 @@ def test_a_source_that_suddenly_shrinks_has_its_deletions_held(erp: NewRun, sand
     assert counts["deletions_held"] == 29 and counts.get("deleted_at_source", 0) == 0
     assert all(r.deleted_at is None for r in _records(erp(), "erp").values())
     assert _reviews(erp()) == [("deletions_held", None, "open")]
+
+
+# -- monotonic: an older version never replaces a newer one -----------------------------------
+def _set_row(engine: sa.Engine, no: str, name: str, at: datetime) -> None:
+    with engine.begin() as conn:
+        conn.execute(accounting_db.customers_table.update().where(
+            accounting_db.customers_table.c.customer_no == no).values(company_name=name,
+                                                                      updated_at=at))
+
+
+def test_an_older_row_read_again_in_the_overlap_is_stale_not_staged(
+        accounting: NewRun, sqlite_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    overlapping = _runs(_config(tmp_path, "accounting", chunk_size=2, overlap_seconds=3600))
+    _customers(sqlite_db.engine, "ACC1", "ACC2")
+    extract(overlapping(), "accounting")
+    _set_row(sqlite_db.engine, "ACC1", "Newer", T0 + timedelta(minutes=10))
+    assert extract(overlapping(), "accounting")["changed"] == 1
+    # the source gives an older version again (a late commit stamped before the newer one)
+    _set_row(sqlite_db.engine, "ACC1", "Older", T0 + timedelta(minutes=5))
+    counts = extract(overlapping(), "accounting")
+    assert counts["stale"] == 1 and not counts.get("changed")
+    record = _records(accounting(), "accounting")["ACC1"]
+    assert record.payload["company_name"] == "Newer"
+    assert record.source_version == "t2026-03-01T08:10:00.500000"
+    # the same version with other content is a correction at the source: staged
+    _set_row(sqlite_db.engine, "ACC1", "Corrected", T0 + timedelta(minutes=10))
+    assert extract(overlapping(), "accounting")["changed"] == 1
+    assert _records(accounting(), "accounting")["ACC1"].payload["company_name"] == "Corrected"
+
+
+def test_a_late_older_export_is_not_staged_over_the_newer_one(erp: NewRun, sandbox_sftp) -> None:  # type: ignore[no-untyped-def]
+    root = sandbox_sftp.files_root
+    _export(root, 2, "P1", "P2", "P3")
+    extract(erp(), "erp")
+    older = HEADER + "".join(f"{i};Stará {i} s.r.o.;;;;;;CZ;;;14;100,00\r\n" for i in ("P1", "P2"))
+    _export(root, 1, text=older)  # yesterday's export, delivered late
+    counts = extract(erp(), "erp")
+    assert counts["stale"] == 2 and not counts.get("changed")
+    assert not counts.get("deleted_at_source")  # an old file says nothing about P3 now
+    records = _records(erp(), "erp")
+    assert all(r.payload["NAZEV"].startswith("Firma") for r in records.values())
+    assert records["P1"].source_version == "t2026-01-02T00:00:00.000000"
+    assert all(r.deleted_at is None for r in records.values()) and _reviews(erp()) == []
+
+
+# -- the full comparison ----------------------------------------------------------------------
+def test_the_full_comparison_finds_rows_restored_with_an_old_timestamp(
+        accounting: NewRun, sqlite_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _customers(sqlite_db.engine, "ACC1", "ACC2", "ACC3")
+    extract(accounting(), "accounting")
+    _customers(sqlite_db.engine, "ACC4", at=T0 + timedelta(days=1))
+    extract(accounting(), "accounting")  # the cursor is a day ahead of ACC1..3 now
+    with sqlite_db.engine.begin() as conn:
+        conn.execute(accounting_db.customers_table.delete().where(
+            accounting_db.customers_table.c.customer_no == "ACC2"))
+    assert extract(accounting(), "accounting")["deleted_at_source"] == 1
+    # restored from a backup, with their old timestamps: behind the watermark
+    _customers(sqlite_db.engine, "ACC2", "ACC0")
+    _set_row(sqlite_db.engine, "ACC3", "Opraveno", T0)
+    incremental = extract(accounting(), "accounting")
+    assert not incremental.get("new") and not incremental.get("changed")
+    assert incremental.get("full_scan", 0) == 0
+
+    full = _runs(_config(tmp_path, "accounting", chunk_size=2, full_scan_every_days=7))
+    counts = extract(full(), "accounting")
+    assert (counts["new"], counts["changed"], counts["reappeared"]) == (1, 1, 1)
+    assert counts["unchanged"] == 3 and counts.get("deleted_at_source", 0) == 0
+    records = _records(full(), "accounting")
+    assert records["ACC3"].payload["company_name"] == "Opraveno" and "ACC0" in records
+    assert records["ACC2"].deleted_at is None
+    with _store(accounting()) as s:
+        cursor = s.get(StoredCursor, "accounting").value
+    assert cursor["start"].startswith("2026-03-02")  # still past ACC4: never moved back
+    assert extract(full(), "accounting").get("extracted", 0) == 0  # not due again for 7 days
+
+
+def test_a_record_rekeyed_at_the_source_is_reported_as_key_drift(accounting: NewRun,
+                                                                 sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    _customers(sqlite_db.engine, "ACC1", "ACC2", "ACC3")
+    extract(accounting(), "accounting")
+    with sqlite_db.engine.begin() as conn:  # ACC2 is now ACC9: same company, same content
+        conn.execute(accounting_db.customers_table.delete().where(
+            accounting_db.customers_table.c.customer_no == "ACC2"))
+    accounting_db.load(sqlite_db.engine, [{"customer_no": "ACC9", "company_name": "Firma ACC2",
+                                           "updated_at": T0 + timedelta(hours=1)}])
+    counts = extract(accounting(), "accounting")
+    assert (counts["new"], counts["deleted_at_source"], counts["key_drift"]) == (1, 1, 1)
+    assert sorted(_reviews(accounting())) == [("deleted_at_source", "ACC2", "open"),
+                                              ("key_drift", "ACC9", "open")]
+    assert extract(accounting(), "accounting").get("key_drift", 0) == 0  # asked once
