@@ -41,7 +41,7 @@ from tenacity import Retrying
 
 from connectors.base import JsonDict, Page, RawRecord, RejectedRow, Write, WriteRefusal, WriteResult
 from connectors.errors import ConnectorConfigError, ConnectorError, TransientError
-from connectors.files.csv_format import FileFormat, UnreadableFile, encodable
+from connectors.files.csv_format import FileFormat, UnreadableFile
 from connectors.files.reader import assess, read_records, write_records
 from connectors.retry import call_with_retry
 from connectors.sftp import imports, remote
@@ -71,9 +71,10 @@ class Settings(BaseModel):
     stable_seconds: float = Field(default=2.0, ge=0, le=600)  # for ready=stable_size
     import_prefix: str = "customers-import-"
     # where the system's import job moves the files it consumed, and those it refused:
-    # settling after a crash looks there (a folder that does not exist holds nothing)
-    import_done_dirs: list[str] = ["import/processed", "import/archive"]
-    import_error_dir: str = "import/error"
+    # settling after a crash looks there (default: processed/ and archive/, and error/, in
+    # import_dir; a folder that does not exist holds nothing)
+    import_done_dirs: list[str] | None = None
+    import_error_dir: str | None = None
     timeout_seconds: float = Field(default=30, gt=0, le=600)
     max_bad_row_share: float = Field(default=0.1, ge=0, le=1)  # per file, else it is refused
     page_size: int = Field(default=5000, ge=1, le=100_000)
@@ -253,7 +254,7 @@ class SftpFilesConnector:
     # -- writing ----------------------------------------------------------------------
     def write(self, writes: Sequence[Write], batch_id: str) -> WriteResult:
         """One import file per batch, named by its writes (``connectors.sftp.imports``)."""
-        accepted, refused = self._acceptable(writes)
+        accepted, refused = imports.acceptable(writes, self.file_format)
         if not accepted:
             return WriteResult(applied=[], refused=refused)
         columns = imports.columns(self.settings.id_column, accepted)
@@ -278,7 +279,7 @@ class SftpFilesConnector:
         """Whether the import file of ``writes`` (as one batch) arrived: waiting in the import
         folder or consumed (applied), or refused by the import job (refused). Names only are
         read; ``since`` is not needed, the name says which writes a file carries."""
-        accepted, refused = self._acceptable(writes)
+        accepted, refused = imports.acceptable(writes, self.file_format)
         if not accepted:
             return WriteResult(refused=refused)
         found = self._retried(lambda: self._find_import(imports.keys_tag(accepted)))
@@ -286,33 +287,22 @@ class SftpFilesConnector:
         if found is None:
             return WriteResult(refused=refused)
         folder, name = found
-        if folder != self.settings.import_error_dir:
+        if folder != self._error_dir():
             return WriteResult(applied=keys, refused=refused)
         reason = f"the import job refused {name} (see {folder}/)"
         return WriteResult(refused=refused + [WriteRefusal(k, reason) for k in keys])
 
     def _find_import(self, tag: str) -> tuple[str, str] | None:
         s = self.settings
+        done = s.import_done_dirs
+        if done is None:
+            done = [f"{s.import_dir}/processed", f"{s.import_dir}/archive"]
         with self.session() as sftp:
-            return imports.locate(sftp, [s.import_dir, *s.import_done_dirs, s.import_error_dir],
+            return imports.locate(sftp, [s.import_dir, *done, self._error_dir()],
                                   s.import_prefix, tag, self._suffix())
+
+    def _error_dir(self) -> str:
+        return self.settings.import_error_dir or f"{self.settings.import_dir}/error"
 
     def _suffix(self) -> str:
         return ".xml" if self.file_format.type == "xml" else ".csv"
-
-    def _acceptable(self, writes: Sequence[Write]) -> tuple[list[Write], list[WriteRefusal]]:
-        accepted, refused = [], []
-        for w in writes:
-            text = "".join([w.record_id, *(_cell(v) for v in w.values.values())])
-            if not w.record_id.strip():
-                refused.append(WriteRefusal(w.idempotency_key, "empty record id"))
-            elif not encodable(self.file_format, text):
-                reason = f"a value cannot be written in {self.file_format.encoding}"
-                refused.append(WriteRefusal(w.idempotency_key, reason))
-            else:
-                accepted.append(w)
-        return accepted, refused
-
-
-def _cell(value: object) -> str:
-    return "" if value is None else str(value)

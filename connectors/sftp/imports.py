@@ -25,7 +25,8 @@ from collections.abc import Iterable, Sequence
 
 import paramiko
 
-from connectors.base import Write
+from connectors.base import Write, WriteRefusal
+from connectors.files.csv_format import FileFormat, encodable
 from connectors.sftp import remote
 
 PART = ".part"
@@ -92,3 +93,19 @@ def columns(id_column: str, writes: Sequence[Write]) -> list[str]:
     for w in writes:
         found.update(dict.fromkeys(w.values))
     return list(found)
+
+
+def acceptable(writes: Sequence[Write], file_format: FileFormat) -> tuple[list[Write],
+                                                                          list[WriteRefusal]]:
+    """The writes a file in ``file_format`` can carry, and the others refused with a reason."""
+    accepted, refused = [], []
+    for w in writes:
+        text = "".join([w.record_id, *("" if v is None else str(v) for v in w.values.values())])
+        if not w.record_id.strip():
+            refused.append(WriteRefusal(w.idempotency_key, "empty record id"))
+        elif not encodable(file_format, text):
+            reason = f"a value cannot be written in {file_format.encoding}"
+            refused.append(WriteRefusal(w.idempotency_key, reason))
+        else:
+            accepted.append(w)
+    return accepted, refused
