@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 JsonDict = dict[str, Any]
@@ -105,6 +106,20 @@ class SinkConnector(Protocol):
 
     def write(self, writes: Sequence[Write], batch_id: str) -> WriteResult:
         """Apply ``writes``; applying the same batch again changes nothing."""
+        ...
+
+
+@runtime_checkable
+class Settleable(Protocol):
+    """A sink that can tell, after a crash, which writes of a batch it already received.
+
+    ``writes`` are one batch as it was sent (the same ``Write`` values), claimed by the hub at
+    ``since`` (UTC) and maybe sent before the hub died, without the hub learning the outcome.
+    ``settle`` only reads the target: ``applied`` names the writes the target holds (or has
+    consumed), ``refused`` those it will never take (with the reason); any other write never
+    arrived and may be sent again."""
+
+    def settle(self, writes: Sequence[Write], since: datetime) -> WriteResult:
         ...
 
 

@@ -21,17 +21,19 @@ Reading, per export file, in name order:
 
 Writing: one import file per batch, uploaded as ``<name>.part``, its size checked, then
 renamed over ``<name>`` (posix-rename where the server has it): the other side never sees
-half a file, and a retried batch replaces its own file instead of adding a second one.
+half a file. The name comes from the writes the file carries (``connectors.sftp.imports``):
+a re-sent batch, in any run, replaces its own file instead of adding a second one, and
+``settle`` finds it after a crash in the import folder or where the system's import job
+moved it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -42,10 +44,10 @@ from tenacity import Retrying
 from connectors.base import JsonDict, Page, RawRecord, RejectedRow, Write, WriteRefusal, WriteResult
 from connectors.errors import (ConnectorConfigError, ConnectorError, FileRefusedError,
                                TransientError)
-from connectors.files.csv_format import FileFormat, UnreadableFile, encodable
+from connectors.files.csv_format import FileFormat, UnreadableFile
 from connectors.files.reader import read_records, write_records
 from connectors.retry import call_with_retry
-from connectors.sftp import remote
+from connectors.sftp import imports, remote
 from connectors.sftp.hostkeys import client_key, parse_extras
 from connectors.sftp.readiness import Candidate, judge, ready_files
 from connectors.sftp.remote import classify  # noqa: F401 - re-exported for callers and tests
@@ -53,7 +55,6 @@ from core.connections import ConnectionInfo
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class Settings(BaseModel):
@@ -74,6 +75,11 @@ class Settings(BaseModel):
     # for ready=stable_size: size and mtime unchanged this long (a writer may pause for seconds)
     stable_seconds: float = Field(default=60.0, ge=0, le=600)
     import_prefix: str = "customers-import-"
+    # where the system's import job moves the files it consumed, and those it refused:
+    # settling after a crash looks there (default: processed/ and archive/, and error/, in
+    # import_dir; a folder that does not exist holds nothing)
+    import_done_dirs: list[str] | None = None
+    import_error_dir: str | None = None
     timeout_seconds: float = Field(default=30, gt=0, le=600)
     max_bad_row_share: float = Field(default=0.1, ge=0, le=1)  # per file, else it is refused
     page_size: int = Field(default=5000, ge=1, le=100_000)
@@ -142,18 +148,21 @@ class SftpFilesConnector:
 
     def put(self, local: Path, directory: str, name: str) -> None:
         """Upload as ``<name>.part``, check its size, rename it over ``<name>``; retried."""
-        self._retried(lambda: self._put_once(local, directory, name))
+        def attempt() -> None:
+            with self.session() as sftp:
+                remote.ensure_dir(sftp, directory)
+                self._upload(sftp, local, f"{directory}/{name}")
+        self._retried(attempt)
 
-    def _put_once(self, local: Path, directory: str, name: str) -> None:
-        final, size = f"{directory}/{name}", local.stat().st_size
-        with self.session() as sftp:
-            remote.ensure_dir(sftp, directory)
-            sftp.put(str(local), final + ".part", confirm=False)
-            remote_size = sftp.stat(final + ".part").st_size
-            if remote_size != size:  # a short write must never be renamed into place
-                raise TransientError(f"SFTP {self._where}: {final}.part has {remote_size} "
-                                     f"bytes, expected {size}", system=self.system)
-            remote.replace(sftp, final + ".part", final)
+    def _upload(self, sftp: paramiko.SFTPClient, local: Path, final: str) -> None:
+        part, size = final + imports.PART, local.stat().st_size
+        sftp.put(str(local), part, confirm=False)
+        remote_size = sftp.stat(part).st_size
+        if remote_size != size:  # a short write must never be renamed into place
+            sftp.remove(part)
+            raise TransientError(f"SFTP {self._where}: {part} has {remote_size} bytes, "
+                                 f"expected {size}", system=self.system)
+        remote.replace(sftp, part, final)
 
     # -- reading ----------------------------------------------------------------------
     def read_pages(self, cursor: JsonDict | None) -> Iterator[Page]:
@@ -268,56 +277,61 @@ class SftpFilesConnector:
 
     # -- writing ----------------------------------------------------------------------
     def write(self, writes: Sequence[Write], batch_id: str) -> WriteResult:
-        """One import file per batch; the same batch_id always names the same file."""
-        accepted, refused = self._acceptable(writes)
+        """One import file per batch, named by its writes (``connectors.sftp.imports``)."""
+        accepted, refused = imports.acceptable(writes, self.file_format)
         if not accepted:
             return WriteResult(applied=[], refused=refused)
-        suffix = ".xml" if self.file_format.type == "xml" else ".csv"
-        name = f"{self.settings.import_prefix}{_file_safe(batch_id)}{suffix}"
-        columns = _columns(self.settings.id_column, accepted)
+        columns = imports.columns(self.settings.id_column, accepted)
         rows = [{**w.values, self.settings.id_column: w.record_id} for w in accepted]
         with tempfile.TemporaryDirectory(prefix="custhub-sftp-") as tmp:
-            local = Path(tmp) / name
+            local = Path(tmp) / f"import{self._suffix()}"
             write_records(local, self.file_format, columns, rows)
-            self.put(local, self.settings.import_dir, name)
+            name = self._retried(lambda: self._put_import(local, batch_id,
+                                                          imports.keys_tag(accepted)))
         log.info("%s: wrote %s (%d row(s)) to %s", self.system, name, len(rows), self._where)
         return WriteResult(applied=[w.idempotency_key for w in accepted], refused=refused)
 
-    def _acceptable(self, writes: Sequence[Write]) -> tuple[list[Write], list[WriteRefusal]]:
-        accepted, refused = [], []
-        for w in writes:
-            text = "".join([w.record_id, *(_cell(v) for v in w.values.values())])
-            if not w.record_id.strip():
-                refused.append(WriteRefusal(w.idempotency_key, "empty record id"))
-            elif not encodable(self.file_format, text):
-                reason = f"a value cannot be written in {self.file_format.encoding}"
-                refused.append(WriteRefusal(w.idempotency_key, reason))
-            else:
-                accepted.append(w)
-        return accepted, refused
+    def _put_import(self, local: Path, batch_id: str, tag: str) -> str:
+        s, suffix = self.settings, self._suffix()
+        with self.session() as sftp:
+            remote.ensure_dir(sftp, s.import_dir)
+            name = imports.upload_name(sftp, s.import_dir, s.import_prefix, batch_id, tag, suffix)
+            self._upload(sftp, local, f"{s.import_dir}/{name}")
+        return name
+
+    def settle(self, writes: Sequence[Write], since: datetime) -> WriteResult:
+        """Whether the import file of ``writes`` (as one batch) arrived: waiting in the import
+        folder or consumed (applied), or refused by the import job (refused). Names only are
+        read; ``since`` is not needed, the name says which writes a file carries."""
+        accepted, refused = imports.acceptable(writes, self.file_format)
+        if not accepted:
+            return WriteResult(refused=refused)
+        found = self._retried(lambda: self._find_import(imports.keys_tag(accepted)))
+        keys = [w.idempotency_key for w in accepted]
+        if found is None:
+            return WriteResult(refused=refused)
+        folder, name = found
+        if folder != self._error_dir():
+            return WriteResult(applied=keys, refused=refused)
+        reason = f"the import job refused {name} (see {folder}/)"
+        return WriteResult(refused=refused + [WriteRefusal(k, reason) for k in keys])
+
+    def _find_import(self, tag: str) -> tuple[str, str] | None:
+        s = self.settings
+        done = s.import_done_dirs
+        if done is None:
+            done = [f"{s.import_dir}/processed", f"{s.import_dir}/archive"]
+        with self.session() as sftp:
+            return imports.locate(sftp, [s.import_dir, *done, self._error_dir()],
+                                  s.import_prefix, tag, self._suffix())
+
+    def _error_dir(self) -> str:
+        return self.settings.import_error_dir or f"{self.settings.import_dir}/error"
+
+    def _suffix(self) -> str:
+        return ".xml" if self.file_format.type == "xml" else ".csv"
 
 
 def _short(name: str, reason: str) -> str:
     """A refusal in a few words for the one-line error; the reason file has it all."""
     return f"{name}: {reason.removeprefix('file refused: ').split('; first: ')[0][:200]}"
-
-
-def _file_safe(batch_id: str) -> str:
-    """``batch_id`` as a file name part; one that had to be changed gets a hash suffix so
-    two different batches can never share a file."""
-    safe = _SAFE_NAME.sub("_", batch_id)
-    if safe == batch_id:
-        return safe
-    return f"{safe}-{hashlib.sha256(batch_id.encode()).hexdigest()[:8]}"
-
-
-def _columns(id_column: str, writes: Sequence[Write]) -> list[str]:
-    """The id column, then every column any write sets, in order of first appearance."""
-    columns = dict.fromkeys([id_column])
-    for w in writes:
-        columns.update(dict.fromkeys(w.values))
-    return list(columns)
-
-
-def _cell(value: object) -> str:
-    return "" if value is None else str(value)

@@ -11,7 +11,8 @@ A cursor with an end (a backfill window) stops at the first account modified at 
 Writes are conditional on the Version the hub read. A ``VersionConflict`` fault becomes a
 refusal with ``conflict=True``, never an overwrite. The fault carries the current account: if it
 already holds the values we are writing (a replayed batch, or a retry after a lost response),
-the write counts as applied, which keeps ``write`` idempotent.
+the write counts as applied, which keeps ``write`` idempotent. After a crash, ``settle`` reads
+the accounts modified since the claim and names the writes they already hold.
 
 Airflow connection: host, port, login, password (WS-Security UsernameToken, digest), schema
 "http"/"https" (or ``extra.scheme``; default https), ``extra.endpoint`` (overrides
@@ -21,7 +22,7 @@ Airflow connection: host, port, login, password (WS-Security UsernameToken, dige
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -73,6 +74,9 @@ RULES: Rules = rules((
          fault={"FailedAuthentication", "InvalidSecurity", "InvalidSecurityToken"}),
 ))
 CURSOR_FIELD = "ModifiedAt"
+# How far before a claim settling looks for the CRM's changes: the CRM stamps ModifiedAt by
+# its own clock, which may be behind ours.
+CLOCK_SKEW = timedelta(minutes=15)
 
 
 class Settings(HttpSettings):
@@ -163,12 +167,24 @@ class CrmSoapConnector:
             return WriteRefusal(write.idempotency_key, f"refused by the CRM: {exc.args[0]}")
         return None
 
+    def settle(self, writes: Sequence[Write], since: datetime) -> WriteResult:
+        """The writes the CRM already holds: the account changed since the claim (a moved
+        Version) and holds exactly the values sent. Reads only: the accounts modified since
+        ``since`` (less ``CLOCK_SKEW``), through the same paged read as an extract."""
+        wanted = {w.record_id for w in writes}
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)  # naive: UTC, as stored
+        start = Cursor(field=CURSOR_FIELD, start=since - CLOCK_SKEW)
+        current = {r.record_id: r.payload for page in self.read_pages(start.to_json())
+                   for r in page.records if r.record_id in wanted}
+        return WriteResult(applied=[w.idempotency_key for w in writes
+                                    if _received(w, current.get(w.record_id))])
+
     def _conflict(self, write: Write, exc: ConnectorError) -> WriteRefusal | None:
         current = self._current_account(exc.__cause__)
         if current is None:
             return WriteRefusal(write.idempotency_key, "conflict: account does not exist in the "
                                 "CRM (or already exists, for a create)", conflict=True)
-        if all((current.get(k) or "") == (v or "") for k, v in write.values.items()):
+        if _holds(current, write):
             return None  # the CRM already holds exactly these values: applied before
         # The reason starts with "conflict:" so that the outbox row says why it was refused.
         return WriteRefusal(write.idempotency_key, f"conflict: changed in the CRM since read (now "
@@ -194,6 +210,20 @@ class CrmSoapConnector:
         except ConnectorError as exc:
             return False, str(exc)
         return True, f"CRM answered and accepted the credentials at {self.address}"
+
+
+def _holds(account: dict[str, Any], write: Write) -> bool:
+    """The account has every value the write sets (None sets nothing; the CRM keeps "")."""
+    return all((account.get(k) or "") == str(v) for k, v in write.values.items()
+               if v is not None)
+
+
+def _received(write: Write, account: dict[str, Any] | None) -> bool:
+    """Changed since the claim, past the version the write expected, to the values it sets."""
+    if account is None:
+        return False
+    moved = write.expected_version is None or int(account["Version"]) > int(write.expected_version)
+    return moved and _holds(account, write)
 
 
 def _modified(record: RawRecord) -> datetime:

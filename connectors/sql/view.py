@@ -20,7 +20,8 @@ never by itself; 0: every nightly run).
 
 Writing: one batch in one transaction, idempotent by key; into the import table or through
 a configured stored procedure (see ``connectors.sql.writes``). The accounting system's own
-job applies the import rows later (NULL = leave unchanged).
+job applies the import rows later (NULL = leave unchanged). After a crash, ``settle`` finds
+the writes the import table received by their idempotency key.
 """
 
 from __future__ import annotations
@@ -42,7 +43,13 @@ from connectors.retry import call_with_retry
 from connectors.sql.errors import translate
 from connectors.sql.identifiers import check_identifier, reflect, require_identifiers
 from connectors.sql.urls import make_engine
-from connectors.sql.writes import import_rows, insert_new, procedure_call, procedure_params
+from connectors.sql.writes import (
+    existing_keys,
+    import_rows,
+    insert_new,
+    procedure_call,
+    procedure_params,
+)
 from core.connections import ConnectionInfo
 
 Identifier = Annotated[str, AfterValidator(check_identifier)]
@@ -244,6 +251,21 @@ class SqlViewConnector:
     def _insert_new(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         with self._guard(f"writing to {table.name}"), self.engine.begin() as conn:
             insert_new(conn, table, rows)
+
+    def settle(self, writes: Sequence[Write], since: datetime) -> WriteResult:
+        """The writes whose idempotency key the import table holds (read only; ``since`` is not
+        needed: the key says it all). Through a procedure the hub sees no table: nothing is
+        settled, and the procedure's own key check absorbs the re-send."""
+        if self.settings.import_procedure:
+            return WriteResult()
+        table = self._import()
+        keys = list(dict.fromkeys(w.idempotency_key for w in writes))
+
+        def look() -> set[str]:
+            with self._guard(f"reading {table.name}"), self.engine.connect() as conn:
+                return existing_keys(conn, table, keys)
+        held = call_with_retry(look)
+        return WriteResult(applied=[key for key in keys if key in held])
 
     def _call_procedure(self, writes: Sequence[Write], batch_id: str) -> None:
         name = self.settings.import_procedure or ""

@@ -6,6 +6,8 @@ so writing the same batch again changes nothing:
 - import table (default): rows whose idempotency key is already there are skipped; the
   table's unique key on ``idempotency_key`` is the last line of defence against a
   concurrent writer (that writer's batch then fails with BadRecordError and is retried).
+  The same look-up settles a batch after a crash (``existing_keys``): a key in the table
+  was received, whether or not the accounting job has applied it yet.
 - ``import_procedure``: ``CALL <procedure>(batch_id, idempotency_key, record_id, values)``
   once per write, ``values`` being a JSON object of the values to set (a missing key means
   "leave unchanged"). The procedure must ignore an idempotency key it has seen (sandbox:
@@ -53,7 +55,7 @@ def import_rows(table: sa.Table, key_column: str, writes: Sequence[Write],
 
 def insert_new(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> int:
     """Insert the rows whose idempotency key is not in the table yet; returns how many."""
-    done = _existing_keys(conn, table, [row["idempotency_key"] for row in rows])
+    done = existing_keys(conn, table, [row["idempotency_key"] for row in rows])
     new = [row for row in rows if row["idempotency_key"] not in done]
     if new:
         conn.execute(table.insert(), new)
@@ -128,7 +130,8 @@ def _coerce(column: sa.Column[Any], value: Any) -> Any:
     return value
 
 
-def _existing_keys(conn: sa.Connection, table: sa.Table, keys: list[str]) -> set[str]:
+def existing_keys(conn: sa.Connection, table: sa.Table, keys: list[str]) -> set[str]:
+    """The idempotency keys of ``keys`` that the import table holds."""
     column = table.c.idempotency_key
     found: set[str] = set()
     for start in range(0, len(keys), _IN_CHUNK):

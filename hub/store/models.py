@@ -156,7 +156,11 @@ class Discrepancy(Base):
 
 
 class Outbox(Base):
-    """Corrections to send; the idempotency key makes a repeated run send nothing twice."""
+    """Corrections to send; the idempotency key makes a repeated run send nothing twice.
+
+    A row is claimed (``sending``, ``attempt_id``, ``claimed_at``) before it leaves, so a crash
+    between the target's write and the mark leaves a row that says "maybe sent": the next
+    publish settles it by asking the target (docs/adr/0004-exactly-once.md)."""
 
     __tablename__ = "outbox"
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -167,11 +171,14 @@ class Outbox(Base):
     hub_id: Mapped[str] = mapped_column(String(32))
     values: Mapped[dict]
     expected_version: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, refused, skipped_deleted
+    # pending, sending (claimed: may have reached the target), sent, refused, skipped_deleted
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    attempt_id: Mapped[str | None] = mapped_column(String(32))  # the claim that sends it
+    claimed_at: Mapped[datetime | None]
 
 
 class RegistryCheck(Base):

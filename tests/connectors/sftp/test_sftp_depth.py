@@ -16,6 +16,7 @@ from connectors.base import Page, Write
 from connectors.errors import FileRefusedError, SecurityError, TransientError
 from connectors.files.csv_format import FileFormat, UnreadableFile
 from connectors.sftp.files import SftpFilesConnector
+from connectors.sftp.imports import keys_tag
 from core.connections import ConnectionInfo
 
 pytestmark = pytest.mark.integration
@@ -135,8 +136,9 @@ def test_a_killed_upload_leaves_no_half_file_and_the_retry_completes(sandbox_sft
     result = _connector(sandbox_sftp.connection()).write(writes, batch_id="b-7")
 
     assert sandbox_sftp.server.faults.cuts == 1 and len(result.applied) == 3000
-    assert _names(imports) == ["customers-import-b-7.csv"]
-    lines = (imports / "customers-import-b-7.csv").read_bytes().decode("cp1250").splitlines()
+    name = f"customers-import-b-7-{keys_tag(writes)}.csv"  # named by the writes it carries
+    assert _names(imports) == [name]  # the stale .part of the crashed run is gone too
+    lines = (imports / name).read_bytes().decode("cp1250").splitlines()
     assert len(lines) == 3001 and lines[-1].startswith("P2999;Firma 2999")
 
 

@@ -15,6 +15,7 @@ from connectors.base import Write
 from connectors.errors import ConnectorConfigError, FileRefusedError, SecurityError, TransientError
 from connectors.files.csv_format import FileFormat
 from connectors.sftp.files import SftpFilesConnector
+from connectors.sftp.imports import keys_tag
 from core.connections import ConnectionInfo
 
 pytestmark = pytest.mark.integration
@@ -107,7 +108,7 @@ def test_write_is_atomic_and_a_retried_batch_does_not_double(sandbox_sftp) -> No
         result = connector.write(writes, batch_id="b-1")
         assert result.applied == ["k1", "k2"] and result.refused == []
     files = sorted((sandbox_sftp.files_root / "import").iterdir())
-    assert [f.name for f in files] == ["customers-import-b-1.csv"]
+    assert [f.name for f in files] == [f"customers-import-b-1-{keys_tag(writes)}.csv"]
     assert files[0].read_bytes().decode("cp1250").splitlines() == [
         "PARTNER_ID;NAZEV;ICO", "P1;Dvořák s.r.o.;", "P2;;12345678"]
 
