@@ -244,3 +244,20 @@ class AuditEntry(Base):
     subject: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict]
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class RunLease(Base):
+    """Who may write to the store now: one row per store, held by a run while it works.
+
+    The owner is the run id, not a process: an Airflow run's tasks, on any worker, join the
+    lease of their hub run; a lease past ``expires_at`` belongs to a dead run and may be taken.
+    """
+
+    __tablename__ = "run_lease"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)  # "store": the one writer
+    run_id: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
