@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -44,6 +45,7 @@ def nightly(config: ConfigOption = None,
                 min=0, help="with --wait: give up after this many seconds")] = 3600) -> None:
     """Extract, map, check registries, reconcile, publish and report, once."""
     cfg = load_config(config)
+    signal.signal(signal.SIGTERM, _stop)
     result = run_nightly(cfg, dry_run=dry_run, wait=wait_timeout if wait else None)
     ctx = RunContext(config=cfg, engine=open_store(cfg), run_id=result.run_id)
     print_summary(build_report(ctx), result.report, console, skipped=excluded(ctx))
@@ -98,6 +100,12 @@ def hash_password_command() -> None:
         console.print("[red]Use at least 10 characters.[/red]")
         raise typer.Exit(1)
     typer.echo(hash_password(password))
+
+def _stop(signum: int, _frame: object) -> None:
+    """SIGTERM (a service manager, a container stop) unwinds the run, so that it ends failed
+    and releases the store's lease instead of waiting for the lease to expire."""
+    raise SystemExit(f"stopped by {signal.Signals(signum).name}")
+
 
 def _print_outcome(result, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
     """A held run and a dry run say what they did not do, and what would change."""

@@ -103,3 +103,19 @@ def test_approve_is_refused_while_another_run_holds_the_store(hub_config: HubCon
     start_run(engine, "nightly", run_id="working-run")
     result = custhub("approve", "held-run", "--config", str(config), cwd=tmp_path)
     assert_one_line_error(result, "in use by run working-run (nightly")
+
+
+def test_a_terminated_run_ends_failed_and_releases_the_store(hub_config: HubConfig,
+                                                             sandbox_estate: SandboxEstate,
+                                                             tmp_path: Path) -> None:
+    config = _config_file(hub_config, tmp_path)
+    proc = _start(config, tmp_path)
+    deadline = time.monotonic() + 120
+    while not _runs(hub_config) and time.monotonic() < deadline:  # until the run has begun
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    (done,) = _finish([proc])
+    assert done.returncode == 1, done.stderr[-2000:]
+    (run,) = _runs(hub_config)
+    assert run.status == "failed" and "stopped by SIGTERM" in (run.message or "")
+    assert lease.current(open_store(hub_config)) is None

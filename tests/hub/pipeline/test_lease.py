@@ -90,7 +90,9 @@ def test_the_heartbeat_keeps_a_long_step_leased(config: HubConfig, engine: Engin
 
 
 def test_a_run_that_lost_its_lease_stops_at_the_next_step(config: HubConfig, engine: Engine) -> None:
-    ctx = RunContext(config, engine, "slow")
+    # a long lease: its heartbeat thread does not renew it while the test plays the stall
+    slow = config.model_copy(update={"lease": config.lease.model_copy(update={"seconds": 120})})
+    ctx = RunContext(slow, engine, "slow")
     with pytest.raises(lease.LeaseLost):
         with exclusive(ctx) as heartbeat:
             start_run(engine, "nightly", run_id="slow")
