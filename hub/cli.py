@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from hub.cli_errors import DEBUG_KEY, CusthubGroup
 from hub.config import load_config
+from hub.pipeline import lease
 from hub.pipeline.context import RunContext, open_store
 from hub.pipeline.isolation import excluded
 from hub.pipeline.nightly import run_nightly
@@ -71,6 +72,8 @@ def status(config: ConfigOption = None) -> None:
     console.print(table)
     console.print(f"Golden records: {golden} · corrections pending: {pending} · "
                   f"quarantined records open: {quarantined}")
+    holder = lease.current(engine)
+    console.print(f"Store lease: held by {holder.describe()}" if holder else "Store lease: free")
 
 
 

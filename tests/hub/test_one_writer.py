@@ -119,3 +119,5 @@ def test_a_terminated_run_ends_failed_and_releases_the_store(hub_config: HubConf
     (run,) = _runs(hub_config)
     assert run.status == "failed" and "stopped by SIGTERM" in (run.message or "")
     assert lease.current(open_store(hub_config)) is None
+    status = custhub("status", "--config", str(config), cwd=tmp_path)
+    assert status.returncode == 0 and "Store lease: held by run working-run (nightly" in status.stdout
