@@ -105,9 +105,9 @@ def hash_password_command() -> None:
     typer.echo(hash_password(password))
 
 def _stop(signum: int, _frame: object) -> None:
-    """SIGTERM (a service manager, a container stop) unwinds the run, so that it ends failed
-    and releases the store's lease instead of waiting for the lease to expire."""
-    raise SystemExit(f"stopped by {signal.Signals(signum).name}")
+    """SIGTERM (a service manager, a container stop): the run stops at its next step boundary,
+    ends failed and releases the store's lease, instead of leaving it to expire."""
+    lease.request_stop(f"stopped by {signal.Signals(signum).name}")
 
 
 def _print_outcome(result, dry_run: bool) -> None:  # type: ignore[no-untyped-def]

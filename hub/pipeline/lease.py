@@ -40,6 +40,20 @@ class LeaseLost(RunLocked):
     """This run's lease expired and another run took it: it must stop writing."""
 
 
+class RunStopped(CusthubError):
+    """Someone asked the run to stop (SIGTERM): it stops at the next step boundary."""
+
+    kind = Kind.TRANSIENT
+
+
+_stop_requested: list[str] = []  # set from a signal handler: only a flag, no I/O there
+
+
+def request_stop(reason: str) -> None:
+    """Ask the running run to stop at its next step boundary (``Heartbeat.beat``)."""
+    _stop_requested.append(reason)
+
+
 @dataclass(frozen=True)
 class Holder:
     run_id: str
@@ -136,7 +150,10 @@ class Heartbeat:
         self._thread.join(timeout=self.seconds)
 
     def beat(self) -> None:
-        """Renew now; raises LeaseLost if another run has taken the lease over."""
+        """Renew now; raises LeaseLost if another run has taken the lease over, RunStopped
+        if the run was asked to stop."""
+        if _stop_requested:
+            raise RunStopped(f"run {self.run_id} {_stop_requested[0]}")
         if self._lost is None:
             self._renew()
         if self._lost is not None:
