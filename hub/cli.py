@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,9 @@ from sqlalchemy import func, select
 
 from hub.cli_errors import DEBUG_KEY, CusthubGroup
 from hub.config import load_config
+from hub.pipeline import lease
 from hub.pipeline.context import RunContext, open_store
+from hub.pipeline.isolation import excluded
 from hub.pipeline.nightly import run_nightly
 from hub.pipeline.report import build_report
 from hub.store.db import session_scope
@@ -36,12 +39,17 @@ def root(ctx: typer.Context,
 
 @run_app.command("nightly")
 def nightly(config: ConfigOption = None,
-            dry_run: Annotated[bool, typer.Option(help="compute everything, write nothing back")] = False) -> None:
+            dry_run: Annotated[bool, typer.Option(help="compute everything, write nothing back")] = False,
+            wait: Annotated[bool, typer.Option(
+                "--wait", help="if another run holds the store, wait for it instead of refusing")] = False,
+            wait_timeout: Annotated[float, typer.Option(
+                min=0, help="with --wait: give up after this many seconds")] = 3600) -> None:
     """Extract, map, check registries, reconcile, publish and report, once."""
     cfg = load_config(config)
-    result = run_nightly(cfg, dry_run=dry_run)
+    signal.signal(signal.SIGTERM, _stop)
+    result = run_nightly(cfg, dry_run=dry_run, wait=wait_timeout if wait else None)
     ctx = RunContext(config=cfg, engine=open_store(cfg), run_id=result.run_id)
-    print_summary(build_report(ctx), result.report, console)
+    print_summary(build_report(ctx), result.report, console, skipped=excluded(ctx))
     _print_outcome(result, dry_run)
 
 
@@ -64,6 +72,8 @@ def status(config: ConfigOption = None) -> None:
     console.print(table)
     console.print(f"Golden records: {golden} · corrections pending: {pending} · "
                   f"quarantined records open: {quarantined}")
+    holder = lease.current(engine)
+    console.print(f"Store lease: held by {holder.describe()}" if holder else "Store lease: free")
 
 
 
@@ -94,10 +104,16 @@ def hash_password_command() -> None:
         raise typer.Exit(1)
     typer.echo(hash_password(password))
 
+def _stop(signum: int, _frame: object) -> None:
+    """SIGTERM (a service manager, a container stop): the run stops at its next step boundary,
+    ends failed and releases the store's lease, instead of leaving it to expire."""
+    lease.request_stop(f"stopped by {signal.Signals(signum).name}")
+
+
 def _print_outcome(result, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
     """A held run and a dry run say what they did not do, and what would change."""
     if result.status == "awaiting_approval":
-        console.print(f"[yellow]Held before publishing: {result.reconciled.held}[/yellow]\n"
+        console.print(f"[yellow]Held before publishing: {result.held}[/yellow]\n"
                       f"Approve with: custhub approve {result.run_id}")
     if dry_run and result.reconciled is not None:
         changes = result.reconciled.changes

@@ -21,7 +21,7 @@ from core.errors import DataError
 from hub.config import load_config
 from hub.match_files import match_files, parse_input, write_clusters
 from hub.pipeline.context import open_store
-from hub.pipeline.nightly import resume_run
+from hub.pipeline.nightly import approve_and_resume
 
 console = Console()
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="hub.yaml to use")]
@@ -95,8 +95,10 @@ def approve(run_id: str, by: ActorOption = "", reason: Annotated[str | None, typ
             config: ConfigOption = None) -> None:
     """Approve a run a guard stopped, then publish it."""
     cfg = load_config(config)
-    review.approve_run(open_store(cfg), run_id, _actor(by), reason)
-    result = resume_run(cfg, run_id)
+    # approved and published under the store's lease: refused while another run works
+    actor = _actor(by)
+    result = approve_and_resume(cfg, run_id,
+                                lambda engine: review.approve_run(engine, run_id, actor, reason))
     console.print(f"Run {run_id} approved and published ({result.status}). Report: {result.report}")
 
 

@@ -63,6 +63,9 @@ class SystemConfig(_ConnectorBlock):
     enabled: bool = True
     connector: dict[str, Any] = {}
     receives: list[CanonicalField] = []
+    # When its extract fails or too much of it is quarantined: skip it this run (the others
+    # reconcile and publish) or hold the whole run for approval.
+    on_failure: Literal["skip_system", "hold_run"] = "skip_system"
 
 
 class RegistryConfig(_ConnectorBlock):
@@ -105,6 +108,13 @@ class GuardsConfig(_Strict):
     max_delete_share: float = Field(0.1, ge=0, le=1)
 
 
+class LeaseConfig(_Strict):
+    """The run lease (one writer per store): a run renews it every third of ``seconds``; a
+    lease not renewed for ``seconds`` belongs to a dead run, which the next run closes."""
+
+    seconds: float = Field(300, gt=0)
+
+
 class SurvivorshipConfig(_Strict):
     default: SurvivorshipRuleConfig
     fields: dict[CanonicalField, SurvivorshipRuleConfig] = {}
@@ -138,6 +148,7 @@ class HubConfig(_Strict):
     matching: MatchingConfig = MatchingConfig()
     survivorship: SurvivorshipConfig
     guards: GuardsConfig = GuardsConfig()
+    lease: LeaseConfig = LeaseConfig()
     orchestration: OrchestrationConfig = OrchestrationConfig()
     review: ReviewConfig = ReviewConfig()
     # mapping (as named in the YAML) -> its spec, as load_config validated it: a run maps with

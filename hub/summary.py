@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from rich.console import Console
@@ -10,8 +11,11 @@ from rich.table import Table
 from reconciliation.report import RunReport
 
 
-def print_summary(report: RunReport, report_path: Path, console: Console | None = None) -> None:
+def print_summary(report: RunReport, report_path: Path, console: Console | None = None,
+                  skipped: Mapping[str, int] | None = None) -> None:
+    """``skipped``: the systems left out of the run (hub.pipeline.isolation.excluded)."""
     console = console or Console()
+    skipped = skipped or {}
     table = Table(title=f"custhub run {report.run_id} ({report.status})", title_justify="left")
     for column in ("system", "extracted", "matched", "new", "corrected", "conflicts", "quarantined"):
         table.add_column(column, justify="left" if column == "system" else "right")
@@ -19,11 +23,14 @@ def print_summary(report: RunReport, report_path: Path, console: Console | None 
         table.add_column("would correct", justify="right")
     for line in report.systems:
         corrected = f"{line.corrected} ({line.refused} refused)" if line.refused else str(line.corrected)
-        cells = [line.system, line.extracted, line.matched, line.new, corrected, line.in_conflict,
+        name = f"{line.system} (skipped)" if line.system in skipped else line.system
+        cells = [name, line.extracted, line.matched, line.new, corrected, line.in_conflict,
                  line.quarantined]
         cells += [line.would_correct] if report.dry_run else []
         table.add_row(*(str(c) for c in cells))
     console.print(table)
+    if skipped and report.message:  # the run's message says which system was left out, and why
+        console.print(f"[yellow]Left out of this run: {report.message}[/yellow]", soft_wrap=True)
     console.print("Agreement with the golden record: " + ", ".join(
         f"{line.system} {line.agreement * 100:.1f} %" for line in report.systems))
     if report.nothing_changed:

@@ -9,6 +9,8 @@ the run it belongs to instead of starting another.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,25 +18,43 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowSkipException
 from sqlalchemy import select
 
+from core.errors import ConfigError, CusthubError
 from hub.config import HubConfig, load_config
-from core.errors import ConfigError, RunFailed
 from hub.pipeline import extract as extract_step
 from hub.pipeline import guards, publish as publish_step, reconcile as reconcile_step
 from hub.pipeline import map as map_step
 from hub.pipeline import registries as registries_step
 from hub.pipeline.context import RunContext, context_for, open_store
 from hub.pipeline.report import write_run_report
-from hub.pipeline.runs import AWAITING_APPROVAL, finish_run, run_status, start_run
+from hub.pipeline import isolation
+from hub.pipeline.exclusive import exclusive
+from hub.pipeline.runs import (ABANDONED, ACTIVE, AWAITING_APPROVAL, SKIPPED, external_run,
+                               finish_run, hold_run, new_run_id, run_status, start_run)
 from hub.store.db import session_scope
 from hub.store.models import Discrepancy, Run
 
 # What an extract counts as news; "unchanged" re-deliveries (overlaps, re-sent files) are not.
 CHANGE_COUNTS = ("new", "changed", "rejected")
+# A task joins its run's lease while the run works, or carries it on after a failure (a retry).
+JOINABLE = (*ACTIVE, "failed", ABANDONED)
 
 
 def external_id(dag_id: str, airflow_run_id: str) -> str:
     # Airflow run ids are unique per DAG only ("manual__2026-..." in two DAGs at once).
     return f"{dag_id}/{airflow_run_id}"
+
+
+@contextmanager
+def _step(run_id: str) -> Iterator[RunContext]:
+    """One task of a hub run, under the run's store lease (joined by run id, from any worker;
+    refused with one line while another run holds it). Any exception ends the run failed;
+    Airflow's skip does not. A closed run (held, finished) is only read and reported on."""
+    ctx = context_for(run_id)
+    if run_status(ctx.engine, run_id) not in JOINABLE:
+        yield ctx
+        return
+    with exclusive(ctx, ordinary=(AirflowSkipException,)):
+        yield ctx
 
 
 def start(kind: str, dag_id: str, airflow_run_id: str, interval_start: datetime | None = None,
@@ -44,8 +64,10 @@ def start(kind: str, dag_id: str, airflow_run_id: str, interval_start: datetime 
     A run that already succeeded is final: re-running its Airflow run (a repeated backfill, a
     cleared DAG run) skips instead of re-deciding a past day against today's systems, which
     would rewrite that day's findings. A failed or interrupted run resumes where it stopped.
+    The run takes the store's lease here and keeps it until its last task ends it.
     """
-    engine = open_store(load_config())
+    config = load_config()
+    engine = open_store(config)
     key = external_id(dag_id, airflow_run_id)
     with session_scope(engine) as session:
         done = session.scalar(select(Run.id).where(Run.external_id == key, Run.status == "succeeded"))
@@ -53,8 +75,10 @@ def start(kind: str, dag_id: str, airflow_run_id: str, interval_start: datetime 
         raise AirflowSkipException(f"hub run {done} ({key}) already succeeded; to redo its window "
                                    "with fresh reads, trigger the backfill DAG")
     interval = (interval_start, interval_end) if interval_start and interval_end else None
-    return start_run(engine, kind, external_id=key,
-                     interval=interval, dry_run=dry_run)
+    run_id = external_run(engine, key) or new_run_id()
+    with exclusive(RunContext(config, engine, run_id), ordinary=(AirflowSkipException,)):
+        return start_run(engine, kind, external_id=key, interval=interval, dry_run=dry_run,
+                         run_id=run_id)
 
 
 def systems() -> list[str]:
@@ -62,64 +86,94 @@ def systems() -> list[str]:
 
 
 def extract(run_id: str, system: str) -> dict[str, int]:
-    return extract_step.extract(context_for(run_id), system)
+    """Extract one system; a failure of its own leaves it out of the run (or holds the run, as
+    its on_failure says) instead of failing the others (hub.pipeline.isolation)."""
+    with _step(run_id) as ctx:
+        return _isolated(ctx, system, extract_step.extract)
+
+
+def _isolated(ctx: RunContext, system: str, step: Callable[[RunContext, str], dict[str, int]]) -> dict[str, int]:
+    if system in isolation.excluded(ctx):
+        return {SKIPPED: 1}
+    try:
+        return step(ctx, system)
+    except CusthubError as e:
+        if not isolation.isolable(e):
+            raise
+        isolation.isolate_error(ctx, system, e)
+        return {SKIPPED: 1}
 
 
 def extract_or_skip(run_id: str, system: str) -> dict[str, int]:
     """Extract; when nothing new was staged, close the hub run and skip the rest of the DAG run."""
-    counts = extract(run_id, system)
-    if not any(counts.get(name) for name in CHANGE_COUNTS):
-        ctx = context_for(run_id)
-        finish_run(ctx.engine, run_id, "succeeded", f"nothing changed in {system}")
-        raise AirflowSkipException(f"{system}: nothing new since the last sync")
-    return counts
+    with _step(run_id) as ctx:
+        counts = extract_step.extract(ctx, system)
+        if not any(counts.get(name) for name in CHANGE_COUNTS):
+            finish_run(ctx.engine, run_id, "succeeded", f"nothing changed in {system}")
+            raise AirflowSkipException(f"{system}: nothing new since the last sync")
+        return counts
 
 
 def map_records(run_id: str, system: str) -> dict[str, int]:
-    return map_step.map_system(context_for(run_id), system)
+    with _step(run_id) as ctx:
+        return _isolated(ctx, system, map_step.map_system)
 
 
 def check_quarantine(run_id: str) -> None:
-    ctx = context_for(run_id)
-    try:
-        guards.check_quarantine_share(ctx)
-    except RunFailed as e:
-        finish_run(ctx.engine, run_id, "failed", str(e))
-        write_run_report(ctx)
-        raise
+    """Leave out (or hold the run for) each system whose quarantined share is too high."""
+    with _step(run_id) as ctx:
+        left_out = isolation.excluded(ctx)
+        for system, reason in guards.quarantine_overruns(ctx).items():
+            if system not in left_out:
+                isolation.isolate(ctx, system, reason)
+        if held := isolation.hold_reason(ctx):
+            hold_run(ctx.engine, run_id, held)
+            write_run_report(ctx)
 
 
 def check_registry(run_id: str, registry: str) -> dict[str, int]:
     """Check one registry, so that each runs in its own Airflow pool (its own rate limit)."""
-    ctx = context_for(run_id)
-    only = ctx.config.model_copy(update={"registries": {registry: ctx.config.registries[registry]}})
-    return registries_step.check_registries(RunContext(only, ctx.engine, run_id))
+    with _step(run_id) as ctx:
+        _skip_if_held(ctx)
+        only = ctx.config.model_copy(update={"registries": {registry: ctx.config.registries[registry]}})
+        return registries_step.check_registries(RunContext(only, ctx.engine, run_id))
 
 
 def reconcile(run_id: str) -> dict[str, int]:
-    return reconcile_step.reconcile(context_for(run_id))
+    with _step(run_id) as ctx:
+        _skip_if_held(ctx)
+        return reconcile_step.reconcile(isolation.for_reconcile(ctx))
 
 
 def publish(run_id: str, system: str) -> dict[str, int]:
     """Send one system's corrections. A run a guard holds skips: Airflow shows that nothing was
-    published, and ``custhub approve RUN`` publishes it later."""
-    ctx = context_for(run_id)
-    if run_status(ctx.engine, run_id) == AWAITING_APPROVAL:
-        raise AirflowSkipException(f"hub run {run_id} waits for approval: custhub approve {run_id}")
-    return publish_step.publish(ctx, system)
+    published, and ``custhub approve RUN`` publishes it later. A system left out of the run
+    is sent nothing."""
+    with _step(run_id) as ctx:
+        _skip_if_held(ctx)
+        if system in isolation.excluded(ctx):
+            return {SKIPPED: 1}
+        return publish_step.publish(ctx, system)
+
+
+def _skip_if_held(ctx: RunContext) -> None:
+    if run_status(ctx.engine, ctx.run_id) == AWAITING_APPROVAL:
+        raise AirflowSkipException(f"hub run {ctx.run_id} waits for approval: "
+                                   f"custhub approve {ctx.run_id}")
 
 
 def finish(run_id: str) -> str:
-    """Close the run and write its report; a held run stays awaiting approval (finish_run keeps it).
+    """Close the run, write its report and release the store's lease; a held run stays
+    awaiting approval (finish_run keeps it).
 
     The DAGs run this even when publish skipped (a held run's report is what the approver
     reads); a run an earlier task already closed (crm_sync found nothing new) is left as it is.
     """
-    ctx = context_for(run_id)
-    if run_status(ctx.engine, run_id) == "succeeded":
-        raise AirflowSkipException(f"hub run {run_id} was already closed")
-    finish_run(ctx.engine, run_id, "succeeded")
-    return str(write_run_report(ctx))
+    with _step(run_id) as ctx:
+        if run_status(ctx.engine, run_id) == "succeeded":
+            raise AirflowSkipException(f"hub run {run_id} was already closed")
+        finish_run(ctx.engine, run_id, "succeeded")
+        return str(write_run_report(ctx))
 
 
 # -- backfill ---------------------------------------------------------------------------------

@@ -10,27 +10,27 @@ from sqlalchemy.orm import Session
 
 from hub.config import GuardsConfig
 from core.clock import utcnow
-from core.errors import RunFailed
 from hub.pipeline.context import RunContext, metrics
 from hub.store.db import session_scope
 from hub.store.models import ReviewItem
 
 
-def check_quarantine_share(ctx: RunContext) -> None:
-    """Fail the run when a system's quarantined share of what it delivered passes the limit.
-
-    The quarantined records are kept either way; failing only stops the run from
-    publishing corrections computed from a source that is mostly broken.
+def quarantine_overruns(ctx: RunContext) -> dict[str, str]:
+    """The systems whose quarantined share of what they delivered passes the limit, each with
+    why. The quarantined records are kept either way; such a system is left out of the run
+    (hub.pipeline.isolation), so that no correction is computed from a mostly broken source.
     """
     with session_scope(ctx.engine) as session:
         figures = metrics(session, ctx.run_id)
     limit = ctx.config.quarantine_max_share
+    over = {}
     for system in ctx.config.enabled_systems():
         extracted = figures.get((system, "extracted"), 0)
         bad = figures.get((system, "quarantined"), 0)
         if extracted and bad / extracted > limit:
-            raise RunFailed(f"{system}: {bad} of {extracted} records quarantined "
-                            f"({bad / extracted:.0%}), more than the configured {limit:.0%}")
+            over[system] = (f"{bad} of {extracted} records quarantined ({bad / extracted:.0%}), "
+                            f"more than the configured {limit:.0%}")
+    return over
 
 
 @dataclass(frozen=True)

@@ -265,3 +265,20 @@ class PreviewPage(Base):
     run_id: Mapped[str] = mapped_column(String(64), index=True)
     system: Mapped[str] = mapped_column(String(64))
     body: Mapped[dict]  # {"page": {...}} a page as read, or {"present": [...]} keys for deletions
+
+
+class RunLease(Base):
+    """Who may write to the store now: one row per store, held by a run while it works.
+
+    The owner is the run id, not a process: an Airflow run's tasks, on any worker, join the
+    lease of their hub run; a lease past ``expires_at`` belongs to a dead run and may be taken.
+    """
+
+    __tablename__ = "run_lease"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)  # "store": the one writer
+    run_id: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
