@@ -48,7 +48,7 @@ def build(session: Session, ctx: RunContext, records: RecordSet, frame: pl.DataF
     _store_golden(session, decided, ctx.run_id)
     live = with_entities(frame, decided.live)
     found = differences_members(live, records.members, decided.goldens, run.receives, run.carries, run.fields,
-                                decided.held)
+                                decided.held, run.compare)
     outcome = GoldenOutcome(changes=decided.changes)
     outcome.differences = [(hub_id, d) for hub_id, listed in found.items() for d in listed]
     _fill_outbox(session, outcome, outbox_entries(found, _sources(session)), ctx.run_id)
