@@ -135,22 +135,25 @@ def corrections(found: Iterable[Difference]) -> dict[RecordKey, dict[str, Any]]:
     return dict(out)
 
 
-# The outbox's idempotency key: sha256 of "system US record_id US field=value RS ... US source_hash"
-# (fields sorted). Keyed by the state being corrected: the same correction of the same state is
-# one outbox row however often a run repeats; a system that drifts again is corrected again.
+# The outbox's idempotency key: sha256 of "system US record_id US field=value RS ... US state"
+# (fields sorted), where the state is the target record's as the hub read it
+# (``reconciliation.outbox.SourceState.state``: its content hash and the run that staged that
+# content). The same correction of the same state is one outbox row however often a run
+# repeats; a record that takes a content again later (drifts back to exactly what it held
+# when it was first corrected) is a new state, so it is corrected again.
 _UNIT, _RECORD = "\x1f", "\x1e"
 
 
-def correction_key(system: str, record_id: str, values: Mapping[str, Any], source_hash: str | None) -> str:
+def correction_key(system: str, record_id: str, values: Mapping[str, Any], state: str | None) -> str:
     pairs = _RECORD.join(f"{field}={value}" for field, value in sorted(values.items()))
-    return _sha256(_UNIT.join([system, record_id, pairs, source_hash or ""]))
+    return _sha256(_UNIT.join([system, record_id, pairs, state or ""]))
 
 
 def correction_keys(corrections: pl.DataFrame, records: pl.DataFrame, slice_rows: int = 250_000) -> pl.DataFrame:
     """``correction_key`` for every corrected record at once.
 
     ``corrections`` has one row per corrected field (row, field, golden) and ``records`` one per
-    record (row, system, record_id, source_hash); the result has one row per corrected record
+    record (row, system, record_id, state); the result has one row per corrected record
     (row, key). The text is built column-wise for a slice of records at a time, so memory stays
     bounded; only the digest is taken value by value.
     """
@@ -162,7 +165,7 @@ def correction_keys(corrections: pl.DataFrame, records: pl.DataFrame, slice_rows
         pairs = (corrections.filter(window).group_by("row")
                  .agg((pl.col("field") + "=" + pl.col("golden")).sort_by("field").str.join(_RECORD).alias("pairs")))
         text = pairs.join(records.filter(window), on="row").select("row", pl.concat_str(
-            ["system", "record_id", "pairs", pl.col("source_hash").cast(pl.String).fill_null("")],
+            ["system", "record_id", "pairs", pl.col("state").cast(pl.String).fill_null("")],
             separator=_UNIT).alias("text"))
         parts.append(text.select("row", pl.Series("key", [_sha256(t) for t in text.get_column("text")],
                                                   dtype=pl.String)))

@@ -112,8 +112,9 @@ def _store_golden(session: Session, decided: GoldenDecisions, run_id: str) -> No
 
 
 def _sources(session: Session) -> dict[RecordKey, SourceState]:
-    return {(s, r): SourceState(h, v) for s, r, h, v in session.execute(
-        select(SourceRecord.system, SourceRecord.record_id, SourceRecord.content_hash, SourceRecord.version))}
+    return {(s, r): SourceState(h, v, staged) for s, r, h, v, staged in session.execute(
+        select(SourceRecord.system, SourceRecord.record_id, SourceRecord.content_hash, SourceRecord.version,
+               SourceRecord.run_id))}
 
 
 def _fill_outbox(session: Session, outcome: GoldenOutcome, entries: list[OutboxEntry], run_id: str) -> None:
