@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import polars as pl
 
-from mappings.formulas import FORMULA_PREFIXES, FREE_TEXT_FIELDS, HELD_PREFIXES, formula_like, held_formula
+from mappings.formulas import FREE_TEXT_FIELDS, HELD_PREFIXES, formula_like, held_formula
 
 HELD = "held: not written to any system"
 ESCAPED = "written as data; escaped in CSV import files"
@@ -27,10 +27,6 @@ def _starts(prefixes: Sequence[str]) -> str:
 def refused_formula(values: pl.Expr) -> pl.Expr:
     """True where a value is held (never written); false for every other value, null included."""
     return values.cast(pl.String).str.contains(_starts(HELD_PREFIXES)).fill_null(False)
-
-
-def formula_column(values: pl.Expr) -> pl.Expr:
-    return values.cast(pl.String).str.contains(_starts(FORMULA_PREFIXES)).fill_null(False)
 
 
 class FormulaFinding(NamedTuple):

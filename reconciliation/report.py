@@ -12,6 +12,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from reconciliation.formulas import FormulaFinding
 from reconciliation.report_chart import agreement_chart, bar_width
 from reconciliation.report_files import Table, safe_cell, write_csv, write_xlsx
 
@@ -125,6 +126,7 @@ class RunReport:
     findings: list[Finding] = field(default_factory=list)
     quarantine: list[dict] = field(default_factory=list)
     message: str | None = None
+    formulas: list[FormulaFinding] = field(default_factory=list)  # formula-like text read in this run
 
     @property
     def nothing_changed(self) -> bool:
@@ -167,6 +169,8 @@ def report_tables(report: RunReport) -> list[Table]:
                 f.payment_terms_days] for f in report.findings]),
         Table("quarantine", ("system", "record", "stage", "reason"),
               [[q["system"], q["record_key"], q["stage"], q["reason"]] for q in report.quarantine]),
+        Table("formula_like_values", ("system", "record", "field", "value", "action"),
+              [list(f) for f in report.formulas]),
     ]
 
 
