@@ -10,9 +10,11 @@ from sqlalchemy.engine import Engine
 
 from hub.config import HubConfig
 from hub.pipeline.reconcile import reconcile_run
+from hub.pipeline.report import build_report
 from hub.store.db import session_scope
 from hub.store.models import Discrepancy, Outbox, ReviewItem
 from hub.xref_ops import golden_at
+from reconciliation.formulas import HELD
 from tests.fixtures.hubstore import company, hub_of, new_run, open_seeded, put, store_config
 
 SYSTEMS = ("crm", "accounting", "erp")
@@ -113,3 +115,19 @@ def _mark_sent(engine: Engine) -> None:
     with session_scope(engine) as session:
         for row in session.scalars(select(Outbox).where(Outbox.status == "pending")):
             row.status = "sent"
+
+
+def test_a_formula_name_becomes_golden_but_is_held_and_flagged_never_sent(tmp_path: Path) -> None:
+    config, engine = _seeded(tmp_path)
+    link = '=HYPERLINK("http://x","Klikni")'
+    ctx = new_run(config, engine)
+    put(engine, "accounting", "accounting-2", company(2, legal_name=link), run_id=ctx.run_id)  # accounting leads names
+    reconcile_run(ctx)
+    assert golden_at(engine, hub_of(engine, "crm", "crm-2")).values["legal_name"] == link
+    with session_scope(engine) as session:
+        held = [(d.system, d.corrected) for d in session.scalars(
+            select(Discrepancy).where(Discrepancy.run_id == ctx.run_id, Discrepancy.field == "legal_name"))]
+    assert sorted(held) == [("crm", False), ("erp", False)]
+    assert _outbox(engine) == []
+    assert [(f.system, f.record_id, f.field, f.action) for f in build_report(ctx).formulas] == [
+        ("accounting", "accounting-2", "legal_name", HELD)]
