@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import polars as pl
+from pydantic import AfterValidator
 
-from mappings.normalizers.text import normalize_text
 
 
 class KeyRule(NamedTuple):
@@ -33,22 +33,23 @@ class KeyRule(NamedTuple):
 _VEHICLE = {"AT": "A", "BE": "B", "CH": "CH", "DE": "D", "DK": "DK", "EE": "EST", "ES": "E", "FI": "FIN",
             "FR": "F", "GR": "GR", "HU": "H", "IE": "IRL", "IT": "I", "LI": "FL", "LU": "L", "NO": "N",
             "PT": "P", "SE": "S", "SI": "SLO"}
-_PREFIX = re.compile(r"^([A-Z]{1,3})\d")
+_DIGITS = list("0123456789")
 _GAPS = r"[\s\-]"
+_SPACES = re.compile(r"\s+")  # as mappings.normalizers.text reads a space: no-break spaces too
 _MARKS = re.compile(r"[\u0300-\u036f]")  # the combining diacritics of Latin letters, once decomposed
-
-
-def _prefixes(country: str | None) -> set[str]:
-    return set() if country is None else {country, _VEHICLE.get(country, country)}
 
 
 # -- Python ---------------------------------------------------------------------------
 
 
 def _text(value: Any, country: str | None = None) -> str | None:
-    """Case and spacing do not count: NFC, single spaces, lower case ("ß" as "ss")."""
-    text = None if value is None else normalize_text(value)
-    return None if text is None else text.lower().replace("ß", "ss")
+    """Case and spacing do not count: single spaces, trimmed, lower case ("ß" as "ss").
+
+    Canonical text is NFC already (``mappings.normalizers.text``, which every text field's
+    normalizer goes through): the key does not repeat it, it is the costliest step."""
+    if value is None:
+        return None
+    return _SPACES.sub(" ", str(value)).strip().lower().replace("ß", "ss")
 
 
 def _fold(value: Any, country: str | None = None) -> str | None:
@@ -64,9 +65,10 @@ def _postal(value: Any, country: str | None = None) -> str | None:
     if value is None:
         return None
     compact = re.sub(_GAPS, "", str(value).upper())
-    prefix = _PREFIX.match(compact)
-    if prefix and prefix.group(1) in _prefixes(country):
-        compact = compact[prefix.end(1):]
+    for prefix in ([country, _VEHICLE.get(country, country)] if country else []):
+        rest = compact.removeprefix(prefix)
+        if rest != compact and rest[:1] in _DIGITS:
+            return rest
     return compact or None
 
 
@@ -86,9 +88,8 @@ def _exact(value: Any, country: str | None = None) -> str | None:
 
 
 def _text_column(values: pl.Expr, countries: pl.Expr) -> pl.Expr:
-    text = (values.cast(pl.String).str.normalize("NFC").str.replace_all(r"\s+", " ").str.strip_chars()
+    return (values.cast(pl.String).str.replace_all(_SPACES.pattern, " ").str.strip_chars()
             .str.to_lowercase().str.replace_all("ß", "ss", literal=True))
-    return pl.when(text != "").then(text)
 
 
 def _fold_column(values: pl.Expr, countries: pl.Expr) -> pl.Expr:
@@ -98,10 +99,11 @@ def _fold_column(values: pl.Expr, countries: pl.Expr) -> pl.Expr:
 
 def _postal_column(values: pl.Expr, countries: pl.Expr) -> pl.Expr:
     compact = values.cast(pl.String).str.to_uppercase().str.replace_all(_GAPS, "")
-    prefix = compact.str.extract(_PREFIX.pattern, 1)
-    vehicle = countries.cast(pl.String).replace_strict(_VEHICLE, default=countries.cast(pl.String))
-    strip = (prefix == countries.cast(pl.String)) | (prefix == vehicle)
-    key = pl.when(strip.fill_null(False)).then(compact.str.slice(prefix.str.len_chars())).otherwise(compact)
+    country = countries.cast(pl.String)
+    key = compact
+    for prefix in (country.replace(_VEHICLE), country):  # the longer, own code is tried last, so wins
+        rest = compact.str.strip_prefix(prefix)
+        key = pl.when(rest.str.head(1).is_in(_DIGITS) & (rest != compact)).then(rest).otherwise(key)
     return pl.when(key != "").then(key)
 
 
@@ -131,6 +133,16 @@ FIELD_KEYS: dict[str, str] = {
     "postal_code": "postal_code", "credit_limit": "decimal",
 }
 COUNTRY = "country"  # the field whose value says how a postal code may be spelled
+
+
+def known_key(name: str) -> str:
+    """``name`` if it is a comparison key (the check hub.yaml's ``compare:`` goes through)."""
+    if name not in KEYS:
+        raise ValueError(f"unknown comparison {name!r}; known: {', '.join(sorted(KEYS))}")
+    return name
+
+
+ComparisonKeyName = Annotated[str, AfterValidator(known_key)]
 
 
 def key_rule(field: str, compare: Mapping[str, str] | None = None) -> KeyRule:

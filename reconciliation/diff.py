@@ -51,11 +51,14 @@ def differing(members: pl.DataFrame, golden: pl.DataFrame, fields: Sequence[str]
         differs = (pl.col("system").is_in(carriers) & value.is_not_null() & own.ne_missing(value)
                    & origin.ne_missing(members.get_column("row")))
         # The raw text first (cheap, and most values agree), then the key of what still differs.
-        found = (base.with_columns(value, own).filter(differs)
-                 .filter(column_key(field, pl.col("_value"), pl.col("_own_country"), compare)
-                         .ne_missing(column_key(field, pl.col("golden"), pl.col("_golden_country"), compare)))
+        # Lazily, so that each key's steps are computed once (common subexpressions).
+        found = (base.with_columns(value, own).filter(differs).lazy()
+                 .with_columns(column_key(field, pl.col("_value"), pl.col("_own_country"), compare).alias("_own"),
+                               column_key(field, pl.col("golden"), pl.col("_golden_country"), compare).alias("_key"))
+                 .filter(pl.col("_own").ne_missing(pl.col("_key")))
                  .select("row", "entity", pl.lit(field).alias("field"), pl.col("golden").cast(pl.String),
-                         (pl.col("system").is_in(receivers) & ~refused_formula(pl.col("golden"))).alias("correct")))
+                         (pl.col("system").is_in(receivers) & ~refused_formula(pl.col("golden"))).alias("correct"))
+                 .collect())
         if held is not None:
             stop = held.filter(pl.col("field") == field).select("entity", pl.lit(True).alias("held"))
             found = (found.join(stop, on="entity", how="left")

@@ -65,7 +65,8 @@ def run_rules(ctx: RunContext) -> RunRules:
         run_id=ctx.run_id, systems=set(config.systems), vouches=EVIDENCED_FIELDS,
         rules={f: rule_named(r.rule, r.sources) for f in CUSTOMER_FIELDS for r in [config.survivorship.rule_for(f)]},
         carries={name: set(config.spec(name).fields) for name in config.systems},
-        receives={name: s.receives for name, s in config.systems.items() if s.enabled})
+        receives={name: s.receives for name, s in config.systems.items() if s.enabled},
+        compare=config.survivorship.compare)
 
 
 def _currents(session: Session) -> dict[str, CurrentGolden]:

@@ -131,3 +131,18 @@ def test_a_formula_name_becomes_golden_but_is_held_and_flagged_never_sent(tmp_pa
     assert _outbox(engine) == []
     assert [(f.system, f.record_id, f.field, f.action) for f in build_report(ctx).formulas] == [
         ("accounting", "accounting-2", "legal_name", HELD)]
+
+
+def test_diacritics_count_unless_hub_yaml_says_a_field_folds_them(tmp_path: Path) -> None:
+    config, engine = _seeded(tmp_path)
+    put(engine, "crm", "crm-1", company(1, city="Plzeň"))
+    put(engine, "erp", "erp-1", company(1, city="PLZEN"))
+    folding = config.model_copy(update={"survivorship": config.survivorship.model_copy(
+        update={"compare": {"city": "fold"}})})
+    ctx = new_run(folding, engine)
+    reconcile_run(ctx)
+    assert ("erp", "city") not in _discrepancies(engine, ctx.run_id)
+    assert ("accounting", "city") in _discrepancies(engine, ctx.run_id)  # "Brno" is another city
+    ctx = new_run(config, engine)
+    reconcile_run(ctx)
+    assert ("erp", "city") in _discrepancies(engine, ctx.run_id)
