@@ -5,8 +5,9 @@ record, the values to set and the record's state: its content hash and the run t
 that content): the same correction of the same state is one outbox row however often a run
 repeats, and a system that drifts again is corrected again, also when it drifts back to
 exactly the content it had when it was first corrected (that content was staged again, by
-a later run, after the corrected one: a new state). A row made while its record was deleted at the source was never sent; when
-the record comes back as it was, the same correction is due again.
+a later run, after the corrected one: a new state). A row made while its record was
+deleted at the source was never sent; when the record comes back as it was, the same
+correction is due again.
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ SYSTEMS = ("crm", "accounting", "erp")
 
 def _outbox(engine: Engine) -> list[tuple[str, str, dict, str]]:
     with session_scope(engine) as session:
-        return [(o.system, o.record_id, o.values, o.status) for o in session.scalars(select(Outbox).order_by(Outbox.id))]
+        rows = session.scalars(select(Outbox).order_by(Outbox.id))
+        return [(o.system, o.record_id, o.values, o.status) for o in rows]
 
 
 def _conflicts(engine: Engine) -> list[str | None]:

@@ -153,7 +153,8 @@ def test_an_escaped_text_cell_is_stored_as_the_text_it_stands_for(tmp_path: Path
     erp = ErpSystem(tmp_path / "erp.json", tmp_path / "files")
     erp.load([{"PARTNER_ID": str(i)} for i in range(1, 5)])
     cells = {"1": "'=HYPERLINK(\"http://x\",\"Klikni\")", "2": "'-ZERO- a.s.", "3": "''+two", "4": "'t Hoen B.V."}
-    lines = [DELIMITER.join(["PARTNER_ID", "NAZEV"])] + [f'{i};"{v.replace(chr(34), 2 * chr(34))}"' for i, v in cells.items()]
+    quoted = {i: '"' + v.replace('"', '""') + '"' for i, v in cells.items()}
+    lines = [DELIMITER.join(["PARTNER_ID", "NAZEV"]), *(f"{i}{DELIMITER}{v}" for i, v in quoted.items())]
     (tmp_path / "files" / "import" / "a.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode(ENCODING))
     assert erp.apply_imports() == 4
     assert {p["PARTNER_ID"]: p["NAZEV"] for p in erp.partners()} == {
