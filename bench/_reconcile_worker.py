@@ -95,7 +95,7 @@ def _members(records: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
 def _outbox(members: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
     """One row per record to correct, keyed as the hub keys its outbox."""
     return correction_keys(found.filter("correct").select("row", "field", "golden"),
-                           members.select("row", "system", "record_id", "source_hash"))
+                           members.select("row", "system", "record_id", pl.col("source_hash").alias("state")))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from mappings.customer import CUSTOMER_FIELDS
 from mappings.errors import SpecError
 from mappings.spec import CanonicalField, MappingSpec, load_spec, spec_path
 from reconciliation.matching.settings import MatchSettings
+from reconciliation.comparison import ComparisonKeyName
 from reconciliation.survivorship_rules import SurvivorshipRuleName
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "hub.yaml"
@@ -118,6 +119,9 @@ class LeaseConfig(_Strict):
 class SurvivorshipConfig(_Strict):
     default: SurvivorshipRuleConfig
     fields: dict[CanonicalField, SurvivorshipRuleConfig] = {}
+    # How a field's values are compared, where not as reconciliation.comparison.FIELD_KEYS says
+    # (e.g. ``city: fold`` to let diacritics not count): exact, text, fold, postal_code, decimal.
+    compare: dict[CanonicalField, ComparisonKeyName] = {}
 
     def rule_for(self, field: str) -> SurvivorshipRuleConfig:
         return self.fields.get(field, self.default)

@@ -11,6 +11,10 @@ and then represents it as the system's spec states:
   refuses a value it cannot encode, per write);
 - SOAP and SQL (no ``format``): the typed value the element or column expects, a Decimal
   for a numeric column (never a float), an int, a date; an enum as its text.
+- text a spreadsheet would run as a formula ("-ZERO- a.s."; ``mappings.formulas``) is data
+  over SOAP and SQL, and escaped in a CSV file as its import contract says (a leading
+  apostrophe, docs/CONTRACTS.md), never written raw. Text that starts no real value ("=",
+  "@") never gets here: reconciliation holds it (``reconciliation.formulas``).
 
 This is the only place a value changes representation on its way out, so a value cannot
 be spelled twice, or not at all.
@@ -28,6 +32,7 @@ from typing import Any, get_args
 from core.formats import FileFormat
 from mappings.customer import CUSTOMER_FIELDS, Customer
 from mappings.errors import FieldIssue, InvalidValue, MappingError
+from mappings.formulas import escape_cell
 from mappings.normalizers.numbers import format_decimal, parse_decimal, parse_int
 from mappings.spec import MappingSpec
 
@@ -79,6 +84,8 @@ def represent(value: Any, file_format: FileFormat | None) -> Any:
         return format_decimal(value, file_format.decimal_comma)
     if isinstance(value, date):  # a datetime too: the file's pattern says what it shows
         return value.strftime(file_format.date_format)
+    if file_format.type == "csv" and isinstance(value, str):
+        return escape_cell(value)  # a spreadsheet opening the import file runs no formula
     return str(value)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from core.hashing import content_hash
+from reconciliation.comparison import COUNTRY, value_key
 from reconciliation.decisions import ChosenValue, chosen_holds
 from reconciliation.records import CurrentGolden, MemberRecord, RecordKey, ReviewQuestion
 from reconciliation.survivorship_rules import SurvivorshipRule
@@ -39,10 +40,13 @@ def holding_choices(chosen: Mapping[str, Mapping[str, ChosenValue]],
 
 def conflicts(hub_id: str, cluster: Sequence[MemberRecord], current: CurrentGolden | None,
               changed: Callable[[RecordKey], bool], rules: Mapping[str, SurvivorshipRule],
-              holding: Mapping[str, ChosenValue]) -> dict[str, ReviewQuestion]:
+              holding: Mapping[str, ChosenValue], compare: Mapping[str, str] | None = None,
+              ) -> dict[str, ReviewQuestion]:
     """The fields of one hub id that two trusted sources changed to different values since the
     last run (``changed``: a record's content moved on), each with the question it raises.
-    A field a steward's choice holds is decided already; a new hub id has nothing to hold."""
+    A field a steward's choice holds is decided already; a new hub id has nothing to hold.
+    Values are compared by their field's comparison key (``reconciliation.comparison``):
+    "PRAHA" and "Praha", or "L-1855" and "1855" in Luxembourg, are one value, not a conflict."""
     if current is None:
         return {}
     moving = [m for m in cluster if changed(m.key)]
@@ -53,9 +57,11 @@ def conflicts(hub_id: str, cluster: Sequence[MemberRecord], current: CurrentGold
         if name in holding:
             continue
         before = current.values.get(name)
-        moved = {m.key: m.values[name] for m in moving if m.system in rule.sources
-                 and m.values.get(name) is not None and m.values.get(name) != before}
-        if len({system for system, _ in moved}) > 1 and len({str(v) for v in moved.values()}) > 1:
+        was = value_key(name, before, current.values.get(COUNTRY), compare)
+        keys = {m.key: value_key(name, m.values[name], m.values.get(COUNTRY), compare) for m in moving
+                if m.system in rule.sources and m.values.get(name) is not None}
+        moved = {m.key: m.values[name] for m in moving if m.key in keys and keys[m.key] != was}
+        if len({system for system, _ in moved}) > 1 and len({keys[k] for k in moved}) > 1:
             found[name] = _conflict(hub_id, name, before, moved)
     return found
 

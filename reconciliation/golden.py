@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import polars as pl
 
+from reconciliation.comparison import COUNTRY, same
 from reconciliation.conflicts import conflicts, holding_choices
 from reconciliation.decisions import ChosenValue
 from reconciliation.linking import clusters_by_hub
@@ -37,6 +38,8 @@ class RunRules:
     carries: Mapping[str, Collection[str]]  # system -> the fields its records hold
     receives: Mapping[str, Collection[str]]  # enabled system -> the fields it is corrected on
     vouches: Mapping[str, Collection[str]]  # registry -> the fields its checks vouch for
+    # field -> comparison key (reconciliation.comparison); the fields not named keep FIELD_KEYS'
+    compare: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def fields(self) -> list[str]:
@@ -81,8 +84,10 @@ def decide_golden(records: RecordSet, frame: pl.DataFrame, hub_ids: Mapping[Reco
     decided = GoldenDecisions(expired=expired)
     for hub_id, cluster in speaking.items():
         current = currents.get(hub_id)
-        found = conflicts(hub_id, cluster, current, records.changed, run.rules, holding.get(hub_id, {}))
+        found = conflicts(hub_id, cluster, current, records.changed, run.rules, holding.get(hub_id, {}),
+                          run.compare)
         golden = with_evidence(hold(goldens[hub_id], current, set(found)), evidence, run.vouches)
+        golden = respelled(golden, current, run.compare)
         decided.goldens[hub_id], decided.held[hub_id] = golden, set(found)
         decided.questions += found.values()
         _version(decided, hub_id, golden, current)
@@ -134,6 +139,21 @@ def with_evidence(golden: Golden, evidence: Mapping[RecordKey, Mapping[str, Any]
         if found is not None:
             lineage[name] = {**origin, "registry_evidence": dict(found)}
     return Golden(golden.values, lineage)
+
+
+def respelled(golden: Golden, current: CurrentGolden | None, compare: Mapping[str, str]) -> Golden:
+    """The golden record with each field that only changed its spelling (the same comparison
+    key, ``reconciliation.comparison``) back at its current value and lineage: a source that
+    writes "PRAHA" for "Praha" makes no new version, and corrects nobody."""
+    if current is None or current.values == golden.values:
+        return golden
+    values, lineage = dict(golden.values), dict(golden.lineage)
+    country, was = golden.values.get(COUNTRY), current.values.get(COUNTRY)
+    for name, value in golden.values.items():
+        before = current.values.get(name)
+        if before is not None and before != value and same(name, value, country, before, was, compare):
+            values[name], lineage[name] = before, current.lineage.get(name, lineage[name])
+    return Golden(values, lineage)
 
 
 def _version(decided: GoldenDecisions, hub_id: str, golden: Golden, current: CurrentGolden | None) -> None:

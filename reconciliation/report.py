@@ -12,6 +12,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from reconciliation.formulas import FormulaFinding
 from reconciliation.report_chart import agreement_chart, bar_width
 from reconciliation.report_files import Table, safe_cell, write_csv, write_xlsx
 
@@ -129,6 +130,7 @@ class RunReport:
     # A registry step that did not check everything: a configuration error, keys left at its
     # deadline. One line per registry; the keys themselves are due in the next run.
     registry_notes: list[str] = field(default_factory=list)
+    formulas: list[FormulaFinding] = field(default_factory=list)  # formula-like text read in this run
 
     @property
     def nothing_changed(self) -> bool:
@@ -171,6 +173,8 @@ def report_tables(report: RunReport) -> list[Table]:
                 f.payment_terms_days] for f in report.findings]),
         Table("quarantine", ("system", "record", "stage", "reason"),
               [[q["system"], q["record_key"], q["stage"], q["reason"]] for q in report.quarantine]),
+        Table("formula_like_values", ("system", "record", "field", "value", "action"),
+              [list(f) for f in report.formulas]),
     ]
 
 

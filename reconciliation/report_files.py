@@ -18,7 +18,8 @@ from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+from mappings.formulas import FORMULA_PREFIXES  # one list for the report and the import files
+
 Value = str | int | float | Decimal | bool | None
 
 

@@ -24,12 +24,16 @@ import polars as pl
 from reconciliation.decisions import ChosenValue, chosen_holds, field_evidence
 from reconciliation.members import members_frame, text
 from reconciliation.records import Golden, MemberRecord
-from reconciliation.survivorship_rules import RID, RID_BITS, SurvivorshipRule, rule_named
+from reconciliation.survivorship_rules import RID, RID_BITS, Ranking, SurvivorshipRule, rule_named
 
 __all__ = ["STEWARD", "SurvivorshipRule", "golden_frame", "members_frame", "rule_named", "survive",
            "survive_many", "survive_members", "winners", "winners_wide"]
 
 STEWARD = "steward"  # the lineage's rule for a steward's chosen value
+# Fields that survive together, from one record: the first (the lead) names the rule. A
+# street from one system with the country of another makes an address nobody wrote.
+ADDRESS = ("street", "city", "postal_code", "country")
+GROUP, GROUP_ANY = "_address", "_address_any"
 
 
 def winners_wide(members: pl.DataFrame, rules: Mapping[str, SurvivorshipRule],
@@ -38,27 +42,48 @@ def winners_wide(members: pl.DataFrame, rules: Mapping[str, SurvivorshipRule],
     when no source holds one) and the rule that picked it (``<field>__rule``).
 
     Never depends on the order records were read in: every rule orders its candidates, and
-    ties end in source order, then record id.
+    ties end in source order, then record id. The fields of a group (``ADDRESS``) all name
+    the one record that wins the group (see ``group_rankings``).
     """
     if members.height >= 1 << RID_BITS:
         raise ValueError("too many member records for one pass")
     ranked = members.with_columns(pl.col("record_id").rank("ordinal").cast(pl.UInt32).alias(RID) - 1)
     row_of_rid = ranked["row"].gather(ranked[RID].arg_sort())
-    rankings = {f: rules[f].rankings(f) for f in fields}
+    group = [f for f in ADDRESS if f in fields]
+    deciders = {f: (GROUP if f in group and len(group) > 1 else f) for f in fields}
+    rankings = {f: rules[f].rankings(f) for f in fields if deciders[f] == f}
+    if GROUP in deciders.values():
+        ranked = ranked.with_columns(group_columns(group))
+        rankings[GROUP] = group_rankings(rules[group[0]])
     names = {f: [f, *(f"{f}__{i}" for i in range(1, len(r)))] for f, r in rankings.items()}
-    keys = {name: ranking.key for f in fields for name, ranking in zip(names[f], rankings[f], strict=True)}
+    keys = {name: ranking.key for f in rankings for name, ranking in zip(names[f], rankings[f], strict=True)}
     best = ranked.select("entity", **keys).group_by("entity").agg(pl.col(name).min() for name in keys)
-    labels = pl.Enum(list(dict.fromkeys([*(r.label for f in fields for r in rankings[f]), STEWARD])))
-    columns: list[pl.Series | pl.Expr] = []
-    for f in fields:
+    labels = pl.Enum(list(dict.fromkeys([*(r.label for f in rankings for r in rankings[f]), STEWARD])))
+    picked: dict[str, list[pl.Series | pl.Expr]] = {}
+    for f in rankings:
         key = pl.coalesce(names[f]) if len(names[f]) > 1 else pl.col(f)
-        picked = best.select((key % (1 << RID_BITS)).cast(pl.UInt32)).to_series()
-        columns.append(row_of_rid.gather(picked).alias(f"{f}__row"))
+        row = row_of_rid.gather(best.select((key % (1 << RID_BITS)).cast(pl.UInt32)).to_series())
         label = pl.when(pl.col(names[f][0]).is_not_null()).then(pl.lit(rankings[f][0].label))
         for name, ranking in zip(names[f][1:], rankings[f][1:], strict=True):
             label = label.when(pl.col(name).is_not_null()).then(pl.lit(ranking.label))
-        columns.append(label.cast(labels).alias(f"{f}__rule"))
+        picked[f] = [row, label.cast(labels)]
+    columns = [c for f in fields for c in (picked[deciders[f]][0].alias(f"{f}__row"),
+                                           picked[deciders[f]][1].alias(f"{f}__rule"))]
     return best.select("entity", *columns)
+
+
+def group_columns(group: Sequence[str]) -> list[pl.Expr]:
+    """A record's whole address as one value: ``GROUP`` where it has the lead field (the
+    street), ``GROUP_ANY`` where it has any field of the group."""
+    whole = pl.concat_str([pl.col(f).cast(pl.String).fill_null("") for f in group], separator="\x1f")
+    return [pl.when(pl.col(group[0]).is_not_null()).then(whole).alias(GROUP),
+            pl.when(pl.any_horizontal(pl.col(f).is_not_null() for f in group)).then(whole).alias(GROUP_ANY)]
+
+
+def group_rankings(lead: SurvivorshipRule) -> list[Ranking]:
+    """The lead field's rule over whole addresses: the records that have a street first, then
+    those that have any part of the address; one record wins, and every field is its."""
+    return [*lead.rankings(GROUP), *lead.rankings(GROUP_ANY)]
 
 
 def winners(members: pl.DataFrame, rules: Mapping[str, SurvivorshipRule], fields: Sequence[str]) -> pl.DataFrame:
@@ -112,7 +137,7 @@ def survive_members(members: pl.DataFrame, records: Sequence[MemberRecord],
     picks: dict[str, dict[str, tuple[MemberRecord | None, Any, str]]] = {e: {} for e in entities}
     for entity, field, row, rule in winners(members, rules, fields).iter_rows():
         member = records[row]
-        picks[entity][field] = (member, member.values[field], rule)
+        picks[entity][field] = (member, member.values.get(field), rule)  # a group's winner may lack a part
     for entity, choices in (chosen or {}).items():
         for field, choice in choices.items():
             if entity in picks and chosen_holds(choice, entities[entity]):

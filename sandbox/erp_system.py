@@ -4,7 +4,8 @@ It behaves like a real ERP file interface (K2, Helios Green): the export is cp12
 ';' and decimal commas, written first and announced by a ``.done`` marker written last
 that gives its row count (``rows N``), or by a sha256sum manifest with the same line;
 import files are taken in name order, ``*.part`` files are left alone (still uploading),
-an empty cell leaves the value as it is, and a processed file moves to import/processed/.
+an empty cell leaves the value as it is, a text cell escaped against spreadsheet formulas
+("'=…", "'-…") is stored without its apostrophe, and a processed file moves to import/processed/.
 Like a real import job it reads numbers only in its own spelling: "150000.50" is not a
 credit limit to it (a decimal point is no decimal comma) and "30,0" no number of days, so
 a file holding one is applied not at all, moves to import/error/ and gets a
@@ -170,7 +171,7 @@ def _apply_file(path: Path, state: dict[str, dict[str, str | None]]) -> int:
         raise ImportRejected(problems)
     for _, row in rows:
         partner_id = row["PARTNER_ID"].strip()
-        changes = {c: v for c, v in row.items() if c != "PARTNER_ID" and v}
+        changes = {c: _unescaped(c, v) for c, v in row.items() if c != "PARTNER_ID" and v}
         # An id the ERP does not know yet is a new partner, as in an ERP import job.
         blank = dict.fromkeys(COLUMNS) | {"PARTNER_ID": partner_id}
         state.setdefault(partner_id, blank).update(_stored(changes))
@@ -199,6 +200,19 @@ def _row_problems(line: int, row: dict[str, str | None]) -> list[str]:
             except ValueError as e:
                 problems.append(f"line {line}: {column}: {e}")
     return problems
+
+
+# The import contract for text a spreadsheet would run as a formula: the cell carries one
+# apostrophe in front ("'=SUM(A1)", "'-ZERO- a.s."), which the import drops, as Excel does
+# for its quote prefix. A text cell is unescaped only when, after its apostrophes, a
+# formula character follows: "'t Hoen B.V." stays as it is.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _unescaped(column: str, text: str) -> str:
+    if column in _TYPED or not text.startswith("'"):
+        return text
+    return text[1:] if text.lstrip("'").startswith(_FORMULA_START) else text
 
 
 def _stored(values: dict[str, Any]) -> dict[str, str | None]:

@@ -48,7 +48,7 @@ def build(session: Session, ctx: RunContext, records: RecordSet, frame: pl.DataF
     _store_golden(session, decided, ctx.run_id)
     live = with_entities(frame, decided.live)
     found = differences_members(live, records.members, decided.goldens, run.receives, run.carries, run.fields,
-                                decided.held)
+                                decided.held, run.compare)
     outcome = GoldenOutcome(changes=decided.changes)
     outcome.differences = [(hub_id, d) for hub_id, listed in found.items() for d in listed]
     _fill_outbox(session, outcome, outbox_entries(found, _sources(session)), ctx.run_id)
@@ -65,7 +65,8 @@ def run_rules(ctx: RunContext) -> RunRules:
         run_id=ctx.run_id, systems=set(config.systems), vouches=EVIDENCED_FIELDS,
         rules={f: rule_named(r.rule, r.sources) for f in CUSTOMER_FIELDS for r in [config.survivorship.rule_for(f)]},
         carries={name: set(config.spec(name).fields) for name in config.systems},
-        receives={name: s.receives for name, s in config.systems.items() if s.enabled})
+        receives={name: s.receives for name, s in config.systems.items() if s.enabled},
+        compare=config.survivorship.compare)
 
 
 def _currents(session: Session) -> dict[str, CurrentGolden]:
@@ -112,8 +113,9 @@ def _store_golden(session: Session, decided: GoldenDecisions, run_id: str) -> No
 
 
 def _sources(session: Session) -> dict[RecordKey, SourceState]:
-    return {(s, r): SourceState(h, v) for s, r, h, v in session.execute(
-        select(SourceRecord.system, SourceRecord.record_id, SourceRecord.content_hash, SourceRecord.version))}
+    return {(s, r): SourceState(h, v, staged) for s, r, h, v, staged in session.execute(
+        select(SourceRecord.system, SourceRecord.record_id, SourceRecord.content_hash, SourceRecord.version,
+               SourceRecord.run_id))}
 
 
 def _fill_outbox(session: Session, outcome: GoldenOutcome, entries: list[OutboxEntry], run_id: str) -> None:

@@ -21,6 +21,7 @@ from hub.store.models import (
     Run,
     Xref,
 )
+from reconciliation.formulas import formula_findings
 from reconciliation.report import Finding, RunReport, SystemLine, write_report
 
 # Figures the report computes at the end of a run and keeps, so that the trend of later
@@ -49,7 +50,10 @@ def build_report(ctx: RunContext) -> RunReport:
             findings=_findings(session, _money_system(ctx)),
             registry_notes=registry_notes(figures),
             quarantine=[_row(q) for q in session.scalars(
-                select(Quarantine).where(Quarantine.run_id == ctx.run_id))])
+                select(Quarantine).where(Quarantine.run_id == ctx.run_id))],
+            formulas=formula_findings(session.execute(select(
+                CanonicalRecord.system, CanonicalRecord.record_id, CanonicalRecord.values)
+                .where(CanonicalRecord.run_id == ctx.run_id)).tuples()))
 
 
 def write_run_report(ctx: RunContext) -> Path:

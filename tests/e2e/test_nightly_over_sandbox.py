@@ -15,6 +15,7 @@ from hub.store.db import session_scope
 from hub.store.models import GoldenRecord, Outbox, Quarantine
 from mappings.customer import Customer
 from mappings.engine import load_spec, map_record
+from reconciliation.comparison import same
 from sandbox.estate import SandboxEstate
 from sandbox.generator import TrueCompany
 
@@ -45,8 +46,15 @@ def _wrong_fields(config: HubConfig, estate: SandboxEstate) -> list[str]:
             held = map_record(spec, _as_payload(record))
             expected = _truth(truth.companies[truth.records[key]])
             wrong += [f"{key} {f}: {getattr(held, f)!r} != {getattr(expected, f)!r}"
-                      for f in config.systems[system].receives if getattr(held, f) != getattr(expected, f)]
+                      for f in config.systems[system].receives if not _same(f, held, expected)]
     return wrong
+
+
+def _same(field: str, held: Customer, expected: Customer) -> bool:
+    """Equal by the field's comparison key: a name the ERP keeps in upper case holds the truth
+    (issue 12: a difference in spelling only is not written back)."""
+    held_value, expected_value = held.present().get(field), expected.present().get(field)
+    return same(field, held_value, held.country, expected_value, expected.country)
 
 
 def _registry_status_wrong(hub_config: HubConfig, estate: SandboxEstate, run_id: str) -> list[str]:

@@ -28,3 +28,11 @@ def test_every_registered_rule_is_accepted_including_a_new_one() -> None:
             assert config.rule_for("street").rule == name
     finally:
         del RULES[Newest.name]
+
+
+def test_a_field_s_comparison_is_configurable_by_a_known_key_name() -> None:
+    default = {"rule": "source_priority", "sources": ["crm"]}
+    config = SurvivorshipConfig.model_validate({"default": default, "compare": {"city": "fold"}})
+    assert config.compare == {"city": "fold"}
+    with pytest.raises(ValidationError, match="unknown comparison 'soundex'"):
+        SurvivorshipConfig.model_validate({"default": default, "compare": {"city": "soundex"}})

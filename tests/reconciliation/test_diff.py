@@ -48,7 +48,7 @@ def test_the_column_wise_outbox_keys_are_the_keys_of_each_correction() -> None:
            ("erp", "E:7"): ({"legal_name": "Žluťoučký kůň, s.r.o.", "payment_terms_days": 30}, None),
            ("accounting", "A1"): ({"street": "Nová 1"}, "h2")}
     records = pl.DataFrame([(row, s, r, h) for row, ((s, r), (_, h)) in enumerate(due.items())],
-                           schema=["row", "system", "record_id", "source_hash"], orient="row")
+                           schema=["row", "system", "record_id", "state"], orient="row")
     fields = pl.DataFrame([(row, f, str(v)) for row, (values, _) in enumerate(due.values()) for f, v in values.items()],
                           schema=["row", "field", "golden"], orient="row")
     for slice_rows in (1, 2, 100):

@@ -77,7 +77,8 @@ def test_csv_files_open_in_czech_excel(tmp_path: Path) -> None:
 def test_xlsx_holds_every_table_and_never_a_formula(tmp_path: Path) -> None:
     write_report(_report(), tmp_path)
     book = load_workbook(tmp_path / "report.xlsx")
-    assert book.sheetnames == ["summary", "agreement", "discrepancies", "registry_findings", "quarantine"]
+    assert book.sheetnames == ["summary", "agreement", "discrepancies", "registry_findings", "quarantine",
+                               "formula_like_values"]
     sheet = book["discrepancies"]
     header = [c.value for c in sheet[1]]
     cell = sheet.cell(row=2, column=header.index("crm_value") + 1)

@@ -155,3 +155,16 @@ def test_round_trip_erp_export_sftp_read_write_apply(erp: ErpSystem, sandbox_sft
     assert first["MESTO"] == "Ústí nad Labem" and first["UVEROVY_LIMIT"] == Decimal("99.90")
     assert first["ULICE"] == "Dlouhá 12" and second["ICO"] == "12345679"
     assert second["MESTO"] == "Brno"
+
+
+def test_an_escaped_text_cell_is_stored_as_the_text_it_stands_for(tmp_path: Path) -> None:
+    """The import contract for formula-like text (docs/CONTRACTS.md): one leading apostrophe is dropped."""
+    erp = ErpSystem(tmp_path / "erp.json", tmp_path / "files")
+    erp.load([{"PARTNER_ID": str(i)} for i in range(1, 5)])
+    cells = {"1": "'=HYPERLINK(\"http://x\",\"Klikni\")", "2": "'-ZERO- a.s.", "3": "''+two", "4": "'t Hoen B.V."}
+    quoted = {i: '"' + v.replace('"', '""') + '"' for i, v in cells.items()}
+    lines = [DELIMITER.join(["PARTNER_ID", "NAZEV"]), *(f"{i}{DELIMITER}{v}" for i, v in quoted.items())]
+    (tmp_path / "files" / "import" / "a.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode(ENCODING))
+    assert erp.apply_imports() == 4
+    assert {p["PARTNER_ID"]: p["NAZEV"] for p in erp.partners()} == {
+        "1": "=HYPERLINK(\"http://x\",\"Klikni\")", "2": "-ZERO- a.s.", "3": "'+two", "4": "'t Hoen B.V."}
