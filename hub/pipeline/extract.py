@@ -52,6 +52,7 @@ from connectors.base import IncrementalSource, Page
 from connectors.files import UnreadableFile
 from connectors.cursor import Cursor
 from core.clock import utcnow
+from core.faults import fault_point
 from hub.pipeline import preview
 from hub.pipeline.context import RunContext, build_connector, set_metric
 from hub.pipeline.staging import Staging
@@ -104,6 +105,7 @@ def extract(ctx: RunContext, system: str, *, detect_deletions: bool = True,
                 if not plan.dry_run:
                     _remember(session, system, page, ctx.run_id,
                               save_cursor=plan.save_cursor and not plan.full_scan)
+        fault_point(f"extract.after_page:{system}")  # stored, not yet acknowledged at the source
         if not plan.dry_run:
             connector.acknowledge(page)
         if page.ack_token is not None:

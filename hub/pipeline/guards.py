@@ -25,10 +25,13 @@ def quarantine_overruns(ctx: RunContext) -> dict[str, str]:
     limit = ctx.config.quarantine_max_share
     over = {}
     for system in ctx.config.enabled_systems():
-        extracted = figures.get((system, "extracted"), 0)
         bad = figures.get((system, "quarantined"), 0)
-        if extracted and bad / extracted > limit:
-            over[system] = (f"{bad} of {extracted} records quarantined ({bad / extracted:.0%}), "
+        # What this run judged: what it read, or what it mapped (records a killed run staged
+        # are mapped by the next, which may itself read only a few), whichever is more.
+        judged = max(figures.get((system, "extracted"), 0),
+                     figures.get((system, "mapped"), 0) + bad)
+        if judged and bad / judged > limit:
+            over[system] = (f"{bad} of {judged} records quarantined ({bad / judged:.0%}), "
                             f"more than the configured {limit:.0%}")
     return over
 

@@ -70,6 +70,7 @@ def _steps(ctx: RunContext, heartbeat: Heartbeat) -> NightlyResult:
         hold_run(ctx.engine, ctx.run_id, held)
         return NightlyResult(ctx.run_id, write_run_report(ctx), AWAITING_APPROVAL, held=held)
     check_registries(ctx)
+    fault_point("nightly.after_registries")
     heartbeat.beat()
     return _reconcile_and_publish(ctx, heartbeat)
 
@@ -77,6 +78,7 @@ def _steps(ctx: RunContext, heartbeat: Heartbeat) -> NightlyResult:
 def _extract_and_map(ctx: RunContext, system: str) -> None:
     try:
         extract(ctx, system)
+        fault_point(f"nightly.after_extract:{system}")
         map_system(ctx, system)
     except CusthubError as e:
         if not isolation.isolable(e):
@@ -111,6 +113,7 @@ def _resume(ctx: RunContext, heartbeat: Heartbeat) -> NightlyResult:
 
 def _reconcile_and_publish(ctx: RunContext, heartbeat: Heartbeat) -> NightlyResult:
     result = reconcile_run(isolation.for_reconcile(ctx))
+    fault_point("nightly.after_reconcile")
     if result.held:
         hold_run(ctx.engine, ctx.run_id, result.held)
         return NightlyResult(ctx.run_id, write_run_report(ctx), AWAITING_APPROVAL, result,
@@ -120,5 +123,6 @@ def _reconcile_and_publish(ctx: RunContext, heartbeat: Heartbeat) -> NightlyResu
         if system not in left_out:
             heartbeat.beat()
             publish(ctx, system)
+    fault_point("nightly.before_finish")
     finish_run(ctx.engine, ctx.run_id, "succeeded")
     return NightlyResult(ctx.run_id, write_run_report(ctx), "succeeded", result)
