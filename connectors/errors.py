@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core import errors as core
 from core.errors import Action, CusthubError, Kind
 
 if TYPE_CHECKING:
@@ -25,10 +26,10 @@ class ConnectorError(CusthubError):
 
     An error made by ``connectors.classify.classify`` carries the table row that matched
     (``rule``): its action (which may differ from the class default, e.g. a refusal that is
-    recorded and passed over rather than failing the task) and its ``outcome``."""
+    recorded and passed over rather than failing the task) and its ``outcome``. Its kind and
+    action come from the core class each subclass also is (a ``TransientError`` here is a
+    ``core.errors.TransientError`` too), so callers may catch either."""
 
-    action: Action = Action.FAIL
-    kind: Kind = Kind.CONFIG
     rule: Rule | None = None
 
     def __init__(self, message: str, *, system: str | None = None, record: str | None = None,
@@ -43,28 +44,24 @@ class ConnectorError(CusthubError):
         return self.rule.outcome if self.rule is not None else None
 
 
-class ConnectorConfigError(ConnectorError):
-    action, kind = Action.FAIL, Kind.CONFIG
+class ConnectorConfigError(ConnectorError, core.ConfigError):
+    """A connection or connector setting that cannot work."""
 
 
-class TransientError(ConnectorError):
-    action, kind = Action.RETRY, Kind.TRANSIENT
+class TransientError(ConnectorError, core.TransientError):
+    """Worth trying again: a timeout, a dropped connection, a busy server."""
 
 
-class RemoteRefusedError(ConnectorError):
+class RemoteRefusedError(ConnectorError, core.RefusedError):
     """The remote side answered and said no, in a way retrying will not change."""
 
-    action, kind = Action.FAIL, Kind.REFUSED
+
+class BadRecordError(ConnectorError, core.DataError):
+    """One record the remote side gave or refused is bad: quarantine it, go on."""
 
 
-class BadRecordError(ConnectorError):
-    action, kind = Action.QUARANTINE, Kind.DATA
-
-
-class SecurityError(ConnectorError):
+class SecurityError(ConnectorError, core.SecurityError):
     """A response that tried something unsafe (DTD, entities, unknown host key)."""
-
-    action, kind = Action.FAIL, Kind.SECURITY
 
 
 class WriteConflictError(ConnectorError):
