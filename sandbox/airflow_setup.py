@@ -71,6 +71,27 @@ def import_connections(connections: dict[str, dict[str, Any]]) -> list[str]:
     return sorted(connections)
 
 
+def prepare(connections: dict[str, dict[str, Any]]) -> None:
+    """Airflow's database migrated, with these connections and hub.yaml's pools, in the
+    AIRFLOW_HOME of this process's environment."""
+    _run(str(BIN / "airflow"), "db", "migrate")
+    print("connections:", ", ".join(import_connections(connections)))
+    print("pools:", ", ".join(sync_pools()))
+
+
+def start_standalone(env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
+    """`airflow standalone` in its own process group (stop it with ``stop``), its stdout and
+    stderr written to ``output``."""
+    with output.open("ab") as sink:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([str(BIN / "airflow"), "standalone"], cwd=ROOT, env=env,
+                                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process started in its own group, and everything in that group."""
+    _stop(process)
+
+
 def _run(*args: str) -> None:
     done = subprocess.run(args, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
@@ -87,9 +108,14 @@ def _wait_for(path: Path, process: subprocess.Popen[bytes], timeout: float) -> N
         time.sleep(0.2)
 
 
-def _healthy(process: subprocess.Popen[bytes], timeout: float) -> bool:
+def healthy(process: subprocess.Popen[bytes], port: int, timeout: float) -> bool:
+    """Public form of the health wait, for an Airflow on another port (tests)."""
+    return _healthy(process, timeout, port)
+
+
+def _healthy(process: subprocess.Popen[bytes], timeout: float, port: int = API_PORT) -> bool:
     """The api-server answers and the scheduler and DAG processor report healthy."""
-    url = f"http://127.0.0.1:{API_PORT}/api/v2/monitor/health"
+    url = f"http://127.0.0.1:{port}/api/v2/monitor/health"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         try:
@@ -139,9 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     airflow: subprocess.Popen[bytes] | None = None
     try:
         _wait_for(CONNECTIONS_FILE, estate, timeout=60)
-        _run(str(BIN / "airflow"), "db", "migrate")
-        print("connections:", ", ".join(import_connections(json.loads(CONNECTIONS_FILE.read_text()))))
-        print("pools:", ", ".join(sync_pools()))
+        prepare(json.loads(CONNECTIONS_FILE.read_text()))
         airflow = subprocess.Popen([str(BIN / "airflow"), "standalone"], cwd=ROOT,
                                    start_new_session=True)
         if args.check:
