@@ -3,7 +3,7 @@
 `airflow standalone` is started as `make airflow` starts it (sandbox.airflow_setup: SQLite, the
 DAGs, hub.yaml's pools, the estate's connections stored in Airflow's database), but in a
 temporary AIRFLOW_HOME, at DEBUG, with marker secrets on every connection. nightly_batch is
-triggered and run by the scheduler (each task a process of the executor, its connections fetched
+unpaused and its scheduled run created and run by the scheduler (each task a process of the executor, its connections fetched
 through the execution API); then every file under that AIRFLOW_HOME, everything the processes
 printed, Airflow's database (but its connection table), the reports and the hub store are
 searched for the markers. tests/e2e/test_no_secret_in_logs.py does the same for the CLI and for
@@ -51,7 +51,7 @@ def _airflow_env(env: dict[str, str], home: Path, port: int) -> dict[str, str]:
         "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        # Only the triggered run: no DAG starts its schedule by itself.
+        # Only the DAG the test unpauses runs: no other starts its schedule by itself.
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "DEBUG",
         "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
@@ -123,14 +123,16 @@ def test_a_scheduled_run_at_debug_logs_and_stores_no_secret(scheduler, tmp_path:
     started = time.monotonic()
     _wait("the DAG processor stores nightly_batch", 90,
           lambda: _query(home, "SELECT 1 FROM dag WHERE dag_id = ?", DAG_ID))
-    cli = tmp_path / "cli.out"
-    _run([str(BIN / "airflow"), "dags", "unpause", DAG_ID], env, cli)
-    run_id = f"scheduler_secrets_{int(time.time())}"
-    _run([str(BIN / "airflow"), "dags", "trigger", DAG_ID, "--run-id", run_id], env, cli)
-    state = _wait("the triggered run ends", 240, lambda: next(
+    # Unpaused, the scheduler creates the run of the latest slot itself (catchup is off): a
+    # scheduled run, queued and executed by the scheduler, nothing triggered by hand.
+    _run([str(BIN / "airflow"), "dags", "unpause", DAG_ID], env, tmp_path / "cli.out")
+    run_id = _wait("the scheduler creates a run", 60, lambda: next(
+        (r for (r,) in _query(home, "SELECT run_id FROM dag_run WHERE dag_id = ? "
+                                    "AND run_type = 'scheduled' ORDER BY id", DAG_ID)), None))
+    state = _wait("the scheduled run ends", 240, lambda: next(
         (s for (s,) in _query(home, "SELECT state FROM dag_run WHERE run_id = ?", run_id)
          if s in ("success", "failed")), None))
-    print(f"{DAG_ID} under the scheduler: {time.monotonic() - started:.0f} s from DAG parsed to run {state}")
+    print(f"{DAG_ID} under the scheduler: {time.monotonic() - started:.0f} s from DAG parsed to run {state} ({run_id})")
     tasks = _query(home, "SELECT ti.task_id, ti.state, ti.hostname, ti.pid, j.job_type "
                          "FROM task_instance ti LEFT JOIN job j ON j.id = ti.queued_by_job_id "
                          "WHERE ti.run_id = ?", run_id)
@@ -148,4 +150,8 @@ def test_a_scheduled_run_at_debug_logs_and_stores_no_secret(scheduler, tmp_path:
     assert logs, "the tasks wrote their logs under AIRFLOW_HOME"
     assert any("DEBUG" in places[p] or '"level":"debug"' in places[p] for p in logs), \
         "the task logs are at DEBUG"
+    served = places[str(tmp_path / "standalone.out")]
+    assert all(f"/execution/connections/{c} " in served for c in ("custhub_crm", "custhub_erp",
+                                                                 "custhub_accounting")), \
+        "the tasks fetched their connections (markers) from the api-server"
     assert _found(marks, places) == []
