@@ -55,14 +55,20 @@ def accounting(tmp_path: Path, sqlite_db, monkeypatch: pytest.MonkeyPatch) -> Ne
     return _runs(_config(tmp_path, "accounting", chunk_size=2))
 
 
-@pytest.fixture
-def erp(tmp_path: Path, sandbox_sftp, monkeypatch: pytest.MonkeyPatch) -> NewRun:  # type: ignore[no-untyped-def]
+def erp_runs(tmp_path: Path, sandbox_sftp, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+             **settings: object) -> NewRun:
+    """New runs over a store whose ERP is the sandbox SFTP server, its connector set as ``settings``."""
     monkeypatch.delenv("CUSTHUB_STORE_URL", raising=False)
     monkeypatch.setenv("AIRFLOW_CONN_CUSTHUB_ERP", json.dumps({
         "conn_type": "sftp", "host": sandbox_sftp.server.host, "port": sandbox_sftp.server.port,
         "login": sandbox_sftp.login, "password": sandbox_sftp.password,
         "extra": {"host_key": sandbox_sftp.server.host_key_base64()}}))
-    return _runs(_config(tmp_path, "erp", page_size=2, timeout_seconds=5))
+    return _runs(_config(tmp_path, "erp", **settings))
+
+
+@pytest.fixture
+def erp(tmp_path: Path, sandbox_sftp, monkeypatch: pytest.MonkeyPatch) -> NewRun:  # type: ignore[no-untyped-def]
+    return erp_runs(tmp_path, sandbox_sftp, monkeypatch, page_size=2, timeout_seconds=5)
 
 
 def _store(ctx: RunContext) -> Session:

@@ -4,7 +4,6 @@ and a good export after a bad one; the sandbox ERP and SFTP server, a real hub s
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from datetime import date
@@ -19,19 +18,14 @@ from hub.pipeline.context import RunContext
 from hub.pipeline.extract import extract
 from hub.store.models import FileLedger, ReviewItem, SourceRecord
 from sandbox.erp_system import ErpSystem
-from tests.hub.pipeline.test_extract import NewRun, _config, _runs
+from tests.hub.pipeline.test_extract import NewRun, erp_runs
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def erp(tmp_path: Path, sandbox_sftp, monkeypatch: pytest.MonkeyPatch) -> NewRun:  # type: ignore[no-untyped-def]
-    monkeypatch.delenv("CUSTHUB_STORE_URL", raising=False)
-    monkeypatch.setenv("AIRFLOW_CONN_CUSTHUB_ERP", json.dumps({
-        "conn_type": "sftp", "host": sandbox_sftp.server.host, "port": sandbox_sftp.server.port,
-        "login": sandbox_sftp.login, "password": sandbox_sftp.password,
-        "extra": {"host_key": sandbox_sftp.server.host_key_base64()}}))
-    return _runs(_config(tmp_path, "erp", page_size=50, timeout_seconds=10))
+    return erp_runs(tmp_path, sandbox_sftp, monkeypatch, page_size=50, timeout_seconds=10)
 
 
 @pytest.fixture
