@@ -78,6 +78,13 @@ class RegistryConfig(_ConnectorBlock):
     # The registry step's time budget in a run: keys not answered by then are left for the next
     # run (counted as "<registry>_left"), and the run goes on.
     deadline_seconds: float = Field(1800.0, gt=0)
+    # The queue (hub.pipeline.registry_queue): requests per second sent to the registry (every
+    # request: one key, or one bulk page of ARES), keys asked per run at most (the rest are
+    # counted as "<registry>_not_checked" and asked by the next runs, oldest first), and the
+    # days after which a final answer is asked again.
+    rate_per_second: float = Field(5.0, gt=0, le=1000)
+    budget_per_run: int = Field(5000, ge=1)
+    recheck_after_days: int = Field(7, ge=1)
 
 
 class MatchingConfig(MatchSettings):

@@ -1,4 +1,5 @@
-"""The sandbox ARES: ``GET /ekonomicke-subjekty-v-be/rest/ekonomicke-subjekty/{ico}`` (API v3).
+"""The sandbox ARES (API v3): ``GET /ekonomicke-subjekty-v-be/rest/ekonomicke-subjekty/{ico}``
+and the bulk search ``POST .../ekonomicke-subjekty/vyhledat`` by a list of IČO.
 
 Bodies follow /work/shared/external/ares (openapi and samples): a subject is an
 ``EkonomickySubjekt`` JSON, errors are ``Chyba {kod, popis, subKod}`` with the real wording
@@ -7,6 +8,12 @@ Bodies follow /work/shared/external/ares (openapi and samples): a subject is an
     ares = AresService({"27074358": ares_subject("27074358", "Asseco Central Europe, a.s.", "121",
                                                  "Budějovická", 778, "3a", "Praha 4", "140 00")})
     ares.start()   # base http://127.0.0.1:<port>/ekonomicke-subjekty-v-be/rest
+
+The search takes ``{"ico": [...], "start": 0, "pocet": 100}`` (``EkonomickeSubjektyKomplexFiltr``)
+and answers ``EkonomickeSubjektySeznam``: ``pocetCelkem`` (how many match) and the page
+``ekonomickeSubjekty``, sorted by IČO, at most ``PAGE_MAX`` (1000) a page as ARES serves them. An
+IČO that is not 8 digits fails the whole request with 400 CHYBA_VSTUPU, as the schema's pattern
+does; IČOs without a subject are simply not listed. Only the ``ico`` filter is served.
 
 Misbehaviour: ``fail_next("obecna_chyba")`` answers the next request with 500 OBECNA_CHYBA;
 ``fail_next("http503")`` with a bare 503 page.
@@ -34,6 +41,11 @@ NENALEZENO = {
     "subKod": "VYSTUP_SUBJEKT_NENALEZEN",
 }
 OBECNA_CHYBA = {"kod": "OBECNA_CHYBA", "popis": "Interní chyba serveru|Obecná chyba"}
+
+PAGE_MAX = 1000  # subjects per page of a search
+DEFAULT_PAGE = 100  # ``pocet`` not given
+NO_FILTER = {"kod": "CHYBA_VSTUPU", "popis": "the sandbox ARES searches by 'ico' only",
+             "subKod": "VSTUP_NEPODPOROVANY_FILTR"}
 
 # Legal forms registered in the commercial register (obchodní rejstřík, source "vr").
 _VR_FORMS = frozenset({"111", "112", "113", "121", "205", "301", "421", "422"})
@@ -107,6 +119,7 @@ def ares_subject(ico: str, name: str, legal_form_code: str, street_name: str | N
 class AresService(SandboxService):
     PATH = "/ekonomicke-subjekty-v-be/rest"
     _SUBJECT = re.compile(PATH + r"/ekonomicke-subjekty/([^/]*)")
+    _SEARCH = PATH + "/ekonomicke-subjekty/vyhledat"
 
     def __init__(self, subjects: dict[str, dict[str, Any]]):
         super().__init__()
@@ -117,6 +130,9 @@ class AresService(SandboxService):
         return super().url + self.PATH
 
     def handle(self, request: Request, mode: str | None) -> Response:
+        if request.path == self._SEARCH and request.method == "POST":
+            return _json(500, OBECNA_CHYBA) if mode == "obecna_chyba" else self.search(
+                request.body)
         match = self._SUBJECT.fullmatch(request.path)
         if match is None:
             return Response(404, b"not found", "text/plain")
@@ -129,6 +145,30 @@ class AresService(SandboxService):
             return _json(400, CHYBA_VSTUPU)
         subject = self.subjects.get(ico)
         return _json(200, subject) if subject is not None else _json(404, NENALEZENO)
+
+
+    def search(self, body: bytes) -> Response:
+        try:
+            query = json.loads(body)
+        except ValueError:
+            return _json(500, OBECNA_CHYBA)  # ARES answers a body it cannot parse so
+        icos = query.get("ico") if isinstance(query, dict) else None
+        if not isinstance(icos, list) or not icos:
+            return _json(400, NO_FILTER)
+        if not all(isinstance(i, str) and re.fullmatch(r"[0-9]{8}", i) for i in icos):
+            return _json(400, CHYBA_VSTUPU)
+        start, count = _int(query.get("start"), 0), _int(query.get("pocet"), DEFAULT_PAGE)
+        if start is None or count is None:
+            return _json(400, {**CHYBA_VSTUPU, "popis": "start/pocet: not a number >= 0"})
+        matches = [self.subjects[i] for i in sorted(set(icos)) if i in self.subjects]
+        page = matches[start:start + min(count, PAGE_MAX)]
+        return _json(200, {"pocetCelkem": len(matches), "ekonomickeSubjekty": page})
+
+
+def _int(value: Any, default: int) -> int | None:
+    if value is None:
+        return default
+    return value if isinstance(value, int) and value >= 0 else None
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:

@@ -17,17 +17,26 @@ Per request: the ``fail_next`` modes of ``sandbox.soap_server``, and ``html_page
 HTML error page that starts with ``<!DOCTYPE html>``, as a gateway or a wrong URL answers.
 Contract: ``wsdl_answer`` (a ``Response``) replaces what ``GET ?wsdl`` answers (a broken WSDL).
 Overload: like a member state, it answers MS_MAX_CONCURRENT_REQ to a request that would take one
-country above ``max_concurrent_per_country`` requests in flight, and it measures ``peak``.
+country above ``max_concurrent_per_country`` requests in flight (``caps`` for a country's own
+figure), and like VIES itself GLOBAL_MAX_CONCURRENT_REQ above ``max_concurrent_total`` in all;
+it measures ``peak`` (per country) and ``total.peak``.
+Availability: ``GET /taxation_customs/vies/rest-api/check-status`` answers the REST
+``StatusInformationResponse`` (vies-on-the-web.swagger.yml): every member state "Available" but
+those in ``down`` (tests may edit it live), which also answer MS_UNAVAILABLE to a check;
+``vow_available = False`` says VIES itself is down; ``status_answer`` replaces the answer. It is
+outside the ``fail_next`` queue and ``requests_served``, which stay the checks'.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -84,8 +93,9 @@ def _request_date() -> str:
 class CountryGauge:
     """Requests in flight per member state, their peak, and refusals above a limit."""
 
-    def __init__(self, limit: int | None):
+    def __init__(self, limit: int | None, caps: dict[str, int] | None = None):
         self.limit = limit
+        self.caps = dict(caps or {})  # a country's own limit where it differs
         self.in_flight: Counter[str] = Counter()
         self.peak: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
@@ -93,7 +103,8 @@ class CountryGauge:
 
     def enter(self, country: str) -> bool:
         with self._lock:
-            if self.limit is not None and self.in_flight[country] >= self.limit:
+            limit = self.caps.get(country, self.limit)
+            if limit is not None and self.in_flight[country] >= limit:
                 self.refused[country] += 1
                 return False
             self.in_flight[country] += 1
@@ -109,12 +120,20 @@ class ViesService(SoapService):
     WSDL_FILE = WSDL_FILE
     PATH = "/taxation_customs/vies/services/checkVatService"
 
+    STATUS_PATH = "/taxation_customs/vies/rest-api/check-status"
+
     def __init__(self, records: dict[str, dict[str, Any]],
-                 max_concurrent_per_country: int | None = None, latency: float = 0.0):
+                 max_concurrent_per_country: int | None = None, latency: float = 0.0, *,
+                 caps: dict[str, int] | None = None, max_concurrent_total: int | None = None):
         super().__init__()
         self.records = records  # keyed by full VAT ID, "CZ25596641"; tests may edit it live
         self.checked: list[str] = []  # VAT IDs asked for, in order (to count retries)
-        self.gauge = CountryGauge(max_concurrent_per_country)
+        self.gauge = CountryGauge(max_concurrent_per_country, caps)
+        self.total = CountryGauge(max_concurrent_total)  # one "country": all requests
+        self.down: set[str] = set()  # member states check-status reports unavailable
+        self.vow_available = True
+        self.status_answer: Response | None = None  # what check-status answers instead
+        self.status_requests = 0
         self.latency = latency  # seconds each answer takes, so that requests overlap
         self.wsdl_answer: Response | None = None  # what GET ?wsdl answers instead of the WSDL
 
@@ -139,13 +158,40 @@ class ViesService(SoapService):
         self.checked.append(country + number)
         if country not in MEMBER_STATES or not _NUMBER.fullmatch(number):
             return fault("env:Server", "INVALID_INPUT")
-        if not self.gauge.enter(country):
-            return fault("env:Server", OVERLOAD)
+        if country in self.down:
+            return fault("env:Server", "MS_UNAVAILABLE")
+        if not self.total.enter("*"):
+            return fault("env:Server", "GLOBAL_MAX_CONCURRENT_REQ")
         try:
-            time.sleep(self.latency)
-            return self._answer(name.localname == "checkVatApprox", fields)
+            if not self.gauge.enter(country):
+                return fault("env:Server", OVERLOAD)
+            try:
+                time.sleep(self.latency)
+                return self._answer(name.localname == "checkVatApprox", fields)
+            finally:
+                self.gauge.leave(country)
         finally:
-            self.gauge.leave(country)
+            self.total.leave("*")
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        """check-status is answered apart: the ``fail_next`` queue and ``requests_served`` are
+        the checks' (a test that queues a fault for the next check gets it there)."""
+        if environ.get("PATH_INFO") != self.STATUS_PATH or environ["REQUEST_METHOD"] != "GET":
+            return super()._wsgi(environ, start_response)
+        self.status_requests += 1
+        answer = self.status_answer or Response(200, json.dumps(self.status()).encode(),
+                                                "application/json")
+        start_response(f"{answer.status} {HTTPStatus(answer.status).phrase}",
+                       [("Content-Type", answer.content_type),
+                        ("Content-Length", str(len(answer.body)))])
+        return [answer.body]
+
+    def status(self) -> dict[str, Any]:
+        """``StatusInformationResponse``, as check-status answers it."""
+        return {"vow": {"available": self.vow_available},
+                "countries": [{"countryCode": c,
+                               "availability": "Unavailable" if c in self.down else "Available"}
+                              for c in sorted(MEMBER_STATES)]}
 
     def _record(self, country: str, number: str) -> dict[str, Any] | None:
         return self.records.get(country + number.upper()) or TEST_NUMBERS.get(number)

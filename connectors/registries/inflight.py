@@ -57,11 +57,16 @@ def within(settings: S, until: float | None) -> S:
 
 
 class CappedCalls(Generic[C]):
-    def __init__(self, cap: int, make_client: Callable[[], C], wait: float):
+    """``cap``: requests open at once per key (an int, or a function of the key: each member
+    state has its own limit); ``total``: requests open at once in all, given up ones included."""
+
+    def __init__(self, cap: int | Callable[[str], int], make_client: Callable[[], C],
+                 wait: float, total: int | None = None):
         self.cap, self.wait = cap, wait
         self._make_client = make_client
         self._clients: queue.SimpleQueue[C] = queue.SimpleQueue()
         self._gates: dict[str, threading.BoundedSemaphore] = {}
+        self._total = threading.BoundedSemaphore(total) if total else None
         self._lock = threading.Lock()
 
     def warm(self) -> None:
@@ -73,6 +78,9 @@ class CappedCalls(Generic[C]):
         until each really ends; waits at most ``wait`` seconds (and never past ``until``)."""
         gate = self._gate(key)
         if not gate.acquire(timeout=remaining(until)):
+            raise DeadlinePassed(f"no free slot for {key} before the deadline")
+        if self._total is not None and not self._total.acquire(timeout=remaining(until)):
+            gate.release()
             raise DeadlinePassed(f"no free slot for {key} before the deadline")
         result: Future[T] = Future()
         threading.Thread(target=self._send, args=(gate, request, result), daemon=True,
@@ -89,14 +97,17 @@ class CappedCalls(Generic[C]):
 
     def _gate(self, key: str) -> threading.BoundedSemaphore:
         with self._lock:
-            return self._gates.setdefault(key, threading.BoundedSemaphore(self.cap))
+            if key not in self._gates:
+                cap = self.cap(key) if callable(self.cap) else self.cap
+                self._gates[key] = threading.BoundedSemaphore(cap)
+            return self._gates[key]
 
     def _send(self, gate: threading.BoundedSemaphore, request: Callable[[C], T],
               result: Future[T]) -> None:
         try:
             client = self._checkout()
         except BaseException as exc:  # noqa: BLE001 -- handed to the waiting caller as it is
-            gate.release()
+            self._release(gate)
             result.set_exception(exc)
             return
         try:
@@ -105,7 +116,12 @@ class CappedCalls(Generic[C]):
             result.set_exception(exc)
         finally:
             self._clients.put(client)
-            gate.release()
+            self._release(gate)
+
+    def _release(self, gate: threading.BoundedSemaphore) -> None:
+        gate.release()
+        if self._total is not None:
+            self._total.release()
 
     def _checkout(self) -> C:
         try:

@@ -34,6 +34,7 @@ from connectors.classify import Answered, Rule, Rules, classify
 from connectors.errors import Action, ConnectorError, Kind, TransientError
 from connectors.registries.ares import pad_ico
 from connectors.registries.inflight import within
+from connectors.registries.pacing import Pace, pace
 from connectors.soap import (
     INVALID_INPUT,
     UNKNOWN,
@@ -137,14 +138,16 @@ class IsirConnector:
         return load_contract(build, system=self.system, where=str(wsdl), table=RULES,
                              settings=self.settings)
 
-    def lookup(self, ico: str, until: float | None = None) -> IsirResult:
-        """Proceedings by IČO; ``until`` (a ``time.monotonic()`` deadline) ends the retries."""
+    def lookup(self, ico: str, until: float | None = None, pacer: Pace | None = None
+               ) -> IsirResult:
+        """Proceedings by IČO; ``until`` (a ``time.monotonic()`` deadline) ends the retries;
+        ``pacer`` takes a token of the registry's rate for each request, retries included."""
         padded = pad_ico(ico)
         if not re.fullmatch(r"[0-9]{8}", padded):  # refused without a call, as ISIR would
             raise classify(Answered(INPUT_ERROR, f"{ico!r} is not 8 digits"), RULES,
                            system=self.system)
         try:
-            reply = call(lambda: self._ask(padded), system=self.system, table=RULES,
+            reply = call(lambda: self._ask(padded, until, pacer), system=self.system, table=RULES,
                          settings=within(self.settings, until))
         except TransientError as exc:
             if exc.rule is not UNAVAILABLE:
@@ -152,7 +155,9 @@ class IsirConnector:
             return IsirResult("unknown", padded, error_code=exc.detail)
         return _result(padded, reply)
 
-    def _ask(self, ico: str) -> dict[str, Any]:
+    def _ask(self, ico: str, until: float | None = None, pacer: Pace | None = None
+             ) -> dict[str, Any]:
+        pace(pacer, until)
         reply = serialize_object(self._service.getIsirWsCuzkData(ic=ico), dict)
         stav = reply.get("stav") or {}
         code = stav.get("kodChyby")

@@ -24,9 +24,17 @@ VIES returns a consultation number (``request_identifier``) that proves, with ``
 that the number was verified on that day. Without it, plain ``checkVat``.
 
 Load: ``check_each`` runs a batch on a bounded thread pool and yields each answer as it arrives,
-until an optional deadline. At most ``max_concurrent_per_country`` requests are in flight per
-member state (VIES answers MS_MAX_CONCURRENT_REQ above the state's own limit; that fault is
-retried with backoff), counting a request given up at its timeout until it really ends.
+until an optional deadline. At most ``max_concurrent_per_country`` requests (or the state's own
+figure in ``max_concurrent_by_country``) are in flight per member state, and ``max_workers`` in
+all, counting a request given up at its timeout until it really ends. VIES answers
+MS_MAX_CONCURRENT_REQ above a state's limit (GLOBAL_MAX_CONCURRENT_REQ above its own): retried
+with backoff, and if it still says so, the check is ``unknown`` with ``busy`` set: VIES did not
+look at the number, so a caller asks it again later rather than keep it as an answer.
+A ``Pace`` (connectors.registries.pacing) takes one token per request, retries included.
+
+Availability: ``unavailable_member_states()`` reads VIES's REST ``check-status`` (the same host,
+``status_endpoint``): the member states it reports "Unavailable" (all of them when VIES itself is
+not available), so that a caller can leave their numbers for later instead of asking in vain.
 
 Airflow connection: host (ec.europa.eu), port, schema "http"/"https" (default https),
 ``extra.endpoint`` (overrides ``Settings.endpoint``), ``extra.verify``,
@@ -54,6 +62,7 @@ from zeep.proxy import ServiceProxy
 from connectors.classify import Answered, Rule, Rules, classify
 from connectors.errors import Action, ConnectorError, Kind, TransientError
 from connectors.registries.inflight import CappedCalls, DeadlinePassed, remaining, within
+from connectors.registries.pacing import Pace, pace
 from connectors.soap import (
     INVALID_INPUT,
     UNKNOWN,
@@ -78,6 +87,9 @@ MEMBER_STATES = frozenset({"AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "EL",
 
 Status = Literal["valid", "invalid", "unknown"]
 REFUSED = "refused"
+# VIES did not look at the number: too many requests in flight, at a member state or in all.
+BUSY = frozenset({"MS_MAX_CONCURRENT_REQ", "MS_MAX_CONCURRENT_REQ_TIME",
+                  "GLOBAL_MAX_CONCURRENT_REQ", "GLOBAL_MAX_CONCURRENT_REQ_TIME"})
 
 # VIES reports its fault codes as the faultstring (faultcode is always env:Server). Each row also
 # says what a registry check records (``outcome``); the shared HTTP and SOAP rows follow.
@@ -111,7 +123,10 @@ class Settings(HttpSettings):
     endpoint: str = "/taxation_customs/vies/services/checkVatService"
     requester_vat_id: str | None = None  # our own VAT ID: checkVatApprox, consultation numbers
     max_concurrent_per_country: int = Field(2, ge=1, le=20)
-    max_workers: int = Field(8, ge=1, le=64)
+    # A member state's own limit where it differs, e.g. {"DE": 1}.
+    max_concurrent_by_country: dict[str, int] = {}
+    max_workers: int = Field(8, ge=1, le=64)  # requests in flight in all, given up ones included
+    status_endpoint: str = "/taxation_customs/vies/rest-api/check-status"
     # A request not answered within operation_timeout is given up and retried, but it keeps its
     # member state's slot until VIES answers it or this many seconds have passed.
     abandon_after: float = Field(120.0, gt=0)
@@ -121,6 +136,16 @@ class Settings(HttpSettings):
         if self.wsdl_path is not None and self.wsdl_url is not None:
             raise ValueError("give wsdl_path or wsdl_url, not both")
         return self
+
+    @field_validator("max_concurrent_by_country")
+    @classmethod
+    def _caps_are_member_states(cls, caps: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(caps) - MEMBER_STATES)
+        if unknown:
+            raise ValueError(f"not VIES member state codes: {unknown}")
+        if any(not 1 <= cap <= 20 for cap in caps.values()):
+            raise ValueError("each cap must be between 1 and 20")
+        return caps
 
     @field_validator("requester_vat_id")
     @classmethod
@@ -145,6 +170,11 @@ class VatCheck:
     fault: str | None = None
     operation: str = "checkVat"
     raw: dict[str, Any] = field(default_factory=dict)  # the response, JSON-serialisable
+
+    @property
+    def busy(self) -> bool:
+        """VIES refused to look at the number for load: no answer about it."""
+        return self.fault in BUSY
 
 
 def normalise(country_code: str, number: str) -> tuple[str, str]:
@@ -171,22 +201,30 @@ class ViesConnector:
         self._wsdl_lock = threading.Lock()
         # One zeep service per request in flight, each request counted against its member
         # state's cap until it really ends (connectors.registries.inflight).
-        self._calls = CappedCalls(settings.max_concurrent_per_country, self._new_service,
-                                  wait=settings.operation_timeout)
+        self._calls = CappedCalls(self._cap, self._new_service, wait=settings.operation_timeout,
+                                  total=settings.max_workers)
+
+    def _cap(self, country: str) -> int:
+        return self.settings.max_concurrent_by_country.get(
+            country, self.settings.max_concurrent_per_country)
 
     def load_contract(self) -> None:
         """Load the WSDL and build the first client now: a contract that does not load (a file
         missing, a URL answering HTML) is one ``ContractError`` before any number is asked."""
         self._calls.warm()
 
-    def check_vat(self, country_code: str, number: str, until: float | None = None) -> VatCheck:
+    def check_vat(self, country_code: str, number: str, until: float | None = None,
+                  pacer: Pace | None = None) -> VatCheck:
         """One number; ``until`` (a ``time.monotonic()`` deadline) bounds waits and retries."""
         country, vat = self._valid_input(country_code, number)
         settings = within(self.settings, until)
+
+        def send() -> Any:
+            pace(pacer, until)
+            return self._calls.run(country, lambda s: self._ask(s, country, vat), until)
+
         try:
-            reply = call(lambda: self._calls.run(country, lambda s: self._ask(s, country, vat),
-                                                 until),
-                         system=self.system, table=RULES, settings=settings)
+            reply = call(send, system=self.system, table=RULES, settings=settings)
         except TransientError as exc:
             if exc.rule is not UNAVAILABLE:
                 raise  # transport trouble: the hub cannot reach VIES at all
@@ -197,14 +235,16 @@ class ViesConnector:
         """Check full VAT IDs ("CZ25596641"); each ID maps to its check, or to its error."""
         return dict(self.check_each(vat_ids))
 
-    def check_each(self, vat_ids: Iterable[str], until: float | None = None
+    def check_each(self, vat_ids: Iterable[str], until: float | None = None,
+                   pacer: Pace | None = None
                    ) -> Iterator[tuple[str, VatCheck | ConnectorError]]:
         """Check full VAT IDs concurrently, yielding each as it is answered (so that it can be
         stored at once). At ``until`` it stops: IDs not answered by then are not yielded."""
-        ids = sorted(set(vat_ids))
+        ids = list(dict.fromkeys(vat_ids))
         pool = ThreadPoolExecutor(self.settings.max_workers, thread_name_prefix="vies")
         try:
-            futures = {pool.submit(self._checked, vat_id, until): vat_id for vat_id in ids}
+            futures = {pool.submit(self._checked, vat_id, until, pacer): vat_id
+                       for vat_id in ids}
             for future in as_completed(futures, timeout=remaining(until)):
                 if (result := future.result()) is not None:
                     yield futures[future], result
@@ -213,11 +253,30 @@ class ViesConnector:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _checked(self, vat_id: str, until: float | None) -> VatCheck | ConnectorError | None:
+    def unavailable_member_states(self, until: float | None = None,
+                                  pacer: Pace | None = None) -> frozenset[str]:
+        """The member states VIES's check-status reports "Unavailable" now (every one when
+        VIES itself is not available); a failure to read it is raised, classified."""
+        url = endpoint_url(self._conn, self.settings.status_endpoint)
+
+        def ask() -> Any:
+            pace(pacer, until)
+            response = http_session(self._conn).get(url, timeout=self.settings.request_timeout())
+            response.raise_for_status()  # classified by the table's HTTP rows
+            try:
+                return response.json()
+            except ValueError:
+                raise Answered(None, "check-status answered no JSON", status=200) from None
+
+        status = call(ask, system=self.system, table=RULES, settings=within(self.settings, until))
+        return _unavailable(status if isinstance(status, dict) else {})
+
+    def _checked(self, vat_id: str, until: float | None, pacer: Pace | None = None
+                 ) -> VatCheck | ConnectorError | None:
         if until is not None and time.monotonic() >= until:
             return None  # not asked: the step's deadline has passed
         try:
-            return self.check_vat(vat_id[:2], vat_id[2:], until)
+            return self.check_vat(vat_id[:2], vat_id[2:], until, pacer)
         except DeadlinePassed:
             return None  # asked, but not answered before the deadline
         except ConnectorError as exc:
@@ -285,6 +344,14 @@ class ViesConnector:
         response = http_session(self._conn).get(self.address, params="wsdl",
                                                 timeout=self.settings.request_timeout())
         response.raise_for_status()  # classified by the table's HTTP rows
+
+
+def _unavailable(status: dict[str, Any]) -> frozenset[str]:
+    """StatusInformationResponse -> the member states not to ask now."""
+    if (status.get("vow") or {}).get("available") is False:
+        return MEMBER_STATES
+    return frozenset(c.get("countryCode") for c in status.get("countries") or []
+                     if isinstance(c, dict) and c.get("availability") == "Unavailable")
 
 
 def _disclosed(value: str | None) -> str | None:

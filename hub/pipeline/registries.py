@@ -10,6 +10,14 @@ each stored as evidence (RegistryCheck: what was asked, when, the answer, the co
 - Each answer is stored (committed) as it arrives: a run killed after N answers keeps N, and the
   next run asks only the rest. Each step has a deadline (``deadline_seconds``): keys not answered
   by then are left for the next run, counted as ``<registry>_left``, and the run goes on.
+- Each registry is a budgeted queue (hub.pipeline.registry_queue): new and changed keys first,
+  then pending ones, then the oldest answers past ``recheck_after_days``; at most
+  ``budget_per_run`` keys a run, the others counted as ``<registry>_not_checked`` (with
+  ``<registry>_budget``) and asked by the coming runs; requests go at ``rate_per_second``.
+  ARES is asked in bulk (up to 1000 IČOs a request). VIES: member states its check-status
+  reports unavailable are not asked (``vies_member_state_unavailable``), and a VAT ID VIES did
+  not look at for load (*_MAX_CONCURRENT_REQ after the retries) is no answer: not stored,
+  counted as ``vies_busy``, due again.
 - A configuration error of a registry (its WSDL does not load, credentials or our requester VAT
   ID refused) stops that registry's step only: recorded once (``<registry>_config_error``, the
   log, the report), no per-key rows; the run goes on without that registry.
@@ -32,12 +40,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.errors import ConnectorError, Kind
+from connectors.registries.inflight import DeadlinePassed
+from connectors.registries.pacing import Pace
+from connectors.registries.vies import normalise
 from core.clock import utcnow
 from core.faults import fault_point
 from core.hashing import content_hash
 from hub.config import RegistryConfig
 from hub.pipeline.context import RunContext, build_connector, set_metric
-from hub.pipeline.registry_queue import deadline, one_by_one
+from hub.pipeline.registry_queue import (
+    PENDING,
+    deadline,
+    identifiers,
+    in_order,
+    last_checks,
+    one_by_one,
+)
 from hub.store.db import session_scope
 from hub.store.models import CanonicalRecord, RegistryCheck
 from mappings.engine import map_record
@@ -47,7 +65,7 @@ log = logging.getLogger("custhub.registries")
 
 REGISTRY_SYSTEMS = frozenset({"ares", "isir"})  # registries that hold canonical records
 UNKNOWN = "unknown"
-PENDING = frozenset({UNKNOWN, "security_error"})  # asked again by the next run
+BUSY = "busy"  # the registry did not look at the key (load): no answer, not stored
 # Customer fields a registry can vouch for, for the evidence of a golden value's lineage.
 EVIDENCED_FIELDS = {"ares": ("legal_name", "legal_form", "company_id", "vat_id", "street", "city",
                              "postal_code", "country", "registry_status"),
@@ -60,11 +78,11 @@ EVIDENCE = {"ares": frozenset({"found"}), "isir": frozenset({"insolvent", "clear
 Outcome = tuple[str, dict[str, Any], str | None]  # status, detail, consultation number
 Answers = Iterator[tuple[str, Outcome]]
 Store = Callable[[Session, RunContext, str, Outcome], Outcome]
+Step = Callable[[RunContext, Any, list[str], float | None, Pace], Answers]
 
 
 def check_registries(ctx: RunContext) -> dict[str, int]:
-    steps: dict[str, Callable[[RunContext, Any, list[str], float | None], Answers]] = {
-        "ares": ask_ares, "isir": ask_isir, "vies": ask_vies}
+    steps: dict[str, Step] = {"ares": ask_ares, "isir": ask_isir, "vies": ask_vies}
     counts: Counter[str] = Counter()
     for name, step in steps.items():
         block = ctx.config.registries.get(name)
@@ -76,52 +94,87 @@ def check_registries(ctx: RunContext) -> dict[str, int]:
     return dict(counts)
 
 
-def _run_step(ctx: RunContext, name: str, block: RegistryConfig,
-              step: Callable[[RunContext, Any, list[str], float | None], Answers],
+def _run_step(ctx: RunContext, name: str, block: RegistryConfig, step: Step,
               counts: Counter[str]) -> None:
-    """Ask the due keys and store each answer as it arrives; a configuration error of the
-    registry ends its step here, once, and the run goes on."""
+    """Ask the run's share of the due keys and store each answer as it arrives; a
+    configuration error of the registry ends its step here, once, and the run goes on."""
     until, today = deadline(block.deadline_seconds), utcnow().date()
-    todo = due(ctx, name, _identifiers(ctx, *KEYS[name]), today)
-    answered = 0
+    queue = _queue(ctx, name, block, today)
+    todo, answered, busy = queue[:block.budget_per_run], 0, 0
     try:
+        pacer = Pace(block.rate_per_second)
         connector = build_connector(ctx.config, name)
         if hasattr(connector, "load_contract"):
             connector.load_contract()
-        for key, outcome in step(ctx, connector, todo, until):
+        queue = _askable(name, connector, queue, until, pacer, counts)
+        todo = queue[:block.budget_per_run]
+        for key, outcome in step(ctx, connector, todo, until, pacer):
+            if outcome[0] == BUSY:
+                busy += 1
+                continue
             with session_scope(ctx.engine) as session:
                 status = STORES[name](session, ctx, key, outcome)
                 _store_check(session, ctx, name, key, today, status)
             answered += 1
             counts[f"{name}_{status[0]}"] += 1
             fault_point("registries.after_answer")
+    except DeadlinePassed:
+        pass  # the deadline came while waiting for the rate: the rest is left
     except ConnectorError as exc:
         if exc.kind is not Kind.CONFIG:
             raise
         log.error("%s not checked in this run (configuration): %s", name, exc)
         counts[f"{name}_config_error"] = 1
-    if answered < len(todo):
-        counts[f"{name}_left"] = len(todo) - answered
+    _count_left(counts, name, block, len(queue), len(todo) - answered - busy, busy)
+
+
+def _count_left(counts: Counter[str], name: str, block: RegistryConfig, due_keys: int,
+                left: int, busy: int) -> None:
+    if left:
+        counts[f"{name}_left"] = left
+    if busy:
+        counts[f"{name}_busy"] = busy
+    if (over := due_keys - block.budget_per_run) > 0:
+        counts[f"{name}_not_checked"] = over
+        counts[f"{name}_budget"] = block.budget_per_run
 
 
 # --- what to ask -----------------------------------------------------------------------------
 
 
-def _identifiers(ctx: RunContext, field: str, czech_only: bool) -> list[str]:
+def _queue(ctx: RunContext, registry: str, block: RegistryConfig, today: date) -> list[str]:
+    """Every due key of the registry, in the order they are asked."""
+    field, czech_only = KEYS[registry]
     with session_scope(ctx.engine) as session:
-        rows = session.scalars(select(CanonicalRecord).where(
-            CanonicalRecord.system.in_(ctx.config.enabled_systems())))
-        return sorted({r.values[field] for r in rows if r.values.get(field)
-                       and (not czech_only or r.values.get("country", "CZ") == "CZ")})
+        keys = identifiers(session, ctx.config.enabled_systems(), field, czech_only)
+        checks = last_checks(session, registry)
+    return in_order(keys, checks, today, block.recheck_after_days)
 
 
 def due(ctx: RunContext, registry: str, keys: Iterable[str], today: date) -> list[str]:
-    """Keys without a final answer today: never asked today, or left pending."""
-    with session_scope(ctx.engine) as session:
-        done = set(session.scalars(select(RegistryCheck.key).where(
-            RegistryCheck.registry_name == registry, RegistryCheck.checked_on == today,
-            RegistryCheck.status.not_in(PENDING))))
-    return [k for k in keys if k not in done]
+    """Those of ``keys`` the registry's next run would ask (budget aside), in its order."""
+    wanted = set(keys)
+    block = ctx.config.registries[registry]
+    return [k for k in _queue(ctx, registry, block, today) if k in wanted]
+
+
+def _askable(registry: str, connector: Any, queue: list[str], until: float | None,
+             pacer: Pace, counts: Counter[str]) -> list[str]:
+    """The queue without the VAT IDs of member states VIES reports down: they stay due, and
+    are counted, not asked (nor charged to the budget)."""
+    if registry != "vies":
+        return queue
+    try:
+        down = connector.unavailable_member_states(until, pacer)
+    except ConnectorError as exc:  # the checks themselves will say what is down
+        log.warning("VIES check-status not read (%s): every member state is asked", exc)
+        return queue
+    skipped = [k for k in queue if normalise(k[:2], k[2:])[0] in down]
+    if skipped:
+        log.warning("VIES reports member states %s unavailable: %d VAT ID(s) left for the "
+                    "next run", ", ".join(sorted(down)), len(skipped))
+        counts["vies_member_state_unavailable"] = len(skipped)
+    return [k for k in queue if normalise(k[:2], k[2:])[0] not in down] if skipped else queue
 
 
 def _guarded(registry: str, key: str, ask: Callable[[], Outcome]) -> Outcome:
@@ -132,11 +185,12 @@ def _guarded(registry: str, key: str, ask: Callable[[], Outcome]) -> Outcome:
     was unreachable, overloaded or answered something no row foresaw (never "invalid": it stays
     pending for a later run), "security_error" for an unsafe response, "refused" for a number
     VIES will not check. A configuration error (credentials, our requester VAT ID, the WSDL)
-    is no answer about the key: it ends the registry's step (``_run_step``)."""
+    is no answer about the key: it ends the registry's step (``_run_step``), and so does the
+    deadline passing before a request could be sent."""
     try:
         return ask()
     except ConnectorError as exc:
-        if exc.kind is Kind.CONFIG:
+        if exc.kind is Kind.CONFIG or isinstance(exc, DeadlinePassed):
             raise
         if exc.kind is Kind.SECURITY:
             log.warning("%s answered %s with an unsafe response: %s", registry, key, exc)
@@ -171,9 +225,21 @@ def _standing(outcome: Outcome, reason: str) -> Outcome:
 # --- ARES ------------------------------------------------------------------------------------
 
 
-def ask_ares(ctx: RunContext, connector: Any, keys: list[str], until: float | None) -> Answers:
-    return one_by_one(keys, lambda ico: _guarded("ares", ico, lambda: _ares_answer(
-        connector.lookup(ico, until))), until)
+def ask_ares(ctx: RunContext, connector: Any, keys: list[str], until: float | None,
+             pacer: Pace) -> Answers:
+    """In bulk: ``bulk_size`` IČOs a request, each batch's answers stored as it arrives."""
+    size = connector.settings.bulk_size
+    batches = [keys[i:i + size] for i in range(0, len(keys), size)]
+    for _, answers in one_by_one(batches, lambda b: connector.lookup_many(b, until, pacer),
+                                 until):
+        for ico, result in answers.items():
+            yield ico, _guarded("ares", ico, lambda r=result: _ares_answer(_raised(r)))
+
+
+def _raised(result: Any) -> Any:
+    if isinstance(result, ConnectorError):
+        raise result  # classified by _guarded
+    return result
 
 
 def _ares_answer(result: Any) -> Outcome:
@@ -203,9 +269,10 @@ def _store_ares(session: Session, ctx: RunContext, ico: str, outcome: Outcome) -
 # --- ISIR ------------------------------------------------------------------------------------
 
 
-def ask_isir(ctx: RunContext, connector: Any, keys: list[str], until: float | None) -> Answers:
+def ask_isir(ctx: RunContext, connector: Any, keys: list[str], until: float | None,
+             pacer: Pace) -> Answers:
     return one_by_one(keys, lambda ico: _guarded("isir", ico, lambda: _isir_answer(
-        connector.lookup(ico, until))), until)
+        connector.lookup(ico, until, pacer))), until)
 
 
 def _isir_answer(result: Any) -> Outcome:
@@ -246,16 +313,17 @@ def _store_isir(session: Session, ctx: RunContext, ico: str, outcome: Outcome) -
 # --- VIES ------------------------------------------------------------------------------------
 
 
-def ask_vies(ctx: RunContext, connector: Any, keys: list[str], until: float | None) -> Answers:
-    """All due VAT IDs in one batch: the connector caps concurrency per member state and yields
-    each answer as it arrives, until the deadline."""
-    for vat_id, result in connector.check_each(keys, until):
-        yield vat_id, _guarded("vies", vat_id, lambda r=result: _vies_answer(r))
+def ask_vies(ctx: RunContext, connector: Any, keys: list[str], until: float | None,
+             pacer: Pace) -> Answers:
+    """The run's VAT IDs in one batch: the connector caps concurrency per member state and
+    yields each answer as it arrives, until the deadline."""
+    for vat_id, result in connector.check_each(keys, until, pacer):
+        yield vat_id, _guarded("vies", vat_id, lambda r=result: _vies_answer(_raised(r)))
 
 
 def _vies_answer(result: Any) -> Outcome:
-    if isinstance(result, ConnectorError):
-        raise result  # classified by _guarded
+    if result.busy:  # VIES did not look at the number: asked again, never stored
+        return BUSY, {"fault": result.fault}, None
     detail = {"name": result.name, "address": result.address, "fault": result.fault,
               "operation": result.operation,
               "request_date": result.request_date.isoformat() if result.request_date else None}

@@ -92,11 +92,13 @@ def test_final_answers_are_cached_for_the_day_and_unknown_is_asked_again(ctx, vi
 
 
 def test_ares_server_error_is_pending_not_fatal(ctx, ares_service):
-    ares_service.fail_next("obecna_chyba", "obecna_chyba")  # both attempts for the first IČO
-    assert check_registries(ctx)["ares_unknown"] == 1
+    # both attempts of the bulk request that asks the three IČOs at once
+    ares_service.fail_next("obecna_chyba", "obecna_chyba")
+    assert check_registries(ctx)["ares_unknown"] == 3
     assert _checks(ctx)[("ares", "01603094")].status == "unknown"
-    again = check_registries(_next_run(ctx))  # only the pending IČO is asked again
-    assert (again["ares_found"], again.get("ares_not_found")) == (1, None)
+    again = check_registries(_next_run(ctx))  # the pending IČOs are asked again
+    assert (again["ares_found"], again["ares_not_found"]) == (2, 1)
+    assert check_registries(_next_run(ctx)).get("ares_found") is None  # now the day's cache
 
 
 def test_an_unsafe_answer_is_refused_unread_and_reported(ctx, vies_service):
