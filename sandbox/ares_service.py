@@ -124,6 +124,8 @@ class AresService(SandboxService):
     def __init__(self, subjects: dict[str, dict[str, Any]]):
         super().__init__()
         self.subjects = subjects  # keyed by 8-digit IČO; tests may edit it live
+        self.page_max = PAGE_MAX  # subjects a search page holds at most (tests lower it)
+        self.searches = 0  # bulk search requests answered
 
     @property
     def url(self) -> str:
@@ -161,7 +163,8 @@ class AresService(SandboxService):
         if start is None or count is None:
             return _json(400, {**CHYBA_VSTUPU, "popis": "start/pocet: not a number >= 0"})
         matches = [self.subjects[i] for i in sorted(set(icos)) if i in self.subjects]
-        page = matches[start:start + min(count, PAGE_MAX)]
+        self.searches += 1
+        page = matches[start:start + min(count, self.page_max)]
         return _json(200, {"pocetCelkem": len(matches), "ekonomickeSubjekty": page})
 
 

@@ -142,14 +142,29 @@ def _latest_checks(session: Session) -> dict[tuple[str, ...], RegistryCheck]:
 
 
 def registry_notes(figures: dict[tuple[str, str], int]) -> list[str]:
-    """What a registry step left unchecked in this run, one line per registry."""
+    """What a registry step left unchecked in this run, and why: its configuration failed,
+    its budget was spent, member states were down, VIES was busy, or the deadline came."""
     notes = []
     for registry in ("ares", "isir", "vies"):
-        if figures.get(("registries", f"{registry}_config_error")):
-            notes.append(f"{registry.upper()} was not checked in this run: its configuration "
+        def get(metric: str, registry: str = registry) -> int:
+            return figures.get(("registries", f"{registry}_{metric}"), 0)
+
+        name = registry.upper()
+        if get("config_error"):
+            notes.append(f"{name} was not checked in this run: its configuration "
                          "failed (the run log says why); its checks are due in the next run.")
-        elif left := figures.get(("registries", f"{registry}_left"), 0):
-            notes.append(f"{registry.upper()}: {left} check(s) not answered before the step's "
+        if over := get("not_checked"):
+            notes.append(f"{name}: {over:,} companies not yet checked (budget "
+                         f"{get('budget'):,} per run); they are checked in the coming runs, "
+                         "new and changed first, then the oldest checks.")
+        if down := get("member_state_unavailable"):
+            notes.append(f"{name}: {down:,} VAT ID(s) not checked: their member state was "
+                         "reported unavailable; they are due in the next run.")
+        if busy := get("busy"):
+            notes.append(f"{name}: {busy:,} VAT ID(s) not checked: VIES was busy (too many "
+                         "requests in flight) after the retries; they are due in the next run.")
+        if (left := get("left")) and not get("config_error"):
+            notes.append(f"{name}: {left} check(s) not answered before the step's "
                          "deadline; they are due in the next run.")
     return notes
 

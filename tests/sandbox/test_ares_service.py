@@ -49,3 +49,20 @@ def test_answers(ares_service, ico, status, kod):
     assert response.status_code == status
     assert response.headers["Content-Type"] == "application/json"
     assert response.json().get("kod") == kod
+
+
+def test_bulk_search_answers_the_listed_subjects(ares_service):
+    url = f"{ares_service.url}/ekonomicke-subjekty/vyhledat"
+    body = {"ico": ["27074358", "25596641", "01603094"], "start": 0, "pocet": 10}
+    page = requests.post(url, json=body, timeout=5).json()
+    assert page["pocetCelkem"] == 2  # 25596641 has no subject: it is not listed
+    assert [s["ico"] for s in page["ekonomickeSubjekty"]] == ["01603094", "27074358"]
+    second = requests.post(url, json={**body, "start": 1, "pocet": 1}, timeout=5).json()
+    assert [s["ico"] for s in second["ekonomickeSubjekty"]] == ["27074358"]
+
+
+@pytest.mark.parametrize("icos", [["1603094"], ["27074358", "12a"]])
+def test_bulk_search_refuses_an_ico_that_is_not_8_digits(ares_service, icos):
+    response = requests.post(f"{ares_service.url}/ekonomicke-subjekty/vyhledat",
+                             json={"ico": icos}, timeout=5)
+    assert (response.status_code, response.json()["kod"]) == (400, "CHYBA_VSTUPU")

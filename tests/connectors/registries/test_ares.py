@@ -75,3 +75,45 @@ def test_unknown_new_fields_are_tolerated(ares, ares_service):
     result = ares.lookup("27074358")
     assert result.payload["novyUdaj2027"] == {"cokoliv": [1, 2]}
     assert map_record(load_spec("ares"), result.payload).legal_name == "Asseco Central Europe, a.s."
+
+
+MIXED = ["27074358", "1603094", "25596641", "123456789", "12a", "", " 270 743 58 "]
+
+
+def _answer(result) -> tuple:
+    """What a registry check reads of an answer: found or not and the subject, or the error's
+    kind and what the check records."""
+    if isinstance(result, Exception):
+        return type(result).__name__, result.outcome, result.detail
+    return result.found, result.ico, result.payload
+
+
+@pytest.mark.parametrize("bulk_size", [1000, 2])
+def test_bulk_answers_equal_the_one_by_one_answers(ares_conn, ares_service, bulk_size):
+    ares = AresConnector(Settings(retry_attempts=3, bulk_size=bulk_size, **FAST_RETRY), ares_conn)
+    one_by_one = {}
+    for ico in MIXED:
+        try:
+            one_by_one[ico] = _answer(ares.lookup(ico))
+        except BadRecordError as exc:
+            one_by_one[ico] = _answer(exc)
+    served = ares_service.requests_served
+    bulk = ares.lookup_many(MIXED)
+    assert {ico: _answer(r) for ico, r in bulk.items()} == one_by_one
+    assert bulk["25596641"].error["kod"] == "NENALEZENO"
+    # 3 distinct well-formed IČOs: one request, or two of at most 2; the malformed never sent
+    assert ares_service.requests_served - served == ares_service.searches == (1 if bulk_size
+                                                                               > 2 else 2)
+
+
+def test_bulk_pages_until_every_listed_subject_came(ares, ares_service):
+    ares_service.page_max = 1  # ARES caps a page: the client must page on
+    answers = ares.lookup_many(["27074358", "01603094", "25596641"])
+    assert [answers[i].found for i in ("27074358", "01603094", "25596641")] == [True, True, False]
+    assert ares_service.searches == 2  # pocetCelkem 2, one subject a page
+
+
+def test_a_failing_bulk_request_is_each_icos_error(ares, ares_service):
+    ares_service.fail_next(*["obecna_chyba"] * 3)
+    answers = ares.lookup_many(["27074358", "25596641"])
+    assert all(isinstance(a, TransientError) for a in answers.values())

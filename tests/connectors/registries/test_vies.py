@@ -283,3 +283,47 @@ def test_the_wsdl_fetched_from_the_endpoint_is_used(vies_conn, vies_service):
     vies = ViesConnector(Settings(wsdl_url=f"{vies_service.url}?wsdl", **FAST_RETRY), vies_conn)
     vies.load_contract()
     assert vies.check_vat("CZ", "25596641").status == "valid"
+
+
+def test_member_state_caps_and_the_global_cap_are_the_configured_ones():
+    """CZ's own cap (1) below the default (3), and 4 in flight in all: VIES never refuses."""
+    records, ids = _batch(80)
+    de = [f"DE{100_000_000 + i}" for i in range(40)]
+    service = ViesService(records, max_concurrent_per_country=3, latency=0.003,
+                          caps={"CZ": 1}, max_concurrent_total=4)
+    service.start()
+    try:
+        vies = ViesConnector(Settings(max_concurrent_per_country=3,
+                                      max_concurrent_by_country={"CZ": 1}, max_workers=4,
+                                      **FAST_RETRY), loopback_conn("vies", service.port))
+        results = vies.check_many(ids + de)
+    finally:
+        service.stop()
+    assert (service.gauge.peak["CZ"], service.gauge.refused["CZ"]) == (1, 0)
+    assert service.gauge.peak["DE"] <= 3 and service.total.peak["*"] <= 4
+    assert service.total.refused["*"] == 0
+    assert all(not r.busy for r in results.values())
+
+
+def test_overload_after_the_retries_is_busy_not_an_answer(vies, vies_service):
+    check = vies.check_vat("BE", "600")  # EC test number: MS_MAX_CONCURRENT_REQ
+    assert (check.status, check.busy) == ("unknown", True)
+    assert not vies.check_vat("FR", "40303265045").busy  # MS_UNAVAILABLE: an unknown answer
+
+
+def test_check_status_names_the_member_states_that_are_down(vies, vies_service):
+    vies_service.down = {"FR", "DE"}
+    assert vies.unavailable_member_states() == {"FR", "DE"}
+    assert vies.check_vat("FR", "40303265045").fault == "MS_UNAVAILABLE"
+    vies_service.vow_available = False  # VIES itself: every member state
+    assert "CZ" in vies.unavailable_member_states()
+    vies_service.status_answer = Response(503, HTML_ERROR_PAGE, "text/html")
+    with pytest.raises(TransientError):
+        vies.unavailable_member_states()
+    # the FR check's three attempts; check-status (2 answers, then 3 attempts) is apart
+    assert (vies_service.requests_served, vies_service.status_requests) == (3, 5)
+
+
+def test_member_state_caps_must_name_member_states():
+    with pytest.raises(ValidationError, match="member state"):
+        Settings(max_concurrent_by_country={"US": 1})
