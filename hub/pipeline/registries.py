@@ -7,8 +7,9 @@ each stored as evidence (RegistryCheck: what was asked, when, the answer, the co
   was refused unread) is asked again by the next run, which updates that day's row.
 - No single answer stops the step: every failure of one check is that check's status, by the row
   of the connector's failure table that matched, with the failure kept as its evidence (detail).
-- Each answer is stored (committed) as it arrives: a run killed after N answers keeps N, and the
-  next run asks only the rest. Each step has a deadline (``deadline_seconds``): keys not answered
+- Each answer is stored (committed) as it arrives, those of one bulk request together: a run
+  killed after N answers keeps N (or the whole bulk request's), and the next run asks only the
+  rest. Each step has a deadline (``deadline_seconds``): keys not answered
   by then are left for the next run, counted as ``<registry>_left``, and the run goes on.
 - Each registry is a budgeted queue (hub.pipeline.registry_queue): new and changed keys first,
   then pending ones, then the oldest answers past ``recheck_after_days``; at most
@@ -76,8 +77,10 @@ EVIDENCE = {"ares": frozenset({"found"}), "isir": frozenset({"insolvent", "clear
             "vies": frozenset({"valid", "invalid"})}
 
 Outcome = tuple[str, dict[str, Any], str | None]  # status, detail, consultation number
-Answers = Iterator[tuple[str, Outcome]]
-Store = Callable[[Session, RunContext, str, Outcome], Outcome]
+# What arrived together (one answer, or a bulk request's): stored in one transaction.
+Answers = Iterator[list[tuple[str, Outcome]]]
+# (session, run, key, answer, the registry's record of the key if any) -> what is recorded
+Store = Callable[[Session, RunContext, str, Outcome, CanonicalRecord | None], Outcome]
 Step = Callable[[RunContext, Any, list[str], float | None, Pace], Answers]
 
 
@@ -108,16 +111,19 @@ def _run_step(ctx: RunContext, name: str, block: RegistryConfig, step: Step,
             connector.load_contract()
         queue = _askable(name, connector, queue, until, pacer, counts)
         todo = queue[:block.budget_per_run]
-        for key, outcome in step(ctx, connector, todo, until, pacer):
-            if outcome[0] == BUSY:
-                busy += 1
-                continue
+        for arrived in step(ctx, connector, todo, until, pacer):
+            answers = [(key, outcome) for key, outcome in arrived if outcome[0] != BUSY]
+            busy += len(arrived) - len(answers)
             with session_scope(ctx.engine) as session:
-                status = STORES[name](session, ctx, key, outcome)
-                _store_check(session, ctx, name, key, today, status)
-            answered += 1
-            counts[f"{name}_{status[0]}"] += 1
-            fault_point("registries.after_answer")
+                rows, records = _today(session, name, [key for key, _ in answers], today)
+                statuses = [_store(session, ctx, name, key, outcome, records.get(key),
+                                   rows.get(key) or
+                                   RegistryCheck(registry_name=name, key=key, checked_on=today))
+                            for key, outcome in answers]
+            for status in statuses:
+                answered += 1
+                counts[f"{name}_{status}"] += 1
+                fault_point("registries.after_answer")
     except DeadlinePassed:
         pass  # the deadline came while waiting for the rate: the rest is left
     except ConnectorError as exc:
@@ -126,6 +132,26 @@ def _run_step(ctx: RunContext, name: str, block: RegistryConfig, step: Step,
         log.error("%s not checked in this run (configuration): %s", name, exc)
         counts[f"{name}_config_error"] = 1
     _count_left(counts, name, block, len(queue), len(todo) - answered - busy, busy)
+
+
+def _store(session: Session, ctx: RunContext, registry: str, key: str, outcome: Outcome,
+           known: CanonicalRecord | None, row: RegistryCheck) -> str:
+    status = STORES[registry](session, ctx, key, outcome, known)
+    _store_check(session, ctx, row, status)
+    return status[0]
+
+
+def _today(session: Session, registry: str, keys: list[str], today: date
+           ) -> tuple[dict[str, RegistryCheck], dict[str, CanonicalRecord]]:
+    """Today's check rows of the keys that have one (the unique key is (registry, key, day)),
+    and the registry's records of the keys: one query each for what arrived together."""
+    records = {} if registry not in REGISTRY_SYSTEMS else {
+        r.record_id: r for r in session.scalars(select(CanonicalRecord).where(
+            CanonicalRecord.system == registry, CanonicalRecord.record_id.in_(keys)))}
+    rows = {row.key: row for row in session.scalars(select(RegistryCheck).where(
+        RegistryCheck.registry_name == registry, RegistryCheck.checked_on == today,
+        RegistryCheck.key.in_(keys)))}
+    return rows, records
 
 
 def _count_left(counts: Counter[str], name: str, block: RegistryConfig, due_keys: int,
@@ -197,22 +223,18 @@ def _guarded(registry: str, key: str, ask: Callable[[], Outcome]) -> Outcome:
         return exc.outcome or UNKNOWN, {"reason": str(exc), "code": exc.detail}, None
 
 
-def _store_check(session: Session, ctx: RunContext, registry: str, key: str, today: date,
+def _store_check(session: Session, ctx: RunContext, row: RegistryCheck,
                  outcome: Outcome) -> None:
-    """Today's row for the key: created, or updated when it was pending (the unique key is
-    (registry, key, day)); the number of attempts that day is kept in the detail."""
+    """Today's row for the key (``_today``, or a new one) holds the answer; the number of
+    attempts that day is kept in the detail."""
     status, detail, identifier = outcome
-    row = session.scalar(select(RegistryCheck).where(
-        RegistryCheck.registry_name == registry, RegistryCheck.key == key,
-        RegistryCheck.checked_on == today))
-    attempts = 1 + int((row.detail or {}).get("attempts", 1)) if row is not None else 1
+    attempts = 1 + int((row.detail or {}).get("attempts", 1)) if row.id is not None else 1
     values = dict(status=status, detail={**detail, "attempts": attempts},
                   request_identifier=identifier, run_id=ctx.run_id, checked_at=utcnow())
-    if row is None:
-        session.add(RegistryCheck(registry_name=registry, key=key, checked_on=today, **values))
-    else:
-        for name, value in values.items():
-            setattr(row, name, value)
+    for name, value in values.items():
+        setattr(row, name, value)
+    if row.id is None:
+        session.add(row)
 
 
 def _standing(outcome: Outcome, reason: str) -> Outcome:
@@ -232,8 +254,8 @@ def ask_ares(ctx: RunContext, connector: Any, keys: list[str], until: float | No
     batches = [keys[i:i + size] for i in range(0, len(keys), size)]
     for _, answers in one_by_one(batches, lambda b: connector.lookup_many(b, until, pacer),
                                  until):
-        for ico, result in answers.items():
-            yield ico, _guarded("ares", ico, lambda r=result: _ares_answer(_raised(r)))
+        yield [(ico, _guarded("ares", ico, lambda r=result: _ares_answer(_raised(r))))
+               for ico, result in answers.items()]
 
 
 def _raised(result: Any) -> Any:
@@ -247,8 +269,8 @@ def _ares_answer(result: Any) -> Outcome:
     return ("found" if result.found else "not_found"), result.payload or result.error or {}, None
 
 
-def _store_ares(session: Session, ctx: RunContext, ico: str, outcome: Outcome) -> Outcome:
-    known = session.get(CanonicalRecord, ("ares", ico))
+def _store_ares(session: Session, ctx: RunContext, ico: str, outcome: Outcome,
+                known: CanonicalRecord | None) -> Outcome:
     if outcome[0] == "not_found" and known is not None:
         return _standing(outcome, "ARES found no subject for an IČO it knew: the last answer "
                                   "stands until ARES answers again")
@@ -258,11 +280,13 @@ def _store_ares(session: Session, ctx: RunContext, ico: str, outcome: Outcome) -
         values = map_record(ctx.config.spec("ares"), outcome[1]).present()
     except MappingError as exc:  # an unreadable subject decides nothing: the last one stands
         return UNKNOWN, {**outcome[1], "reason": f"the ARES subject cannot be read: {exc}"}, None
-    if known is not None:
-        session.delete(known)
-        session.flush()
-    session.add(CanonicalRecord(system="ares", record_id=ico, values=values, run_id=ctx.run_id,
-                                source_hash=outcome[1].get("datumAktualizace", "")))
+    record = dict(values=values, run_id=ctx.run_id,
+                  source_hash=outcome[1].get("datumAktualizace", ""))
+    if known is None:
+        session.add(CanonicalRecord(system="ares", record_id=ico, **record))
+    else:  # the subject as ARES says it today replaces the last one
+        for name, value in record.items():
+            setattr(known, name, value)
     return outcome
 
 
@@ -271,8 +295,9 @@ def _store_ares(session: Session, ctx: RunContext, ico: str, outcome: Outcome) -
 
 def ask_isir(ctx: RunContext, connector: Any, keys: list[str], until: float | None,
              pacer: Pace) -> Answers:
-    return one_by_one(keys, lambda ico: _guarded("isir", ico, lambda: _isir_answer(
-        connector.lookup(ico, until, pacer))), until)
+    for ico, outcome in one_by_one(keys, lambda ico: _guarded("isir", ico, lambda: _isir_answer(
+            connector.lookup(ico, until, pacer))), until):
+        yield [(ico, outcome)]
 
 
 def _isir_answer(result: Any) -> Outcome:
@@ -288,11 +313,11 @@ def _case(row: dict[str, Any]) -> str:
             f" ({row.get('druhStavKonkursu')})")
 
 
-def _store_isir(session: Session, ctx: RunContext, ico: str, outcome: Outcome) -> Outcome:
+def _store_isir(session: Session, ctx: RunContext, ico: str, outcome: Outcome,
+                known: CanonicalRecord | None) -> Outcome:
     """An insolvency is stored; it is cleared only by ISIR listing its proceedings as ended,
     not by WS2 ("no record found") nor by a failed check."""
     status, detail, _ = outcome
-    known = session.get(CanonicalRecord, ("isir", ico))
     if status == "clear" and not detail.get("proceedings") and known is not None:
         return _standing(outcome, "ISIR lists no proceeding for a known insolvency: it stands "
                                   "until ISIR lists the proceeding as ended")
@@ -318,7 +343,7 @@ def ask_vies(ctx: RunContext, connector: Any, keys: list[str], until: float | No
     """The run's VAT IDs in one batch: the connector caps concurrency per member state and
     yields each answer as it arrives, until the deadline."""
     for vat_id, result in connector.check_each(keys, until, pacer):
-        yield vat_id, _guarded("vies", vat_id, lambda r=result: _vies_answer(_raised(r)))
+        yield [(vat_id, _guarded("vies", vat_id, lambda r=result: _vies_answer(_raised(r))))]
 
 
 def _vies_answer(result: Any) -> Outcome:
@@ -330,7 +355,8 @@ def _vies_answer(result: Any) -> Outcome:
     return result.status, detail, result.request_identifier
 
 
-def _store_vies(session: Session, ctx: RunContext, vat_id: str, outcome: Outcome) -> Outcome:
+def _store_vies(session: Session, ctx: RunContext, vat_id: str, outcome: Outcome,
+                known: CanonicalRecord | None) -> Outcome:
     return outcome  # VIES holds no canonical record: the check is the whole answer
 
 
