@@ -114,13 +114,7 @@ def _run_step(ctx: RunContext, name: str, block: RegistryConfig, step: Step,
         for arrived in step(ctx, connector, todo, until, pacer):
             answers = [(key, outcome) for key, outcome in arrived if outcome[0] != BUSY]
             busy += len(arrived) - len(answers)
-            with session_scope(ctx.engine) as session:
-                rows, records = _today(session, name, [key for key, _ in answers], today)
-                statuses = [_store(session, ctx, name, key, outcome, records.get(key),
-                                   rows.get(key) or
-                                   RegistryCheck(registry_name=name, key=key, checked_on=today))
-                            for key, outcome in answers]
-            for status in statuses:
+            for status in _store_all(ctx, name, today, answers):
                 answered += 1
                 counts[f"{name}_{status}"] += 1
                 fault_point("registries.after_answer")
@@ -134,11 +128,19 @@ def _run_step(ctx: RunContext, name: str, block: RegistryConfig, step: Step,
     _count_left(counts, name, block, len(queue), len(todo) - answered - busy, busy)
 
 
-def _store(session: Session, ctx: RunContext, registry: str, key: str, outcome: Outcome,
-           known: CanonicalRecord | None, row: RegistryCheck) -> str:
-    status = STORES[registry](session, ctx, key, outcome, known)
-    _store_check(session, ctx, row, status)
-    return status[0]
+def _store_all(ctx: RunContext, registry: str, today: date,
+               answers: list[tuple[str, Outcome]]) -> list[str]:
+    """Answers that arrived together, stored in one transaction; each one's recorded status."""
+    with session_scope(ctx.engine) as session:
+        rows, records = _today(session, registry, [key for key, _ in answers], today)
+        statuses = []
+        for key, outcome in answers:
+            status = STORES[registry](session, ctx, key, outcome, records.get(key))
+            row = rows.get(key) or RegistryCheck(registry_name=registry, key=key,
+                                                 checked_on=today)
+            _store_check(session, ctx, row, status)
+            statuses.append(status[0])
+    return statuses
 
 
 def _today(session: Session, registry: str, keys: list[str], today: date
@@ -195,12 +197,12 @@ def _askable(registry: str, connector: Any, queue: list[str], until: float | Non
     except ConnectorError as exc:  # the checks themselves will say what is down
         log.warning("VIES check-status not read (%s): every member state is asked", exc)
         return queue
-    skipped = [k for k in queue if normalise(k[:2], k[2:])[0] in down]
-    if skipped:
+    askable = [k for k in queue if normalise(k[:2], k[2:])[0] not in down]
+    if skipped := len(queue) - len(askable):
         log.warning("VIES reports member states %s unavailable: %d VAT ID(s) left for the "
-                    "next run", ", ".join(sorted(down)), len(skipped))
-        counts["vies_member_state_unavailable"] = len(skipped)
-    return [k for k in queue if normalise(k[:2], k[2:])[0] not in down] if skipped else queue
+                    "next run", ", ".join(sorted(down)), skipped)
+        counts["vies_member_state_unavailable"] = skipped
+    return askable
 
 
 def _guarded(registry: str, key: str, ask: Callable[[], Outcome]) -> Outcome:
