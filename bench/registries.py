@@ -21,6 +21,8 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +59,7 @@ def run(scale: float = 1.0) -> dict[str, float]:
                                 "110 00") for i in icos[::2]}  # half found, half not
     vat_ids = [f"{STATES[n % len(STATES)]}{10_000_000 + n}" for n in range(n_vies)]
     figures: dict[str, float] = {"ares_icos": n_ares, "vies_vat_ids": n_vies}
-    with tempfile.TemporaryDirectory(prefix="custhub-bench-") as tmp, \
+    with _environment_kept(), tempfile.TemporaryDirectory(prefix="custhub-bench-") as tmp, \
             _running(AresService(subjects)) as ares, \
             _running(ViesService({v: {"valid": True} for v in vat_ids[::2]},
                                  max_concurrent_per_country=2, max_concurrent_total=8)) as vies:
@@ -70,6 +72,17 @@ def run(scale: float = 1.0) -> dict[str, float]:
         figures["vies_refused_for_load"] = vies.gauge.refused.total() + vies.total.refused.total()
     _print(figures)
     return figures
+
+
+@contextmanager
+def _environment_kept() -> Iterator[None]:
+    """The store URL and connections this bench sets are gone after it (other benches follow)."""
+    kept = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(kept)
 
 
 class _running:

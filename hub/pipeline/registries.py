@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from connectors.errors import ConnectorError, Kind
@@ -133,13 +133,18 @@ def _store_all(ctx: RunContext, registry: str, today: date,
     """Answers that arrived together, stored in one transaction; each one's recorded status."""
     with session_scope(ctx.engine) as session:
         rows, records = _today(session, registry, [key for key, _ in answers], today)
-        statuses = []
+        statuses, new = [], []
         for key, outcome in answers:
             status = STORES[registry](session, ctx, key, outcome, records.get(key))
-            row = rows.get(key) or RegistryCheck(registry_name=registry, key=key,
-                                                 checked_on=today)
-            _store_check(session, ctx, row, status)
+            values = _check_values(ctx, rows.get(key), status)
+            if key in rows:
+                for name, value in values.items():
+                    setattr(rows[key], name, value)
+            else:
+                new.append({"registry_name": registry, "key": key, "checked_on": today, **values})
             statuses.append(status[0])
+        if new:  # in one statement: a bulk answer brings up to 1000 at once
+            session.execute(insert(RegistryCheck), new)
     return statuses
 
 
@@ -225,18 +230,14 @@ def _guarded(registry: str, key: str, ask: Callable[[], Outcome]) -> Outcome:
         return exc.outcome or UNKNOWN, {"reason": str(exc), "code": exc.detail}, None
 
 
-def _store_check(session: Session, ctx: RunContext, row: RegistryCheck,
-                 outcome: Outcome) -> None:
-    """Today's row for the key (``_today``, or a new one) holds the answer; the number of
-    attempts that day is kept in the detail."""
+def _check_values(ctx: RunContext, row: RegistryCheck | None,
+                  outcome: Outcome) -> dict[str, Any]:
+    """Today's row of the key holds the answer; the number of attempts that day is kept in
+    the detail."""
     status, detail, identifier = outcome
-    attempts = 1 + int((row.detail or {}).get("attempts", 1)) if row.id is not None else 1
-    values = dict(status=status, detail={**detail, "attempts": attempts},
-                  request_identifier=identifier, run_id=ctx.run_id, checked_at=utcnow())
-    for name, value in values.items():
-        setattr(row, name, value)
-    if row.id is None:
-        session.add(row)
+    attempts = 1 + int((row.detail or {}).get("attempts", 1)) if row is not None else 1
+    return dict(status=status, detail={**detail, "attempts": attempts},
+                request_identifier=identifier, run_id=ctx.run_id, checked_at=utcnow())
 
 
 def _standing(outcome: Outcome, reason: str) -> Outcome:
