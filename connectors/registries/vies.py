@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator, model_validator
 from zeep.exceptions import Fault
@@ -257,7 +258,9 @@ class ViesConnector:
                                   pacer: Pace | None = None) -> frozenset[str]:
         """The member states VIES's check-status reports "Unavailable" now (every one when
         VIES itself is not available); a failure to read it is raised, classified."""
-        url = endpoint_url(self._conn, self.settings.status_endpoint)
+        # on the SOAP service's host: ``extra.endpoint`` moves the SOAP path only
+        url = urlunsplit(urlsplit(self.address)._replace(path=self.settings.status_endpoint,
+                                                         query="", fragment=""))
 
         def ask() -> Any:
             pace(pacer, until)

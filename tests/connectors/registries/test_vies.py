@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import date
 from pathlib import Path
@@ -327,3 +328,11 @@ def test_check_status_names_the_member_states_that_are_down(vies, vies_service):
 def test_member_state_caps_must_name_member_states():
     with pytest.raises(ValidationError, match="member state"):
         Settings(max_concurrent_by_country={"US": 1})
+
+
+def test_check_status_is_asked_on_the_soap_services_host(vies_service):
+    """``extra.endpoint`` moves the SOAP path; check-status keeps its own path on that host."""
+    conn = dataclasses.replace(loopback_conn("vies", vies_service.port),
+                               extra={"endpoint": ViesService.PATH})
+    vies_service.down = {"SK"}
+    assert ViesConnector(Settings(**FAST_RETRY), conn).unavailable_member_states() == {"SK"}
