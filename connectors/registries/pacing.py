@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from pyrate_limiter import Limiter, Rate, StateBucket, TokenBucket
+from pyrate_limiter import Limiter, Rate, SingleBucketFactory, StateBucket, TokenBucket
 
 from connectors.registries.inflight import DeadlinePassed, remaining
 
@@ -24,8 +24,11 @@ class Pace:
         # Rate takes whole requests per whole milliseconds: n requests per n/rate seconds.
         limit = max(1, math.ceil(rate_per_second))
         interval_ms = max(1, round(1000 * limit / rate_per_second))
-        self._limiter = Limiter(StateBucket([Rate(limit, interval_ms)], TokenBucket()),
-                                buffer_ms=0)  # its default 50 ms per wait would slow the rate
+        bucket = StateBucket([Rate(limit, interval_ms)], TokenBucket())
+        # A token bucket keeps one number and has nothing to leak: no leaker thread per Pace
+        # (one is started by default and outlives the step). buffer_ms: its default adds 50 ms
+        # to every wait, which would slow the rate.
+        self._limiter = Limiter(SingleBucketFactory(bucket, schedule_leak=False), buffer_ms=0)
 
     def wait(self, until: float | None = None) -> None:
         """Take a token, waiting for it at most until ``until`` (a ``time.monotonic()``

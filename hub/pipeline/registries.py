@@ -49,14 +49,7 @@ from core.faults import fault_point
 from core.hashing import content_hash
 from hub.config import RegistryConfig
 from hub.pipeline.context import RunContext, build_connector, set_metric
-from hub.pipeline.registry_queue import (
-    PENDING,
-    deadline,
-    identifiers,
-    in_order,
-    last_checks,
-    one_by_one,
-)
+from hub.pipeline.registry_queue import deadline, identifiers, in_order, last_checks, one_by_one
 from hub.store.db import session_scope
 from hub.store.models import CanonicalRecord, RegistryCheck
 from mappings.engine import map_record
