@@ -24,7 +24,7 @@ from core.connections import ConnectionInfo
 from sandbox.crm_service import CrmService
 
 FULL_SIZE = 100_000
-PAGE_SIZE = 500
+PAGE_SIZE = 5000
 _USER, _PASSWORD = "bench", "bench-secret"
 
 
