@@ -149,7 +149,8 @@ class CrmSoapConnector:
                 records = [_raw_record(account) for account in accounts]
                 # The CRM has no upper bound: it pages in (ModifiedAt, AccountId) order, so the
                 # first record at or past the end closes the window.
-                inside = [r for r in records if not position.past_end(_modified(r))]
+                inside = records if position.end is None else \
+                    [r for r in records if not position.past_end(_modified(r))]
                 if inside:
                     last = inside[-1]
                     position = position.after(_modified(last), last.record_id)
