@@ -27,6 +27,7 @@ Airflow connection: host, port, login, password (WS-Security UsernameToken, dige
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -82,6 +83,8 @@ RULES: Rules = rules((
          fault={"FailedAuthentication", "InvalidSecurity", "InvalidSecurityToken"}),
 ))
 CURSOR_FIELD = "ModifiedAt"
+# Characters XML 1.0 cannot carry (control characters, lone surrogates, U+FFFE/FFFF)
+_NOT_XML_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # How far before a claim settling looks for the CRM's changes: the CRM stamps ModifiedAt by
 # its own clock, which may be behind ours.
 CLOCK_SKEW = timedelta(minutes=15)
@@ -275,9 +278,16 @@ class CrmSoapConnector:
 
 
 def _unwritable(write: Write) -> WriteRefusal | None:
+    """Why the CRM cannot take this write, found before sending: one bad record must not sink
+    the batch it travels in."""
     unknown = sorted(set(write.values) - WRITABLE)
     if unknown:
         return WriteRefusal(write.idempotency_key, f"fields not writable in the CRM: {unknown}")
+    fields = {"AccountId": write.record_id, **write.values}
+    not_text = sorted(k for k, v in fields.items() if v is not None and (
+        isinstance(v, (dict, list, tuple, set)) or _NOT_XML_TEXT.search(str(v))))
+    if not_text:
+        return WriteRefusal(write.idempotency_key, f"values that are not XML text: {not_text}")
     return None
 
 
