@@ -7,6 +7,7 @@ Python work would wait for the other's; in its own process it works while the co
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,13 @@ class Crm:
     store: AccountStore  # the CRM's own SQLite file, read here to check what it holds
     conn: ConnectionInfo
     load_s: float
+    pid: int
+
+    def cpu_s(self) -> float:
+        """CPU seconds the CRM's process has used (user + system; Linux /proc): how much work it
+        does, whatever else the machine runs."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -49,7 +57,7 @@ def crm_serving(accounts: list[dict[str, Any]]) -> Iterator[Crm]:
             conn = ConnectionInfo(conn_id="bench_crm", conn_type="http", host="127.0.0.1",
                                   port=port, login=USER, password=SecretStr(PASSWORD),
                                   schema="http", extra={})
-            yield Crm(store, conn, load_s)
+            yield Crm(store, conn, load_s, server.pid)
         finally:
             server.stdin.close()
             server.wait(timeout=30)

@@ -102,15 +102,15 @@ class TypedRecords:
         return records
 
     def _record(self, node: etree._Element) -> dict[str, Any]:
-        record = self._blank.copy()
+        record, fields = self._blank.copy(), self._fields
         for child in node:
-            try:
-                name, convert = self._fields[child.tag]
-            except KeyError:
-                raise zx.XMLParseError(f"Unexpected element {child.tag!r}") from None
+            field = fields.get(child.tag)
+            if field is None:
+                raise zx.XMLParseError(f"Unexpected element {child.tag!r}")
             text = child.text
-            record[name] = text if convert is None or text is None else _value(name, convert,
-                                                                                  text)
+            if text is not None:  # None: the blank's value already
+                name, convert = field
+                record[name] = text if convert is None else _value(name, convert, text)
         return record
 
 
