@@ -2,15 +2,15 @@
 contract.
 
 zeep turns every element of a reply into objects through its type system: about 100 µs an
-account of the CRM, so a page of thousands of accounts cost more than fetching it. ``BulkTaker``
-is a zeep plugin: after zeep has received and parsed the reply (its own hardened parser: no DTD,
-no entities, no external references, no huge trees; ``screen_response`` refused a DOCTYPE before
-that) and before it deserialises the body, the plugin swaps the one repeated container of the
-operation's answer (the CRM's ``accounts``) for an empty one. zeep then does everything else as
-ever: a fault is still zeep's Fault, a wrong envelope still zeep's error, the rest of the answer
-(``hasMore``) still typed by the WSDL. ``TypedRecords`` reads the elements taken out into the
-dicts ``zeep.helpers.serialize_object`` would give, with the field names and value types read
-from the WSDL's own complex type, so the contract stays the one source.
+account of the CRM, so reading a page cost far more than fetching it. ``BulkTaker`` is a zeep
+plugin. zeep receives and parses the reply as ever (its own hardened parser: no DTD, no entities,
+no external references, no huge trees; ``screen_response`` refused a DOCTYPE before that); then,
+before zeep deserialises the body, the plugin hands zeep a copy of the envelope in which the one
+repeated container of the answer (the CRM's ``accounts``) is empty, and keeps the original. zeep
+does everything else as before: a fault is still zeep's Fault, a wrong envelope still zeep's
+error, the rest of the answer (``hasMore``) still typed by the WSDL. ``TypedRecords`` reads the
+kept elements into the dicts ``zeep.helpers.serialize_object`` would give, with the field names
+and value types taken from the WSDL's own complex type, so the contract stays the one source.
 """
 
 from __future__ import annotations

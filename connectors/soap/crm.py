@@ -10,7 +10,8 @@ A cursor with an end (a backfill window) stops at the first account modified at 
 
 A page's accounts are read by lxml out of the reply zeep received and parsed, not by zeep's
 type system (``connectors.soap.bulk_reply``: ten times faster, same records, same hardening);
-zeep keeps the envelope, WS-Security, the faults and the rest of the answer.
+zeep keeps the envelope, WS-Security, the faults and the rest of the answer. Pages hold up to
+5,000 accounts, and the next one is fetched while the hub stores the last.
 
 Writes go in ``UpsertAccounts`` calls of up to 200 accounts, with one result per account, and are
 conditional on the Version the hub read. A ``VersionConflict`` (a per-account result, or the fault
@@ -48,6 +49,7 @@ from connectors.errors import (
     ConnectorConfigError,
     ConnectorError,
     Kind,
+    RemoteRefusedError,
     WriteConflictError,
 )
 from connectors.classify import Rule, Rules
@@ -206,8 +208,8 @@ class CrmSoapConnector:
 
     def _answers(self, sent: Sequence[Write], results: list[Any]) -> list[WriteRefusal | None]:
         if [r.AccountId for r in results] != [w.record_id for w in sent]:
-            raise ConnectorError("UpsertAccounts answered other accounts than it was sent",
-                                 system=self.system)
+            raise RemoteRefusedError("UpsertAccounts answered for other accounts than it was "
+                                     "sent", system=self.system)
         return [None if r.success else self._refusal(w, r.error) for w, r in zip(sent, results)]
 
     def _refusal(self, write: Write, error: Any) -> WriteRefusal | None:
