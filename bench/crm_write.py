@@ -39,7 +39,9 @@ def run(n: int | None = None, scale: float = 1.0) -> dict[str, float]:
     n = n if n is not None else max(BATCH, int(FULL_SIZE * scale))
     single = min(n, ONE_BY_ONE)
     with crm_serving(accounts(n)) as crm:
+        cpu, server_cpu = time.process_time(), crm.cpu_s()
         batch_s = _write(crm.conn, _writes(n, "Brno", 1), "UpsertAccounts")
+        cpu, server_cpu = time.process_time() - cpu, crm.cpu_s() - server_cpu
         single_s = _write(crm.conn, _writes(single, "Plzeň", 2), "UpsertAccount")
         versions = {a["AccountId"]: a["Version"] for a in crm.store.all()}
         raw_s = _raw_post(crm.conn, versions)
@@ -49,11 +51,15 @@ def run(n: int | None = None, scale: float = 1.0) -> dict[str, float]:
         raise RuntimeError(f"accounts ended at versions {sorted(ended)}")
     figures = {"accounts": float(n), "connector_batch_records_per_s": n / batch_s,
                "connector_one_by_one_records_per_s": single / single_s,
-               "raw_http_post_records_per_s": n / raw_s}
+               "raw_http_post_records_per_s": n / raw_s,
+               # CPU per account in the batches, on each side (see crm_extract)
+               "connector_batch_cpu_us_per_record": cpu / n * 1e6,
+               "crm_server_batch_cpu_us_per_record": server_cpu / n * 1e6}
     print(f"crm_write: {n:,} accounts: connector in batches of {BATCH} {n / batch_s:,.0f} "
           f"records/s ({batch_s:.1f} s); one call per account {single / single_s:,.0f}/s "
           f"(first {single:,}); raw limit in this run: HTTP POST of the same batches "
-          f"{n / raw_s:,.0f}/s")
+          f"{n / raw_s:,.0f}/s; CPU per account in batches: connector {cpu / n * 1e6:.0f} us, "
+          f"CRM {server_cpu / n * 1e6:.0f} us")
     return figures
 
 

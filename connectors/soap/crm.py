@@ -95,7 +95,7 @@ CLOCK_SKEW = timedelta(minutes=15)
 class Settings(HttpSettings):
     wsdl_path: Path | None = None  # default: the packaged crm.wsdl
     endpoint: str = "/crm/soap"
-    page_size: int = Field(200, ge=1, le=5000)
+    page_size: int = Field(2000, ge=1, le=5000)
     write_batch_size: int = Field(200, ge=1, le=200)  # accounts an UpsertAccounts call holds
     # UpsertAccount: one call per account, for a CRM that serves only the single upsert
     write_operation: Literal["UpsertAccounts", "UpsertAccount"] = "UpsertAccounts"
