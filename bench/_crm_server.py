@@ -20,6 +20,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from connectors.soap import http_session, zeep_client
+from connectors.soap.crm import NS, WSDL, Settings
+from connectors.soap.security import username_token
 from core.connections import ConnectionInfo
 from sandbox.crm_service import AccountStore, CrmService
 
@@ -61,6 +64,17 @@ def crm_serving(accounts: list[dict[str, Any]]) -> Iterator[Crm]:
         finally:
             server.stdin.close()
             server.wait(timeout=30)
+
+
+def zeep_service(conn: ConnectionInfo) -> tuple[Any, Any]:
+    """A plain zeep client (no plugin) as the connector configures it, and its service."""
+    client = zeep_client(WSDL, http_session(conn), Settings(),
+                         wsse=username_token(conn.login, conn.password))
+    return client, client.create_service(f"{{{NS}}}CrmAccountBinding", address(conn))
+
+
+def address(conn: ConnectionInfo) -> str:
+    return f"http://{conn.host}:{conn.port}/crm/soap"
 
 
 def _serve(db: str) -> None:

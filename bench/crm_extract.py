@@ -26,10 +26,8 @@ import requests
 from lxml import etree
 from zeep.helpers import serialize_object
 
-from bench._crm_server import crm_serving
-from connectors.soap import http_session, zeep_client
-from connectors.soap.crm import NS, WSDL, CrmSoapConnector, Settings, _raw_record
-from connectors.soap.security import username_token
+from bench._crm_server import address, crm_serving, zeep_service
+from connectors.soap.crm import CrmSoapConnector, Settings, _raw_record
 from core.connections import ConnectionInfo
 
 FULL_SIZE = 100_000
@@ -92,14 +90,14 @@ def _connector_read(conn: ConnectionInfo, n: int) -> tuple[float, list[Position]
 
 def _raw_fetch(conn: ConnectionInfo, positions: list[Position]) -> tuple[list[bytes], float]:
     """The connector's requests, each built by zeep (a fresh token) and POSTed by requests."""
-    client, service = _zeep(conn)
+    client, service = zeep_service(conn)
     session, bodies, elapsed = requests.Session(), [], 0.0
     for after, key in positions:
         envelope = etree.tostring(client.create_message(
             service, "GetAccountsModifiedSince", modifiedAfter=after, afterId=key,
             pageSize=PAGE_SIZE))
         started = time.perf_counter()
-        response = session.post(_address(conn), data=envelope, timeout=60,
+        response = session.post(address(conn), data=envelope, timeout=60,
                                 headers={"Content-Type": "text/xml; charset=utf-8"})
         bodies.append(response.content)
         elapsed += time.perf_counter() - started
@@ -118,19 +116,8 @@ def _lxml_parse(bodies: list[bytes]) -> float:
 
 def _zeep_read(conn: ConnectionInfo, sample: int) -> float:
     """The first ``sample`` accounts, every one deserialised by zeep (the reading before lxml)."""
-    _, service = _zeep(conn)
+    _, service = zeep_service(conn)
     started = time.perf_counter()
     reply = service.GetAccountsModifiedSince(pageSize=sample)
     [_raw_record(serialize_object(a, dict)) for a in reply.accounts.account]
     return time.perf_counter() - started
-
-
-def _zeep(conn: ConnectionInfo) -> tuple[Any, Any]:
-    """A plain zeep client (no plugin) as the connector configures it, and its service."""
-    client = zeep_client(WSDL, http_session(conn), Settings(),
-                         wsse=username_token(conn.login, conn.password))
-    return client, client.create_service(f"{{{NS}}}CrmAccountBinding", _address(conn))
-
-
-def _address(conn: ConnectionInfo) -> str:
-    return f"http://{conn.host}:{conn.port}/crm/soap"

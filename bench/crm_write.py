@@ -23,8 +23,8 @@ from typing import Any
 import requests
 from lxml import etree
 
-from bench._crm_server import crm_serving
-from bench.crm_extract import _zeep, accounts
+from bench._crm_server import address, crm_serving, zeep_service
+from bench.crm_extract import accounts
 from connectors.base import Write
 from connectors.soap.crm import CrmSoapConnector, Settings
 from core.connections import ConnectionInfo
@@ -80,14 +80,14 @@ def _write(conn: ConnectionInfo, writes: list[Write], operation: str) -> float:
 
 def _raw_post(conn: ConnectionInfo, versions: dict[str, int]) -> float:
     """Every account changed once more, in envelopes of 200 POSTed as they are."""
-    client, service = _zeep(conn)
+    client, service = zeep_service(conn)
     session, ids, elapsed = requests.Session(), sorted(versions), 0.0
     for start in range(0, len(ids), BATCH):
         items = [{"account": {"AccountId": i, "City": "Olomouc"}, "expectedVersion": versions[i]}
                  for i in ids[start:start + BATCH]]
         envelope = etree.tostring(client.create_message(service, "UpsertAccounts", item=items))
         started = time.perf_counter()
-        response = session.post(f"http://{conn.host}:{conn.port}/crm/soap", data=envelope,
+        response = session.post(address(conn), data=envelope,
                                 timeout=60, headers={"Content-Type": "text/xml; charset=utf-8"})
         elapsed += time.perf_counter() - started
         _check(response, len(items))
