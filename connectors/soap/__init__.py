@@ -14,7 +14,7 @@ after them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -64,7 +64,8 @@ class HttpSettings(BaseModel):
 
 def zeep_client(wsdl: Path | str, session: requests.Session, settings: HttpSettings,
                 wsse: object | None = None,
-                documents: Mapping[str, bytes] | None = None) -> zeep.Client:
+                documents: Mapping[str, bytes] | None = None,
+                plugins: Sequence[zeep.Plugin] = ()) -> zeep.Client:
     """A zeep client over a local WSDL (never fetched), with the hardened XML settings.
 
     ``operation_timeout`` is always set: zeep's default is to wait forever."""
@@ -72,7 +73,7 @@ def zeep_client(wsdl: Path | str, session: requests.Session, settings: HttpSetti
                                  operation_timeout=settings.request_timeout(),
                                  documents=documents)
     return zeep.Client(str(wsdl), transport=transport, settings=secure_zeep_settings(),
-                       wsse=wsse)
+                       wsse=wsse, plugins=list(plugins))
 
 
 def call(fn: Callable[[], T], *, system: str, table: Rules, settings: HttpSettings) -> T:
