@@ -28,8 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar
 
 import sqlalchemy as sa
@@ -42,6 +41,7 @@ from connectors.errors import ConnectorError
 from connectors.retry import call_with_retry
 from connectors.sql.errors import translate
 from connectors.sql.identifiers import check_identifier, reflect, require_identifiers
+from connectors.sql.rows import PLAIN, RAW_DRIVERS, json_safe, raw_batches, records
 from connectors.sql.urls import make_engine
 from connectors.sql.writes import (
     existing_keys,
@@ -74,18 +74,10 @@ class SqlViewSettings(BaseModel):
     connect_timeout_seconds: int = Field(default=10, ge=1, le=300)
 
 
-_PLAIN = frozenset({str, int, float, bool, type(None)})
-
-
-def json_safe(value: Any) -> Any:
-    """A column value as JSON can carry it; exact types become strings, not floats."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (datetime, date, time)):
-        return value.isoformat()
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).hex()
-    return value
+def _instant(value: Any) -> Any:
+    """A watermark as the cursor compares it: psycopg2's raw read hands timestamps over as
+    their ISO text (``connectors.sql.rows``)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 class SqlViewConnector:
@@ -173,7 +165,8 @@ class SqlViewConnector:
         stored = Cursor.from_json(cursor, system=self.system, field=column.name)
         return stored.zoned(aware=bool(getattr(column.type, "timezone", False)))
 
-    def _last_watermarked(self, rows: Sequence[sa.Row[Any]], wm: int) -> sa.Row[Any] | None:
+    def _last_watermarked(self, rows: Sequence[Sequence[Any]], wm: int
+                          ) -> Sequence[Any] | None:
         """The page's furthest row: rows come in (watermark, key) order, so the last one
         with a watermark (NULLs sort first on some databases, last on others)."""
         return next((row for row in reversed(rows) if row[wm] is not None), None)
@@ -181,7 +174,7 @@ class SqlViewConnector:
     def _records(self, rows: Sequence[sa.Row[Any]], names: list[str], key: int) -> list[RawRecord]:
         view = self.settings.view
         return [RawRecord(record_id=str(row[key]), location=view, payload={
-            name: value if type(value) in _PLAIN else json_safe(value)  # the common case, fast
+            name: value if type(value) in PLAIN else json_safe(value)  # the common case, fast
             for name, value in zip(names, row)}) for row in rows]
 
     def read_pages(self, cursor: JsonDict | None) -> Iterator[Page]:
@@ -194,16 +187,30 @@ class SqlViewConnector:
         with self._guard(f"reading {self.settings.view}"):
             conn = call_with_retry(self._connect)
             with conn:
-                result = conn.execution_options(yield_per=self.settings.chunk_size).execute(stmt)
-                names = list(result.keys())
-                wm, key = (names.index(self.settings.watermark_column),
-                           names.index(self.settings.key_column))
-                for rows in result.partitions():
+                for names, rows, page in self._batches(conn, stmt):
+                    wm, key = (names.index(self.settings.watermark_column),
+                               names.index(self.settings.key_column))
                     row = self._last_watermarked(rows, wm)
                     if row is not None:  # no watermark in the page: only a full read sees it
-                        position = position.after(row[wm], str(row[key]))
-                    yield Page(records=self._records(rows, names, key),
-                               cursor=position.to_json(), source_name=self.settings.view)
+                        position = position.after(_instant(row[wm]), str(row[key]))
+                    yield Page(records=page, cursor=position.to_json(),
+                               source_name=self.settings.view)
+
+    def _batches(self, conn: sa.Connection, stmt: sa.Select[Any]
+                 ) -> Iterator[tuple[list[str], Sequence[Sequence[Any]], list[RawRecord]]]:
+        """(column names, rows, their records) per ``chunk_size`` rows: from the DBAPI cursor
+        where that is exact (``connectors.sql.rows``), else through SQLAlchemy's result."""
+        chunk, view = self.settings.chunk_size, self.settings.view
+        if conn.dialect.driver in RAW_DRIVERS:
+            for names, fixes, rows in raw_batches(conn, stmt, chunk):
+                key = names.index(self.settings.key_column)
+                yield names, rows, records(rows, names, key, view, fixes)
+            return
+        result = conn.execution_options(yield_per=chunk).execute(stmt)
+        names = list(result.keys())
+        key = names.index(self.settings.key_column)
+        for rows in result.partitions():
+            yield names, rows, self._records(rows, names, key)
 
     def full_scan(self) -> Iterator[Page]:
         """Every row of the view, in pages ordered by (watermark, key); each page's cursor is
