@@ -51,7 +51,11 @@ def json_safe(value: Any) -> Any:
 
 
 def _pg_numeric(text: str | None, cursor: Any) -> str | None:
-    return None if text is None else str(Decimal(text))  # str(Decimal): as json_safe wrote it
+    """The text ``str(Decimal(text))`` gives (what json_safe wrote). PostgreSQL writes NUMERIC
+    without an exponent, and so does Decimal but below 1e-6: only those go through Decimal."""
+    if text is None or "0.000000" not in text[:9]:
+        return text
+    return str(Decimal(text))
 
 
 def _pg_timestamp(text: str | None, cursor: Any) -> str | None:

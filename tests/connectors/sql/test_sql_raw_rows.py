@@ -4,6 +4,7 @@ SQLAlchemy result gave: same records, same payload values and types, same page c
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 
 from connectors.cursor import Cursor
 from connectors.sql import SqlViewConnector, SqlViewSettings
-from connectors.sql.rows import PLAIN, json_safe
+from connectors.sql.rows import PLAIN, _pg_numeric, json_safe
 from connectors.sql.urls import make_engine
 from sandbox import accounting_db
 from tests.fixtures.databases import SqlDatabase
@@ -77,3 +78,9 @@ def test_a_resumed_read_starts_after_the_tie_on_the_key(loaded: SqlDatabase) -> 
         rest = list(connector.read_pages(first.cursor))
     assert first.records[0].record_id == "ACC1"
     assert [r.record_id for p in rest for r in p.records] == ["ACC3", "ACC2", "ACC0"]
+
+
+@pytest.mark.parametrize("text", ["150000.50", "0.01", "-12.00", "0", "NaN", "10.0000001",
+                                  "0.0000001", "-0.00000012", "12345678901234567890.123"])
+def test_postgres_numeric_text_is_what_the_decimal_printed(text: str) -> None:
+    assert _pg_numeric(text, None) == str(Decimal(text))
