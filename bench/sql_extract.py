@@ -9,6 +9,11 @@ next to the raw limit of the same database and driver measured in the same run.
   ODBC ("MariaDB Unicode"): the connector; raw limit a bare pyodbc ``fetchmany`` loop of
   the same SELECT on the same connect string.
 
+Write-back: ``SqlViewConnector.write`` of 100,000 import rows (x scale) into the import table
+(COPY on psycopg2, multi-row INSERTs elsewhere), then the same batch again (a re-send: only
+the idempotency look-up); the raw limit on PostgreSQL is psycopg2's COPY of the same rows
+from memory into a scratch copy of the table.
+
 All reads go through ``read_pages`` as the hub's extract step does, pages of 10,000 rows,
 in (watermark, key) order from the start; a missing server or driver leaves its lines out.
 """
@@ -27,11 +32,13 @@ import sqlalchemy as sa
 
 from bench._rss import PeakRss
 from bench._sql_databases import ORDER, odbc, server_database, sqlite_database
+from connectors.base import Write
 from connectors.sql import SqlViewConnector, SqlViewSettings
 from connectors.sql.urls import odbc_connect_string
 from core.connections import ConnectionInfo
 
 ROWS = 1_000_000
+WRITES = 100_000
 CHUNK = 10_000
 SELECT = f"SELECT * FROM v_customers ORDER BY {ORDER}"
 
@@ -117,10 +124,54 @@ def _measure(figures: dict[str, float], prefix: str, reads: dict[str, Callable[[
         figures[f"{prefix} {name} rss growth MB"] = growth
 
 
+def _writes(n: int) -> list[Write]:
+    return [Write(f"bench:ACC{i:08d}", f"ACC{i:08d}", {
+        "company_name": f"Firma {i} s.r.o.", "email": f"ucetni{i}@firma.cz",
+        "credit_limit": "99.90", "payment_terms_days": "30"}) for i in range(n)]
+
+
+def _write_back(figures: dict[str, float], prefix: str, conn: ConnectionInfo, n: int) -> None:
+    writes = _writes(n)
+    with SqlViewConnector("accounting", SqlViewSettings(), conn) as sql:
+        sql.test_connection()
+        for label in ("write", "re-send"):
+            started = time.perf_counter()
+            applied = len(sql.write(writes, "bench").applied)
+            figures[f"{prefix} {label} rows/s"] = n / (time.perf_counter() - started)
+            assert applied == n, (applied, n)
+
+
+def _raw_copy_in(conn: ConnectionInfo, n: int) -> float:
+    """rows/s of psycopg2 COPY FROM STDIN of n import rows prepared as text beforehand."""
+    import psycopg2
+
+    lines = "".join(f"bench\tscratch:{i}\tACC{i:08d}\tFirma {i} s.r.o.\tucetni{i}@firma.cz"
+                    f"\t99.90\t30\n" for i in range(n))
+    columns = "batch_id, idempotency_key, customer_no, company_name, email, credit_limit, " \
+              "payment_terms_days"
+    with psycopg2.connect(_dsn(conn)) as db, db.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE scratch_import (LIKE customer_import INCLUDING ALL)")
+        started = time.perf_counter()
+        cursor.copy_expert(f"COPY scratch_import ({columns}) FROM STDIN", io.StringIO(lines))
+        return n / (time.perf_counter() - started)
+
+
+def _truncate_imports(conn: ConnectionInfo) -> None:
+    import psycopg2
+
+    with psycopg2.connect(_dsn(conn)) as db, db.cursor() as cursor:
+        cursor.execute("TRUNCATE customer_import")
+
+
 def _sqlite(rows: int, figures: dict[str, float]) -> None:
     with tempfile.TemporaryDirectory(prefix="custhub-bench-") as tmp:
         conn = sqlite_database(Path(tmp) / "accounting.db", rows)
         _measure(figures, "sqlite", {"connector": _connector(conn)}, rows)
+        _write_back(figures, "sqlite", conn, _write_count(rows))
+
+
+def _write_count(rows: int) -> int:
+    return max(1000, rows * WRITES // ROWS)
 
 
 def _odbc_driver(name: str) -> bool:
@@ -136,11 +187,15 @@ def _postgres(rows: int, figures: dict[str, float]) -> None:
         if shutil.which("psql"):
             reads["raw psql \\copy"] = _psql_copy(conn)
         _measure(figures, "postgresql", reads, rows)
+        _write_back(figures, "postgresql", conn, _write_count(rows))
+        figures["postgresql raw COPY FROM STDIN rows/s"] = _raw_copy_in(conn, _write_count(rows))
         if _odbc_driver("PostgreSQL Unicode"):
             over = odbc(conn, "PostgreSQL Unicode", "postgresql+pyodbc")
             _measure(figures, "odbc-postgresql", {"connector": _connector(over),
                                                   "raw pyodbc fetchmany": _pyodbc_fetch(over)},
                      rows)
+            _truncate_imports(conn)
+            _write_back(figures, "odbc-postgresql", over, _write_count(rows))
 
 
 def _mariadb(rows: int, figures: dict[str, float]) -> None:
@@ -150,6 +205,7 @@ def _mariadb(rows: int, figures: dict[str, float]) -> None:
         over = odbc(conn, "MariaDB Unicode", "mariadb+pyodbc")
         _measure(figures, "odbc-mariadb", {"connector": _connector(over),
                                            "raw pyodbc fetchmany": _pyodbc_fetch(over)}, rows)
+        _write_back(figures, "odbc-mariadb", over, _write_count(rows))
 
 
 def run(scale: float = 1.0) -> dict[str, float]:

@@ -109,7 +109,7 @@ def _odbc_fixes(description: Sequence[Any]) -> list[tuple[str, Fix]]:
 
 
 @contextmanager
-def _dbapi_errors(conn: sa.Connection, sql: str) -> Iterator[None]:
+def dbapi_errors(conn: sa.Connection, sql: str) -> Iterator[None]:
     """DBAPI errors as SQLAlchemy would have wrapped them, so one table classifies both."""
     error = conn.dialect.loaded_dbapi.Error
     try:
@@ -133,17 +133,17 @@ def raw_batches(conn: sa.Connection, stmt: sa.Select[Any], chunk: int
     sql, params = _compiled(conn, stmt)
     dbapi_conn = conn.connection.dbapi_connection
     postgres = conn.dialect.driver == "psycopg2"
-    with _dbapi_errors(conn, sql):
+    with dbapi_errors(conn, sql):
         cursor = _pg_cursor(dbapi_conn) if postgres else dbapi_conn.cursor()
     try:
-        with _dbapi_errors(conn, sql):
+        with dbapi_errors(conn, sql):
             cursor.execute(sql, params)
             rows = cursor.fetchmany(chunk)
         names = [col[0] for col in cursor.description]
         fixes = _pg_fixes(cursor.description) if postgres else _odbc_fixes(cursor.description)
         while rows:
             yield names, fixes, rows
-            with _dbapi_errors(conn, sql):
+            with dbapi_errors(conn, sql):
                 rows = cursor.fetchmany(chunk)
     finally:
         cursor.close()
