@@ -18,9 +18,12 @@ was written, in either format, row by row while the file is assessed.
 from __future__ import annotations
 
 import codecs
+import re
+from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 
-from ftfy.badness import is_bad
+from ftfy.badness import BADNESS_RE, is_bad
 
 from core.formats import FileFormat
 
@@ -62,6 +65,42 @@ def _utf8_where_single_byte(path: Path, encoding: str) -> str | None:
             "read as the spec says it would be mojibake")
 
 
+# Every alternative of ftfy's badness pattern spans at most 7 characters and holds two adjacent
+# non-ASCII characters, or one of the few it flags alone (C1 controls, Œ œ, Ã Â): a match lies
+# within _REACH characters of such a "trigger". Czech text has few (Dvořák: none; Třebíč: "íč").
+_REACH = 8
+_TRIGGERS = re.compile(r"[^\x00-\x7f]{2,}|[\x80-\x9fŒœÃÂ]")
+
+
 def looks_mojibake(text: str) -> bool:
-    """Whether ``text`` shows text decoded in the wrong code page ("DvoĹ™Ăˇk")."""
-    return not text.isascii() and is_bad(text)
+    """Whether ``text`` shows text decoded in the wrong code page ("DvoĹ™Ăˇk"): ftfy's
+    ``is_bad(text)``, asked only of the stretches around its triggers (the pattern cannot
+    match elsewhere), and those answered once per distinct stretch, so that a file's many
+    rows with the same town or street cost one scan of ftfy's long pattern, not one each."""
+    if text.isascii():
+        return False
+    return any(_bad_stretch(text[start:end], start == 0) for start, end in _stretches(text))
+
+
+def _stretches(text: str) -> Iterator[tuple[int, int]]:
+    """The spans within _REACH of a trigger, merged where they overlap."""
+    start = end = -1
+    for run in _TRIGGERS.finditer(text):
+        lo, hi = max(0, run.start() - _REACH), min(len(text), run.end() + _REACH)
+        if lo > end:
+            if end >= 0:
+                yield start, end
+            start = lo
+        end = hi
+    if end >= 0:
+        yield start, end
+
+
+@lru_cache(maxsize=65_536)
+def _bad_stretch(stretch: str, at_text_start: bool) -> bool:
+    """``is_bad`` on a stretch of a longer text: a match found here is one in the text (the
+    pattern has no look-around); one prefixed character keeps its ``^`` from matching at a
+    stretch that does not start the text."""
+    if at_text_start:
+        return is_bad(stretch)
+    return BADNESS_RE.search("\n" + stretch, 1) is not None
