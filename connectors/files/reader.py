@@ -63,7 +63,7 @@ class _Tally:
     def add(self, item: RawRecord | RejectedRow) -> None:
         if isinstance(item, RawRecord):
             self.records += 1
-            text = "\x1f".join(v for v in item.payload.values() if isinstance(v, str))
+            text = _text(item.payload)
             self.accented += not text.isascii()
             if looks_mojibake(text):
                 self.mojibake += 1
@@ -116,6 +116,14 @@ def _bad_rows(tally: _Tally, max_share: float, of: str) -> str:
     seen = tally.records + tally.rejects
     return (f"{tally.rejects} {of} rows unreadable ({tally.rejects / seen:.0%}), more than the "
             f"configured {max_share:.0%}; first: " + "; ".join(tally.samples))
+
+
+def _text(payload: Mapping[str, object]) -> str:
+    """The record's text values, joined (a CSV row's are all text: one join, no filter)."""
+    try:
+        return "\x1f".join(payload.values())  # type: ignore[arg-type]
+    except TypeError:
+        return "\x1f".join(v for v in payload.values() if isinstance(v, str))
 
 
 def _excerpt(text: str) -> str:
