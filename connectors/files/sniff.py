@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -73,17 +74,24 @@ _REACH = 8
 _TRIGGERS = re.compile(r"[^\x00-\x7f](?:[^\x00-\x7f]+|(?<=[\x80-\x9fŒœÃÂ]))")
 
 
-def looks_mojibake(text: str) -> bool:
+def looks_mojibake(text: str, parts: Sequence[str] | None = None) -> bool:
     """Whether ``text`` shows text decoded in the wrong code page ("DvoĹ™Ăˇk"): ftfy's
     ``is_bad(text)``, asked only of the stretches around its triggers (the pattern cannot
     match elsewhere), and those answered once per distinct stretch, so that a file's many
-    rows with the same town or street cost one scan of ftfy's long pattern, not one each."""
+    rows with the same town or street cost one scan of ftfy's long pattern, not one each.
+
+    ``parts``, when given, are the values ``text`` joins with one separator each: triggers are
+    then looked for in the non-ASCII values only (an ASCII separator cannot be in one)."""
     if text.isascii():
         return False
-    for trigger in _TRIGGERS.finditer(text):
-        start = max(0, trigger.start() - _REACH)
-        if _bad_stretch(text[start:trigger.end() + _REACH], start == 0):
-            return True
+    offset = 0
+    for part in (text,) if parts is None else parts:
+        if not part.isascii():
+            for trigger in _TRIGGERS.finditer(part):
+                start = max(0, offset + trigger.start() - _REACH)
+                if _bad_stretch(text[start:offset + trigger.end() + _REACH], start == 0):
+                    return True
+        offset += len(part) + 1
     return False
 
 
