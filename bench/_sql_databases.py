@@ -22,8 +22,10 @@ from pydantic import SecretStr
 from core.connections import ConnectionInfo
 from sandbox import accounting_db
 
-PG_URL = os.environ.get("CUSTHUB_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-MARIADB_URL = os.environ.get("CUSTHUB_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+PG_URL = os.environ.get("CUSTHUB_BENCH_PG_URL",
+                        "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+MARIADB_URL = os.environ.get("CUSTHUB_BENCH_MARIADB_URL",
+                             "mysql+pymysql://root@127.0.0.1:3306/test")
 ORDER = "updated_at, customer_no"
 _VALUES = """'Firma ' || {i} || ' s.r.o.', {pad}, 'CZ' || {i}, 'Dlouhá ' || {i}, 'Praha',
        '110 00', 'CZ', 'info' || {i} || '@firma.cz', '+420 601 123 456', NULL, 14, 150000.50"""
@@ -80,7 +82,8 @@ def server_database(kind: str, rows: int) -> Iterator[ConnectionInfo]:
         else:
             _fill(engine, _MARIADB.format(rows=int(rows)), None)
         with engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE TABLE customers" if kind == "mysql" else "ANALYZE customers")
+            analyze = "ANALYZE TABLE customers" if kind == "mysql" else "ANALYZE customers"
+            conn.exec_driver_sql(analyze)
         yield ConnectionInfo(conn_id="bench", conn_type=kind, host=admin_url.host,
                              port=admin_url.port, login=admin_url.username,
                              password=SecretStr(admin_url.password or ""), schema=name, extra={})

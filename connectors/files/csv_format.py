@@ -169,7 +169,8 @@ def read_rows(source: IO[bytes] | Path | str, fmt: FileFormat, id_column: str, *
                 yield from _undecodable(lines.bad_before(reader.line_num), name)
             first, start, end = lines.take_row(reader.line_num)
             if row is None:
-                yield RejectedRow(lines.text(start, end), "malformed CSV", location=f"{name}:{first}")
+                yield RejectedRow(lines.text(start, end), "malformed CSV",
+                                  location=f"{name}:{first}")
             else:
                 yield _record(row, columns, id_column, first, lambda: lines.text(start, end), name)
         yield from _undecodable(lines.bad_before(None), name)

@@ -7,7 +7,9 @@ watermark across a page boundary are neither missed nor doubled. A backfill wind
 pushed into the WHERE as well. With ``overlap_seconds`` the read starts that much before the
 cursor instead and re-delivers the rows in between (the hub de-duplicates them by content
 hash); that catches rows whose transaction committed after a later watermark had been read.
-Failures are classified by the table in ``connectors.sql.errors``.
+Failures are classified by the table in ``connectors.sql.errors``. On psycopg2 (a server-side
+cursor) and pyodbc the rows come straight from the DBAPI cursor (``connectors.sql.rows``: the
+same records SQLAlchemy's result made, at the driver's speed); elsewhere through SQLAlchemy.
 
 Deletions: ``scan_keys()`` streams every key of the view (a full key scan, run nightly);
 the hub compares it with what it has staged, see ``hub.pipeline.extract``.
@@ -18,8 +20,9 @@ corrected) with an old timestamp sorts behind the cursor, so no incremental read
 it again: only this does. ``full_scan_every_days`` says how often the hub runs it (None:
 never by itself; 0: every nightly run).
 
-Writing: one batch in one transaction, idempotent by key; into the import table or through
-a configured stored procedure (see ``connectors.sql.writes``). The accounting system's own
+Writing: one batch in one transaction, idempotent by key; into the import table (COPY on
+psycopg2, multi-row INSERTs over pyodbc) or through a configured stored procedure (see
+``connectors.sql.writes``). The accounting system's own
 job applies the import rows later (NULL = leave unchanged). After a crash, ``settle`` finds
 the writes the import table received by their idempotency key.
 """
@@ -183,7 +186,8 @@ class SqlViewConnector:
         moves back (rows re-delivered from the overlap are behind it)."""
         view = self._view()
         position = self._stored(view, cursor)
-        stmt = self._select(view, position.rewound(timedelta(seconds=self.settings.overlap_seconds)))
+        overlap = timedelta(seconds=self.settings.overlap_seconds)
+        stmt = self._select(view, position.rewound(overlap))
         with self._guard(f"reading {self.settings.view}"):
             conn = call_with_retry(self._connect)
             with conn:
