@@ -12,11 +12,13 @@ shared with the mapping spec that states it.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator, Mapping
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from connectors.base import RawRecord, RejectedRow
 from core.formats import Encoding, FileFormat
@@ -31,36 +33,111 @@ class UnreadableFile(RejectedRow):
     no row of such a file can be trusted, so none is taken."""
 
 
-class _Lines:
-    """Decodes one physical line at a time, so one bad byte costs one line, not the file.
+_BLOCK = 64 * 1024  # bytes decoded at once, cut after a line break (memory stays well under 1 MB)
 
-    ``csv.reader`` pulls from this iterator; the lines it consumed for the current row are
-    kept so that a rejected row can be stored exactly as it was written.
+
+class _Lines:
+    """The file's lines for ``csv.reader``: decoded a block at a time, and line by line only in
+    a block that does not decode whole, so one bad byte still costs one line, not the file.
+
+    csv pulls the lines through a C-level chain of per-block lists; which lines made the row it
+    just returned is told by its ``line_num`` (``take_row``), so a rejected row can be stored
+    exactly as it was written and every row knows its physical line number.
     """
 
     def __init__(self, binary: IO[bytes], encoding: str):
         self._binary, self._encoding = binary, encoding
-        self.number = 0  # physical line number of the last line handed to csv
-        self.pending: list[tuple[int, str]] = []  # lines of the row being read
-        self.undecodable: list[tuple[int, str, str]] = []  # (line, raw text, reason)
+        self.physical = 0  # physical lines read so far
+        self.handed = 0  # lines handed to csv so far
+        self.taken = 0  # lines of rows already returned (csv's line_num at the last row)
+        self._skipped: list[int] = []  # per undecodable line: the lines handed before it
+        self.undecodable: list[tuple[int, int, str, str]] = []  # (handed before, line, raw, why)
+        self._recent: list[tuple[int, list[str]]] = []  # (index of its first line, lines)
 
     def __iter__(self) -> Iterator[str]:
-        for self.number, raw in enumerate(self._binary, start=1):
+        return chain.from_iterable(self._blocks())
+
+    def _blocks(self) -> Iterator[list[str]]:
+        rest = b""
+        while chunk := self._binary.read(_BLOCK):
+            chunk = rest + chunk
+            cut = chunk.rfind(b"\n") + 1
+            rest = chunk[cut:]
+            if cut:
+                yield self._keep(self._decode(chunk[:cut]))
+        if rest:
+            yield self._keep(self._decode(rest))
+
+    def _keep(self, lines: list[str]) -> list[str]:
+        """Remember the block (a rejected row quotes its lines); forget the ones before the
+        row csv is reading now."""
+        self._recent = [(first, block) for first, block in self._recent
+                        if first + len(block) > self.taken]
+        self._recent.append((self.handed, lines))
+        self.handed += len(lines)
+        return lines
+
+    def _decode(self, block: bytes) -> list[str]:
+        try:
+            text = block.decode(self._encoding)
+        except UnicodeDecodeError:
+            return self._one_by_one(block)
+        if "\ufeff" in text and self._encoding == "utf-8-sig":  # a BOM heads each line decoded
+            return self._one_by_one(block)
+        parts = text.split("\n")
+        last = parts.pop()  # "" when the block ends with its line break
+        lines = [part + "\n" for part in parts]
+        if last:
+            lines.append(last)
+        self.physical += len(lines)
+        return lines
+
+    def _one_by_one(self, block: bytes) -> list[str]:
+        lines: list[str] = []
+        for raw in _split(block):
+            self.physical += 1
             try:
-                text = raw.decode(self._encoding)
+                lines.append(raw.decode(self._encoding))
             except UnicodeDecodeError as e:
                 shown = raw.decode("latin-1").rstrip("\r\n")  # lossless, for a person to read
-                self.undecodable.append((self.number, shown, f"not {self._encoding}: {e.reason}"))
-                continue
-            self.pending.append((self.number, text))
-            yield text
+                before = self.handed + len(lines)
+                self._skipped.append(before)
+                self.undecodable.append((before, self.physical, shown,
+                                         f"not {self._encoding}: {e.reason}"))
+        return lines
 
-    def take_row(self) -> tuple[int, str]:
-        """The first line number and the raw text of the row csv just returned."""
-        first = self.pending[0][0] if self.pending else self.number
-        raw = "".join(text for _, text in self.pending).rstrip("\r\n")
-        self.pending = []
-        return first, raw
+    def line_number(self, index: int) -> int:
+        """The physical line number of the ``index``-th line handed to csv (0-based)."""
+        return index + 1 + bisect_right(self._skipped, index) if self._skipped else index + 1
+
+    def take_row(self, consumed: int) -> tuple[int, int, int]:
+        """(first physical line, first and end index) of the row csv just returned, having
+        consumed ``consumed`` lines in all."""
+        start, self.taken = self.taken, consumed
+        if consumed == start:
+            return self.physical, start, consumed
+        if self._skipped:
+            return self.line_number(start), start, consumed
+        return start + 1, start, consumed
+
+    def text(self, start: int, end: int) -> str:
+        """The raw text of handed lines [start, end), line breaks at its end stripped."""
+        out = [block[max(0, start - first):end - first] for first, block in self._recent
+               if first < end and first + len(block) > start]
+        return "".join(chain.from_iterable(out)).rstrip("\r\n")
+
+    def bad_before(self, consumed: int | None) -> list[tuple[int, str, str]]:
+        """Undecodable lines csv has gone past (all, at the end): (line, raw, reason)."""
+        due = [u for u in self.undecodable if consumed is None or u[0] < consumed]
+        self.undecodable = self.undecodable[len(due):]
+        return [(line, raw, reason) for _, line, raw, reason in due]
+
+
+def _split(block: bytes) -> list[bytes]:
+    """Lines cut after each b"\\n" only, as iterating a binary file cuts them."""
+    parts = block.split(b"\n")
+    last = parts.pop()
+    return [part + b"\n" for part in parts] + ([last] if last else [])
 
 
 @contextmanager
@@ -78,27 +155,31 @@ def read_rows(source: IO[bytes] | Path | str, fmt: FileFormat, id_column: str, *
     name = source_name or (Path(source).name if isinstance(source, (str, Path)) else "stream")
     with _open_binary(source) as binary:
         lines = _Lines(binary, fmt.encoding)
-        rows = _rows(csv.reader(lines, **fmt.csv_options()), lines)
-        columns = _header(rows, lines) if fmt.header else list(fmt.columns or ())
-        header_line, header_raw = lines.take_row()
+        reader = csv.reader(lines, **fmt.csv_options())
+        rows = _rows(reader, lines)
+        columns = _header(rows, lines, reader) if fmt.header else list(fmt.columns or ())
+        header_line, start, end = lines.take_row(reader.line_num)
         if columns is None or id_column not in columns:
             # Without a readable header no row can be trusted: reject the file as one unit.
-            yield UnreadableFile(raw=header_raw, location=f"{name}:{header_line}",
+            yield UnreadableFile(raw=lines.text(start, end), location=f"{name}:{header_line}",
                                  reason=f"no readable header with the id column {id_column!r}")
             return
         for row in rows:
-            yield from _undecodable(lines, name)
+            if lines.undecodable:
+                yield from _undecodable(lines.bad_before(reader.line_num), name)
+            first, start, end = lines.take_row(reader.line_num)
             if row is None:
-                first, raw = lines.take_row()
-                yield RejectedRow(raw, "malformed CSV", location=f"{name}:{first}")
+                yield RejectedRow(lines.text(start, end), "malformed CSV",
+                                  location=f"{name}:{first}")
             else:
-                yield _record(row, columns, id_column, lines.take_row(), name)
-        yield from _undecodable(lines, name)
+                yield _record(row, columns, id_column, first, lambda: lines.text(start, end), name)
+        yield from _undecodable(lines.bad_before(None), name)
 
 
-def _header(rows: Iterator[list[str] | None], lines: _Lines) -> list[str] | None:
+def _header(rows: Iterator[list[str] | None], lines: _Lines,
+            reader: Any) -> list[str] | None:
     row = next(rows, None)
-    if row is None or lines.undecodable:  # a line before the header did not decode
+    if row is None or lines.bad_before(reader.line_num):  # a line before it did not decode
         return None
     return row
 
@@ -116,27 +197,25 @@ def _rows(reader: Iterator[list[str]], lines: _Lines) -> Iterator[list[str] | No
         if row:
             yield row
         else:
-            lines.take_row()
+            lines.take_row(reader.line_num)  # type: ignore[attr-defined]
 
 
-def _undecodable(lines: _Lines, name: str) -> Iterator[RejectedRow]:
-    for number, raw, reason in lines.undecodable:
+def _undecodable(bad: list[tuple[int, str, str]], name: str) -> Iterator[RejectedRow]:
+    for number, raw, reason in bad:
         yield RejectedRow(raw=raw, reason=reason, location=f"{name}:{number}")
-    lines.undecodable = []
 
 
-def _record(row: list[str], columns: list[str], id_column: str, where: tuple[int, str],
-            name: str) -> RawRecord | RejectedRow:
-    line, raw = where
+def _record(row: list[str], columns: list[str], id_column: str, line: int,
+            raw: Callable[[], str], name: str) -> RawRecord | RejectedRow:
     location = f"{name}:{line}"
     if len(row) != len(columns):
         reason = f"{len(row)} columns where the header has {len(columns)}"
-        return RejectedRow(raw=raw, reason=reason, location=location)
-    payload = dict(zip(columns, row, strict=True))
+        return RejectedRow(raw=raw(), reason=reason, location=location)
+    payload = dict(zip(columns, row))
     record_id = payload[id_column].strip()
     if not record_id:
-        return RejectedRow(raw=raw, reason=f"empty {id_column}", location=location)
-    return RawRecord(record_id=record_id, payload=payload, location=location)
+        return RejectedRow(raw=raw(), reason=f"empty {id_column}", location=location)
+    return RawRecord(record_id, payload, None, location)
 
 
 def encodable(fmt: FileFormat, text: str) -> bool:

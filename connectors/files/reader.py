@@ -63,9 +63,10 @@ class _Tally:
     def add(self, item: RawRecord | RejectedRow) -> None:
         if isinstance(item, RawRecord):
             self.records += 1
-            text = "\x1f".join(v for v in item.payload.values() if isinstance(v, str))
+            parts = _texts(item.payload)
+            text = "\x1f".join(parts)
             self.accented += not text.isascii()
-            if looks_mojibake(text):
+            if looks_mojibake(text, parts):
                 self.mojibake += 1
                 self._sample(f"{item.location}: mojibake {_excerpt(text)!r}")
             return
@@ -116,6 +117,14 @@ def _bad_rows(tally: _Tally, max_share: float, of: str) -> str:
     seen = tally.records + tally.rejects
     return (f"{tally.rejects} {of} rows unreadable ({tally.rejects / seen:.0%}), more than the "
             f"configured {max_share:.0%}; first: " + "; ".join(tally.samples))
+
+
+def _texts(payload: Mapping[str, object]) -> list[str]:
+    """The record's text values (a CSV row's are all text)."""
+    values = list(payload.values())
+    if all(type(v) is str for v in values):
+        return values  # type: ignore[return-value]
+    return [v for v in values if isinstance(v, str)]
 
 
 def _excerpt(text: str) -> str:

@@ -7,7 +7,9 @@ watermark across a page boundary are neither missed nor doubled. A backfill wind
 pushed into the WHERE as well. With ``overlap_seconds`` the read starts that much before the
 cursor instead and re-delivers the rows in between (the hub de-duplicates them by content
 hash); that catches rows whose transaction committed after a later watermark had been read.
-Failures are classified by the table in ``connectors.sql.errors``.
+Failures are classified by the table in ``connectors.sql.errors``. On psycopg2 (a server-side
+cursor) and pyodbc the rows come straight from the DBAPI cursor (``connectors.sql.rows``: the
+same records SQLAlchemy's result made, at the driver's speed); elsewhere through SQLAlchemy.
 
 Deletions: ``scan_keys()`` streams every key of the view (a full key scan, run nightly);
 the hub compares it with what it has staged, see ``hub.pipeline.extract``.
@@ -18,8 +20,9 @@ corrected) with an old timestamp sorts behind the cursor, so no incremental read
 it again: only this does. ``full_scan_every_days`` says how often the hub runs it (None:
 never by itself; 0: every nightly run).
 
-Writing: one batch in one transaction, idempotent by key; into the import table or through
-a configured stored procedure (see ``connectors.sql.writes``). The accounting system's own
+Writing: one batch in one transaction, idempotent by key; into the import table (COPY on
+psycopg2, multi-row INSERTs over pyodbc) or through a configured stored procedure (see
+``connectors.sql.writes``). The accounting system's own
 job applies the import rows later (NULL = leave unchanged). After a crash, ``settle`` finds
 the writes the import table received by their idempotency key.
 """
@@ -28,8 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar
 
 import sqlalchemy as sa
@@ -42,6 +44,7 @@ from connectors.errors import ConnectorError
 from connectors.retry import call_with_retry
 from connectors.sql.errors import translate
 from connectors.sql.identifiers import check_identifier, reflect, require_identifiers
+from connectors.sql.rows import PLAIN, RAW_DRIVERS, json_safe, raw_batches, records
 from connectors.sql.urls import make_engine
 from connectors.sql.writes import (
     existing_keys,
@@ -74,18 +77,10 @@ class SqlViewSettings(BaseModel):
     connect_timeout_seconds: int = Field(default=10, ge=1, le=300)
 
 
-_PLAIN = frozenset({str, int, float, bool, type(None)})
-
-
-def json_safe(value: Any) -> Any:
-    """A column value as JSON can carry it; exact types become strings, not floats."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (datetime, date, time)):
-        return value.isoformat()
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).hex()
-    return value
+def _instant(value: Any) -> Any:
+    """A watermark as the cursor compares it: psycopg2's raw read hands timestamps over as
+    their ISO text (``connectors.sql.rows``)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 class SqlViewConnector:
@@ -173,7 +168,8 @@ class SqlViewConnector:
         stored = Cursor.from_json(cursor, system=self.system, field=column.name)
         return stored.zoned(aware=bool(getattr(column.type, "timezone", False)))
 
-    def _last_watermarked(self, rows: Sequence[sa.Row[Any]], wm: int) -> sa.Row[Any] | None:
+    def _last_watermarked(self, rows: Sequence[Sequence[Any]], wm: int
+                          ) -> Sequence[Any] | None:
         """The page's furthest row: rows come in (watermark, key) order, so the last one
         with a watermark (NULLs sort first on some databases, last on others)."""
         return next((row for row in reversed(rows) if row[wm] is not None), None)
@@ -181,7 +177,7 @@ class SqlViewConnector:
     def _records(self, rows: Sequence[sa.Row[Any]], names: list[str], key: int) -> list[RawRecord]:
         view = self.settings.view
         return [RawRecord(record_id=str(row[key]), location=view, payload={
-            name: value if type(value) in _PLAIN else json_safe(value)  # the common case, fast
+            name: value if type(value) in PLAIN else json_safe(value)  # the common case, fast
             for name, value in zip(names, row)}) for row in rows]
 
     def read_pages(self, cursor: JsonDict | None) -> Iterator[Page]:
@@ -190,20 +186,35 @@ class SqlViewConnector:
         moves back (rows re-delivered from the overlap are behind it)."""
         view = self._view()
         position = self._stored(view, cursor)
-        stmt = self._select(view, position.rewound(timedelta(seconds=self.settings.overlap_seconds)))
+        overlap = timedelta(seconds=self.settings.overlap_seconds)
+        stmt = self._select(view, position.rewound(overlap))
         with self._guard(f"reading {self.settings.view}"):
             conn = call_with_retry(self._connect)
             with conn:
-                result = conn.execution_options(yield_per=self.settings.chunk_size).execute(stmt)
-                names = list(result.keys())
-                wm, key = (names.index(self.settings.watermark_column),
-                           names.index(self.settings.key_column))
-                for rows in result.partitions():
+                for names, rows, page in self._batches(conn, stmt):
+                    wm, key = (names.index(self.settings.watermark_column),
+                               names.index(self.settings.key_column))
                     row = self._last_watermarked(rows, wm)
                     if row is not None:  # no watermark in the page: only a full read sees it
-                        position = position.after(row[wm], str(row[key]))
-                    yield Page(records=self._records(rows, names, key),
-                               cursor=position.to_json(), source_name=self.settings.view)
+                        position = position.after(_instant(row[wm]), str(row[key]))
+                    yield Page(records=page, cursor=position.to_json(),
+                               source_name=self.settings.view)
+
+    def _batches(self, conn: sa.Connection, stmt: sa.Select[Any]
+                 ) -> Iterator[tuple[list[str], Sequence[Sequence[Any]], list[RawRecord]]]:
+        """(column names, rows, their records) per ``chunk_size`` rows: from the DBAPI cursor
+        where that is exact (``connectors.sql.rows``), else through SQLAlchemy's result."""
+        chunk, view = self.settings.chunk_size, self.settings.view
+        if conn.dialect.driver in RAW_DRIVERS:
+            for names, fixes, rows in raw_batches(conn, stmt, chunk):
+                key = names.index(self.settings.key_column)
+                yield names, rows, records(rows, names, key, view, fixes)
+            return
+        result = conn.execution_options(yield_per=chunk).execute(stmt)
+        names = list(result.keys())
+        key = names.index(self.settings.key_column)
+        for rows in result.partitions():
+            yield names, rows, self._records(rows, names, key)
 
     def full_scan(self) -> Iterator[Page]:
         """Every row of the view, in pages ordered by (watermark, key); each page's cursor is
