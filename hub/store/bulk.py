@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from itertools import chain, islice
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Column, Connection, Date, DateTime, Table, insert
@@ -107,13 +108,16 @@ class _CopySource:
 def _line_writer(dialect: Dialect, given: list[Column[Any]],
                  defaulted: list[Column[Any]]) -> Callable[[Row], str]:
     """A row to its COPY line: the given columns, then the defaults (the same in every line)."""
-    fields = [(c.name, *_encoder(dialect, c)) for c in given]
+    names = [c.name for c in given]
+    values = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
+    encoders = [_encoder(dialect, c) for c in given]
+    writers, nones = [e[0] for e in encoders], [e[1] for e in encoders]
     suffix = "".join(f"\t{_write(c.default.arg, *_encoder(dialect, c))}"  # type: ignore[union-attr]
                      for c in defaulted)
 
     def line(row: Row) -> str:
-        return "\t".join([none if (value := row[name]) is None else encode(value)
-                          for name, encode, none in fields]) + suffix
+        return "\t".join([none if value is None else write(value)
+                          for value, write, none in zip(values(row), writers, nones)]) + suffix
     return line
 
 
@@ -131,7 +135,7 @@ def _encoder(dialect: Dialect, column: Column[Any]) -> tuple[Converter, str]:
     if isinstance(kind, Boolean):
         return _boolean, _NULL
     if isinstance(kind, DateTime | Date):
-        return _instant, _NULL
+        return _instants(), _NULL
     return _text, _NULL
 
 
@@ -147,11 +151,21 @@ def _boolean(value: Any) -> str:
     return "t" if value else "f"
 
 
-def _instant(value: date | datetime | str) -> str:
-    return _text(value) if isinstance(value, str) else value.isoformat()
+def _instants() -> Converter:
+    """ISO 8601, the offset kept; the rows of one load mostly share one instant (``now``),
+    so the last one is remembered."""
+    last: list[Any] = [None, ""]
+
+    def encode(value: date | datetime | str) -> str:
+        if value is not last[0]:
+            last[:] = value, _text(value) if isinstance(value, str) else value.isoformat()
+        return last[1]
+    return encode
 
 
 def _text(value: Any) -> str:
     text = value if isinstance(value, str) else str(value)
+    if text.isprintable() and "\\" not in text:  # most values: nothing to escape
+        return text
     return (text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
             .replace("\r", "\\r"))
