@@ -14,12 +14,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from hub.pipeline.context import RunContext, set_metric
 from hub.pipeline.preview import replay
 from hub.pipeline.stage import quarantine
+from hub.store.bulk import bulk_insert
 from hub.store.db import in_chunks, session_scope
 from hub.store.models import CanonicalRecord, Run, RunMetric, SourceRecord
 from mappings.engine import map_record
@@ -64,8 +65,7 @@ def map_in(session: Session, ctx: RunContext, system: str) -> Counter[str]:
                 continue
             mapped.append({"system": system, "record_id": source.record_id, "values": outcome,
                            "source_hash": source.content_hash, "run_id": ctx.run_id})
-        if mapped:
-            session.execute(insert(CanonicalRecord.__table__), mapped)
+        bulk_insert(session, CanonicalRecord.__table__, mapped)
         counts["mapped"] += len(mapped)
     return counts
 

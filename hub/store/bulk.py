@@ -23,13 +23,15 @@ from itertools import chain, islice
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, Connection, Date, DateTime, Table, insert
+from sqlalchemy import (JSON, Boolean, Column, Connection, Date, DateTime, MetaData, Table, bindparam, insert,
+                        update)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 CHUNK = 10_000  # rows per executemany (SQLite) and per buffer handed to COPY
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _NULL = "\\N"
+_KEY = "bulk_key"  # the bound name of the key column in an executemany UPDATE
 
 Row = Mapping[str, Any]
 Converter = Callable[[Any], str]
@@ -45,13 +47,55 @@ def bulk_insert(target: Session | Connection, table: Table, rows: Iterable[Row],
     first = next(rows, None)
     if first is None:
         return 0
-    unknown = sorted(set(first) - set(table.c.keys()))
-    if unknown:
-        raise ValueError(f"{table.name} has no column(s) {unknown}")
+    _check_columns(table, list(first))
     rows = chain([first], rows)
     if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg2":
         return _copy(connection, table, list(first), rows, chunk)
     return _executemany(connection, table, rows, chunk)
+
+
+def bulk_update(target: Session | Connection, table: Table, key: str, rows: Iterable[Row],
+                chunk: int = CHUNK) -> int:
+    """Set, in each row of ``table`` whose ``key`` column equals a row's ``key`` value, the
+    other columns of that row (every row has the first row's keys); returns how many rows
+    were given. On PostgreSQL the rows are copied into a temporary table and applied by one
+    ``UPDATE … FROM``; elsewhere, an executemany UPDATE."""
+    connection = _connection(target)
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return 0
+    names = [name for name in first if name != key]
+    _check_columns(table, [key, *names])
+    rows = chain([first], rows)
+    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg2":
+        return _update_from(connection, table, key, names, rows, chunk)
+    statement = (update(table).where(table.c[key] == bindparam(_KEY))
+                 .values({name: bindparam(name) for name in names}))
+    count = 0
+    while batch := [{**row, _KEY: row[key]} for row in islice(rows, chunk)]:
+        connection.execute(statement, batch)
+        count += len(batch)
+    return count
+
+
+def _update_from(connection: Connection, table: Table, key: str, names: list[str],
+                 rows: Iterator[Row], chunk: int) -> int:
+    preparer = connection.dialect.identifier_preparer
+    staged = Table(f"bulk_{table.name}", MetaData(), *[Column(c.name, c.type) for c in
+                                                      (table.c[n] for n in [key, *names])])
+    _check_identifiers([staged.name])
+    target, source = preparer.format_table(table), preparer.format_table(staged)
+    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {source} ON COMMIT DROP AS "
+                               f"SELECT {', '.join(preparer.quote(c.name) for c in staged.c)} "
+                               f"FROM {target} WITH NO DATA")
+    count = _copy(connection, staged, [key, *names], rows, chunk)
+    connection.exec_driver_sql(f"ANALYZE {source}")  # its size known: index look-ups, not a scan of the table
+    assignments = ", ".join(f"{preparer.quote(n)} = s.{preparer.quote(n)}" for n in names)
+    connection.exec_driver_sql(f"UPDATE {target} AS t SET {assignments} FROM {source} AS s "
+                               f"WHERE t.{preparer.quote(key)} = s.{preparer.quote(key)}")
+    connection.exec_driver_sql(f"DROP TABLE {source}")  # the name is free for the next update
+    return count
 
 
 def _connection(target: Session | Connection) -> Connection:
@@ -81,10 +125,20 @@ def _copy(connection: Connection, table: Table, names: list[str], rows: Iterator
     return source.count
 
 
-def _copy_statement(dialect: Dialect, table: Table, columns: list[Column[Any]]) -> str:
-    for name in [table.name, *(c.name for c in columns), *([table.schema] if table.schema else [])]:
+def _check_columns(table: Table, names: list[str]) -> None:
+    unknown = sorted(set(names) - set(table.c.keys()))
+    if unknown:
+        raise ValueError(f"{table.name} has no column(s) {unknown}")
+
+
+def _check_identifiers(names: list[str]) -> None:
+    for name in names:
         if not _IDENTIFIER.fullmatch(name):
             raise ValueError(f"not an SQL identifier: {name!r}")
+
+
+def _copy_statement(dialect: Dialect, table: Table, columns: list[Column[Any]]) -> str:
+    _check_identifiers([table.name, *(c.name for c in columns), *([table.schema] if table.schema else [])])
     quote = dialect.identifier_preparer
     names = ", ".join(quote.quote(c.name) for c in columns)
     return (f"COPY {quote.format_table(table)} ({names}) FROM STDIN "

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, Table, func, insert, select
 from sqlalchemy.orm import Session
 
-from hub.store.bulk import bulk_insert
+from hub.store.bulk import bulk_insert, bulk_update
 from hub.store.db import make_engine, migrate, session_scope
 from hub.store.models import Cursor, Discrepancy, GoldenRecord, Outbox, Run, SourceRecord
 
@@ -120,3 +120,33 @@ def test_nothing_to_insert_and_unknown_columns(engine: Engine) -> None:
         assert bulk_insert(session, SourceRecord.__table__, iter([])) == 0
         with pytest.raises(Exception, match="nope"):
             bulk_insert(session, Cursor.__table__, [{"system": "crm", "nope": 1}])
+
+
+def test_bulk_update_sets_the_given_columns_of_the_keyed_rows_only(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        bulk_insert(session, SourceRecord.__table__, _source_rows("bulk"))
+    with session_scope(engine) as session:
+        ids = dict(session.execute(select(SourceRecord.record_id, SourceRecord.id)).tuples().all())
+    originals = {r["record_id"]: r for r in _source_rows("bulk")}
+    changed = sorted(ids)[::2]
+    later = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    updates = [{"id": ids[key], "payload": {"again": key, "n": None}, "location": None, "version": f"v\t{i}",
+                "fetched_at": later, "deleted_at": None} for i, key in enumerate(changed)]
+    with Session(engine) as session, session.begin() as tx:
+        assert bulk_update(session, SourceRecord.__table__, "id", updates[:2]) == 2
+        tx.rollback()  # undone with the transaction
+    with session_scope(engine) as session:
+        assert bulk_update(session, SourceRecord.__table__, "id", iter(updates[:3])) == 3
+        assert bulk_update(session, SourceRecord.__table__, "id", iter(updates[3:])) == len(changed) - 3
+        assert bulk_update(session, SourceRecord.__table__, "id", []) == 0
+    with session_scope(engine) as session:
+        for row in session.scalars(select(SourceRecord)):
+            if row.record_id in changed:
+                i = changed.index(row.record_id)
+                assert (row.payload, row.location, row.version, row.deleted_at) == (
+                    {"again": row.record_id, "n": None}, None, f"v\t{i}", None)
+                assert row.fetched_at.replace(tzinfo=UTC) == later  # SQLite keeps no offset
+            else:
+                assert (row.payload, row.version) == (originals[row.record_id]["payload"],
+                                                      originals[row.record_id]["version"])
+            assert row.content_hash == originals[row.record_id]["content_hash"]  # not given: kept
