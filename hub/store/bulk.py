@@ -84,7 +84,7 @@ def _update_from(connection: Connection, table: Table, key: str, names: list[str
     preparer = connection.dialect.identifier_preparer
     staged = Table(f"bulk_{table.name}", MetaData(), *[Column(c.name, c.type) for c in
                                                       (table.c[n] for n in [key, *names])])
-    _check_identifiers([staged.name])
+    _check_identifiers([table.name, staged.name, key, *names])
     target, source = preparer.format_table(table), preparer.format_table(staged)
     connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {source} ON COMMIT DROP AS "
                                f"SELECT {', '.join(preparer.quote(c.name) for c in staged.c)} "
