@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import fcntl
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from alembic import command
@@ -17,6 +19,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK_KEY = 0x6375737468756201  # "custhub" + 1: one advisory lock id for schema changes
 IN_LIST_LIMIT = 500  # bound parameters per IN list: drivers and SQLite cap them
 _JSON = msgspec.json.Encoder()
+_JSON_VALUE = msgspec.json.Decoder()
 
 
 def json_text(value: object) -> str:
@@ -26,10 +29,20 @@ def json_text(value: object) -> str:
     return _JSON.encode(value).decode()
 
 
+def json_value(text: str | bytes) -> Any:
+    """A JSON column's value, read by msgspec (several times faster than ``json.loads``);
+    what only ``json.loads`` reads (``NaN``, written by ``json.dumps`` before) still reads."""
+    try:
+        return _JSON_VALUE.decode(text)
+    except msgspec.DecodeError:
+        return json.loads(text)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True, json_serializer=json_text)
+    engine = create_engine(url, future=True, json_serializer=json_text,
+                           json_deserializer=json_value)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
