@@ -48,7 +48,7 @@ def stage_page(session: Session, system: str, page: Page, run_id: str, *,
     plan = _Plan(system, run_id, utcnow())
     known = _staged(session, system, [r.record_id for r in records])
     outcomes = [plan.add(record, known.get(record.record_id)) for record in records]
-    before = snapshots(session, system, [r.record_id for r in plan.changed_records])
+    before = snapshots(session, system, plan.changed_keys)  # read before the page overwrites them
     plan.write(session)
     for record, outcome in zip(records, outcomes, strict=True):
         keys.staged(record, outcome, before.get(record.record_id))
@@ -88,7 +88,7 @@ class _Plan:
     now: datetime
     new: list[dict[str, Any]] = field(default_factory=list)
     changed: list[dict[str, Any]] = field(default_factory=list)
-    changed_records: list[RawRecord] = field(default_factory=list)
+    changed_keys: list[str] = field(default_factory=list)
     touched: list[dict[str, Any]] = field(default_factory=list)  # unchanged, versions moved
     reappeared: list[str] = field(default_factory=list)
 
@@ -105,7 +105,7 @@ class _Plan:
         if row.deleted_at is not None:  # staged again: it is back at the source
             self.reappeared.append(record.record_id)
         if row.content_hash != digest:
-            self.changed_records.append(record)
+            self.changed_keys.append(record.record_id)
             self.changed.append({"id": row.id, "payload": record.payload, "content_hash": digest,
                                  "run_id": self.run_id, "version": record.version,
                                  "location": record.location, "fetched_at": self.now,
