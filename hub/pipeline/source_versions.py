@@ -34,9 +34,10 @@ def with_versions(page: Page, cursor_field: str | None) -> list[RawRecord]:
     file_version = None if cursor_field else file_date(page.source_name)
     out = []
     for record in page.records:
-        if record.source_version is None:  # RawRecord(...), not dataclasses.replace: per record, 4x faster
+        if record.source_version is None:  # a new RawRecord: dataclasses.replace is 4x slower
             found = record_version(record, cursor_field) if cursor_field else file_version
-            record = RawRecord(record.record_id, record.payload, record.version, record.location, found)
+            record = RawRecord(record.record_id, record.payload, record.version, record.location,
+                               found)
         out.append(record)
     return out
 

@@ -73,8 +73,8 @@ def _staged(session: Session, system: str, ids: list[str]) -> dict[str, _Staged]
     known: dict[str, _Staged] = {}
     for chunk in in_chunks(ids):
         known.update((record_id, _Staged(*rest)) for record_id, *rest in session.execute(select(
-            SourceRecord.record_id, SourceRecord.id, SourceRecord.content_hash, SourceRecord.version,
-            SourceRecord.source_version, SourceRecord.deleted_at).where(
+            SourceRecord.record_id, SourceRecord.id, SourceRecord.content_hash,
+            SourceRecord.version, SourceRecord.source_version, SourceRecord.deleted_at).where(
             SourceRecord.system == system, SourceRecord.record_id.in_(chunk))))
     return known
 
@@ -98,7 +98,8 @@ class _Plan:
             self.new.append({"system": self.system, "record_id": record.record_id,
                              "payload": record.payload, "content_hash": digest,
                              "version": record.version, "source_version": record.source_version,
-                             "location": record.location, "fetched_at": self.now, "run_id": self.run_id})
+                             "location": record.location, "fetched_at": self.now,
+                             "run_id": self.run_id})
             return "new"
         if is_older(record.source_version, row.source_version):
             return "stale"
@@ -112,7 +113,8 @@ class _Plan:
                                  "source_version": record.source_version, "deleted_at": None})
             return "changed"
         source_version = record.source_version or row.source_version
-        if (record.version, source_version, None) != (row.version, row.source_version, row.deleted_at):
+        if (record.version, source_version, None) != (row.version, row.source_version,
+                                                       row.deleted_at):
             self.touched.append({"id": row.id, "version": record.version,
                                  "source_version": source_version, "deleted_at": None})
         return "unchanged"
@@ -130,7 +132,8 @@ def reject_key(reject: RejectedRow) -> str:
 
 def quarantine(session: Session, system: str, run_id: str, record_key: str, stage: str,
                reason: str, raw: str) -> int:
-    """Keep a bad record aside with its reason and raw payload; once per content. Returns 1 if new."""
+    """Keep a bad record aside with its reason and raw payload; once per content.
+    Returns 1 if new."""
     return quarantine_many(session, system, run_id, stage, [(record_key, reason, raw)])
 
 
@@ -148,8 +151,8 @@ def quarantine_many(session: Session, system: str, run_id: str, stage: str,
             todo.pop(found, None)
     now = utcnow()
     return bulk_insert(session, Quarantine.__table__, (
-        {"run_id": run_id, "system": system, "record_key": key, "content_hash": digest, "stage": stage,
-         "reason": reason, "raw_payload": raw, "created_at": now}
+        {"run_id": run_id, "system": system, "record_key": key, "content_hash": digest,
+         "stage": stage, "reason": reason, "raw_payload": raw, "created_at": now}
         for (key, digest), (reason, raw) in todo.items()))
 
 
@@ -186,16 +189,18 @@ def _ask_steward(session: Session, system: str, record_ids: Sequence[str], run_i
         ReviewItem.fingerprint.in_([_fingerprint(system, r) for r in record_ids])))}
     hub_ids = dict(session.execute(select(Xref.record_id, Xref.hub_id).where(
         Xref.system == system, Xref.record_id.in_(record_ids))).tuples().all())
-    last = session.execute(select(SourceRecord.record_id, SourceRecord.content_hash, SourceRecord.run_id)
-                           .where(SourceRecord.system == system, SourceRecord.record_id.in_(record_ids))
-                           .order_by(SourceRecord.record_id))
+    last = session.execute(
+        select(SourceRecord.record_id, SourceRecord.content_hash, SourceRecord.run_id)
+        .where(SourceRecord.system == system, SourceRecord.record_id.in_(record_ids))
+        .order_by(SourceRecord.record_id))
     new, now = [], utcnow()
     for record_id, digest, staged_by in last:
         reason = (f"{system} record {record_id} is no longer at the source; its golden "
                   "record is kept until a steward decides")
         item = asked.get(_fingerprint(system, record_id))
         if item is None:
-            new.append({"kind": DELETED, "status": "open", "fingerprint": _fingerprint(system, record_id),
+            new.append({"kind": DELETED, "status": "open",
+                        "fingerprint": _fingerprint(system, record_id),
                         "hub_id": hub_ids.get(record_id), "system": system, "record_id": record_id,
                         "candidates": {"last_content_hash": digest, "last_run_id": staged_by},
                         "reason": reason, "run_id": run_id, "created_at": now})

@@ -23,8 +23,8 @@ from itertools import chain, islice
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, Column, Connection, Date, DateTime, MetaData, Table, bindparam, insert,
-                        update)
+from sqlalchemy import (JSON, Boolean, Column, Connection, Date, DateTime, MetaData, Table,
+                        bindparam, insert, update)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
@@ -90,7 +90,8 @@ def _update_from(connection: Connection, table: Table, key: str, names: list[str
                                f"SELECT {', '.join(preparer.quote(c.name) for c in staged.c)} "
                                f"FROM {target} WITH NO DATA")
     count = _copy(connection, staged, [key, *names], rows, chunk)
-    connection.exec_driver_sql(f"ANALYZE {source}")  # its size known: index look-ups, not a scan of the table
+    # Its size known, the planner looks the rows up by index instead of scanning the table.
+    connection.exec_driver_sql(f"ANALYZE {source}")
     assignments = ", ".join(f"{preparer.quote(n)} = s.{preparer.quote(n)}" for n in names)
     connection.exec_driver_sql(f"UPDATE {target} AS t SET {assignments} FROM {source} AS s "
                                f"WHERE t.{preparer.quote(key)} = s.{preparer.quote(key)}")
@@ -138,7 +139,8 @@ def _check_identifiers(names: list[str]) -> None:
 
 
 def _copy_statement(dialect: Dialect, table: Table, columns: list[Column[Any]]) -> str:
-    _check_identifiers([table.name, *(c.name for c in columns), *([table.schema] if table.schema else [])])
+    schema = [table.schema] if table.schema else []
+    _check_identifiers([table.name, *(c.name for c in columns), *schema])
     quote = dialect.identifier_preparer
     names = ", ".join(quote.quote(c.name) for c in columns)
     return (f"COPY {quote.format_table(table)} ({names}) FROM STDIN "
