@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from hub.pipeline.context import RunContext
 from hub.pipeline.questions import ask, expire
 from hub.pipeline.registries import EVIDENCED_FIELDS, evidence
+from hub.store.bulk import bulk_insert
 from hub.store.db import in_chunks
 from hub.store.models import GoldenRecord, Outbox, SourceRecord, StewardDecision
 from mappings.customer import CUSTOMER_FIELDS
@@ -106,10 +107,9 @@ def _store_golden(session: Session, decided: GoldenDecisions, run_id: str) -> No
         session.execute(update(table).where(table.c.hub_id.in_(chunk), table.c.is_current.is_(True))
                         .values(is_current=False))
     now = utcnow()
-    if decided.versions:
-        session.execute(insert(table), [
-            {"hub_id": v.hub_id, "version": v.version, "values": v.values, "lineage": v.lineage,
-             "is_current": True, "run_id": run_id, "created_at": now} for v in decided.versions])
+    bulk_insert(session, table, (
+        {"hub_id": v.hub_id, "version": v.version, "values": v.values, "lineage": v.lineage,
+         "is_current": True, "run_id": run_id, "created_at": now} for v in decided.versions))
 
 
 def _sources(session: Session) -> dict[RecordKey, SourceState]:
@@ -125,11 +125,10 @@ def _fill_outbox(session: Session, outcome: GoldenOutcome, entries: list[OutboxE
                                         .where(Outbox.idempotency_key.in_(chunk))).tuples().all())
     added, again = due(entries, statuses)
     now = utcnow()
-    if added:
-        session.execute(insert(Outbox.__table__), [
-            {"idempotency_key": e.key, "run_id": run_id, "system": e.system, "record_id": e.record_id,
-             "hub_id": e.hub_id, "values": e.values, "status": "pending", "expected_version": e.expected_version,
-             "created_at": now} for e in added])
+    bulk_insert(session, Outbox.__table__, (
+        {"idempotency_key": e.key, "run_id": run_id, "system": e.system, "record_id": e.record_id,
+         "hub_id": e.hub_id, "values": e.values, "status": "pending", "expected_version": e.expected_version,
+         "created_at": now} for e in added))
     if again:  # skipped while the record was deleted; it came back as it was, so it is due again
         table = Outbox.__table__
         session.execute(update(table).where(table.c.idempotency_key == bindparam("k"))

@@ -94,8 +94,10 @@ class KeyTracker:
         outcome = self.first.pop(key)
         counts[outcome] -= 1
         counts["duplicate_key"] += 1
+        # populate_existing: the row was written by bulk statements the session did not see
         row = session.scalar(select(SourceRecord).where(SourceRecord.system == self.system,
-                                                        SourceRecord.record_id == key))
+                                                        SourceRecord.record_id == key)
+                             .execution_options(populate_existing=True))
         stale = self.stale_rows.pop(key, None)
         payload = stale.payload if stale is not None else row.payload if row else {}
         _quarantine(session, self.system, run_id, key, payload)
@@ -109,8 +111,15 @@ class KeyTracker:
             setattr(row, name, value)
 
 
-def snapshot(row: SourceRecord) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in _RESTORED}
+def snapshots(session: Session, system: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """The staged rows of ``keys`` as they are now, to put back if the key turns out doubled."""
+    columns = [SourceRecord.__table__.c[name] for name in _RESTORED]
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in in_chunks(keys):
+        for key, *values in session.execute(select(SourceRecord.record_id, *columns).where(
+                SourceRecord.system == system, SourceRecord.record_id.in_(chunk))):
+            found[key] = dict(zip(_RESTORED, values, strict=True))
+    return found
 
 
 def _quarantine(session: Session, system: str, run_id: str, key: str, payload: Any) -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import polars as pl
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from hub.pipeline.context import RunContext
 from hub.pipeline.questions import ask, expire
+from hub.store.bulk import bulk_insert
 from hub.store.models import CanonicalRecord, SourceRecord, StewardDecision, Xref
 from hub.xref_ops import hub_id_allocator
 from reconciliation.decisions import PairDecision, parse_record_ref
@@ -68,10 +69,9 @@ def _pair_decisions(session: Session) -> list[PairDecision]:
 
 def _store_xref(session: Session, changes: XrefChanges, run_id: str) -> None:
     now, table = utcnow(), Xref.__table__
-    if changes.added:
-        session.execute(insert(table), [
-            {"system": c.key[0], "record_id": c.key[1], "hub_id": c.hub_id, "rule": c.rule, "run_id": run_id,
-             "linked_at": now, "source_hash": c.source_hash} for c in changes.added])
+    bulk_insert(session, table, (
+        {"system": c.key[0], "record_id": c.key[1], "hub_id": c.hub_id, "rule": c.rule, "run_id": run_id,
+         "linked_at": now, "source_hash": c.source_hash} for c in changes.added))
     moved = [{"k_system": c.key[0], "k_record_id": c.key[1], "hub_id": c.hub_id, "rule": c.rule, "run_id": run_id,
               "linked_at": now, "source_hash": c.source_hash} for c in changes.moved]
     rehashed = [{"k_system": c.key[0], "k_record_id": c.key[1], "source_hash": c.source_hash}

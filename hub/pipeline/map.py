@@ -14,12 +14,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy import Row, and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from hub.pipeline.context import RunContext, set_metric
 from hub.pipeline.preview import replay
-from hub.pipeline.stage import quarantine
+from hub.pipeline.stage import quarantine_many
+from hub.store.bulk import bulk_insert
 from hub.store.db import in_chunks, session_scope
 from hub.store.models import CanonicalRecord, Run, RunMetric, SourceRecord
 from mappings.engine import map_record
@@ -46,27 +47,27 @@ def map_system(ctx: RunContext, system: str) -> dict[str, int]:
 
 
 def map_in(session: Session, ctx: RunContext, system: str) -> Counter[str]:
-    """Map ``system``'s unmapped staged records in ``session``'s transaction."""
+    """Map ``system``'s unmapped staged records in ``session``'s transaction, a batch at a time
+    in record id order (a query per batch, so neither store holds more than a batch)."""
     spec = ctx.config.spec(system)
     counts: Counter[str] = Counter()
-    for batch in session.scalars(_unmapped(system)).partitions(BATCH):
-        # The batch's old canonical rows go; those that still map come back in one insert.
-        ids = [source.record_id for source in batch]
-        for chunk in in_chunks(ids):
+    after: str | None = None
+    while batch := session.execute(_unmapped(system, after)).all():
+        after = batch[-1].record_id
+        # The batch's old canonical rows go; those that still map come back in one bulk insert.
+        for chunk in in_chunks([source.record_id for source in batch if source.mapped_before]):
             session.execute(delete(CanonicalRecord).where(
                 CanonicalRecord.system == system, CanonicalRecord.record_id.in_(chunk)))
-        mapped = []
+        mapped, bad = [], []
         for source, outcome in zip(batch, _map_batch(spec, batch), strict=True):
             if isinstance(outcome, str):
-                counts["quarantined"] += quarantine(
-                    session, system, ctx.run_id, source.record_id, "map", outcome,
-                    json.dumps(source.payload, ensure_ascii=False, default=str))
+                bad.append((source.record_id, outcome,
+                            json.dumps(source.payload, ensure_ascii=False, default=str)))
                 continue
             mapped.append({"system": system, "record_id": source.record_id, "values": outcome,
                            "source_hash": source.content_hash, "run_id": ctx.run_id})
-        if mapped:
-            session.execute(insert(CanonicalRecord.__table__), mapped)
-        counts["mapped"] += len(mapped)
+        counts["quarantined"] += quarantine_many(session, system, ctx.run_id, "map", bad)
+        counts["mapped"] += bulk_insert(session, CanonicalRecord.__table__, mapped)
     return counts
 
 
@@ -97,7 +98,7 @@ def _extracted(session: Session, run_id: str, system: str) -> dict[str, int]:
             for metric in ("rejected", "duplicate_key")}
 
 
-def _map_batch(spec: MappingSpec, batch: Sequence[SourceRecord]) -> list[dict[str, Any] | str]:
+def _map_batch(spec: MappingSpec, batch: Sequence[Row[Any]]) -> list[dict[str, Any] | str]:
     """Per record, in order: Customer.present(), or the MappingError text to quarantine with."""
     columns = sorted({s for rule in spec.fields.values() for s in rule.sources})
     framed = ([i for i, s in enumerate(batch) if _all_text(s.payload, columns)]
@@ -126,14 +127,19 @@ def _all_text(payload: Any, columns: Sequence[str]) -> bool:
         isinstance(payload.get(c), str | None) for c in columns)
 
 
-def _unmapped(system: str):  # type: ignore[no-untyped-def]
+def _unmapped(system: str, after: str | None):  # type: ignore[no-untyped-def]
+    """The next batch of records of ``system`` with no canonical row, or one of older content."""
     joined = and_(CanonicalRecord.system == SourceRecord.system,
                   CanonicalRecord.record_id == SourceRecord.record_id)
-    return (select(SourceRecord).outerjoin(CanonicalRecord, joined)
-            .where(SourceRecord.system == system)
-            .where(or_(CanonicalRecord.record_id.is_(None),
-                       CanonicalRecord.source_hash != SourceRecord.content_hash))
-            .order_by(SourceRecord.record_id))
+    query = (select(SourceRecord.record_id, SourceRecord.payload, SourceRecord.content_hash,
+                    CanonicalRecord.record_id.is_not(None).label("mapped_before"))
+             .outerjoin(CanonicalRecord, joined)
+             .where(SourceRecord.system == system)
+             .where(or_(CanonicalRecord.record_id.is_(None),
+                        CanonicalRecord.source_hash != SourceRecord.content_hash)))
+    if after is not None:
+        query = query.where(SourceRecord.record_id > after)
+    return query.order_by(SourceRecord.record_id).limit(BATCH)
 
 
 def _metric(session: Session, run_id: str, system: str, metric: str) -> int:

@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from hub.pipeline.context import RunContext, set_metric
@@ -24,6 +24,7 @@ from hub.pipeline.linking import Linking, link, load_records
 from hub.pipeline.map import map_in
 from hub.pipeline.preview import replay
 from hub.pipeline.runs import hold_run
+from hub.store.bulk import bulk_insert
 from hub.store.db import session_scope
 from hub.store.models import Discrepancy, GoldenRecord, Run, RunMetric, SourceRecord
 from mappings.customer import CUSTOMER_FIELDS
@@ -31,7 +32,6 @@ from reconciliation.members import records_frame
 from reconciliation.records import RecordSet
 
 APPROVED = "approved"
-_INSERT_CHUNK = 10_000
 
 
 @dataclass
@@ -106,12 +106,11 @@ def _previous_counts(session: Session, ctx: RunContext) -> dict[str, int]:
 def _store_findings(session: Session, ctx: RunContext, records: RecordSet, linking: Linking,
                     outcome: GoldenOutcome, figures: GuardFigures) -> None:
     session.execute(delete(Discrepancy).where(Discrepancy.run_id == ctx.run_id))
-    for start in range(0, len(outcome.differences), _INSERT_CHUNK):  # bounded lists of row dicts
-        session.execute(insert(Discrepancy.__table__), [
-            {"run_id": ctx.run_id, "hub_id": hub_id, "system": d.system, "record_id": d.record_id,
-             "field": d.field, "system_value": _text(d.system_value), "golden_value": _text(d.golden_value),
-             "source": d.source, "rule": d.rule, "corrected": d.correct}
-            for hub_id, d in outcome.differences[start:start + _INSERT_CHUNK]])
+    bulk_insert(session, Discrepancy.__table__, (  # streamed: no list of row dicts
+        {"run_id": ctx.run_id, "hub_id": hub_id, "system": d.system, "record_id": d.record_id,
+         "field": d.field, "system_value": _text(d.system_value), "golden_value": _text(d.golden_value),
+         "source": d.source, "rule": d.rule, "corrected": d.correct}
+        for hub_id, d in outcome.differences))
     per_system: dict[str, Counter[str]] = defaultdict(Counter)
     hub_ids = linking.links.hub_ids
     sizes = Counter(h for (s, _), h in hub_ids.items() if s in ctx.config.systems)

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import Page, RawRecord, RejectedRow
 from core.hashing import content_hash
 from core.clock import utcnow
-from hub.pipeline.keys import KeyTracker, snapshot
+from hub.pipeline.keys import KeyTracker, snapshots
 from hub.pipeline.source_versions import is_older, with_versions
+from hub.store.bulk import bulk_insert, bulk_update
 from hub.store.db import in_chunks
 from hub.store.models import Quarantine, ReviewItem, SourceRecord, Xref
 
@@ -35,48 +39,91 @@ def stage_page(session: Session, system: str, page: Page, run_id: str, *,
     as ``stale``; an equal version with other content is staged (a correction at the source
     that did not bump the version). Keys doubled within the extract (``keys`` tracks it across
     pages; without it, within this page) are quarantined, see ``hub.pipeline.keys``.
+
+    Set-based: one query for the page's staged hashes, one bulk insert, one bulk update.
     """
     keys = keys if keys is not None else KeyTracker(system)
     counts: Counter[str] = Counter()
     records = keys.admit(session, with_versions(page, cursor_field), run_id, counts)
-    ids = [r.record_id for r in records]
-    known: dict[str, SourceRecord] = {}
-    for chunk in in_chunks(ids):
-        known.update((s.record_id, s) for s in session.scalars(select(SourceRecord).where(
-            SourceRecord.system == system, SourceRecord.record_id.in_(chunk))))
-    for record in records:
-        row = known.get(record.record_id)
-        before = snapshot(row) if row is not None else None
-        outcome = _stage_one(session, system, record, row, run_id)
-        keys.staged(record, outcome, before)
-        counts[outcome] += 1
-        if outcome != "stale" and row is not None and row.deleted_at is not None:
-            counts["reappeared"] += _reappeared(session, row)
-    for reject in page.rejects:
-        counts["rejected"] += quarantine(session, system, run_id, reject_key(reject), "read",
-                                         reject.reason, reject.raw)
+    plan = _Plan(system, run_id, utcnow())
+    known = _staged(session, system, [r.record_id for r in records])
+    outcomes = [plan.add(record, known.get(record.record_id)) for record in records]
+    before = snapshots(session, system, plan.changed_keys)  # read before the page overwrites them
+    plan.write(session)
+    for record, outcome in zip(records, outcomes, strict=True):
+        keys.staged(record, outcome, before.get(record.record_id))
+    counts.update(outcomes)
+    counts["reappeared"] += _reappeared(session, system, plan.reappeared)
+    counts["rejected"] += quarantine_many(session, system, run_id, "read", [
+        (reject_key(r), r.reason, r.raw) for r in page.rejects])
     return counts
 
 
-def _stage_one(session: Session, system: str, record: RawRecord, row: SourceRecord | None,
-               run_id: str) -> str:
-    digest = content_hash(record.payload)
-    if row is None:
-        session.add(SourceRecord(system=system, record_id=record.record_id, payload=record.payload,
-                                 content_hash=digest, version=record.version,
-                                 source_version=record.source_version, location=record.location,
-                                 fetched_at=utcnow(), run_id=run_id))
-        return "new"
-    if is_older(record.source_version, row.source_version):
-        return "stale"
-    if row.content_hash != digest:
-        row.payload, row.content_hash, row.run_id = record.payload, digest, run_id
-        row.version, row.location, row.fetched_at = record.version, record.location, utcnow()
-        row.source_version = record.source_version
-        return "changed"
-    row.version = record.version
-    row.source_version = record.source_version or row.source_version
-    return "unchanged"
+class _Staged(NamedTuple):
+    """What the comparison needs of a staged record (its payload is not read)."""
+
+    id: int
+    content_hash: str
+    version: str | None
+    source_version: str | None
+    deleted_at: datetime | None
+
+
+def _staged(session: Session, system: str, ids: list[str]) -> dict[str, _Staged]:
+    known: dict[str, _Staged] = {}
+    for chunk in in_chunks(ids):
+        known.update((record_id, _Staged(*rest)) for record_id, *rest in session.execute(select(
+            SourceRecord.record_id, SourceRecord.id, SourceRecord.content_hash,
+            SourceRecord.version, SourceRecord.source_version, SourceRecord.deleted_at).where(
+            SourceRecord.system == system, SourceRecord.record_id.in_(chunk))))
+    return known
+
+
+@dataclass
+class _Plan:
+    """What one page does to the staged records: rows to insert, rows to update."""
+
+    system: str
+    run_id: str
+    now: datetime
+    new: list[dict[str, Any]] = field(default_factory=list)
+    changed: list[dict[str, Any]] = field(default_factory=list)
+    changed_keys: list[str] = field(default_factory=list)
+    touched: list[dict[str, Any]] = field(default_factory=list)  # unchanged, versions moved
+    reappeared: list[str] = field(default_factory=list)
+
+    def add(self, record: RawRecord, row: _Staged | None) -> str:
+        digest = content_hash(record.payload)
+        if row is None:
+            self.new.append({"system": self.system, "record_id": record.record_id,
+                             "payload": record.payload, "content_hash": digest,
+                             "version": record.version, "source_version": record.source_version,
+                             "location": record.location, "fetched_at": self.now,
+                             "run_id": self.run_id})
+            return "new"
+        if is_older(record.source_version, row.source_version):
+            return "stale"
+        if row.deleted_at is not None:  # staged again: it is back at the source
+            self.reappeared.append(record.record_id)
+        if row.content_hash != digest:
+            self.changed_keys.append(record.record_id)
+            self.changed.append({"id": row.id, "payload": record.payload, "content_hash": digest,
+                                 "run_id": self.run_id, "version": record.version,
+                                 "location": record.location, "fetched_at": self.now,
+                                 "source_version": record.source_version, "deleted_at": None})
+            return "changed"
+        source_version = record.source_version or row.source_version
+        if (record.version, source_version, None) != (row.version, row.source_version,
+                                                       row.deleted_at):
+            self.touched.append({"id": row.id, "version": record.version,
+                                 "source_version": source_version, "deleted_at": None})
+        return "unchanged"
+
+    def write(self, session: Session) -> None:
+        table = SourceRecord.__table__
+        bulk_insert(session, table, self.new)
+        bulk_update(session, table, "id", self.changed)
+        bulk_update(session, table, "id", self.touched)
 
 
 def reject_key(reject: RejectedRow) -> str:
@@ -85,16 +132,28 @@ def reject_key(reject: RejectedRow) -> str:
 
 def quarantine(session: Session, system: str, run_id: str, record_key: str, stage: str,
                reason: str, raw: str) -> int:
-    """Keep a bad record aside with its reason and raw payload; once per content. Returns 1 if new."""
-    digest = content_hash(raw)
-    exists = session.scalar(select(Quarantine.id).where(
-        Quarantine.system == system, Quarantine.record_key == record_key,
-        Quarantine.content_hash == digest))
-    if exists is not None:
-        return 0
-    session.add(Quarantine(run_id=run_id, system=system, record_key=record_key, content_hash=digest,
-                           stage=stage, reason=reason, raw_payload=raw, created_at=utcnow()))
-    return 1
+    """Keep a bad record aside with its reason and raw payload; once per content.
+    Returns 1 if new."""
+    return quarantine_many(session, system, run_id, stage, [(record_key, reason, raw)])
+
+
+def quarantine_many(session: Session, system: str, run_id: str, stage: str,
+                    bad: Iterable[tuple[str, str, str]]) -> int:
+    """``quarantine`` for many (record key, reason, raw payload) at once: one look-up per
+    chunk of keys, one bulk insert. Returns how many were new."""
+    todo: dict[tuple[str, str], tuple[str, str]] = {}
+    for key, reason, raw in bad:
+        todo.setdefault((key, content_hash(raw)), (reason, raw))  # the first of a content counts
+    keys = sorted({key for key, _ in todo})
+    for chunk in in_chunks(keys):
+        for found in session.execute(select(Quarantine.record_key, Quarantine.content_hash).where(
+                Quarantine.system == system, Quarantine.record_key.in_(chunk))).tuples():
+            todo.pop(found, None)
+    now = utcnow()
+    return bulk_insert(session, Quarantine.__table__, (
+        {"run_id": run_id, "system": system, "record_key": key, "content_hash": digest,
+         "stage": stage, "reason": reason, "raw_payload": raw, "created_at": now}
+        for (key, digest), (reason, raw) in todo.items()))
 
 
 def missing_at_source(session: Session, system: str,
@@ -112,12 +171,11 @@ def missing_at_source(session: Session, system: str,
 def mark_deleted(session: Session, system: str, gone: Iterable[str], run_id: str) -> int:
     """Mark the staged records ``gone`` (``missing_at_source``) as deleted at the source,
     each with a review item. Returns how many. (Whether to: ``guards.check_deletion_share``.)"""
-    gone, now = sorted(gone), utcnow()
+    gone, now, table = sorted(gone), utcnow(), SourceRecord.__table__
     for chunk in in_chunks(gone):
-        for row in session.scalars(select(SourceRecord).where(
-                SourceRecord.system == system, SourceRecord.record_id.in_(chunk))):
-            row.deleted_at = now
-            _ask_steward(session, row, run_id)
+        session.execute(update(table).where(table.c.system == system, table.c.record_id.in_(chunk))
+                        .values(deleted_at=now))
+        _ask_steward(session, system, chunk, run_id)
     return len(gone)
 
 
@@ -125,30 +183,39 @@ def _fingerprint(system: str, record_id: str) -> str:
     return hashlib.sha256(f"{DELETED}\0{system}\0{record_id}".encode()).hexdigest()
 
 
-def _ask_steward(session: Session, row: SourceRecord, run_id: str) -> None:
+def _ask_steward(session: Session, system: str, record_ids: Sequence[str], run_id: str) -> None:
     """One review item per record; a record deleted again reopens its item."""
-    fingerprint = _fingerprint(row.system, row.record_id)
-    item = session.scalar(select(ReviewItem).where(ReviewItem.fingerprint == fingerprint))
-    reason = (f"{row.system} record {row.record_id} is no longer at the source; its golden "
-              "record is kept until a steward decides")
-    if item is None:
-        xref = session.get(Xref, (row.system, row.record_id))
-        session.add(ReviewItem(
-            kind=DELETED, fingerprint=fingerprint, hub_id=xref.hub_id if xref else None,
-            system=row.system, record_id=row.record_id, reason=reason, run_id=run_id,
-            candidates={"last_content_hash": row.content_hash, "last_run_id": row.run_id},
-            created_at=utcnow()))
-    elif item.status != "open":
-        item.status, item.run_id, item.reason = "open", run_id, reason
-        item.resolved_by = item.resolved_at = None
+    asked = {item.fingerprint: item for item in session.scalars(select(ReviewItem).where(
+        ReviewItem.fingerprint.in_([_fingerprint(system, r) for r in record_ids])))}
+    hub_ids = dict(session.execute(select(Xref.record_id, Xref.hub_id).where(
+        Xref.system == system, Xref.record_id.in_(record_ids))).tuples().all())
+    last = session.execute(
+        select(SourceRecord.record_id, SourceRecord.content_hash, SourceRecord.run_id)
+        .where(SourceRecord.system == system, SourceRecord.record_id.in_(record_ids))
+        .order_by(SourceRecord.record_id))
+    new, now = [], utcnow()
+    for record_id, digest, staged_by in last:
+        reason = (f"{system} record {record_id} is no longer at the source; its golden "
+                  "record is kept until a steward decides")
+        item = asked.get(_fingerprint(system, record_id))
+        if item is None:
+            new.append({"kind": DELETED, "status": "open",
+                        "fingerprint": _fingerprint(system, record_id),
+                        "hub_id": hub_ids.get(record_id), "system": system, "record_id": record_id,
+                        "candidates": {"last_content_hash": digest, "last_run_id": staged_by},
+                        "reason": reason, "run_id": run_id, "created_at": now})
+        elif item.status != "open":
+            item.status, item.run_id, item.reason = "open", run_id, reason
+            item.resolved_by = item.resolved_at = None
+    bulk_insert(session, ReviewItem.__table__, new)
 
 
-def _reappeared(session: Session, row: SourceRecord) -> int:
-    row.deleted_at = None
-    item = session.scalar(select(ReviewItem).where(
-        ReviewItem.fingerprint == _fingerprint(row.system, row.record_id),
-        ReviewItem.status == "open"))
-    if item is not None:
-        item.status, item.resolved_by, item.resolved_at = "dismissed", "custhub", utcnow()
-        item.reason += "; it came back at the source"
-    return 1
+def _reappeared(session: Session, system: str, record_ids: Sequence[str]) -> int:
+    """Records staged again after being marked deleted (their mark is cleared by the page's
+    update): their open review items are dismissed."""
+    for chunk in in_chunks([_fingerprint(system, r) for r in record_ids]):
+        for item in session.scalars(select(ReviewItem).where(ReviewItem.fingerprint.in_(chunk),
+                                                             ReviewItem.status == "open")):
+            item.status, item.resolved_by, item.resolved_at = "dismissed", "custhub", utcnow()
+            item.reason += "; it came back at the source"
+    return len(record_ids)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import fcntl
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import msgspec
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
@@ -15,12 +18,31 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK_KEY = 0x6375737468756201  # "custhub" + 1: one advisory lock id for schema changes
 IN_LIST_LIMIT = 500  # bound parameters per IN list: drivers and SQLite cap them
+_JSON = msgspec.json.Encoder()
+_JSON_VALUE = msgspec.json.Decoder()
+
+
+def json_text(value: object) -> str:
+    """The JSON text of a JSON column, on every store and for ORM inserts and COPY alike:
+    msgspec writes it several times faster than ``json.dumps``, and UTF-8 instead of
+    ``\\u`` escapes, which PostgreSQL then parses faster too."""
+    return _JSON.encode(value).decode()
+
+
+def json_value(text: str | bytes) -> Any:
+    """A JSON column's value, read by msgspec (several times faster than ``json.loads``);
+    what only ``json.loads`` reads (``NaN``, written by ``json.dumps`` before) still reads."""
+    try:
+        return _JSON_VALUE.decode(text)
+    except msgspec.DecodeError:
+        return json.loads(text)
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
+    engine = create_engine(url, future=True, json_serializer=json_text,
+                           json_deserializer=json_value)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
