@@ -89,6 +89,21 @@ class ErpSystem:
             state[str(p["PARTNER_ID"])] = _stored({c: p.get(c) for c in COLUMNS})
         self._save(state)
 
+    def edit(self, changes: dict[str, dict | None]) -> None:
+        """The ERP's own users at work: per partner id, values to set (a new id is a new
+        partner) or None to delete the partner; applied and saved at once."""
+        state = self._state()
+        for partner_id, values in changes.items():
+            if values is None:
+                state.pop(partner_id, None)
+                continue
+            unknown = set(values) - set(COLUMNS)
+            if unknown:
+                raise ValueError(f"unknown ERP column(s): {sorted(unknown)}")
+            blank = dict.fromkeys(COLUMNS) | {"PARTNER_ID": partner_id}
+            state.setdefault(partner_id, blank).update(_stored(values))
+        self._save(state)
+
     def partners(self) -> list[dict]:
         """Current master data, typed (SPLATNOST_DNI int, UVEROVY_LIMIT Decimal)."""
         return [_typed(row) for _, row in sorted(self._state().items())]

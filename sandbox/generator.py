@@ -404,6 +404,22 @@ def _erp_partner(record_id: str, v: dict) -> dict:
     }
 
 
+def new_company(rng: random.Random, number: int, taken: set[str]) -> TrueCompany:
+    """A company none of the systems knows yet (a new customer), its IČO and VAT ID unlike any
+    in ``taken``, which it joins; its key is ``N<number>``."""
+    company = _unique_companies(rng, 1, Options(), taken)[0]
+    return replace(company, key=f"N{number:06d}")
+
+
+def system_row(system: str, record_id: str, company: TrueCompany) -> dict:
+    """The row ``system`` holds for ``company``, without drift, in that system's columns."""
+    values = _true_values(company)
+    if system == "crm":
+        return _crm_account(record_id, values, company)
+    return (_accounting_row(record_id, values, company) if system == "accounting"
+            else _erp_partner(record_id, values))
+
+
 def _add_broken_records(rng: random.Random, estate: Estate) -> None:
     """A few records no mapping can accept: each must be quarantined, never lost."""
     bad_ico = names.czech_ico(rng)[:-1] + "0"
