@@ -8,7 +8,8 @@ ports are fixed (below, or CUSTHUB_SANDBOX_<SERVICE>_PORT) so that the connectio
 Airflow's database stay right across restarts; passwords persist in the estate's root.
 
 With ``--commands`` (the nightly bench) the ports are the OS's choice and the process takes
-commands on stdin, one a line, and answers each with one JSON line on stdout: ``inbound``
+commands on stdin, one a line, and answers each with one JSON line on stdout: ``status`` answers
+the figures alone, ``inbound``
 runs the systems' own import jobs, ``change SHARE SEED`` changes that share of each system
 (sandbox.changes), ``stop`` (or the end of stdin) stops it. Every answer carries the
 command's seconds and the process's peak RSS, so the estate is measured apart from the hub.
@@ -71,10 +72,14 @@ def serve_commands(root: Path, connections: Path, companies: int, seed: int,
     """The estate driven line by line (see the module's docstring)."""
     started = time.perf_counter()
     estate = SandboxEstate(root, n_companies=companies, seed=seed)
-    generated = time.perf_counter() - started
+    generated, generated_rss = time.perf_counter() - started, peak_rss_mb()
     with estate:
         write_connections(estate, connections)
-        _answer(out, started, ready=True, generate_seconds=generated)
+        _answer(out, started, ready=True, generate_seconds=generated,
+                generate_peak_rss_mb=generated_rss, start_seconds=estate.seed_seconds,
+                records={"crm": len(estate.generated.crm_accounts),
+                         "accounting": len(estate.generated.accounting_rows),
+                         "erp": len(estate.generated.erp_partners)})
         for line in commands:
             command, *args = line.split()
             started = time.perf_counter()
@@ -83,6 +88,8 @@ def serve_commands(root: Path, connections: Path, companies: int, seed: int,
             elif command == "change":
                 changes = apply_changes(estate, float(args[0]), int(args[1]))
                 _answer(out, started, changes=changes.made)
+            elif command == "status":
+                _answer(out, started)
             elif command == "stop":
                 break
             else:

@@ -1,0 +1,256 @@
+"""The product's nightly path at 10k, 100k and 1M companies, on the SQLite and PostgreSQL stores.
+
+    make bench BENCH_ARGS=nightly                      # 10k, 100k, 1M
+    make bench BENCH_ARGS="nightly --scale 0.01"       # 100, 1k, 10k
+    BENCH_NIGHTLY_MAX_SIZE=10000 make bench BENCH_ARGS="nightly --scale 0.1"   # 1k and 10k only
+
+Per size and store, two fresh processes: the sandbox estate (``python -m sandbox.serve
+--commands``, generated and seeded at that size) and the hub worker (bench._nightly_worker),
+which gets the estate's Airflow connections as AIRFLOW_CONN_* and runs exactly what ``custhub
+run nightly`` runs. The sequence: the first load; the systems' own import jobs; 1 % of each
+system changed (sandbox.changes); a steady-state run. Per step: the seconds the run recorded
+(hub.pipeline.timings), the rows from the run's metrics, each process's peak RSS during the
+step, and the ratio to the previous size (10x the companies should cost at most 13x).
+
+Before the hub runs, the sandbox is measured on its own: generation, seeding per system, the
+ERP export, and a full CRM page scan with a plain HTTP client (bench._nightly_crm_scan).
+
+Options (environment): BENCH_NIGHTLY_SIZES (comma list, companies, overrides the sizes),
+BENCH_NIGHTLY_MAX_SIZE (larger sizes are not run), BENCH_NIGHTLY_MAX_MINUTES (no size starts
+once spent), BENCH_NIGHTLY_STORES (sqlite,postgresql), CUSTHUB_BENCH_PG_ADMIN_URL.
+A size or store not run is printed as such; nothing is estimated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from bench._nightly_crm_scan import scan
+from bench._nightly_procs import CommandProcess, RssSampler
+
+SIZES = (10_000, 100_000, 1_000_000)
+STORES = ("sqlite", "postgresql")
+CHANGE_SHARE, CHANGE_SEED, ESTATE_SEED = 0.01, 1, 7
+MAX_RATIO = 13.0  # for 10x the companies
+PG_ADMIN_URL = os.environ.get("CUSTHUB_BENCH_PG_ADMIN_URL",
+                              "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+def sizes(scale: float) -> list[int]:
+    listed = os.environ.get("BENCH_NIGHTLY_SIZES")
+    if listed:
+        return sorted({int(n) for n in listed.split(",")})
+    return sorted({max(50, int(n * scale)) for n in SIZES})
+
+
+def run(scale: float = 1.0) -> dict[str, float]:
+    stores = os.environ.get("BENCH_NIGHTLY_STORES", ",".join(STORES)).split(",")
+    max_size = int(os.environ.get("BENCH_NIGHTLY_MAX_SIZE", "0")) or None
+    budget = float(os.environ.get("BENCH_NIGHTLY_MAX_MINUTES", "0")) * 60 or None
+    started, results, figures = time.perf_counter(), {}, {}
+    for size in sizes(scale):
+        for store in stores:
+            if max_size and size > max_size:
+                print(f"nightly {size:,} companies, {store}: NOT RUN (BENCH_NIGHTLY_MAX_SIZE={max_size})")
+                continue
+            if budget and time.perf_counter() - started > budget:
+                print(f"nightly {size:,} companies, {store}: NOT RUN (BENCH_NIGHTLY_MAX_MINUTES spent)")
+                continue
+            result = measure(size, store, crm_scan=store == stores[0])
+            results[(size, store)] = result
+            print_result(result, previous(results, size, store))
+            figures.update(summary(result))
+    return figures
+
+
+def previous(results: dict[tuple[int, str], dict[str, Any]], size: int,
+             store: str) -> dict[str, Any] | None:
+    smaller = [s for s, st in results if st == store and s < size]
+    return results[(max(smaller), store)] if smaller else None
+
+
+# -- one size on one store ------------------------------------------------------------------
+
+def measure(size: int, store: str, crm_scan: bool = True) -> dict[str, Any]:
+    """The whole sequence at ``size`` companies on ``store``, in fresh processes."""
+    with tempfile.TemporaryDirectory(prefix=f"custhub-nightly-{size}-") as scratch, \
+            _store_url(store, size, Path(scratch)) as url:
+        return _sequence(size, store, url, Path(scratch), crm_scan)
+
+
+@contextmanager
+def _store_url(store: str, size: int, scratch: Path) -> Iterator[str]:
+    if store == "sqlite":
+        yield f"sqlite:///{scratch / 'hub.db'}"
+        return
+    if store != "postgresql":
+        raise SystemExit(f"unknown store {store!r}; known: {STORES}")
+    name = f"custhub_bench_{int(size)}"  # digits only: a safe identifier
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        yield sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+def _sequence(size: int, store: str, url: str, scratch: Path, crm_scan: bool) -> dict[str, Any]:
+    connections = scratch / "connections.json"
+    estate = CommandProcess("estate", [sys.executable, "-m", "sandbox.serve", "--commands",
+                                       "--root", str(scratch / "estate"), "--connections", str(connections),
+                                       "--companies", str(size), "--seed", str(ESTATE_SEED)],
+                            scratch / "estate.log")
+    try:
+        ready = estate.read()
+        conns = json.loads(connections.read_text(encoding="utf-8"))
+        scanned = scan(conns["custhub_crm"]) if crm_scan else None
+        env = os.environ | {"CUSTHUB_STORE_URL": url} | {
+            f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn) for conn_id, conn in conns.items()}
+        hub = CommandProcess("hub worker", [sys.executable, "-m", "bench._nightly_worker",
+                                            str(scratch / "reports")], scratch / "hub.log", env)
+        try:
+            with RssSampler({"hub": hub.pid, "estate": estate.pid}) as rss:
+                answers = _steps(hub, estate)
+            answers["estate_end"] = estate.ask("status")
+        finally:
+            hub.stop()
+    finally:
+        estate.stop()
+    return {"size": size, "store": store, "estate": ready, "crm_scan": scanned,
+            "answers": answers, "rows": _rows(answers, rss), "hub_peak_mb": answers["steady"]["peak_rss_mb"],
+            "estate_peak_mb": answers["estate_end"]["peak_rss_mb"]}
+
+
+# (phase, process, command): the first load writes back a large share of the estate (the
+# generator's drift), which the next night reads back; only after that night does a run see
+# just a day's changes, so the steady state is measured on the night after that.
+SEQUENCE = (("first", "hub", "run first"), ("inbound", "estate", "inbound"),
+            ("settle", "hub", "run settle"), ("inbound_settled", "estate", "inbound"),
+            ("change", "estate", f"change {CHANGE_SHARE} {CHANGE_SEED}"), ("steady", "hub", "run steady"))
+RUNS = ("first", "settle", "steady")
+ESTATE_JOBS = {"inbound": "import jobs", "inbound_settled": "import jobs, after settle",
+               "change": f"change {CHANGE_SHARE:.0%}"}
+
+
+def _steps(hub: CommandProcess, estate: CommandProcess) -> dict[str, dict[str, Any]]:
+    answers: dict[str, dict[str, Any]] = {}
+    for phase, process, command in SEQUENCE:
+        started_at = time.time()
+        answers[phase] = (hub if process == "hub" else estate).ask(command)
+        answers[phase].setdefault("started_at", started_at)
+        answers[phase].setdefault("ended_at", time.time())
+    return answers
+
+
+def _rows(answers: dict[str, dict[str, Any]], rss: RssSampler) -> list[dict[str, Any]]:
+    """The printed lines: (phase, step, seconds, rows, hub MB, estate MB)."""
+    def line(phase: str, step: str, seconds: float, rows: int | None, start: float, end: float) -> dict[str, Any]:
+        return {"key": f"{phase} {step}", "phase": phase, "step": step, "seconds": seconds,
+                "rows": rows, "hub_mb": rss.peak("hub", start, end), "estate_mb": rss.peak("estate", start, end)}
+
+    out = []
+    for phase, _, _ in SEQUENCE:
+        run = answers[phase]
+        if phase in ESTATE_JOBS:
+            rows = (sum(run["applied"].values()) if "applied" in run
+                    else sum(len(ids) for kinds in run["changes"].values() for ids in kinds.values()))
+            out.append(line("estate", ESTATE_JOBS[phase], run["seconds"], rows, run["started_at"], run["ended_at"]))
+            continue
+        for s in run["steps"]:
+            name = s["step"] if s["system"] == "hub" else f"{s['step']}:{s['system']}"
+            out.append(line(phase, name, s["recorded_ms"] / 1000, s["rows"], s["started_at"], s["ended_at"]))
+        registries = sum(s["recorded_ms"] for s in run["steps"] if s["step"] == "registries") / 1000
+        out.append(line(phase, "run, wall clock", run["seconds"], None, run["started_at"], run["ended_at"]))
+        out.append(line(phase, "run, without registries", run["seconds"] - registries, None,
+                        run["started_at"], run["ended_at"]))
+    return out
+
+
+def summary(result: dict[str, Any]) -> dict[str, float]:
+    """The figures ``python -m bench`` prints last: one line per phase total and peak."""
+    tag = f"{result['size']:>9,} {result['store']:<10}"
+    picked = {r["key"]: r["seconds"] for r in result["rows"] if r["step"].startswith("run")}
+    figures = {f"{tag} {key} s": value for key, value in picked.items()}
+    figures[f"{tag} hub worker peak RSS MB"] = result["hub_peak_mb"]
+    figures[f"{tag} estate process peak RSS MB"] = result["estate_peak_mb"]
+    return figures
+
+
+# -- printing -------------------------------------------------------------------------------
+
+def print_result(result: dict[str, Any], before: dict[str, Any] | None) -> None:
+    size, store = result["size"], result["store"]
+    _print_sandbox(result)
+    limit = MAX_RATIO * (size / before["size"]) / 10 if before else None
+    earlier = {r["key"]: r["seconds"] for r in before["rows"]} if before else {}
+    ratio_head = f"x vs {before['size']:,}" if before else ""
+    print(f"\nnightly: {size:,} companies, {store} store "
+          f"(ratio flagged past {limit:.1f}x)" if limit else f"\nnightly: {size:,} companies, {store} store")
+    print(f"  {'step':<38}{'seconds':>10}{'rows':>12}{'hub MB':>9}{'estate MB':>11}  {ratio_head}")
+    for r in result["rows"]:
+        print(f"  {r['key']:<38}{r['seconds']:>10.2f}{_n(r['rows']):>12}{_mb(r['hub_mb']):>9}"
+              f"{_mb(r['estate_mb']):>11}  {_ratio(r['seconds'], earlier.get(r['key']), limit)}")
+    print(f"  hub worker peak RSS {result['hub_peak_mb']:,.0f} MB; estate process peak RSS "
+          f"{result['estate_peak_mb']:,.0f} MB (whole lives, getrusage)")
+    _print_steady(result)
+
+
+def _print_sandbox(result: dict[str, Any]) -> None:
+    ready, scanned = result["estate"], result["crm_scan"]
+    records = ready["records"]
+    print(f"\nsandbox on its own: {result['size']:,} companies (estate process for the {result['store']} run)")
+    print(f"  generate                      {ready['generate_seconds']:>8.2f} s   peak RSS "
+          f"{ready['generate_peak_rss_mb']:,.0f} MB")
+    for part, seconds in ready["start_seconds"].items():
+        count = records.get(part.removesuffix("_export"), "")
+        what = "export file written" if part.endswith("_export") else (
+            "loaded" if part in records else "look-alike index built")
+        print(f"  {part + ' ' + what:<30}{seconds:>8.2f} s   {_n(count) if count != '' else ''}")
+    if scanned:
+        print(f"  crm page scan, raw HTTP       {scanned['seconds']:>8.2f} s   {_n(scanned['accounts'])} "
+              f"accounts in {scanned['pages']:,} pages: {scanned['records_per_s']:,.0f} records/s")
+
+
+def _print_steady(result: dict[str, Any]) -> None:
+    """What the steady run found changed next to what was changed in each system."""
+    made = result["answers"]["change"]["changes"]
+    print("  steady run found (new + changed + deleted at source) vs changed in the system:")
+    for system, kinds in made.items():
+        print(f"    {system:<11} found {found_changes(result, system):>8,}   changed "
+              f"{sum(len(v) for v in kinds.values()):>8,} ({', '.join(f'{k} {len(v)}' for k, v in kinds.items())})")
+
+
+def found_changes(result: dict[str, Any], system: str, phase: str = "steady") -> int:
+    found = result["answers"][phase]["found"].get(system, {})
+    return found.get("new", 0) + found.get("changed", 0) + found.get("deleted_at_source", 0)
+
+
+def _n(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+def _mb(value: float | None) -> str:
+    return "" if value is None else f"{value:,.0f}"
+
+
+def _ratio(now: float, before: float | None, limit: float | None) -> str:
+    if before is None or limit is None:
+        return ""
+    if before <= 0:
+        return "n/a (0 s before)"
+    ratio = now / before
+    return f"{ratio:.1f}x" + ("  OVER" if ratio > limit else "")
