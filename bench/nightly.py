@@ -216,10 +216,10 @@ def _print_sandbox(result: dict[str, Any]) -> None:
     print(f"  generate                      {ready['generate_seconds']:>8.2f} s   peak RSS "
           f"{ready['generate_peak_rss_mb']:,.0f} MB")
     for part, seconds in ready["start_seconds"].items():
-        count = records.get(part.removesuffix("_export"), "")
-        what = "export file written" if part.endswith("_export") else (
-            "loaded" if part in records else "look-alike index built")
-        print(f"  {part + ' ' + what:<30}{seconds:>8.2f} s   {_n(count) if count != '' else ''}")
+        system = part.removesuffix("_export")
+        what = ("export file written" if part != system else "loaded" if part in records
+                else "look-alike index built")
+        print(f"  {system + ' ' + what:<30}{seconds:>8.2f} s   {_n(records.get(system))}")
     if scanned:
         print(f"  crm page scan, raw HTTP       {scanned['seconds']:>8.2f} s   {_n(scanned['accounts'])} "
               f"accounts in {scanned['pages']:,} pages: {scanned['records_per_s']:,.0f} records/s")
