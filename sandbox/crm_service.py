@@ -91,7 +91,8 @@ class AccountStore:
         return db
 
     def load(self, accounts: list[dict[str, Any]]) -> None:
-        rows = [[row[c] for c in COLUMNS] for row in map(_row, accounts)]
+        # A generator of rows: a million accounts are not copied into a second list first.
+        rows = ([row[c] for c in COLUMNS] for row in map(_row, accounts))
         with self._lock, closing(self._db()) as db, db:
             db.executemany(f"INSERT OR REPLACE INTO accounts ({', '.join(COLUMNS)}) VALUES "
                            f"({', '.join('?' * len(COLUMNS))})", rows)
