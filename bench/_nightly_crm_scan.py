@@ -30,7 +30,8 @@ def _request(user: str, password: str, after: str | None, after_id: str) -> byte
     since = f"<c:modifiedAfter>{after}</c:modifiedAfter>" if after else ""
     return (f'<?xml version="1.0" encoding="UTF-8"?><e:Envelope xmlns:e="{SOAP_ENV}" xmlns:c="{NS}"'
             f' xmlns:s="{WSSE}" xmlns:u="{WSU}"><e:Header><s:Security><s:UsernameToken>'
-            f"<s:Username>{user}</s:Username><s:Password Type=\"{DIGEST}\">{digest.decode()}</s:Password>"
+            f"<s:Username>{user}</s:Username>"
+            f"<s:Password Type=\"{DIGEST}\">{digest.decode()}</s:Password>"
             f"<s:Nonce>{base64.b64encode(nonce).decode()}</s:Nonce><u:Created>{created}</u:Created>"
             f"</s:UsernameToken></s:Security></e:Header><e:Body><c:GetAccountsModifiedSince>{since}"
             f"<c:afterId>{after_id}</c:afterId><c:pageSize>{PAGE_SIZE}</c:pageSize>"
@@ -45,13 +46,15 @@ def scan(conn: dict[str, Any]) -> dict[str, float]:
     started = time.perf_counter()
     with requests.Session() as session:
         while more:
-            answer = session.post(url, data=_request(conn["login"], conn["password"], after, after_id),
-                                  headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=120)
+            request = _request(conn["login"], conn["password"], after, after_id)
+            answer = session.post(url, data=request, timeout=120,
+                                  headers={"Content-Type": "text/xml; charset=utf-8"})
             answer.raise_for_status()
             body = etree.fromstring(answer.content, _PARSER)
             rows = body.findall(f".//{{{NS}}}account")
             if rows:
-                after, after_id = rows[-1].findtext(f"{{{NS}}}ModifiedAt"), rows[-1].findtext(f"{{{NS}}}AccountId")
+                after = rows[-1].findtext(f"{{{NS}}}ModifiedAt")
+                after_id = rows[-1].findtext(f"{{{NS}}}AccountId")
             more = body.findtext(f".//{{{NS}}}hasMore") == "true"
             accounts, pages = accounts + len(rows), pages + 1
     seconds = time.perf_counter() - started

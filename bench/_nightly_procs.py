@@ -45,7 +45,8 @@ class CommandProcess:
 
     def tail(self, lines: int = 30) -> str:
         self._log.flush()
-        return "\n".join(self._log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        text = self._log_path.read_text(encoding="utf-8", errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
 
     def stop(self, timeout: float = 120) -> None:
         if self.proc.poll() is None and self.proc.stdin is not None:

@@ -1,4 +1,6 @@
-"""The hub side of one nightly bench size, in a fresh process: ``python -m bench._nightly_worker REPORT_DIR``.
+"""The hub side of one nightly bench size, in a fresh process.
+
+    python -m bench._nightly_worker REPORT_DIR
 
 It runs exactly what ``custhub run nightly`` runs (hub.pipeline.nightly.run_nightly with the
 repo's config/hub.yaml; the store from CUSTHUB_STORE_URL, the estate's connections from
@@ -30,7 +32,7 @@ CHANGE_METRICS = ("extracted", "new", "changed", "deleted_at_source")
 
 
 class StepClock(logging.Handler):
-    """Each step's end (the log record's time) and milliseconds, as hub.pipeline.timings logs them."""
+    """Each step's end (its log record's time) and milliseconds, as hub.pipeline.timings logs."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
@@ -40,7 +42,8 @@ class StepClock(logging.Handler):
         ms = getattr(record, "ms", None)
         if ms is not None:
             self.steps.append({"step": record.step, "system": record.system, "ms": ms,
-                               "started_at": record.created - ms / 1000, "ended_at": record.created})
+                               "started_at": record.created - ms / 1000,
+                               "ended_at": record.created})
 
 
 def rows(step: str, system: str, figures: dict[tuple[str, str], int]) -> int:
@@ -52,7 +55,8 @@ def rows(step: str, system: str, figures: dict[tuple[str, str], int]) -> int:
     if step == "publish":
         return figures.get((system, "corrected"), 0) + figures.get((system, "refused"), 0)
     if step == "registries":
-        return sum(v for (s, m), v in figures.items() if s == "registries" and not m.endswith("_ms"))
+        return sum(v for (s, m), v in figures.items()
+                   if s == "registries" and not m.endswith("_ms"))
     if step == "reconcile":
         return sum(v for (s, m), v in figures.items() if m == "records")
     return figures.get(("hub", "discrepancies"), 0)  # report: the differences it lists

@@ -37,11 +37,11 @@ import sqlalchemy as sa
 
 from bench._nightly_crm_scan import scan
 from bench._nightly_procs import CommandProcess, RssSampler
+from bench._nightly_table import print_result
 
 SIZES = (10_000, 100_000, 1_000_000)
 STORES = ("sqlite", "postgresql")
 CHANGE_SHARE, CHANGE_SEED, ESTATE_SEED = 0.01, 1, 7
-MAX_RATIO = 13.0  # for 10x the companies
 PG_ADMIN_URL = os.environ.get("CUSTHUB_BENCH_PG_ADMIN_URL",
                               "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 
@@ -60,13 +60,18 @@ def run(scale: float = 1.0) -> dict[str, float]:
     started, results, figures = time.perf_counter(), {}, {}
     for size in sizes(scale):
         for store in stores:
+            what = f"\nnightly {size:,} companies, {store}"
             if max_size and size > max_size:
-                print(f"nightly {size:,} companies, {store}: NOT RUN (BENCH_NIGHTLY_MAX_SIZE={max_size})")
+                print(f"{what}: NOT RUN (BENCH_NIGHTLY_MAX_SIZE={max_size})")
                 continue
             if budget and time.perf_counter() - started > budget:
-                print(f"nightly {size:,} companies, {store}: NOT RUN (BENCH_NIGHTLY_MAX_MINUTES spent)")
+                print(f"{what}: NOT RUN (BENCH_NIGHTLY_MAX_MINUTES spent)")
                 continue
-            result = measure(size, store, crm_scan=store == stores[0])
+            try:
+                result = measure(size, store, crm_scan=store == stores[0])
+            except RuntimeError as failed:  # a process died: say so, and go on with the next
+                print(f"{what}: FAILED, no figures\n{failed}")
+                continue
             results[(size, store)] = result
             print_result(result, previous(results, size, store))
             figures.update(summary(result))
@@ -110,10 +115,10 @@ def _store_url(store: str, size: int, scratch: Path) -> Iterator[str]:
 
 def _sequence(size: int, store: str, url: str, scratch: Path, crm_scan: bool) -> dict[str, Any]:
     connections = scratch / "connections.json"
-    estate = CommandProcess("estate", [sys.executable, "-m", "sandbox.serve", "--commands",
-                                       "--root", str(scratch / "estate"), "--connections", str(connections),
-                                       "--companies", str(size), "--seed", str(ESTATE_SEED)],
-                            scratch / "estate.log")
+    estate = CommandProcess("estate", [
+        sys.executable, "-m", "sandbox.serve", "--commands", "--root", str(scratch / "estate"),
+        "--connections", str(connections), "--companies", str(size), "--seed", str(ESTATE_SEED)],
+        scratch / "estate.log")
     try:
         ready = estate.read()
         conns = json.loads(connections.read_text(encoding="utf-8"))
@@ -131,7 +136,8 @@ def _sequence(size: int, store: str, url: str, scratch: Path, crm_scan: bool) ->
     finally:
         estate.stop()
     return {"size": size, "store": store, "estate": ready, "crm_scan": scanned,
-            "answers": answers, "rows": _rows(answers, rss), "hub_peak_mb": answers["steady"]["peak_rss_mb"],
+            "answers": answers, "rows": _rows(answers, rss),
+            "hub_peak_mb": answers["steady"]["peak_rss_mb"],
             "estate_peak_mb": answers["estate_end"]["peak_rss_mb"]}
 
 
@@ -140,7 +146,8 @@ def _sequence(size: int, store: str, url: str, scratch: Path, crm_scan: bool) ->
 # just a day's changes, so the steady state is measured on the night after that.
 SEQUENCE = (("first", "hub", "run first"), ("inbound", "estate", "inbound"),
             ("settle", "hub", "run settle"), ("inbound_settled", "estate", "inbound"),
-            ("change", "estate", f"change {CHANGE_SHARE} {CHANGE_SEED}"), ("steady", "hub", "run steady"))
+            ("change", "estate", f"change {CHANGE_SHARE} {CHANGE_SEED}"),
+            ("steady", "hub", "run steady"))
 RUNS = ("first", "settle", "steady")
 ESTATE_JOBS = {"inbound": "import jobs", "inbound_settled": "import jobs, after settle",
                "change": f"change {CHANGE_SHARE:.0%}"}
@@ -157,27 +164,33 @@ def _steps(hub: CommandProcess, estate: CommandProcess) -> dict[str, dict[str, A
 
 
 def _rows(answers: dict[str, dict[str, Any]], rss: RssSampler) -> list[dict[str, Any]]:
-    """The printed lines: (phase, step, seconds, rows, hub MB, estate MB)."""
-    def line(phase: str, step: str, seconds: float, rows: int | None, start: float, end: float) -> dict[str, Any]:
+    """The printed lines: phase, step, seconds, rows, and each process's peak RSS in the step."""
+    def line(phase: str, step: str, seconds: float, rows: int | None,
+             span: dict[str, Any]) -> dict[str, Any]:
+        start, end = span["started_at"], span["ended_at"]
         return {"key": f"{phase} {step}", "phase": phase, "step": step, "seconds": seconds,
-                "rows": rows, "hub_mb": rss.peak("hub", start, end), "estate_mb": rss.peak("estate", start, end)}
+                "rows": rows, "hub_mb": rss.peak("hub", start, end),
+                "estate_mb": rss.peak("estate", start, end)}
 
     out = []
     for phase, _, _ in SEQUENCE:
         run = answers[phase]
         if phase in ESTATE_JOBS:
-            rows = (sum(run["applied"].values()) if "applied" in run
-                    else sum(len(ids) for kinds in run["changes"].values() for ids in kinds.values()))
-            out.append(line("estate", ESTATE_JOBS[phase], run["seconds"], rows, run["started_at"], run["ended_at"]))
+            out.append(line("estate", ESTATE_JOBS[phase], run["seconds"], _estate_rows(run), run))
             continue
-        for s in run["steps"]:
+        for s in run["steps"]:  # seconds as the run recorded them (hub.pipeline.timings)
             name = s["step"] if s["system"] == "hub" else f"{s['step']}:{s['system']}"
-            out.append(line(phase, name, s["recorded_ms"] / 1000, s["rows"], s["started_at"], s["ended_at"]))
+            out.append(line(phase, name, s["recorded_ms"] / 1000, s["rows"], s))
         registries = sum(s["recorded_ms"] for s in run["steps"] if s["step"] == "registries") / 1000
-        out.append(line(phase, "run, wall clock", run["seconds"], None, run["started_at"], run["ended_at"]))
-        out.append(line(phase, "run, without registries", run["seconds"] - registries, None,
-                        run["started_at"], run["ended_at"]))
+        out.append(line(phase, "run, wall clock", run["seconds"], None, run))
+        out.append(line(phase, "run, without registries", run["seconds"] - registries, None, run))
     return out
+
+
+def _estate_rows(answer: dict[str, Any]) -> int:
+    if "applied" in answer:
+        return sum(answer["applied"].values())
+    return sum(len(ids) for kinds in answer["changes"].values() for ids in kinds.values())
 
 
 def summary(result: dict[str, Any]) -> dict[str, float]:
@@ -188,69 +201,3 @@ def summary(result: dict[str, Any]) -> dict[str, float]:
     figures[f"{tag} hub worker peak RSS MB"] = result["hub_peak_mb"]
     figures[f"{tag} estate process peak RSS MB"] = result["estate_peak_mb"]
     return figures
-
-
-# -- printing -------------------------------------------------------------------------------
-
-def print_result(result: dict[str, Any], before: dict[str, Any] | None) -> None:
-    size, store = result["size"], result["store"]
-    _print_sandbox(result)
-    limit = MAX_RATIO * (size / before["size"]) / 10 if before else None
-    earlier = {r["key"]: r["seconds"] for r in before["rows"]} if before else {}
-    ratio_head = f"x vs {before['size']:,}" if before else ""
-    print(f"\nnightly: {size:,} companies, {store} store "
-          f"(ratio flagged past {limit:.1f}x)" if limit else f"\nnightly: {size:,} companies, {store} store")
-    print(f"  {'step':<38}{'seconds':>10}{'rows':>12}{'hub MB':>9}{'estate MB':>11}  {ratio_head}")
-    for r in result["rows"]:
-        print(f"  {r['key']:<38}{r['seconds']:>10.2f}{_n(r['rows']):>12}{_mb(r['hub_mb']):>9}"
-              f"{_mb(r['estate_mb']):>11}  {_ratio(r['seconds'], earlier.get(r['key']), limit)}")
-    print(f"  hub worker peak RSS {result['hub_peak_mb']:,.0f} MB; estate process peak RSS "
-          f"{result['estate_peak_mb']:,.0f} MB (whole lives, getrusage)")
-    _print_steady(result)
-
-
-def _print_sandbox(result: dict[str, Any]) -> None:
-    ready, scanned = result["estate"], result["crm_scan"]
-    records = ready["records"]
-    print(f"\nsandbox on its own: {result['size']:,} companies (estate process for the {result['store']} run)")
-    print(f"  generate                      {ready['generate_seconds']:>8.2f} s   peak RSS "
-          f"{ready['generate_peak_rss_mb']:,.0f} MB")
-    for part, seconds in ready["start_seconds"].items():
-        system = part.removesuffix("_export")
-        what = ("export file written" if part != system else "loaded" if part in records
-                else "look-alike index built")
-        print(f"  {system + ' ' + what:<30}{seconds:>8.2f} s   {_n(records.get(system))}")
-    if scanned:
-        print(f"  crm page scan, raw HTTP       {scanned['seconds']:>8.2f} s   {_n(scanned['accounts'])} "
-              f"accounts in {scanned['pages']:,} pages: {scanned['records_per_s']:,.0f} records/s")
-
-
-def _print_steady(result: dict[str, Any]) -> None:
-    """What the steady run found changed next to what was changed in each system."""
-    made = result["answers"]["change"]["changes"]
-    print("  steady run found (new + changed + deleted at source) vs changed in the system:")
-    for system, kinds in made.items():
-        print(f"    {system:<11} found {found_changes(result, system):>8,}   changed "
-              f"{sum(len(v) for v in kinds.values()):>8,} ({', '.join(f'{k} {len(v)}' for k, v in kinds.items())})")
-
-
-def found_changes(result: dict[str, Any], system: str, phase: str = "steady") -> int:
-    found = result["answers"][phase]["found"].get(system, {})
-    return found.get("new", 0) + found.get("changed", 0) + found.get("deleted_at_source", 0)
-
-
-def _n(value: int | None) -> str:
-    return "" if value is None else f"{value:,}"
-
-
-def _mb(value: float | None) -> str:
-    return "" if value is None else f"{value:,.0f}"
-
-
-def _ratio(now: float, before: float | None, limit: float | None) -> str:
-    if before is None or limit is None:
-        return ""
-    if before <= 0:
-        return "n/a (0 s before)"
-    ratio = now / before
-    return f"{ratio:.1f}x" + ("  OVER" if ratio > limit else "")

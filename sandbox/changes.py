@@ -82,8 +82,10 @@ def _edits(rng: random.Random, estate: SandboxEstate, system: str, made: dict[st
     for rid in made["moved"]:
         company = truth.companies[truth.records[(system, rid)]]
         street_name, new_city, new_postal = names.address(rng, company.country)
-        spelled = new_postal if system == "accounting" else names.spaced_postal(new_postal, company.country)
-        edits[rid] = {street: f"{street_name} {rng.randint(1, 2999)}", city: new_city, postal: spelled}
+        if system != "accounting":  # the CRM and the ERP keep "110 00"; accounting "11000"
+            new_postal = names.spaced_postal(new_postal, company.country)
+        edits[rid] = {street: f"{street_name} {rng.randint(1, 2999)}", city: new_city,
+                      postal: new_postal}
     for i, rid in enumerate(made["added"]):
         edits[rid] = system_row(system, rid, new_company(rng, i, taken))
     return edits

@@ -100,7 +100,8 @@ def serve_commands(root: Path, connections: Path, companies: int, seed: int,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=ROOT / ".airflow" / "sandbox")
-    parser.add_argument("--connections", type=Path, default=ROOT / ".airflow" / "sandbox-connections.json")
+    parser.add_argument("--connections", type=Path,
+                        default=ROOT / ".airflow" / "sandbox-connections.json")
     parser.add_argument("--host", default="127.0.0.1",
                         help="listen address; 0.0.0.0 only inside a container (docker-compose.yml)")
     parser.add_argument("--commands", action="store_true",

@@ -32,4 +32,5 @@ def timed(ctx: RunContext, step: str, system: str = HUB) -> Iterator[None]:
     ms = round((time.perf_counter() - started) * 1000)
     with session_scope(ctx.engine) as session:
         set_metric(session, ctx.run_id, system, metric_name(step), ms)
-    log.info("%s %s: %.3f s", step, system, ms / 1000, extra={"step": step, "system": system, "ms": ms})
+    log.info("%s %s: %.3f s", step, system, ms / 1000,
+             extra={"step": step, "system": system, "ms": ms})

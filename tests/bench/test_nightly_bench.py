@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.nightly import RUNS, found_changes, measure
+from bench._nightly_table import found_changes
+from bench.nightly import RUNS, measure
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -36,7 +37,8 @@ def test_the_steady_run_finds_exactly_the_changes_made(result: dict) -> None:
     made = result["answers"]["change"]["changes"]
     for system in SYSTEMS:
         assert sum(len(ids) for ids in made[system].values()) > 0
-        assert found_changes(result, system) == sum(len(ids) for ids in made[system].values()), system
+        made_here = sum(len(ids) for ids in made[system].values())
+        assert found_changes(result, system) == made_here, system
     # Read again: only what changed since the cursor (and the record at the cursor itself).
     steady = {r["step"]: r["rows"] for r in result["rows"] if r["phase"] == "steady"}
     assert sum(len(ids) for ids in made["crm"].values()) <= steady["extract:crm"] <= \

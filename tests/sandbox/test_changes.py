@@ -40,7 +40,8 @@ def test_changed_accounts_are_the_crms_latest(sandbox_estate: SandboxEstate) -> 
     """The CRM lists accounts by ModifiedAt: the changed ones come last, at a new Version."""
     before = _by_id(sandbox_estate)["crm"]
     changes = apply_changes(sandbox_estate, share=0.1, seed=3)
-    accounts = sorted(sandbox_estate.crm.accounts(), key=lambda a: (a["ModifiedAt"], a["AccountId"]))
+    accounts = sorted(sandbox_estate.crm.accounts(),
+                      key=lambda a: (a["ModifiedAt"], a["AccountId"]))
     changed = changes.ids("crm")
     assert {a["AccountId"] for a in accounts[-len(changed):]} == changed
     assert all(a["Version"] == before[a["AccountId"]]["Version"] + 1
