@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 MAX_RATIO = 13.0  # for 10x the companies
+SHORT = 1.0  # seconds: a step this short is not flagged by its ratio
 
 
 def print_result(result: dict[str, Any], before: dict[str, Any] | None) -> None:
@@ -72,4 +73,6 @@ def _ratio(now: float, before: float | None, limit: float | None) -> str:
     if before <= 0:
         return "n/a (0 s before)"
     ratio = now / before
+    if ratio > limit and now < SHORT:
+        return f"{ratio:.1f}x  (over, but under {SHORT:.0f} s: fixed costs, not scale)"
     return f"{ratio:.1f}x" + ("  OVER" if ratio > limit else "")
