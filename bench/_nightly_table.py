@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 MAX_RATIO = 13.0  # for 10x the companies
@@ -22,7 +23,8 @@ def print_result(result: dict[str, Any], before: dict[str, Any] | None) -> None:
         print(f"  {r['key']:<38}{r['seconds']:>10.2f}{_n(r['rows']):>12}{_mb(r['hub_mb']):>9}"
               f"{_mb(r['estate_mb']):>11}  {_ratio(r['seconds'], earlier.get(r['key']), limit)}")
     print(f"  peak RSS over the process's life: hub worker {result['hub_peak_mb']:,.0f} MB, "
-          f"estate {result['estate_peak_mb']:,.0f} MB")
+          f"estate {result['estate_peak_mb']:,.0f} MB; load average now "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     _print_steady(result)
 
 
@@ -32,7 +34,7 @@ def _print_sandbox(result: dict[str, Any]) -> None:
     print(f"\nsandbox on its own: {result['size']:,} companies "
           f"(the estate process of the {result['store']} run)")
     print(f"  generate                      {ready['generate_seconds']:>8.2f} s   peak RSS "
-          f"{ready['generate_peak_rss_mb']:,.0f} MB")
+          f"{ready['generate_peak_rss_mb']:,.0f} MB, CPU {ready['generate_cpu_seconds']:.2f} s")
     for part, seconds in ready["start_seconds"].items():
         system = part.removesuffix("_export")
         what = ("export file written" if part != system else "loaded" if part in records

@@ -65,9 +65,9 @@ def rows(step: str, system: str, figures: dict[tuple[str, str], int]) -> int:
 def run_once(report_dir: Path, clock: StepClock) -> dict[str, Any]:
     config = load_config().model_copy(update={"report_dir": str(report_dir)})
     clock.steps.clear()
-    started_at, started = time.time(), time.perf_counter()
+    started_at, started, cpu = time.time(), time.perf_counter(), time.process_time()
     result = run_nightly(config)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     with session_scope(open_store(config)) as session:
         figures = metrics(session, result.run_id)
     steps = [step | {"rows": rows(step["step"], step["system"], figures),
@@ -75,6 +75,7 @@ def run_once(report_dir: Path, clock: StepClock) -> dict[str, Any]:
              for step in clock.steps]
     changes = {s: {m: figures.get((s, m), 0) for m in CHANGE_METRICS} for s in config.systems}
     return {"run_id": result.run_id, "status": result.status, "seconds": seconds,
+            "cpu_seconds": cpu_seconds,
             "started_at": started_at, "ended_at": time.time(), "steps": steps, "found": changes,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
