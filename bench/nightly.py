@@ -7,10 +7,13 @@
 Per size and store, two fresh processes: the sandbox estate (``python -m sandbox.serve
 --commands``, generated and seeded at that size) and the hub worker (bench._nightly_worker),
 which gets the estate's Airflow connections as AIRFLOW_CONN_* and runs exactly what ``custhub
-run nightly`` runs. The sequence: the first load; the systems' own import jobs; 1 % of each
-system changed (sandbox.changes); a steady-state run. Per step: the seconds the run recorded
-(hub.pipeline.timings), the rows from the run's metrics, each process's peak RSS during the
-step, and the ratio to the previous size (10x the companies should cost at most 13x).
+run nightly`` runs. The sequence: the first load; the systems' own import jobs; a settling
+night, which reads back what the first load wrote (about half the estate), and the import jobs
+again; 1 % of each system changed (sandbox.changes); the steady-state run, which must find
+exactly those changes. Per step: the seconds the run recorded (hub.pipeline.timings), the rows
+from the run's metrics, each process's peak RSS during the step (sampled from /proc), and the
+ratio to the previous size (10x the companies should cost at most 13x); per run its wall clock,
+its hub CPU seconds and its total without the registries.
 
 Before the hub runs, the sandbox is measured on its own: generation, seeding per system, the
 ERP export, and a full CRM page scan with a plain HTTP client (bench._nightly_crm_scan).
