@@ -114,14 +114,17 @@ def create_import_procedure(engine: sa.Engine) -> None:
         conn.exec_driver_sql(sql)
 
 
+LOAD_CHUNK = 20_000  # rows per executemany: a million customers are never copied at once
+
+
 def load(engine: sa.Engine, rows: list[dict[str, Any]]) -> None:
     """Insert customers; a row without updated_at gets the current time."""
-    now = _now()
-    full = [{name: row.get(name) for name in customers_table.c.keys()}
-            | {"updated_at": row.get("updated_at") or now} for row in rows]
-    if full:
-        with engine.begin() as conn:
-            conn.execute(customers_table.insert(), full)
+    now, names = _now(), customers_table.c.keys()
+    with engine.begin() as conn:
+        for start in range(0, len(rows), LOAD_CHUNK):
+            conn.execute(customers_table.insert(), [
+                {name: row.get(name) for name in names} | {"updated_at": row.get("updated_at") or now}
+                for row in rows[start:start + LOAD_CHUNK]])
 
 
 def apply_imports(engine: sa.Engine) -> int:

@@ -17,12 +17,12 @@ spec states this same format (encoding, delimiter, decimal comma).
 
 from __future__ import annotations
 
-import copy
 import csv
 import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -81,12 +81,27 @@ class ErpSystem:
     def load(self, partners: list[dict]) -> None:
         """Replace the master data with ``partners`` (CONTRACTS.md columns): typed values, or
         text in the ERP's own spelling ("150000,50")."""
-        state = {}
         for p in partners:
             unknown = set(p) - set(COLUMNS)
             if unknown:
                 raise ValueError(f"unknown ERP column(s): {sorted(unknown)}")
-            state[str(p["PARTNER_ID"])] = _stored({c: p.get(c) for c in COLUMNS})
+        # Written row by row: a million partners never sit in memory twice.
+        self._save_rows((str(p["PARTNER_ID"]), _stored({c: p.get(c) for c in COLUMNS}))
+                        for p in partners)
+
+    def edit(self, changes: dict[str, dict | None]) -> None:
+        """The ERP's own users at work: per partner id, values to set (a new id is a new
+        partner) or None to delete the partner; applied and saved at once."""
+        state = self._state()
+        for partner_id, values in changes.items():
+            if values is None:
+                state.pop(partner_id, None)
+                continue
+            unknown = set(values) - set(COLUMNS)
+            if unknown:
+                raise ValueError(f"unknown ERP column(s): {sorted(unknown)}")
+            blank = dict.fromkeys(COLUMNS) | {"PARTNER_ID": partner_id}
+            state.setdefault(partner_id, blank).update(_stored(values))
         self._save(state)
 
     def partners(self) -> list[dict]:
@@ -99,10 +114,19 @@ class ErpSystem:
         return json.loads(self.state_path.read_text(encoding="utf-8"))
 
     def _save(self, state: dict[str, dict[str, str | None]]) -> None:
-        """Write-then-rename, so a crash never leaves half a database."""
+        self._save_rows(state.items())
+
+    def _save_rows(self, rows: Iterable[tuple[str, dict[str, str | None]]]) -> None:
+        """Write-then-rename, so a crash never leaves half a database; one partner a line, a
+        later duplicate id replacing an earlier one as in a dict."""
         tmp = self.state_path.with_suffix(self.state_path.suffix + ".tmp")
         tmp.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write("{")
+            for i, (partner_id, row) in enumerate(rows):
+                f.write(("," if i else "") + "\n" + json.dumps(partner_id, ensure_ascii=False) + ": "
+                        + json.dumps(row, ensure_ascii=False))
+            f.write("\n}\n")
         os.replace(tmp, self.state_path)
 
     # -- export -------------------------------------------------------------------------
@@ -135,13 +159,12 @@ class ErpSystem:
         state, applied = self._state(), 0
         import_dir = self.files_root / "import"
         for path in sorted(import_dir.glob("*.csv")):  # *.csv.part does not match
-            candidate = copy.deepcopy(state)
-            try:
-                count = _apply_file(path, candidate)
+            try:  # every cell is checked before the first is applied: no copy of the state needed
+                count = _apply_file(path, state)
             except ImportRejected as rejected:
                 _reject(path, import_dir / "error", rejected.problems)
                 continue
-            state, applied = candidate, applied + count
+            applied += count
             self._save(state)  # each file is applied and recorded before the next
             os.replace(path, import_dir / "processed" / path.name)
         return applied

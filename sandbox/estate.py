@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,7 @@ class SandboxEstate:
         self.generated: Estate = generate(n_companies, seed)
         self._services: list[Any] = []
         self._accounting = accounting
+        self.seed_seconds: dict[str, float] = {}  # how long each part of the start took
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> SandboxEstate:
@@ -57,9 +60,10 @@ class SandboxEstate:
         self.erp = ErpSystem(self.root / "erp-state.json", self.root / "erp")
         self.sftp = SftpServer(self.root / "erp", self.root / "sftp_host_key",
                                users={ERP_USER: self._secrets["erp"]})
-        self.vies = ViesService(_vies_records(self.generated.registry))
-        self.ares = AresService(_ares_subjects(self.generated.registry))
-        self.isir = IsirService(_isir_proceedings(self.generated.registry))
+        registry = self.generated.registry
+        self.vies = self._timed("vies", lambda: ViesService(_vies_records(registry)))
+        self.ares = self._timed("ares", lambda: AresService(_ares_subjects(registry)))
+        self.isir = self._timed("isir", lambda: IsirService(_isir_proceedings(registry)))
         if fresh:
             self._seed()
         for name, service in (("crm", self.crm), ("erp", self.sftp), ("vies", self.vies),
@@ -81,13 +85,19 @@ class SandboxEstate:
         self.stop()
 
     def _seed(self) -> None:
-        self.crm.load(self.generated.crm_accounts)
+        self._timed("crm", lambda: self.crm.load(self.generated.crm_accounts))
         accounting_db.create_schema(self.accounting)
-        accounting_db.load(self.accounting, self.generated.accounting_rows)
+        self._timed("accounting", lambda: accounting_db.load(self.accounting, self.generated.accounting_rows))
         (self.root / "erp").mkdir(exist_ok=True)
-        self.erp.load(self.generated.erp_partners)
-        self.erp.export(_today())
+        self._timed("erp", lambda: self.erp.load(self.generated.erp_partners))
+        self._timed("erp_export", lambda: self.erp.export(_today()))
         (self.root / "seeded").write_text(datetime.now(UTC).isoformat())
+
+    def _timed(self, part: str, work: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        result = work()
+        self.seed_seconds[part] = time.perf_counter() - started
+        return result
 
     def _load_secrets(self) -> dict[str, str]:
         path = self.root / "secrets.json"

@@ -26,7 +26,7 @@ DISSOLVED_SHARE, INSOLVENT_SHARE = 0.03, 0.03
 REGISTRY_DAY = date(2026, 6, 30)  # dissolutions and insolvencies are dated before this day
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a million of them without a dict each
 class TrueCompany:
     key: str
     company_id: str | None
@@ -62,8 +62,9 @@ class GroundTruth:
     records: dict[tuple[str, str], str] = field(default_factory=dict)
     # (system, record_id) of records made unreadable on purpose, with why
     broken: dict[tuple[str, str], str] = field(default_factory=dict)
-    # (system, record_id) -> fields whose value in that system the sync must correct
-    drifted: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    # (system, record_id) -> fields whose value in that system the sync must correct (frozen,
+    # and most of them the one shared empty set: a million estates hold three million of them)
+    drifted: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -354,11 +355,15 @@ def _erp_drift(rng: random.Random, c: TrueCompany) -> dict[str, object]:
     return drift
 
 
+_NO_DRIFT: frozenset[str] = frozenset()
+
+
 def _add(estate: Estate, system: str, record_id: str, c: TrueCompany, drift: dict[str, object]) -> None:
-    values = _true_values(c) | drift
+    true_values = _true_values(c)
+    values = true_values | drift
     estate.truth.records[(system, record_id)] = c.key
-    changed = {k for k, v in drift.items() if v != _true_values(c).get(k)}
-    estate.truth.drifted[(system, record_id)] = changed
+    estate.truth.drifted[(system, record_id)] = frozenset(
+        k for k, v in drift.items() if v != true_values.get(k)) or _NO_DRIFT
     if system == "crm":
         estate.crm_accounts.append(_crm_account(record_id, values, c))
     elif system == "accounting":
@@ -402,6 +407,22 @@ def _erp_partner(record_id: str, v: dict) -> dict:
         "EMAIL": v["email"], "TELEFON": names.local_phone(v["phone"]),
         "SPLATNOST_DNI": v["payment_terms_days"], "UVEROVY_LIMIT": v["credit_limit"],
     }
+
+
+def new_company(rng: random.Random, number: int, taken: set[str]) -> TrueCompany:
+    """A company none of the systems knows yet (a new customer), its IČO and VAT ID unlike any
+    in ``taken``, which it joins; its key is ``N<number>``."""
+    company = _unique_companies(rng, 1, Options(), taken)[0]
+    return replace(company, key=f"N{number:06d}")
+
+
+def system_row(system: str, record_id: str, company: TrueCompany) -> dict:
+    """The row ``system`` holds for ``company``, without drift, in that system's columns."""
+    values = _true_values(company)
+    if system == "crm":
+        return _crm_account(record_id, values, company)
+    return (_accounting_row(record_id, values, company) if system == "accounting"
+            else _erp_partner(record_id, values))
 
 
 def _add_broken_records(rng: random.Random, estate: Estate) -> None:

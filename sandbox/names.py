@@ -109,9 +109,14 @@ def _vat_body(rng: random.Random, country: str) -> str:
 def phone(rng: random.Random, country: str) -> str:
     prefix = "+420" + rng.choice("67") if country == "CZ" else FOREIGN[country][5]
     digits = 7 if country == "PL" else 8
+    code = phonenumbers.country_code_for_region(country)
     for _ in range(10_000):  # draw until the number plan accepts it, as a real number would be
         candidate = f"{prefix}{rng.randrange(10**digits):0{digits}d}"
-        if phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
+        # The number built from its parts, not parsed from text: the same verdict, at a third
+        # of the cost (a million companies draw some six million candidates).
+        number = phonenumbers.PhoneNumber(country_code=code,
+                                          national_number=int(candidate[len(str(code)) + 1:]))
+        if phonenumbers.is_valid_number(number):
             return candidate
     raise RuntimeError(f"no valid {country} phone number drawn")
 

@@ -30,6 +30,7 @@ from hub.pipeline.registries import check_registries
 from hub.pipeline.report import write_run_report
 from hub.pipeline.runs import (APPROVED, AWAITING_APPROVAL, external_run, finish_run, hold_run,
                                new_run_id, require_status, start_run)
+from hub.pipeline.timings import timed
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def run_nightly(config: HubConfig, *, dry_run: bool = False, external_id: str | 
             return _steps(ctx, heartbeat)
         except RunFailed as e:  # other errors: exclusive() ends the run failed
             finish_run(engine, run_id, "failed", str(e))
-            write_run_report(ctx)
+            _report(ctx)
             raise
 
 
@@ -68,8 +69,9 @@ def _steps(ctx: RunContext, heartbeat: Heartbeat) -> NightlyResult:
         isolation.isolate(ctx, system, reason)
     if held := isolation.hold_reason(ctx):
         hold_run(ctx.engine, ctx.run_id, held)
-        return NightlyResult(ctx.run_id, write_run_report(ctx), AWAITING_APPROVAL, held=held)
-    check_registries(ctx)
+        return NightlyResult(ctx.run_id, _report(ctx), AWAITING_APPROVAL, held=held)
+    with timed(ctx, "registries"):
+        check_registries(ctx)
     fault_point("nightly.after_registries")
     heartbeat.beat()
     return _reconcile_and_publish(ctx, heartbeat)
@@ -77,9 +79,11 @@ def _steps(ctx: RunContext, heartbeat: Heartbeat) -> NightlyResult:
 
 def _extract_and_map(ctx: RunContext, system: str) -> None:
     try:
-        extract(ctx, system)
+        with timed(ctx, "extract", system):
+            extract(ctx, system)
         fault_point(f"nightly.after_extract:{system}")
-        map_system(ctx, system)
+        with timed(ctx, "map", system):
+            map_system(ctx, system)
     except CusthubError as e:
         if not isolation.isolable(e):
             raise
@@ -112,17 +116,24 @@ def _resume(ctx: RunContext, heartbeat: Heartbeat) -> NightlyResult:
 
 
 def _reconcile_and_publish(ctx: RunContext, heartbeat: Heartbeat) -> NightlyResult:
-    result = reconcile_run(isolation.for_reconcile(ctx))
+    with timed(ctx, "reconcile"):
+        result = reconcile_run(isolation.for_reconcile(ctx))
     fault_point("nightly.after_reconcile")
     if result.held:
         hold_run(ctx.engine, ctx.run_id, result.held)
-        return NightlyResult(ctx.run_id, write_run_report(ctx), AWAITING_APPROVAL, result,
+        return NightlyResult(ctx.run_id, _report(ctx), AWAITING_APPROVAL, result,
                              result.held)
     left_out = isolation.excluded(ctx)
     for system in ctx.config.enabled_systems():
         if system not in left_out:
             heartbeat.beat()
-            publish(ctx, system)
+            with timed(ctx, "publish", system):
+                publish(ctx, system)
     fault_point("nightly.before_finish")
     finish_run(ctx.engine, ctx.run_id, "succeeded")
-    return NightlyResult(ctx.run_id, write_run_report(ctx), "succeeded", result)
+    return NightlyResult(ctx.run_id, _report(ctx), "succeeded", result)
+
+
+def _report(ctx: RunContext) -> Path:
+    with timed(ctx, "report"):
+        return write_run_report(ctx)
