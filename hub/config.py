@@ -123,6 +123,14 @@ class LeaseConfig(_Strict):
     seconds: float = Field(300, gt=0)
 
 
+class MappingRunConfig(_Strict):
+    """How the map step runs: ``workers`` > 1 normalizes the distinct values of the costly fields
+    (phone numbers, VAT IDs, IBANs) in that many worker processes (mappings.frames), for a first
+    load of a large estate on a multi-core host; the records mapped are the same either way."""
+
+    workers: int = Field(1, ge=1, le=32)
+
+
 class SurvivorshipConfig(_Strict):
     default: SurvivorshipRuleConfig
     fields: dict[CanonicalField, SurvivorshipRuleConfig] = {}
@@ -160,6 +168,7 @@ class HubConfig(_Strict):
     survivorship: SurvivorshipConfig
     guards: GuardsConfig = GuardsConfig()
     lease: LeaseConfig = LeaseConfig()
+    mapping: MappingRunConfig = MappingRunConfig()
     orchestration: OrchestrationConfig = OrchestrationConfig()
     review: ReviewConfig = ReviewConfig()
     # mapping (as named in the YAML) -> its spec, as load_config validated it: a run maps with

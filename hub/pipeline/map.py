@@ -59,7 +59,7 @@ def map_in(session: Session, ctx: RunContext, system: str) -> Counter[str]:
             session.execute(delete(CanonicalRecord).where(
                 CanonicalRecord.system == system, CanonicalRecord.record_id.in_(chunk)))
         mapped, bad = [], []
-        for source, outcome in zip(batch, _map_batch(spec, batch), strict=True):
+        for source, outcome in zip(batch, _map_batch(spec, batch, ctx.config.mapping.workers), strict=True):
             if isinstance(outcome, str):
                 bad.append((source.record_id, outcome,
                             json.dumps(source.payload, ensure_ascii=False, default=str)))
@@ -98,7 +98,8 @@ def _extracted(session: Session, run_id: str, system: str) -> dict[str, int]:
             for metric in ("rejected", "duplicate_key")}
 
 
-def _map_batch(spec: MappingSpec, batch: Sequence[Row[Any]]) -> list[dict[str, Any] | str]:
+def _map_batch(spec: MappingSpec, batch: Sequence[Row[Any]],
+               workers: int = 1) -> list[dict[str, Any] | str]:
     """Per record, in order: Customer.present(), or the MappingError text to quarantine with."""
     columns = sorted({s for rule in spec.fields.values() for s in rule.sources})
     framed = ([i for i, s in enumerate(batch) if _all_text(s.payload, columns)]
@@ -108,7 +109,7 @@ def _map_batch(spec: MappingSpec, batch: Sequence[Row[Any]]) -> list[dict[str, A
         raw = pl.DataFrame({_ROW: [str(i) for i in framed]} | {
             c: [batch[i].payload.get(c) for i in framed] for c in columns},
             schema={_ROW: pl.String} | {c: pl.String for c in columns})
-        result = map_frame(spec, raw, id_column=_ROW)
+        result = map_frame(spec, raw, id_column=_ROW, workers=workers)
         for row, values in result.presents():
             outcomes[int(row)] = values
         for row, reason in result.quarantined.iter_rows():

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 
 from connectors.base import Page, RawRecord, RejectedRow
 from core.clock import utcnow
-from hub.config import HubConfig
+from hub.config import HubConfig, MappingRunConfig
 from hub.pipeline import map as map_step
 from hub.pipeline.context import RunContext, open_store
 from hub.pipeline.map import map_system
@@ -135,10 +135,12 @@ def test_deletion_review_reappearance_and_rejects(hub_config: HubConfig, store: 
             ("page:7", "\x01garbage\t")]
 
 
-@pytest.mark.parametrize("batch", [3, 5000])
+@pytest.mark.parametrize(("batch", "workers"), [(3, 1), (5000, 1), (4, 2)])
 def test_map_maps_what_changed_in_batches_and_quarantines_the_rest(
-        hub_config: HubConfig, store: Engine, batch: int, monkeypatch: pytest.MonkeyPatch) -> None:
+        hub_config: HubConfig, store: Engine, batch: int, workers: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(map_step, "BATCH", batch)
+    hub_config = hub_config.model_copy(update={"mapping": MappingRunConfig(workers=workers)})
     ctx = _run(hub_config, store)
     records = [_account(i) for i in range(10)] + [_account(10, CountryCode="Absurdistán")]
     with session_scope(store) as session:
