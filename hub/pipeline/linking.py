@@ -3,58 +3,98 @@ record's hub id, store the xref and the match questions it raised."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Row, Select, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from hub.pipeline.context import RunContext
 from hub.pipeline.questions import ask, expire
+from hub.store.db import in_chunks
 from hub.store.models import CanonicalRecord, SourceRecord, StewardDecision, Xref
 from hub.xref_ops import hub_id_allocator
 from reconciliation.decisions import PairDecision, parse_record_ref
 from reconciliation.linking import (Links, XrefChanges, assign, linker_input, match_questions, steward_pairs,
                                    xref_changes)
 from reconciliation.matching import Linker
-from reconciliation.records import MemberRecord, RecordSet, XrefEntry
+from reconciliation.matching.fellegi_sunter import Model
+from reconciliation.records import MemberRecord, RecordKey, RecordSet, XrefEntry
 
 
 @dataclass
 class Linking:
     links: Links
     candidates: int  # match questions newly asked
+    model: Model | None = None  # the model the Linker scored with (None: it scored no pair)
 
 
-def load_records(session: Session) -> RecordSet:
+def load_records(session: Session, keys: Sequence[RecordKey] | None = None) -> RecordSet:
+    """Every record, or only ``keys`` (an incremental run's scope, hub.pipeline.scope)."""
     # Columns, not whole rows: the raw payloads are not needed here.
-    seen = {(system, record_id): (fetched, gone) for system, record_id, fetched, gone in session.execute(
-        select(SourceRecord.system, SourceRecord.record_id, SourceRecord.fetched_at, SourceRecord.deleted_at))}
+    seen = {(system, record_id): (fetched, gone) for system, record_id, fetched, gone in scoped_rows(session, select(
+        SourceRecord.system, SourceRecord.record_id, SourceRecord.fetched_at, SourceRecord.deleted_at), keys)}
     members, hashes = [], {}
     canonical = select(CanonicalRecord.system, CanonicalRecord.record_id, CanonicalRecord.values,
                        CanonicalRecord.source_hash).order_by(CanonicalRecord.system, CanonicalRecord.record_id)
-    for system, record_id, values, source_hash in session.execute(canonical):
+    for system, record_id, values, source_hash in scoped_rows(session, canonical, keys):
         source = seen.get((system, record_id))
         members.append(MemberRecord(system, record_id, dict(values), source[0].isoformat() if source else None))
         hashes[(system, record_id)] = source_hash
-    xref = {(system, record_id): XrefEntry(hub_id, rule, source_hash) for system, record_id, hub_id, rule, source_hash
-            in session.execute(select(Xref.system, Xref.record_id, Xref.hub_id, Xref.rule, Xref.source_hash))}
+    members.sort(key=lambda m: m.key)  # a scope is read in chunks; the engine reads record order
+    xref = {(system, record_id): XrefEntry(hub_id, rule, source_hash, gone)
+            for system, record_id, hub_id, rule, source_hash, gone in scoped_rows(session, select(
+                Xref.system, Xref.record_id, Xref.hub_id, Xref.rule, Xref.source_hash, Xref.source_deleted), keys)}
     deleted = {k for k, (_, gone) in seen.items() if gone is not None}
     return RecordSet(members, hashes, xref, deleted)
 
 
-def link(session: Session, ctx: RunContext, records: RecordSet, frame: pl.DataFrame) -> Linking:
-    """``frame``: the records frame of ``records.members`` (reconciliation.members.records_frame)."""
+def scoped_rows(session: Session, query: Select[Any], keys: Sequence[RecordKey] | None) -> Iterator[Row[Any]]:
+    """The rows of ``query`` (over a table keyed by system and record id), for ``keys`` only
+    when given: one IN list of record ids per system and chunk, on the primary key."""
+    if keys is None:
+        yield from session.execute(query)
+        return
+    table = query.get_final_froms()[0]
+    by_system: dict[str, list[str]] = defaultdict(list)
+    for system, record_id in keys:
+        by_system[system].append(record_id)
+    for system, record_ids in sorted(by_system.items()):
+        for chunk in in_chunks(sorted(record_ids)):
+            yield from session.execute(query.where(table.c.system == system, table.c.record_id.in_(chunk)))
+
+
+def link(session: Session, ctx: RunContext, records: RecordSet, frame: pl.DataFrame,
+         model: Model | None = None) -> Linking:
+    """``frame``: the records frame of ``records.members`` (reconciliation.members.records_frame);
+    ``model``: the match model to score with (None: trained on these records)."""
+    if not records.members:  # an incremental run with nothing to reconsider
+        return Linking(Links(), 0)
     settings = ctx.config.matching
     material = settings.source_columns()
     pairs, expired = steward_pairs(_pair_decisions(session), records, material)
     expire(session, expired)
-    result = Linker(settings).link(linker_input(frame, records), pairs)
+    result = Linker(settings).link(linker_input(frame, records), pairs, model)
     links = assign(result.clusters, hub_id_allocator(session))
     asked = ask(session, match_questions(result.candidates, links, material), ctx.run_id)
     _store_xref(session, xref_changes(links, records), ctx.run_id)
-    return Linking(links, asked)
+    _store_deleted(session, records)
+    return Linking(links, asked, result.model)
+
+
+def _store_deleted(session: Session, records: RecordSet) -> None:
+    """Each record's deletion state as this run saw it: a change of it is in the next change set."""
+    table = Xref.__table__
+    rows = [{"k_system": k[0], "k_record_id": k[1], "source_deleted": k in records.deleted}
+            for k in records.hashes if (row := records.xref.get(k)) is None or row.deleted != (k in records.deleted)]
+    if rows:
+        session.execute(update(table).where(table.c.system == bindparam("k_system"),
+                                            table.c.record_id == bindparam("k_record_id"))
+                        .values(source_deleted=bindparam("source_deleted")), rows)
 
 
 def _pair_decisions(session: Session) -> list[PairDecision]:
