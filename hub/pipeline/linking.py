@@ -81,16 +81,17 @@ def link(session: Session, ctx: RunContext, records: RecordSet, frame: pl.DataFr
     result = Linker(settings).link(linker_input(frame, records), pairs, model)
     links = assign(result.clusters, hub_id_allocator(session))
     asked = ask(session, match_questions(result.candidates, links, material), ctx.run_id)
-    _store_xref(session, xref_changes(links, records), ctx.run_id)
+    _store_xref(session, xref_changes(links, records), ctx.run_id, records.deleted)
     _store_deleted(session, records)
     return Linking(links, asked, result.model)
 
 
 def _store_deleted(session: Session, records: RecordSet) -> None:
-    """Each record's deletion state as this run saw it: a change of it is in the next change set."""
+    """Each record's deletion state as this run saw it: a change of it is in the next change set.
+    (A record new to the xref got it with its row.)"""
     table = Xref.__table__
     rows = [{"k_system": k[0], "k_record_id": k[1], "source_deleted": k in records.deleted}
-            for k in records.hashes if (row := records.xref.get(k)) is None or row.deleted != (k in records.deleted)]
+            for k, row in records.xref.items() if k in records.hashes and row.deleted != (k in records.deleted)]
     if rows:
         session.execute(update(table).where(table.c.system == bindparam("k_system"),
                                             table.c.record_id == bindparam("k_record_id"))
@@ -106,12 +107,13 @@ def _pair_decisions(session: Session) -> list[PairDecision]:
                          decision_id) for decision_id, kind, a, b, fingerprint in session.execute(query)]
 
 
-def _store_xref(session: Session, changes: XrefChanges, run_id: str) -> None:
+def _store_xref(session: Session, changes: XrefChanges, run_id: str, deleted: set[RecordKey]) -> None:
     now, table = utcnow(), Xref.__table__
     if changes.added:
         session.execute(insert(table), [
             {"system": c.key[0], "record_id": c.key[1], "hub_id": c.hub_id, "rule": c.rule, "run_id": run_id,
-             "linked_at": now, "source_hash": c.source_hash} for c in changes.added])
+             "linked_at": now, "source_hash": c.source_hash, "source_deleted": c.key in deleted}
+            for c in changes.added])
     moved = [{"k_system": c.key[0], "k_record_id": c.key[1], "hub_id": c.hub_id, "rule": c.rule, "run_id": run_id,
               "linked_at": now, "source_hash": c.source_hash} for c in changes.moved]
     rehashed = [{"k_system": c.key[0], "k_record_id": c.key[1], "source_hash": c.source_hash}

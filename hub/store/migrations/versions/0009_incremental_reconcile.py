@@ -17,6 +17,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('xref', schema=None) as batch_op:
         batch_op.add_column(sa.Column('source_deleted', sa.Boolean(), nullable=True))
+    # What the last reconcile saw is what the store holds now: one statement, not a row at a time.
+    xref = sa.table('xref', sa.column('system'), sa.column('record_id'), sa.column('source_deleted', sa.Boolean()))
+    source = sa.table('source_record', sa.column('system'), sa.column('record_id'), sa.column('deleted_at'))
+    gone = sa.exists().where(source.c.system == xref.c.system, source.c.record_id == xref.c.record_id,
+                             source.c.deleted_at.is_not(None))
+    op.execute(xref.update().values(source_deleted=gone))
     op.create_table(
         'reconcile_state',
         sa.Column('name', sa.String(length=32), nullable=False),
