@@ -10,7 +10,7 @@ and the same match model, and every table the run writes must come out the same.
 
 from __future__ import annotations
 
-import shutil
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,7 +56,8 @@ class Store:
         url = sa.make_url(self.url)
         if url.get_backend_name() == "sqlite":
             copy = Path(str(url.database)).with_suffix(".clone.db")
-            shutil.copyfile(str(url.database), copy)
+            with sqlite3.connect(str(url.database)) as source, sqlite3.connect(copy) as target:
+                source.backup(target)  # with what the write-ahead log holds
             engine = sa.create_engine(url.set(database=str(copy)))
             yield engine
             engine.dispose()
