@@ -94,7 +94,8 @@ def _figures(session: Session, ctx: RunContext, records: RecordSet, outcome: Gol
     # Counted inside the run's transaction: the records it created are among the current ones.
     existing = session.scalar(select(func.count()).select_from(GoldenRecord).where(
         GoldenRecord.is_current.is_(True))) or 0
-    live = Counter(s for s, in session.execute(select(SourceRecord.system).where(SourceRecord.deleted_at.is_(None))))
+    live = Counter(dict(session.execute(select(SourceRecord.system, func.count()).where(
+        SourceRecord.deleted_at.is_(None)).group_by(SourceRecord.system)).tuples().all()))
     return GuardFigures(existing_golden=existing - outcome.counts["golden_created"],
                         changed_existing=outcome.counts["golden_changed_existing"],
                         live_records={s: live[s] for s in ctx.config.enabled_systems()},

@@ -66,12 +66,19 @@ def plan(session: Session, ctx: RunContext, full: bool = False) -> Scope:
     frame = key_frame(session, ctx)
     mask = scope_mask(frame, ctx.config.matching, hubs, pairs)
     chosen = frame.filter(mask)
-    if chosen.filter(pl.col(UNPINNED)).height and state.model is None:
+    if state.model is None and _to_score(chosen, ctx):
         return Scope(True, "records to match and no trained model", rules, decision_id=decision_id,
                      audit_id=audit_id)
     keys = list(chosen.select("system", "record_id").iter_rows())
     return Scope(False, "changes", rules, keys, hubs | set(chosen.get_column(HUB).drop_nulls()),
                  _model(state.model), state.run_id, decision_id, audit_id)
+
+
+def _to_score(chosen: pl.DataFrame, ctx: RunContext) -> bool:
+    """Whether the Linker scores pairs in this scope: a record it places again has no key."""
+    settings = ctx.config.matching
+    no_key = pl.all_horizontal([pl.col(k).is_null() for k in settings.keys])
+    return settings.probabilistic and chosen.filter(pl.col(UNPINNED) & no_key).height > 0
 
 
 def _why_full(ctx: RunContext, state: ReconcileState | None, rules: str, asked: bool) -> str | None:
