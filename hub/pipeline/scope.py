@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Column, MetaData, String, Table, and_, exists, func, insert, literal, or_, select
+from sqlalchemy import Column, MetaData, String, Table, and_, cast, exists, func, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
@@ -155,7 +155,7 @@ def key_frame(session: Session, ctx: RunContext) -> pl.DataFrame:
                     or_(x.hub_id.is_(None), and_(moved, x.rule != STEWARD_RULE)).label(UNPINNED),
                     or_(x.hub_id.is_(None), x.source_hash.is_(None), moved,
                         func.coalesce(x.source_deleted, False) != gone).label(SEED),
-                    *[c.values[name].as_string().label(name) for name in columns])
+                    *[cast(c.values[name].as_string(), String).label(name) for name in columns])
              .outerjoin(x, and_(x.system == c.system, x.record_id == c.record_id))
              .outerjoin(s, and_(s.system == c.system, s.record_id == c.record_id))
              .order_by(c.system, c.record_id))
