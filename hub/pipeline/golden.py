@@ -132,7 +132,7 @@ def _sources(session: Session, records: RecordSet, every: bool) -> dict[RecordKe
     query = select(SourceRecord.system, SourceRecord.record_id, SourceRecord.content_hash, SourceRecord.version,
                    SourceRecord.run_id)
     return {(s, r): SourceState(h, v, staged)
-            for s, r, h, v, staged in scoped_rows(session, query, None if every else list(records.hashes))}
+            for s, r, h, v, staged in scoped_rows(session, query, None if every else list(records.hashes), SourceRecord)}
 
 
 def _fill_outbox(session: Session, outcome: GoldenOutcome, entries: list[OutboxEntry], run_id: str) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Row, Select, bindparam, insert, select, update
+from sqlalchemy import Row, Select, and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
@@ -35,37 +35,39 @@ class Linking:
 
 def load_records(session: Session, keys: Sequence[RecordKey] | None = None) -> RecordSet:
     """Every record, or only ``keys`` (an incremental run's scope, hub.pipeline.scope)."""
-    # Columns, not whole rows: the raw payloads are not needed here.
-    seen = {(system, record_id): (fetched, gone) for system, record_id, fetched, gone in scoped_rows(session, select(
-        SourceRecord.system, SourceRecord.record_id, SourceRecord.fetched_at, SourceRecord.deleted_at), keys)}
-    members, hashes = [], {}
-    canonical = select(CanonicalRecord.system, CanonicalRecord.record_id, CanonicalRecord.values,
-                       CanonicalRecord.source_hash).order_by(CanonicalRecord.system, CanonicalRecord.record_id)
-    for system, record_id, values, source_hash in scoped_rows(session, canonical, keys):
-        source = seen.get((system, record_id))
-        members.append(MemberRecord(system, record_id, dict(values), source[0].isoformat() if source else None))
+    # Columns, not whole rows: the raw payloads are not needed here; the source record's
+    # times come with the canonical row (a join), not from a dict of every source record.
+    c, s = CanonicalRecord, SourceRecord
+    members, hashes, deleted = [], {}, set()
+    canonical = (select(c.system, c.record_id, c.values, c.source_hash, s.fetched_at, s.deleted_at)
+                 .outerjoin(s, and_(s.system == c.system, s.record_id == c.record_id))
+                 .order_by(c.system, c.record_id))
+    for system, record_id, values, source_hash, fetched, gone in scoped_rows(session, canonical, keys, c):
+        members.append(MemberRecord(system, record_id, dict(values), fetched.isoformat() if fetched else None))
         hashes[(system, record_id)] = source_hash
+        if gone is not None:
+            deleted.add((system, record_id))
     members.sort(key=lambda m: m.key)  # a scope is read in chunks; the engine reads record order
     xref = {(system, record_id): XrefEntry(hub_id, rule, source_hash, gone)
             for system, record_id, hub_id, rule, source_hash, gone in scoped_rows(session, select(
-                Xref.system, Xref.record_id, Xref.hub_id, Xref.rule, Xref.source_hash, Xref.source_deleted), keys)}
-    deleted = {k for k, (_, gone) in seen.items() if gone is not None}
+                Xref.system, Xref.record_id, Xref.hub_id, Xref.rule, Xref.source_hash, Xref.source_deleted),
+                keys, Xref)}
     return RecordSet(members, hashes, xref, deleted)
 
 
-def scoped_rows(session: Session, query: Select[Any], keys: Sequence[RecordKey] | None) -> Iterator[Row[Any]]:
-    """The rows of ``query`` (over a table keyed by system and record id), for ``keys`` only
-    when given: one IN list of record ids per system and chunk, on the primary key."""
+def scoped_rows(session: Session, query: Select[Any], keys: Sequence[RecordKey] | None,
+                table: Any) -> Iterator[Row[Any]]:
+    """The rows of ``query`` (over ``table``, a model keyed by system and record id), for
+    ``keys`` only when given: one IN list of record ids per system and chunk, on the key."""
     if keys is None:
         yield from session.execute(query)
         return
-    table = query.get_final_froms()[0]
     by_system: dict[str, list[str]] = defaultdict(list)
     for system, record_id in keys:
         by_system[system].append(record_id)
     for system, record_ids in sorted(by_system.items()):
         for chunk in in_chunks(sorted(record_ids)):
-            yield from session.execute(query.where(table.c.system == system, table.c.record_id.in_(chunk)))
+            yield from session.execute(query.where(table.system == system, table.record_id.in_(chunk)))
 
 
 def link(session: Session, ctx: RunContext, records: RecordSet, frame: pl.DataFrame,
