@@ -2,8 +2,7 @@
 
 The input is a key frame: one row per record with ``hub_id`` (its xref's, null for a new
 record), a ``seed`` flag (the record is in the change set), ``unpinned`` (the Linker places it
-again: new, or changed and not placed by a steward), the matching keys and the record's
-match columns. The scope is the smallest set, closed under what the Linker and survivorship
+again: new, or changed and not placed by a steward) and the columns the match rules read. The scope is the smallest set, closed under what the Linker and survivorship
 join records by, that holds every seed:
 
 - the records that share a blocking key with an unpinned record without a key (the only
@@ -48,7 +47,7 @@ def with_block_keys(frame: pl.DataFrame, settings: MatchSettings) -> pl.DataFram
 
 def scope_mask(frame: pl.DataFrame, settings: MatchSettings, hubs: Iterable[str] = (),
                pairs: Sequence[tuple[RecordKey, RecordKey]] = ()) -> pl.Series:
-    """Per row of a key frame (``with_block_keys``): whether the record is in the scope.
+    """Per row of a key frame (with the settings' source columns): whether the record is in the scope.
 
     ``hubs``: hub ids whose records are seeds too (a steward's decision, a held conflict);
     ``pairs``: the steward's unexpired match / not-a-match decisions.
@@ -56,9 +55,11 @@ def scope_mask(frame: pl.DataFrame, settings: MatchSettings, hubs: Iterable[str]
     hub_ids = pl.Series(sorted(set(hubs)), dtype=pl.String)
     selected = frame.get_column(SEED) | frame.get_column(HUB).is_in(hub_ids.implode())
     no_key = pl.all_horizontal([pl.col(k).is_null() for k in settings.keys])
-    opened = frame.filter(pl.col(UNPINNED) & no_key)
-    for column in block_columns(settings):
-        selected = selected | frame.get_column(column).is_in(opened.get_column(column).drop_nulls().implode())
+    if settings.probabilistic and frame.select((pl.col(UNPINNED) & no_key).any()).item():
+        keyed = with_block_keys(frame, settings)  # the features cost: only when a pair may be scored
+        opened = keyed.filter(pl.col(UNPINNED) & no_key)
+        for column in block_columns(settings):
+            selected = selected | keyed.get_column(column).is_in(opened.get_column(column).drop_nulls().implode())
     paired = _pair_rows(frame, pairs)
     while True:
         grown = _grow(frame, selected, settings.keys, paired)

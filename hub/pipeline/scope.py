@@ -30,11 +30,11 @@ from reconciliation.linking import STEWARD_RULE
 from reconciliation.matching.fellegi_sunter import Model
 from reconciliation.outbox import SKIPPED_DELETED
 from reconciliation.records import RecordKey
-from reconciliation.scope import HUB, SEED, UNPINNED, scope_mask, with_block_keys
+from reconciliation.scope import HUB, SEED, UNPINNED, scope_mask
 
 STATE = "reconcile"
 FULL_ASKED = "full run asked for"  # in place of the rules' fingerprint: the next run is full
-_BATCH = 200_000  # rows of the key frame read at a time: features are computed per batch
+_BATCH = 100_000  # rows of the key frame read at a time
 _HUB_FIELDS = ("from", "to", "merged", "new_hub_id")  # audit details naming hub ids (hub.xref_ops)
 
 
@@ -144,8 +144,8 @@ def _skipped_back(session: Session) -> set[str]:
 
 
 def key_frame(session: Session, ctx: RunContext) -> pl.DataFrame:
-    """Every record's change flags, xref hub id, keys and blocking keys: narrow columns read in
-    batches, the text of the match columns kept only as long as its batch."""
+    """Every record's change flags, xref hub id and the columns the match rules read: narrow
+    columns, read in batches of Core rows."""
     settings = ctx.config.matching
     columns = sorted(settings.source_columns())
     x, c, s = Xref, CanonicalRecord, SourceRecord
@@ -158,15 +158,12 @@ def key_frame(session: Session, ctx: RunContext) -> pl.DataFrame:
                     *[cast(c.values[name].as_string(), String).label(name) for name in columns])
              .outerjoin(x, and_(x.system == c.system, x.record_id == c.record_id))
              .outerjoin(s, and_(s.system == c.system, s.record_id == c.record_id))
-             .order_by(c.system, c.record_id))
+             .order_by(c.system, c.record_id).execution_options(yield_per=_BATCH))
     schema = {"system": pl.String, "record_id": pl.String, HUB: pl.String, UNPINNED: pl.Boolean,
               SEED: pl.Boolean, **{name: pl.String for name in columns}}
-    parts = []
-    for rows in session.execute(query).yield_per(_BATCH).partitions():
-        batch = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
-        parts.append(with_block_keys(batch, settings))
-    if not parts:
-        return with_block_keys(pl.DataFrame(schema=schema), settings)
+    parts = [pl.DataFrame(schema=schema)]
+    for rows in session.connection().execute(query).partitions():  # Core rows: no ORM loading per row
+        parts.append(pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row"))
     return pl.concat(parts)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import polars as pl
 
 from reconciliation.matching import MatchSettings
-from reconciliation.scope import scope_mask, with_block_keys
+from reconciliation.scope import scope_mask
 
 SETTINGS = MatchSettings(keys=["company_id"], features={"name_fold": {"from": "legal_name", "steps": ["fold"]}},
                          blocking=[["name_fold"]], comparisons=[{"name": "name", "column": "name_fold",
@@ -19,7 +19,7 @@ def _frame(*rows: dict[str, Any]) -> pl.DataFrame:
     full = [{**base, "record_id": str(i), **row} for i, row in enumerate(rows)]
     schema = {"system": pl.String, "record_id": pl.String, "hub_id": pl.String, "unpinned": pl.Boolean,
               "seed": pl.Boolean, "company_id": pl.String, "legal_name": pl.String}
-    return with_block_keys(pl.DataFrame(full, schema=schema), SETTINGS)
+    return pl.DataFrame(full, schema=schema)
 
 
 def _scope(frame: pl.DataFrame, **kwargs: Any) -> list[int]:
