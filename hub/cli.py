@@ -17,6 +17,7 @@ from hub.pipeline import lease
 from hub.pipeline.context import RunContext, open_store
 from hub.pipeline.isolation import excluded
 from hub.pipeline.nightly import run_nightly
+from hub.pipeline.scope import request_full
 from hub.pipeline.report import build_report
 from hub.store.db import session_scope
 from hub.store.models import GoldenRecord, Outbox, Quarantine, Run
@@ -43,10 +44,15 @@ def nightly(config: ConfigOption = None,
             wait: Annotated[bool, typer.Option(
                 "--wait", help="if another run holds the store, wait for it instead of refusing")] = False,
             wait_timeout: Annotated[float, typer.Option(
-                min=0, help="with --wait: give up after this many seconds")] = 3600) -> None:
+                min=0, help="with --wait: give up after this many seconds")] = 3600,
+            full: Annotated[bool, typer.Option(
+                "--full", help="reconcile the whole estate, not only what changed")] = False) -> None:
     """Extract, map, check registries, reconcile, publish and report, once."""
     cfg = load_config(config)
     signal.signal(signal.SIGTERM, _stop)
+    if full:
+        with session_scope(open_store(cfg)) as session:
+            request_full(session)
     result = run_nightly(cfg, dry_run=dry_run, wait=wait_timeout if wait else None)
     ctx = RunContext(config=cfg, engine=open_store(cfg), run_id=result.run_id)
     print_summary(build_report(ctx), result.report, console, skipped=excluded(ctx))

@@ -142,6 +142,13 @@ class SurvivorshipConfig(_Strict):
         return self.fields.get(field, self.default)
 
 
+class ReconcileConfig(_Strict):
+    """Reconcile looks only at what changed (docs/adr/0005-incremental-reconcile.md); every
+    ``full_every_days`` it looks at the whole estate again and retrains the match model."""
+
+    full_every_days: int = Field(7, ge=0)
+
+
 class ReviewConfig(_Strict):
     """The review web page (`custhub serve`): who may log in, and how it listens.
 
@@ -171,6 +178,7 @@ class HubConfig(_Strict):
     mapping: MappingRunConfig = MappingRunConfig()
     orchestration: OrchestrationConfig = OrchestrationConfig()
     review: ReviewConfig = ReviewConfig()
+    reconcile: ReconcileConfig = ReconcileConfig()
     # mapping (as named in the YAML) -> its spec, as load_config validated it: a run maps with
     # the specs checked at its start, and no step reads a spec's YAML again.
     _specs: dict[str, MappingSpec] = PrivateAttr(default_factory=dict)

@@ -47,6 +47,7 @@ class XrefEntry(NamedTuple):
     hub_id: str
     rule: str
     source_hash: str | None  # the content the record had when it was last reconciled
+    deleted: bool | None = None  # whether it was deleted at its source then (None: not known)
 
 
 @dataclass

@@ -8,16 +8,18 @@ values and writes their outcome in bulk.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from hub.pipeline.context import RunContext
 from hub.pipeline.questions import ask, expire
+from hub.pipeline.linking import scoped_rows
 from hub.pipeline.registries import EVIDENCED_FIELDS, evidence
 from hub.store.bulk import bulk_insert
 from hub.store.db import in_chunks
@@ -38,21 +40,25 @@ class GoldenOutcome:
     differences: list[tuple[str, Difference]] = field(default_factory=list)  # (hub_id, difference)
     changes: list[tuple[str, str, Any, Any]] = field(default_factory=list)  # hub_id, field, old, new
     would_send: Counter[str] = field(default_factory=Counter)  # outbox rows added, per system
+    held: set[str] = field(default_factory=set)  # hub ids with a field a conflict holds
 
 
 def build(session: Session, ctx: RunContext, records: RecordSet, frame: pl.DataFrame,
-          hub_ids: dict[RecordKey, str]) -> GoldenOutcome:
-    """``frame``: the records frame of ``records.members`` (reconciliation.members.records_frame)."""
+          hub_ids: dict[RecordKey, str], scope: Collection[str] | None = None) -> GoldenOutcome:
+    """``frame``: the records frame of ``records.members`` (reconciliation.members.records_frame);
+    ``scope``: the hub ids an incremental run decides again (None: every hub id), each with all
+    its records among ``records``."""
     run = run_rules(ctx)
-    decided = decide_golden(records, frame, hub_ids, _currents(session), _chosen(session),
+    hubs = None if scope is None else sorted({*scope, *hub_ids.values()})
+    decided = decide_golden(records, frame, hub_ids, _currents(session, hubs), _chosen(session, hubs),
                             _evidence(session, records), run)
     _store_golden(session, decided, ctx.run_id)
     live = with_entities(frame, decided.live)
     found = differences_members(live, records.members, decided.goldens, run.receives, run.carries, run.fields,
                                 decided.held, run.compare)
-    outcome = GoldenOutcome(changes=decided.changes)
+    outcome = GoldenOutcome(changes=decided.changes, held={h for h, fields in decided.held.items() if fields})
     outcome.differences = [(hub_id, d) for hub_id, listed in found.items() for d in listed]
-    _fill_outbox(session, outcome, outbox_entries(found, _sources(session)), ctx.run_id)
+    _fill_outbox(session, outcome, outbox_entries(found, _sources(session, records, scope is None)), ctx.run_id)
     outcome.counts += Counter({"golden_changed": len(decided.versions),  # += keeps no zero counts
                                "golden_changed_existing": len(decided.superseded),
                                "golden_created": len(decided.versions) - len(decided.superseded)})
@@ -70,18 +76,28 @@ def run_rules(ctx: RunContext) -> RunRules:
         compare=config.survivorship.compare)
 
 
-def _currents(session: Session) -> dict[str, CurrentGolden]:
-    rows = session.execute(select(GoldenRecord.hub_id, GoldenRecord.version, GoldenRecord.values,
-                                  GoldenRecord.lineage).where(GoldenRecord.is_current.is_(True)))
-    return {hub_id: CurrentGolden(version, values, lineage) for hub_id, version, values, lineage in rows}
+def _currents(session: Session, hubs: Sequence[str] | None) -> dict[str, CurrentGolden]:
+    query = select(GoldenRecord.hub_id, GoldenRecord.version, GoldenRecord.values,
+                   GoldenRecord.lineage).where(GoldenRecord.is_current.is_(True))
+    return {hub_id: CurrentGolden(version, values, lineage)
+            for hub_id, version, values, lineage in _for_hubs(session, query, GoldenRecord.hub_id, hubs)}
 
 
-def _chosen(session: Session) -> dict[str, dict[str, ChosenValue]]:
+def _for_hubs(session: Session, query: Select[Any], column: Any, hubs: Sequence[str] | None) -> Iterator[Any]:
+    """The rows of ``query``, only those of ``hubs`` when given (IN lists on an indexed column)."""
+    if hubs is None:
+        yield from session.execute(query)
+        return
+    for chunk in in_chunks(hubs):
+        yield from session.execute(query.where(column.in_(chunk)))
+
+
+def _chosen(session: Session, hubs: Sequence[str] | None) -> dict[str, dict[str, ChosenValue]]:
     out: dict[str, dict[str, ChosenValue]] = {}
-    query = (select(StewardDecision).where(StewardDecision.kind == "choose_value",
-                                           StewardDecision.expired_at.is_(None))
-             .order_by(StewardDecision.decided_at))
-    for d in session.scalars(query):  # a later decision on the same field replaces an earlier one
+    query = select(StewardDecision).where(StewardDecision.kind == "choose_value",
+                                          StewardDecision.expired_at.is_(None))
+    found = [d for d, in _for_hubs(session, query, StewardDecision.hub_id, hubs)]
+    for d in sorted(found, key=lambda d: (d.decided_at, d.id)):  # a later decision on a field replaces an earlier one
         out.setdefault(d.hub_id, {})[d.field] = ChosenValue(d.hub_id, d.field, (d.value or {}).get("value"),
                                                             d.fingerprint or "", d.id, d.evidence)
     return out
@@ -112,10 +128,11 @@ def _store_golden(session: Session, decided: GoldenDecisions, run_id: str) -> No
          "is_current": True, "run_id": run_id, "created_at": now} for v in decided.versions))
 
 
-def _sources(session: Session) -> dict[RecordKey, SourceState]:
-    return {(s, r): SourceState(h, v, staged) for s, r, h, v, staged in session.execute(
-        select(SourceRecord.system, SourceRecord.record_id, SourceRecord.content_hash, SourceRecord.version,
-               SourceRecord.run_id))}
+def _sources(session: Session, records: RecordSet, every: bool) -> dict[RecordKey, SourceState]:
+    query = select(SourceRecord.system, SourceRecord.record_id, SourceRecord.content_hash, SourceRecord.version,
+                   SourceRecord.run_id)
+    return {(s, r): SourceState(h, v, staged)
+            for s, r, h, v, staged in scoped_rows(session, query, None if every else list(records.hashes), SourceRecord)}
 
 
 def _fill_outbox(session: Session, outcome: GoldenOutcome, entries: list[OutboxEntry], run_id: str) -> None:

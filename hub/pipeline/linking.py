@@ -3,59 +3,102 @@ record's hub id, store the xref and the match questions it raised."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Row, Select, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from hub.pipeline.context import RunContext
 from hub.pipeline.questions import ask, expire
 from hub.store.bulk import bulk_insert
+from hub.store.db import in_chunks
 from hub.store.models import CanonicalRecord, SourceRecord, StewardDecision, Xref
 from hub.xref_ops import hub_id_allocator
 from reconciliation.decisions import PairDecision, parse_record_ref
 from reconciliation.linking import (Links, XrefChanges, assign, linker_input, match_questions, steward_pairs,
                                    xref_changes)
 from reconciliation.matching import Linker
-from reconciliation.records import MemberRecord, RecordSet, XrefEntry
+from reconciliation.matching.fellegi_sunter import Model
+from reconciliation.records import MemberRecord, RecordKey, RecordSet, XrefEntry
 
 
 @dataclass
 class Linking:
     links: Links
     candidates: int  # match questions newly asked
+    model: Model | None = None  # the model the Linker scored with (None: it scored no pair)
 
 
-def load_records(session: Session) -> RecordSet:
-    # Columns, not whole rows: the raw payloads are not needed here.
-    seen = {(system, record_id): (fetched, gone) for system, record_id, fetched, gone in session.execute(
-        select(SourceRecord.system, SourceRecord.record_id, SourceRecord.fetched_at, SourceRecord.deleted_at))}
-    members, hashes = [], {}
-    canonical = select(CanonicalRecord.system, CanonicalRecord.record_id, CanonicalRecord.values,
-                       CanonicalRecord.source_hash).order_by(CanonicalRecord.system, CanonicalRecord.record_id)
-    for system, record_id, values, source_hash in session.execute(canonical):
-        source = seen.get((system, record_id))
-        members.append(MemberRecord(system, record_id, dict(values), source[0].isoformat() if source else None))
+def load_records(session: Session, keys: Sequence[RecordKey] | None = None) -> RecordSet:
+    """Every record, or only ``keys`` (an incremental run's scope, hub.pipeline.scope)."""
+    # Columns, not whole rows: the raw payloads are not needed here; the source record's
+    # times come with the canonical row (a join), not from a dict of every source record.
+    c, s = CanonicalRecord, SourceRecord
+    members, hashes, deleted = [], {}, set()
+    canonical = (select(c.system, c.record_id, c.values, c.source_hash, s.fetched_at, s.deleted_at)
+                 .outerjoin(s, and_(s.system == c.system, s.record_id == c.record_id))
+                 .order_by(c.system, c.record_id))
+    for system, record_id, values, source_hash, fetched, gone in scoped_rows(session, canonical, keys, c):
+        members.append(MemberRecord(system, record_id, dict(values), fetched.isoformat() if fetched else None))
         hashes[(system, record_id)] = source_hash
-    xref = {(system, record_id): XrefEntry(hub_id, rule, source_hash) for system, record_id, hub_id, rule, source_hash
-            in session.execute(select(Xref.system, Xref.record_id, Xref.hub_id, Xref.rule, Xref.source_hash))}
-    deleted = {k for k, (_, gone) in seen.items() if gone is not None}
+        if gone is not None:
+            deleted.add((system, record_id))
+    members.sort(key=lambda m: m.key)  # a scope is read in chunks; the engine reads record order
+    xref = {(system, record_id): XrefEntry(hub_id, rule, source_hash, gone)
+            for system, record_id, hub_id, rule, source_hash, gone in scoped_rows(session, select(
+                Xref.system, Xref.record_id, Xref.hub_id, Xref.rule, Xref.source_hash, Xref.source_deleted),
+                keys, Xref)}
     return RecordSet(members, hashes, xref, deleted)
 
 
-def link(session: Session, ctx: RunContext, records: RecordSet, frame: pl.DataFrame) -> Linking:
-    """``frame``: the records frame of ``records.members`` (reconciliation.members.records_frame)."""
+def scoped_rows(session: Session, query: Select[Any], keys: Sequence[RecordKey] | None,
+                table: Any) -> Iterator[Row[Any]]:
+    """The rows of ``query`` (over ``table``, a model keyed by system and record id), for
+    ``keys`` only when given: one IN list of record ids per system and chunk, on the key."""
+    if keys is None:
+        yield from session.execute(query)
+        return
+    by_system: dict[str, list[str]] = defaultdict(list)
+    for system, record_id in keys:
+        by_system[system].append(record_id)
+    for system, record_ids in sorted(by_system.items()):
+        for chunk in in_chunks(sorted(record_ids)):
+            yield from session.execute(query.where(table.system == system, table.record_id.in_(chunk)))
+
+
+def link(session: Session, ctx: RunContext, records: RecordSet, frame: pl.DataFrame,
+         model: Model | None = None) -> Linking:
+    """``frame``: the records frame of ``records.members`` (reconciliation.members.records_frame);
+    ``model``: the match model to score with (None: trained on these records)."""
+    if not records.members:  # an incremental run with nothing to reconsider
+        return Linking(Links(), 0)
     settings = ctx.config.matching
     material = settings.source_columns()
     pairs, expired = steward_pairs(_pair_decisions(session), records, material)
     expire(session, expired)
-    result = Linker(settings).link(linker_input(frame, records), pairs)
+    result = Linker(settings).link(linker_input(frame, records), pairs, model)
     links = assign(result.clusters, hub_id_allocator(session))
     asked = ask(session, match_questions(result.candidates, links, material), ctx.run_id)
-    _store_xref(session, xref_changes(links, records), ctx.run_id)
-    return Linking(links, asked)
+    _store_xref(session, xref_changes(links, records), ctx.run_id, records.deleted)
+    _store_deleted(session, records)
+    return Linking(links, asked, result.model)
+
+
+def _store_deleted(session: Session, records: RecordSet) -> None:
+    """Each record's deletion state as this run saw it: a change of it is in the next change set.
+    (A record new to the xref got it with its row.)"""
+    table = Xref.__table__
+    rows = [{"k_system": k[0], "k_record_id": k[1], "source_deleted": k in records.deleted}
+            for k, row in records.xref.items() if k in records.hashes and row.deleted != (k in records.deleted)]
+    if rows:
+        session.execute(update(table).where(table.c.system == bindparam("k_system"),
+                                            table.c.record_id == bindparam("k_record_id"))
+                        .values(source_deleted=bindparam("source_deleted")), rows)
 
 
 def _pair_decisions(session: Session) -> list[PairDecision]:
@@ -67,11 +110,12 @@ def _pair_decisions(session: Session) -> list[PairDecision]:
                          decision_id) for decision_id, kind, a, b, fingerprint in session.execute(query)]
 
 
-def _store_xref(session: Session, changes: XrefChanges, run_id: str) -> None:
+def _store_xref(session: Session, changes: XrefChanges, run_id: str, deleted: set[RecordKey]) -> None:
     now, table = utcnow(), Xref.__table__
     bulk_insert(session, table, (
         {"system": c.key[0], "record_id": c.key[1], "hub_id": c.hub_id, "rule": c.rule, "run_id": run_id,
-         "linked_at": now, "source_hash": c.source_hash} for c in changes.added))
+         "linked_at": now, "source_hash": c.source_hash, "source_deleted": c.key in deleted}
+        for c in changes.added))
     moved = [{"k_system": c.key[0], "k_record_id": c.key[1], "hub_id": c.hub_id, "rule": c.rule, "run_id": run_id,
               "linked_at": now, "source_hash": c.source_hash} for c in changes.moved]
     rehashed = [{"k_system": c.key[0], "k_record_id": c.key[1], "source_hash": c.source_hash}

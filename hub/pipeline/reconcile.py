@@ -10,7 +10,7 @@ it would send, and its figures) is stored either way, for the report and the app
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,9 +24,10 @@ from hub.pipeline.linking import Linking, link, load_records
 from hub.pipeline.map import map_in
 from hub.pipeline.preview import replay
 from hub.pipeline.runs import hold_run
+from hub.pipeline.scope import Scope, keep_discrepancies, plan, save_state
 from hub.store.bulk import bulk_insert
 from hub.store.db import session_scope
-from hub.store.models import Discrepancy, GoldenRecord, Run, RunMetric, SourceRecord
+from hub.store.models import Discrepancy, GoldenRecord, Run, RunMetric, SourceRecord, Xref
 from mappings.customer import CUSTOMER_FIELDS
 from reconciliation.members import records_frame
 from reconciliation.records import RecordSet
@@ -51,24 +52,33 @@ def reconcile(ctx: RunContext) -> dict[str, int]:
     return {**result.counts, "held": int(bool(result.held)), "applied": int(result.applied)}
 
 
-def reconcile_run(ctx: RunContext) -> ReconcileResult:
+def reconcile_run(ctx: RunContext, full: bool = False, retrain: bool = True) -> ReconcileResult:
+    """``full``: look at the whole estate whatever changed (hub.pipeline.scope decides otherwise);
+    ``retrain``: a full run trains the match model again (False: it scores with the stored one,
+    as an incremental run does)."""
     with session_scope(ctx.engine) as session:
         run = session.get(Run, ctx.run_id)
         dry_run, approved = run.dry_run, run.status == APPROVED
     with Session(ctx.engine, expire_on_commit=False) as session, session.begin() as tx:
         if dry_run:  # what the dry run read, staged and mapped only inside this transaction
             _preview(session, ctx)
-        records = load_records(session)
+        scope = plan(session, ctx, full)
+        records = load_records(session, scope.keys)
         frame = records_frame(records.members, CUSTOMER_FIELDS)  # built once: matching, survivorship, diff
-        linking = link(session, ctx, records, frame)
-        outcome = build(session, ctx, records, frame, linking.links.hub_ids)
+        linking = link(session, ctx, records, frame, None if scope.full and retrain else scope.model)
+        outcome = build(session, ctx, records, frame, linking.links.hub_ids, None if scope.full else scope.hubs)
         figures = _figures(session, ctx, records, outcome)
+        matched = _matched(session, ctx)
         held = None if approved or dry_run else check_change_guards(ctx.config.guards, figures)
         applied = not dry_run and held is None
-        if not applied:
+        if applied:
+            save_state(session, scope, ctx.run_id, linking.model, outcome.held)
+            _store_findings(session, ctx, scope, records, linking, outcome, figures, matched)
+        else:
             tx.rollback()
-    with session_scope(ctx.engine) as session:
-        _store_findings(session, ctx, records, linking, outcome, figures)
+    if not applied:
+        with session_scope(ctx.engine) as session:
+            _store_findings(session, ctx, scope, records, linking, outcome, figures, matched)
     counts = Counter({**outcome.counts, "match_candidates": linking.candidates})
     return ReconcileResult(counts, held, applied, outcome.changes)
 
@@ -84,7 +94,8 @@ def _figures(session: Session, ctx: RunContext, records: RecordSet, outcome: Gol
     # Counted inside the run's transaction: the records it created are among the current ones.
     existing = session.scalar(select(func.count()).select_from(GoldenRecord).where(
         GoldenRecord.is_current.is_(True))) or 0
-    live = Counter(s for s, in session.execute(select(SourceRecord.system).where(SourceRecord.deleted_at.is_(None))))
+    live = Counter(dict(session.execute(select(SourceRecord.system, func.count()).where(
+        SourceRecord.deleted_at.is_(None)).group_by(SourceRecord.system)).tuples().all()))
     return GuardFigures(existing_golden=existing - outcome.counts["golden_created"],
                         changed_existing=outcome.counts["golden_changed_existing"],
                         live_records={s: live[s] for s in ctx.config.enabled_systems()},
@@ -103,29 +114,40 @@ def _previous_counts(session: Session, ctx: RunContext) -> dict[str, int]:
     return {m.system: m.value for m in rows}
 
 
-def _store_findings(session: Session, ctx: RunContext, records: RecordSet, linking: Linking,
-                    outcome: GoldenOutcome, figures: GuardFigures) -> None:
+def _matched(session: Session, ctx: RunContext) -> Counter[str]:
+    """Per system, its records in a hub id with more than one record of a configured system."""
+    systems = list(ctx.config.systems)
+    shared = (select(Xref.hub_id).where(Xref.system.in_(systems)).group_by(Xref.hub_id)
+              .having(func.count() > 1))
+    return Counter(dict(session.execute(select(Xref.system, func.count()).where(Xref.hub_id.in_(shared))
+                                        .group_by(Xref.system)).tuples().all()))
+
+
+def _store_findings(session: Session, ctx: RunContext, scope: Scope, records: RecordSet, linking: Linking,
+                    outcome: GoldenOutcome, figures: GuardFigures, matched: Counter[str]) -> None:
     session.execute(delete(Discrepancy).where(Discrepancy.run_id == ctx.run_id))
+    discrepancies = len(outcome.differences)
+    if not scope.full:
+        discrepancies += keep_discrepancies(session, scope.previous_run, ctx.run_id,
+                                            {*scope.hubs, *linking.links.hub_ids.values()})
     bulk_insert(session, Discrepancy.__table__, (  # streamed: no list of row dicts
         {"run_id": ctx.run_id, "hub_id": hub_id, "system": d.system, "record_id": d.record_id,
          "field": d.field, "system_value": _text(d.system_value), "golden_value": _text(d.golden_value),
          "source": d.source, "rule": d.rule, "corrected": d.correct}
         for hub_id, d in outcome.differences))
-    per_system: dict[str, Counter[str]] = defaultdict(Counter)
-    hub_ids = linking.links.hub_ids
-    sizes = Counter(h for (s, _), h in hub_ids.items() if s in ctx.config.systems)
-    for (system, _), hub_id in hub_ids.items():
-        per_system[system]["matched"] += sizes[hub_id] > 1
-        per_system[system]["new"] += hub_id in linking.links.new_hub_ids
+    new = Counter(system for (system, _), hub_id in linking.links.hub_ids.items()
+                  if hub_id in linking.links.new_hub_ids)
     for system in ctx.config.systems:
-        for metric in ("matched", "new"):
-            set_metric(session, ctx.run_id, system, metric, per_system[system][metric])
+        set_metric(session, ctx.run_id, system, "matched", matched[system])
+        set_metric(session, ctx.run_id, system, "new", new[system])
         set_metric(session, ctx.run_id, system, "records", figures.live_records.get(system, 0))
         set_metric(session, ctx.run_id, system, "would_send", outcome.would_send[system])
-    for metric in ("golden_changed", "golden_created", "golden_changed_existing", "corrections",
-                   "discrepancies", "retired"):
+    for metric in ("golden_changed", "golden_created", "golden_changed_existing", "corrections", "retired"):
         set_metric(session, ctx.run_id, "hub", metric, outcome.counts[metric])
+    set_metric(session, ctx.run_id, "hub", "discrepancies", discrepancies)
     set_metric(session, ctx.run_id, "hub", "match_candidates", linking.candidates)
+    set_metric(session, ctx.run_id, "hub", "reconsidered", len(records.members))  # records matched and survived again
+    set_metric(session, ctx.run_id, "hub", "full_reconcile", int(scope.full))
 
 
 def _text(value: object) -> str | None:

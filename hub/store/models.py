@@ -123,6 +123,9 @@ class Xref(Base):
     # The record's content (CanonicalRecord.source_hash) when last reconciled: a record whose
     # content moved on since is re-matched, and its changes since count for conflicts.
     source_hash: Mapped[str | None] = mapped_column(String(64))
+    # Whether the record was deleted at its source when last reconciled: a record deleted or
+    # back since is in the next run's change set (docs/adr/0005-incremental-reconcile.md).
+    source_deleted: Mapped[bool | None]
 
 
 class GoldenRecord(Base):
@@ -265,6 +268,21 @@ class PreviewPage(Base):
     run_id: Mapped[str] = mapped_column(String(64), index=True)
     system: Mapped[str] = mapped_column(String(64))
     body: Mapped[dict]  # {"page": {...}} a page as read, or {"present": [...]} keys for deletions
+
+
+class ReconcileState(Base):
+    """What the last applied reconcile left for the next one to be incremental against
+    (docs/adr/0005-incremental-reconcile.md): one row, written in the reconcile's transaction."""
+
+    __tablename__ = "reconcile_state"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)  # "reconcile"
+    run_id: Mapped[str] = mapped_column(String(64))  # its discrepancies hold every hub id's
+    full_at: Mapped[datetime]  # the last full run
+    rules: Mapped[str] = mapped_column(String(64))  # fingerprint of the matching and survivorship rules
+    decision_id: Mapped[int] = mapped_column(Integer)  # the highest steward decision it read
+    audit_id: Mapped[int] = mapped_column(Integer)  # the highest audit entry it read
+    model: Mapped[dict | None]  # the match model the last full run trained (m, u, prior)
+    held: Mapped[dict]  # {"hub_ids": [...]}: hub ids with a field held by a conflict
 
 
 class RunLease(Base):

@@ -47,14 +47,17 @@ class Linker:
         self.settings = settings
         self.comparisons = [Comparison.from_spec(c) for c in settings.comparisons]
 
-    def link(self, records: pl.DataFrame, steward: StewardPairs = StewardPairs()) -> LinkResult:
+    def link(self, records: pl.DataFrame, steward: StewardPairs = StewardPairs(),
+             model: Model | None = None) -> LinkResult:
+        """``model``: score with it instead of training one on ``records`` (an incremental run
+        links a part of the estate with the model trained on the whole of it)."""
         frame = self._prepare(records)
         rows = _row_lookup(frame, [*steward.must_link, *steward.cannot_link])
         must = _pairs_to_rows(steward.must_link, rows)
         cannot = _pairs_to_rows(steward.cannot_link, rows)
         edges = self._fixed_edges(frame, must)
         edges = pl.concat([edges, self._key_edges(frame)])
-        scored, model, stats = self._probabilistic(frame, cannot)
+        scored, model, stats = self._probabilistic(frame, cannot, model)
         links = scored.filter(pl.col("probability") >= self.settings.thresholds.link)
         edges = pl.concat([edges, links.select("l", "r", "weight", pl.lit("probabilistic").alias("reason"))])
         labels, refused = self._cluster(frame, edges, cannot)
@@ -86,7 +89,8 @@ class Linker:
                  for i, key in enumerate(self.settings.keys)]
         return pl.concat(parts) if parts else _edge_frame()
 
-    def _probabilistic(self, frame: pl.DataFrame, cannot: pl.DataFrame) -> tuple[pl.DataFrame, Model | None, dict[str, float]]:
+    def _probabilistic(self, frame: pl.DataFrame, cannot: pl.DataFrame,
+                       trained: Model | None) -> tuple[pl.DataFrame, Model | None, dict[str, float]]:
         empty = pl.DataFrame(schema={"l": pl.UInt32, "r": pl.UInt32, "probability": pl.Float64,
                                      "weight": pl.Float64})
         if not self.settings.probabilistic or not frame[OPEN].any():
@@ -94,7 +98,7 @@ class Linker:
         pairs, stats = candidate_pairs(frame, self.settings.blocking, self.settings.max_block_size)
         pairs = self._admissible(frame, pairs, cannot)
         gammas = compare(frame, pairs["l"], pairs["r"], self.comparisons)
-        model = train(self.settings, self.comparisons, frame, gammas)
+        model = trained or train(self.settings, self.comparisons, frame, gammas)
         scored = pairs.with_columns(model.match_probability(gammas), model.match_weight(gammas))
         return scored, model, {**stats, "pairs": pairs.height}
 
