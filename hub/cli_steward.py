@@ -19,7 +19,7 @@ from rich.table import Table
 from hub import review, xref_ops
 from core.errors import DataError
 from hub.config import load_config
-from hub.match_files import match_files, parse_input, write_clusters
+from hub.match_files import match_files, parse_input, write_clusters, write_rejected
 from hub.pipeline.context import open_store
 from hub.pipeline.nightly import approve_and_resume
 
@@ -170,11 +170,17 @@ def match(inputs: Annotated[list[str], typer.Argument(help="FILE=SPEC[:SYSTEM], 
     current = _golden_values(cfg) if golden else None
     found = match_files(parsed, cfg.matching, current)
     write_clusters(found.clusters, out)
+    rejected = write_rejected(found.rejected, out)
     clusters = found.clusters["cluster_id"].n_unique()
     console.print(f"{found.clusters.height} records in {clusters} clusters -> {out}; "
-                  f"{found.result.candidates.height} pairs for review; {len(found.rejected)} rows rejected")
-    for line in found.rejected[:20]:
-        console.print(f"  [yellow]{line}[/yellow]")
+                  f"{found.result.candidates.height} pairs for review", soft_wrap=True)
+    if rejected is not None:  # every one is in the file: a count alone would hide which
+        console.print(f"[yellow]{len(found.rejected)} rows rejected (did not map), every one with its "
+                      f"reason -> {rejected}[/yellow]", soft_wrap=True)
+        for line in found.rejected[:5]:
+            console.print(f"  [yellow]{line}[/yellow]", soft_wrap=True)
+    else:
+        console.print("0 rows rejected")
 
 
 def _golden_values(cfg) -> dict[str, dict[str, object]]:  # type: ignore[no-untyped-def]
