@@ -123,7 +123,7 @@ def test_chart_axis_starts_below_the_lowest_value() -> None:
 
 @pytest.mark.integration
 @pytest.mark.e2e
-@pytest.mark.parametrize("hub_store_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("hub_store_url", ["sqlite", "postgresql"], indirect=True)
 def test_the_sandbox_run_report_equals_the_store(hub_config, sandbox_estate, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import distinct, func, select
 
