@@ -2,6 +2,9 @@
 
 The report is a plain data structure (RunReport) built by hub.pipeline.report from the store;
 this module only presents it, so that it can be tested without a store.
+At a million companies the page stays readable and small: it shows counts per field and
+the top differences of each field (every list capped), and links the CSV files and the
+workbook, which hold every row.
 """
 
 from __future__ import annotations

@@ -2,6 +2,11 @@
 
 All of them are read from what the run stored (Discrepancy, Outbox, Xref, RunMetric), so a
 report rebuilt later for the same run shows the same figures.
+
+Every read is bounded whatever the run's size: counts are GROUP BY queries, the page's
+differences are the top ones per field (a window query), and the files' differences are
+streamed in hub id order, a batch at a time, with their members and corrections looked up
+per batch through indexes (xref.hub_id, outbox (system, record_id)).
 """
 
 from __future__ import annotations
