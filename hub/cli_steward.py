@@ -163,12 +163,13 @@ def _run(operation, config: Path | None) -> None:  # type: ignore[no-untyped-def
 def match(inputs: Annotated[list[str], typer.Argument(help="FILE=SPEC[:SYSTEM], e.g. erp.csv=erp")],
           out: Annotated[Path, typer.Option("--out", help="clusters CSV to write")],
           golden: Annotated[bool, typer.Option(help="match against the store's golden records too")] = False,
+          workers: Annotated[int, typer.Option(min=1, help="processes normalizing values (2 on a multi-core machine)")] = 1,
           config: ConfigOption = None) -> None:
     """Link CSV files into clusters (system, record_id, cluster_id) with the hub's match rules."""
     cfg = load_config(config)
     parsed = [parse_input(i) for i in inputs]
     current = _golden_values(cfg) if golden else None
-    found = match_files(parsed, cfg.matching, current)
+    found = match_files(parsed, cfg.matching, current, workers)
     write_clusters(found.clusters, out)
     rejected = write_rejected(found.rejected, out)
     clusters = found.clusters["cluster_id"].n_unique()

@@ -24,7 +24,7 @@ from core.errors import ConfigError, DataError
 from mappings.customer import CUSTOMER_FIELDS
 from mappings.engine import load_spec, map_record
 from mappings.errors import MappingError
-from mappings.frames import frame_supported, map_frame
+from mappings.frames import frame_supported, map_frame, shutdown_workers
 from mappings.spec import MappingSpec
 from reconciliation.matching import Linker, LinkResult, MatchSettings
 
@@ -76,17 +76,20 @@ def parse_input(text: str) -> MatchInput:
 
 
 def match_files(inputs: Sequence[MatchInput], settings: MatchSettings,
-                golden: dict[str, dict[str, object]] | None = None) -> FileMatch:
+                golden: dict[str, dict[str, object]] | None = None, workers: int = 1) -> FileMatch:
+    """``workers``: processes that normalize the distinct values (phone numbers, VAT IDs), for
+    a multi-core machine; their libraries, not the engine, bound the mapping's speed."""
     frames: list[pl.DataFrame] = []
     rejected: list[Rejected] = []
     for item in inputs:
         spec = load_spec(item.spec)
-        for mapped, bad in _read(item, spec):
+        for mapped, bad in _read(item, spec, workers):
             frames.append(mapped)
             rejected += bad
     if golden:
         frames.append(_frame([{"system": GOLDEN, "record_id": hub_id, "hub_id": hub_id, **values}
                               for hub_id, values in golden.items()]))
+    shutdown_workers()
     result = Linker(settings).link(pl.concat(frames, how="vertical") if frames else _frame([]))
     return FileMatch(_cluster_ids(result.clusters), result, rejected)
 
@@ -114,7 +117,8 @@ def write_rejected(rejected: Sequence[Rejected], out: Path) -> Path | None:
     return path
 
 
-def _read(item: MatchInput, spec: MappingSpec) -> Iterator[tuple[pl.DataFrame, list[Rejected]]]:
+def _read(item: MatchInput, spec: MappingSpec,
+          workers: int = 1) -> Iterator[tuple[pl.DataFrame, list[Rejected]]]:
     """The file's rows mapped a batch at a time: (mapped records as a frame, rejected rows)."""
     fmt = spec.format
     encoding = fmt.encoding if fmt else "utf-8-sig"
@@ -125,15 +129,15 @@ def _read(item: MatchInput, spec: MappingSpec) -> Iterator[tuple[pl.DataFrame, l
             _require_id_column(item, spec, reader.fieldnames or [])
             rows = enumerate(reader, start=2)
             while batch := list(islice(rows, BATCH)):
-                yield _map_batch(item, spec, batch)
+                yield _map_batch(item, spec, batch, workers)
     except UnicodeDecodeError as e:
         raise DataError(f"{item.path}: not {encoding} as spec {item.spec!r} says (byte {e.start})") from e
     except OSError as e:
         raise DataError(f"{item.path}: cannot read: {e.strerror or e}") from e
 
 
-def _map_batch(item: MatchInput, spec: MappingSpec,
-               batch: list[tuple[int, dict[str, str]]]) -> tuple[pl.DataFrame, list[Rejected]]:
+def _map_batch(item: MatchInput, spec: MappingSpec, batch: list[tuple[int, dict[str, str]]],
+               workers: int = 1) -> tuple[pl.DataFrame, list[Rejected]]:
     """Column-wise through ``map_frame`` (each normalizer once per distinct value); a spec it
     cannot run, or a batch holding a value the model rejects, row by row through ``map_record``."""
     system = item.system or spec.system
@@ -143,7 +147,7 @@ def _map_batch(item: MatchInput, spec: MappingSpec,
             c: [payload.get(c) for _, payload in batch] for c in columns},
             schema={_ROW: pl.String} | dict.fromkeys(columns, pl.String))
         try:
-            result = map_frame(spec, raw, id_column=_ROW)
+            result = map_frame(spec, raw, id_column=_ROW, workers=workers)
         except MappingError:
             pass  # the model rejects a value: map_record names the row
         else:
