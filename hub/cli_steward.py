@@ -19,7 +19,7 @@ from rich.table import Table
 from hub import review, xref_ops
 from core.errors import DataError
 from hub.config import load_config
-from hub.match_files import match_files, parse_input, write_clusters
+from hub.match_files import match_files, parse_input, write_clusters, write_rejected
 from hub.pipeline.context import open_store
 from hub.pipeline.nightly import approve_and_resume
 
@@ -163,18 +163,25 @@ def _run(operation, config: Path | None) -> None:  # type: ignore[no-untyped-def
 def match(inputs: Annotated[list[str], typer.Argument(help="FILE=SPEC[:SYSTEM], e.g. erp.csv=erp")],
           out: Annotated[Path, typer.Option("--out", help="clusters CSV to write")],
           golden: Annotated[bool, typer.Option(help="match against the store's golden records too")] = False,
+          workers: Annotated[int, typer.Option(min=1, help="processes normalizing values (2 on a multi-core machine)")] = 1,
           config: ConfigOption = None) -> None:
     """Link CSV files into clusters (system, record_id, cluster_id) with the hub's match rules."""
     cfg = load_config(config)
     parsed = [parse_input(i) for i in inputs]
     current = _golden_values(cfg) if golden else None
-    found = match_files(parsed, cfg.matching, current)
+    found = match_files(parsed, cfg.matching, current, workers)
     write_clusters(found.clusters, out)
+    rejected = write_rejected(found.rejected, out)
     clusters = found.clusters["cluster_id"].n_unique()
     console.print(f"{found.clusters.height} records in {clusters} clusters -> {out}; "
-                  f"{found.result.candidates.height} pairs for review; {len(found.rejected)} rows rejected")
-    for line in found.rejected[:20]:
-        console.print(f"  [yellow]{line}[/yellow]")
+                  f"{found.result.candidates.height} pairs for review", soft_wrap=True)
+    if rejected is not None:  # every one is in the file: a count alone would hide which
+        console.print(f"[yellow]{len(found.rejected)} rows rejected (did not map), every one with its "
+                      f"reason -> {rejected}[/yellow]", soft_wrap=True)
+        for line in found.rejected[:5]:
+            console.print(f"  [yellow]{line}[/yellow]", soft_wrap=True)
+    else:
+        console.print("0 rows rejected")
 
 
 def _golden_values(cfg) -> dict[str, dict[str, object]]:  # type: ignore[no-untyped-def]

@@ -3,13 +3,19 @@
 For a one-off de-duplication of a list, or to see which golden record each row of a list
 belongs to (``golden``: the store's current golden records take part as records of the
 system "golden", and a cluster that holds one takes its hub id as cluster id).
+
+Rows are mapped column-wise (``mappings.frames.map_frame``), a batch at a time. A row that
+does not map is never dropped silently: ``write_rejected`` puts every one, with its reason
+and its cells, next to the clusters file.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import polars as pl
@@ -18,11 +24,18 @@ from core.errors import ConfigError, DataError
 from mappings.customer import CUSTOMER_FIELDS
 from mappings.engine import load_spec, map_record
 from mappings.errors import MappingError
+from mappings.frames import frame_supported, map_frame, shutdown_workers
 from mappings.spec import MappingSpec
 from reconciliation.matching import Linker, LinkResult, MatchSettings
 
 GOLDEN = "golden"
 OUTPUT_COLUMNS = ("system", "record_id", "cluster_id", "rule", "probability")
+REJECTED_COLUMNS = ("file", "line", "record_id", "reason", "row")
+BATCH = 100_000  # rows mapped at a time: the normalizers' distinct values are found per batch
+_ROW = "\x00row"  # the batch position: a column no file has
+_ID = "record_id"  # the id column of map_frame's records
+_SCHEMA = {"system": pl.String, "record_id": pl.String, "hub_id": pl.String,
+           **dict.fromkeys(CUSTOMER_FIELDS, pl.String)}
 
 
 @dataclass
@@ -32,11 +45,25 @@ class MatchInput:
     system: str | None = None  # default: the spec's system
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """A row that did not map: where it is, its id, why, and the row itself."""
+
+    path: Path
+    line: int
+    record_id: str
+    reason: str
+    row: dict[str, str]
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
 @dataclass
 class FileMatch:
     clusters: pl.DataFrame  # OUTPUT_COLUMNS
     result: LinkResult
-    rejected: list[str] = field(default_factory=list)  # "file:line: why" for rows that do not map
+    rejected: list[Rejected] = field(default_factory=list)  # every row that does not map
 
 
 def parse_input(text: str) -> MatchInput:
@@ -49,17 +76,21 @@ def parse_input(text: str) -> MatchInput:
 
 
 def match_files(inputs: Sequence[MatchInput], settings: MatchSettings,
-                golden: dict[str, dict[str, object]] | None = None) -> FileMatch:
-    rows: list[dict[str, object]] = []
-    rejected: list[str] = []
+                golden: dict[str, dict[str, object]] | None = None, workers: int = 1) -> FileMatch:
+    """``workers``: processes that normalize the distinct values (phone numbers, VAT IDs), for
+    a multi-core machine; their libraries, not the engine, bound the mapping's speed."""
+    frames: list[pl.DataFrame] = []
+    rejected: list[Rejected] = []
     for item in inputs:
         spec = load_spec(item.spec)
-        read, bad = _read(item, spec)
-        rows += read
-        rejected += bad
-    for hub_id, values in (golden or {}).items():
-        rows.append({"system": GOLDEN, "record_id": hub_id, "hub_id": hub_id, **values})
-    result = Linker(settings).link(_frame(rows))
+        for mapped, bad in _read(item, spec, workers):
+            frames.append(mapped)
+            rejected += bad
+    if golden:
+        frames.append(_frame([{"system": GOLDEN, "record_id": hub_id, "hub_id": hub_id, **values}
+                              for hub_id, values in golden.items()]))
+    shutdown_workers()
+    result = Linker(settings).link(pl.concat(frames, how="vertical") if frames else _frame([]))
     return FileMatch(_cluster_ids(result.clusters), result, rejected)
 
 
@@ -67,7 +98,28 @@ def write_clusters(clusters: pl.DataFrame, out: Path) -> None:
     clusters.select(OUTPUT_COLUMNS).write_csv(out)
 
 
-def _read(item: MatchInput, spec: MappingSpec) -> tuple[list[dict[str, object]], list[str]]:
+def rejected_path(out: Path) -> Path:
+    return out.with_name(out.name + ".rejected.csv")
+
+
+def write_rejected(rejected: Sequence[Rejected], out: Path) -> Path | None:
+    """Every rejected row next to the clusters file, with its reason and its cells (as JSON),
+    so that none is lost unnoticed; no file (and none left from an earlier match) when none is."""
+    path = rejected_path(out)
+    if not rejected:
+        path.unlink(missing_ok=True)
+        return None
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(REJECTED_COLUMNS)
+        writer.writerows([str(r.path), r.line, r.record_id, r.reason, json.dumps(r.row, ensure_ascii=False)]
+                         for r in rejected)
+    return path
+
+
+def _read(item: MatchInput, spec: MappingSpec,
+          workers: int = 1) -> Iterator[tuple[pl.DataFrame, list[Rejected]]]:
+    """The file's rows mapped a batch at a time: (mapped records as a frame, rejected rows)."""
     fmt = spec.format
     encoding = fmt.encoding if fmt else "utf-8-sig"
     try:
@@ -75,25 +127,55 @@ def _read(item: MatchInput, spec: MappingSpec) -> tuple[list[dict[str, object]],
             reader = csv.DictReader(handle, delimiter=fmt.delimiter if fmt else ",",
                                     quotechar=fmt.quotechar if fmt else '"')
             _require_id_column(item, spec, reader.fieldnames or [])
-            return _map_rows(item, spec, reader)
+            rows = enumerate(reader, start=2)
+            while batch := list(islice(rows, BATCH)):
+                yield _map_batch(item, spec, batch, workers)
     except UnicodeDecodeError as e:
         raise DataError(f"{item.path}: not {encoding} as spec {item.spec!r} says (byte {e.start})") from e
     except OSError as e:
         raise DataError(f"{item.path}: cannot read: {e.strerror or e}") from e
 
 
-def _map_rows(item: MatchInput, spec: MappingSpec,
-              reader: csv.DictReader[str]) -> tuple[list[dict[str, object]], list[str]]:
+def _map_batch(item: MatchInput, spec: MappingSpec, batch: list[tuple[int, dict[str, str]]],
+               workers: int = 1) -> tuple[pl.DataFrame, list[Rejected]]:
+    """Column-wise through ``map_frame`` (each normalizer once per distinct value); a spec it
+    cannot run, or a batch holding a value the model rejects, row by row through ``map_record``."""
+    system = item.system or spec.system
+    if frame_supported(spec):
+        columns = sorted({s for rule in spec.fields.values() for s in rule.sources})
+        raw = pl.DataFrame({_ROW: [str(n) for n in range(len(batch))]} | {
+            c: [payload.get(c) for _, payload in batch] for c in columns},
+            schema={_ROW: pl.String} | dict.fromkeys(columns, pl.String))
+        try:
+            result = map_frame(spec, raw, id_column=_ROW, workers=workers)
+        except MappingError:
+            pass  # the model rejects a value: map_record names the row
+        else:
+            bad = [_rejected(item, spec, batch[int(n)], reason) for n, reason in result.quarantined.iter_rows()]
+            ids = pl.Series("record_id", [str(batch[int(n)][1][spec.record_id]) for n in result.records[_ID]],
+                            pl.String)
+            mapped = result.records.with_columns(ids, pl.lit(system, pl.String).alias("system"),
+                                                 pl.lit(None, pl.String).alias("hub_id"))
+            return mapped.select(list(_SCHEMA)), bad
+    return _map_rows(item, spec, batch, system)
+
+
+def _map_rows(item: MatchInput, spec: MappingSpec, batch: list[tuple[int, dict[str, str]]],
+              system: str) -> tuple[pl.DataFrame, list[Rejected]]:
     rows, bad = [], []
-    for line, payload in enumerate(reader, start=2):
+    for line, payload in batch:
         try:
             values = map_record(spec, payload).present()
         except MappingError as e:
-            bad.append(f"{item.path}:{line}: {e}")
+            bad.append(_rejected(item, spec, (line, payload), str(e)))
             continue
-        rows.append({"system": item.system or spec.system, "record_id": str(payload[spec.record_id]),
-                     **values})
-    return rows, bad
+        rows.append({"system": system, "record_id": str(payload[spec.record_id]), **values})
+    return _frame(rows), bad
+
+
+def _rejected(item: MatchInput, spec: MappingSpec, row: tuple[int, dict[str, str]], reason: str) -> Rejected:
+    line, payload = row
+    return Rejected(item.path, line, str(payload.get(spec.record_id, "")), reason, payload)
 
 
 def _require_id_column(item: MatchInput, spec: MappingSpec, columns: Sequence[str]) -> None:
@@ -104,10 +186,8 @@ def _require_id_column(item: MatchInput, spec: MappingSpec, columns: Sequence[st
 
 
 def _frame(rows: list[dict[str, object]]) -> pl.DataFrame:
-    schema = {"system": pl.String, "record_id": pl.String, "hub_id": pl.String,
-              **{f: pl.String for f in CUSTOMER_FIELDS}}
-    data = [{k: None if r.get(k) is None else str(r[k]) for k in schema} for r in rows]
-    return pl.DataFrame(data, schema=schema)
+    data = [{k: None if r.get(k) is None else str(r[k]) for k in _SCHEMA} for r in rows]
+    return pl.DataFrame(data, schema=_SCHEMA)
 
 
 def _cluster_ids(clusters: pl.DataFrame) -> pl.DataFrame:

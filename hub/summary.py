@@ -37,7 +37,7 @@ def print_summary(report: RunReport, report_path: Path, console: Console | None 
         console.print("[green]Nothing changed: every system already held the golden values.[/green]")
     else:
         console.print(f"{report.golden_changed} golden record(s) created or changed; "
-                      f"{len(report.diff_rows)} company field(s) differed.")
+                      f"{report.differing} company field(s) differed.")
     if report.findings:
         console.print(f"[yellow]{len(report.findings)} compan(y/ies) to check before invoicing "
                       "(invalid VAT ID, pending check, dissolved, insolvent): see the report.[/yellow]")

@@ -2,23 +2,33 @@
 
 The report is a plain data structure (RunReport) built by hub.pipeline.report from the store;
 this module only presents it, so that it can be tested without a store.
+At a million companies the page stays readable and small: it shows counts per field and
+the top differences of each field (every list capped), and links the CSV files and the
+workbook, which hold every row.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import chain
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from reconciliation.formulas import FormulaFinding
 from reconciliation.report_chart import agreement_chart, bar_width
-from reconciliation.report_files import Table, safe_cell, write_csv, write_xlsx
+from reconciliation.report_files import SHEET_ROWS, Table, safe_cell, write_tables
 
 __all__ = ["DiffRow", "FieldAgreement", "Finding", "RunReport", "SystemLine", "SystemValue",
-           "TrendPoint", "report_tables", "safe_cell", "write_report"]
+           "TrendPoint", "report_tables", "safe_cell", "top_per_field", "write_report"]
 
+# The page shows this many differing company fields per field, and this many rows of each
+# other list; the CSV files and the workbook hold every row.
+TOP_PER_FIELD = 50
+TOP_ROWS = 500
 SUMMARY_COLUMNS = ("system", "extracted", "matched", "new", "corrected", "in_conflict",
                    "quarantined", "refused", "records", "records_differing", "stale")
 
@@ -114,14 +124,19 @@ class Finding:
 
 @dataclass
 class RunReport:
+    """A run's report. ``diff_rows`` are the differences the page shows (the top ones per
+    field when a store built the report); ``all_diff_rows``, when given, streams every one of
+    them for the files, and ``field_counts`` says how many there are per field."""
+
     run_id: str
     status: str
     started_at: str
     dry_run: bool
     systems: list[SystemLine]
     golden_changed: int
-    discrepancies: list[dict] = field(default_factory=list)
     diff_rows: list[DiffRow] = field(default_factory=list)
+    field_counts: dict[str, int] | None = None  # differing company fields per field; None: count diff_rows
+    all_diff_rows: Callable[[], Iterable[DiffRow]] | None = None  # None: diff_rows are all of them
     fields: list[FieldAgreement] = field(default_factory=list)
     trend: list[TrendPoint] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
@@ -140,16 +155,27 @@ class RunReport:
     def system_names(self) -> list[str]:
         return [s.system for s in self.systems]
 
+    @property
+    def differing_by_field(self) -> dict[str, int]:
+        if self.field_counts is not None:
+            return self.field_counts
+        return dict(Counter(d.field for d in self.diff_rows))
 
-def write_report(report: RunReport, directory: Path) -> Path:
+    @property
+    def differing(self) -> int:
+        """Company fields where at least one system differs from the golden value."""
+        return sum(self.differing_by_field.values())
+
+    def every_diff_row(self) -> Iterable[DiffRow]:
+        return self.all_diff_rows() if self.all_diff_rows is not None else self.diff_rows
+
+
+def write_report(report: RunReport, directory: Path, sheet_rows: int = SHEET_ROWS) -> Path:
     """report.html next to one CSV per table and report.xlsx holding all of them."""
     directory.mkdir(parents=True, exist_ok=True)
-    tables = report_tables(report)
-    for table in tables:
-        write_csv(directory / f"{table.name}.csv", table)
-    write_xlsx(directory / "report.xlsx", tables)
+    names = write_tables(directory, report_tables(report), sheet_rows=sheet_rows)
     page = directory / "report.html"
-    page.write_text(render_report(report, [t.name for t in tables]), encoding="utf-8")
+    page.write_text(render_report(report, names), encoding="utf-8")
     return page
 
 
@@ -164,7 +190,7 @@ def report_tables(report: RunReport) -> list[Table]:
         Table("agreement", ("system", "field", "records", "differing", "agreement_percent"),
               [[f.system, f.field, f.records, f.differing, round(f.agreement * 100, 1)]
                for f in report.fields]),
-        Table("discrepancies", diff_header, [_diff_cells(d, systems) for d in report.diff_rows]),
+        Table("discrepancies", diff_header, (_diff_cells(d, systems) for d in report.every_diff_row())),
         Table("registry_findings",
               ("hub_id", "company", "identifier", "problem", "registry", "checked_on", "consultation",
                "evidence", "accounting_record", "credit_limit", "payment_terms_days"),
@@ -194,9 +220,22 @@ def render_report(report: RunReport, exports: list[str] | None = None) -> str:
                                      for s in report.system_names}) if len(report.trend) > 1 else None
     fields = sorted({f.field for f in report.fields}, key=_field_order(report))
     grid = {(f.system, f.field): f for f in report.fields}
+    counts = report.differing_by_field
+    diff_fields = sorted(counts, key=lambda name: (-counts[name], name))
     return env.get_template("report.html").render(
         report=report, chart=chart, bar=bar_width, fields=fields, grid=grid,
-        exports=exports or [])
+        exports=exports or [], shown=top_per_field(report.diff_rows), diff_fields=diff_fields,
+        counts=counts, top=TOP_PER_FIELD, top_rows=TOP_ROWS)
+
+
+def top_per_field(rows: Iterable[DiffRow], top: int = TOP_PER_FIELD) -> list[DiffRow]:
+    """The first ``top`` rows of each field, fields in the order they first come."""
+    groups: dict[str, list[DiffRow]] = {}
+    for row in rows:
+        group = groups.setdefault(row.field, [])
+        if len(group) < top:
+            group.append(row)
+    return list(chain.from_iterable(groups.values()))
 
 
 def _field_order(report: RunReport):  # type: ignore[no-untyped-def]

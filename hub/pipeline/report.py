@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.pipeline.context import RunContext, metrics, set_metric
-from hub.pipeline.report_views import diff_rows, field_agreement, recent_runs, trend
-from hub.store.db import session_scope
+from hub.pipeline.report_views import (
+    field_agreement,
+    field_counts,
+    recent_runs,
+    stream_diff_rows,
+    top_diff_rows,
+    trend,
+)
+from hub.store.db import in_chunks, session_scope
 from hub.store.models import (
     CanonicalRecord,
     Discrepancy,
@@ -21,8 +29,9 @@ from hub.store.models import (
     Run,
     Xref,
 )
+from mappings.formulas import FORMULA_PREFIXES, FREE_TEXT_FIELDS
 from reconciliation.formulas import formula_findings
-from reconciliation.report import Finding, RunReport, SystemLine, write_report
+from reconciliation.report import DiffRow, Finding, RunReport, SystemLine, write_report
 
 # Figures the report computes at the end of a run and keeps, so that the trend of later
 # reports reads them back instead of guessing what the store looked like then.
@@ -30,54 +39,74 @@ SNAPSHOT_METRICS = ("records", "records_differing", "in_conflict")
 
 
 def build_report(ctx: RunContext) -> RunReport:
+    """The report from the store, in bounded reads: figures by SQL aggregates, the page's
+    differences as the top ones per field, every difference streamed when the files are written."""
     with session_scope(ctx.engine) as session:
-        run = session.get(Run, ctx.run_id)
-        figures = metrics(session, ctx.run_id)
-        diffs = [_row(d) for d in session.scalars(
-            select(Discrepancy).where(Discrepancy.run_id == ctx.run_id)
-            .order_by(Discrepancy.hub_id, Discrepancy.system, Discrepancy.field))]
-        lines = _lines(session, ctx, figures, diffs)
-        runs = recent_runs(session, run)
-        previous = runs[-2].id if len(runs) > 1 else None
-        records = {line.system: line.records for line in lines}
-        return RunReport(
-            run_id=run.id, status=run.status, started_at=f"{run.started_at:%Y-%m-%d %H:%M:%S}",
-            dry_run=run.dry_run, systems=lines, message=run.message,
-            golden_changed=figures.get(("hub", "golden_changed"), 0), discrepancies=diffs,
-            diff_rows=diff_rows(session, ctx.config, ctx.run_id, diffs, run.dry_run),
-            fields=field_agreement(session, ctx.config, records, diffs, previous),
-            trend=trend(session, runs, [line.system for line in lines]),
-            findings=_findings(session, _money_system(ctx)),
-            registry_notes=registry_notes(figures),
-            quarantine=[_row(q) for q in session.scalars(
-                select(Quarantine).where(Quarantine.run_id == ctx.run_id))],
-            formulas=formula_findings(session.execute(select(
-                CanonicalRecord.system, CanonicalRecord.record_id, CanonicalRecord.values)
-                .where(CanonicalRecord.run_id == ctx.run_id)).tuples()))
+        lines = _lines(session, ctx, metrics(session, ctx.run_id))
+        return _build(session, ctx, lines)
+
+
+def _build(session: Session, ctx: RunContext, lines: list[SystemLine]) -> RunReport:
+    run = session.get(Run, ctx.run_id)
+    figures = metrics(session, ctx.run_id)
+    runs = recent_runs(session, run)
+    previous = runs[-2].id if len(runs) > 1 else None
+    records = {line.system: line.records for line in lines}
+    counts = field_counts(session, ctx.run_id)
+    return RunReport(
+        run_id=run.id, status=run.status, started_at=f"{run.started_at:%Y-%m-%d %H:%M:%S}",
+        dry_run=run.dry_run, systems=lines, message=run.message,
+        golden_changed=figures.get(("hub", "golden_changed"), 0),
+        diff_rows=top_diff_rows(session, ctx.config, ctx.run_id, run.dry_run, counts),
+        field_counts=counts, all_diff_rows=_every_diff_row(ctx, run.dry_run),
+        fields=field_agreement(session, ctx.config, records, ctx.run_id, previous),
+        trend=trend(session, runs, [line.system for line in lines]),
+        findings=_findings(session, _money_system(ctx)),
+        registry_notes=registry_notes(figures),
+        quarantine=[dict(q) for q in session.execute(
+            select(*[c for c in Quarantine.__table__.columns if c.key != "raw_payload"])
+            .where(Quarantine.run_id == ctx.run_id).order_by(Quarantine.id)).mappings()],
+        formulas=formula_findings(session.execute(_formula_like(ctx.run_id)).tuples().all()))
 
 
 def write_run_report(ctx: RunContext) -> Path:
     """Keep the run's snapshot figures, then write the report (re-running overwrites both)."""
     with session_scope(ctx.engine) as session:
-        figures = metrics(session, ctx.run_id)
-        diffs = [_row(d) for d in session.scalars(select(Discrepancy).where(Discrepancy.run_id == ctx.run_id))]
-        for line in _lines(session, ctx, figures, diffs):
+        lines = _lines(session, ctx, metrics(session, ctx.run_id))
+        for line in lines:
             for metric in SNAPSHOT_METRICS:
                 set_metric(session, ctx.run_id, line.system, metric, getattr(line, metric))
-    return write_report(build_report(ctx), Path(ctx.config.report_dir) / ctx.run_id)
+    with session_scope(ctx.engine) as session:  # the trend reads the figures just kept
+        report = _build(session, ctx, lines)
+    return write_report(report, Path(ctx.config.report_dir) / ctx.run_id)
 
 
-def _row(obj: object) -> dict:
-    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}  # type: ignore[attr-defined]
+def _every_diff_row(ctx: RunContext, dry_run: bool) -> Callable[[], Iterator[DiffRow]]:
+    """Every difference of the run, read from the store in its own session when the files
+    are written (the report object outlives the session that built it)."""
+    def rows() -> Iterator[DiffRow]:
+        with session_scope(ctx.engine) as session:
+            yield from stream_diff_rows(session, ctx.config, ctx.run_id, dry_run)
+    return rows
 
 
-def _lines(session: Session, ctx: RunContext, figures: dict, diffs: list[dict]) -> list[SystemLine]:
+def _formula_like(run_id: str) -> Select:
+    """The run's canonical records with a free-text value starting with a formula character:
+    the database picks them, so a million records are not loaded to find a handful."""
+    starts = [func.substr(CanonicalRecord.values[f].as_string(), 1, 1).in_(FORMULA_PREFIXES)
+              for f in FREE_TEXT_FIELDS]
+    return (select(CanonicalRecord.system, CanonicalRecord.record_id, CanonicalRecord.values)
+            .where(CanonicalRecord.run_id == run_id, or_(*starts)))
+
+
+def _lines(session: Session, ctx: RunContext, figures: dict) -> list[SystemLine]:
+    records = dict(session.execute(select(CanonicalRecord.system, func.count())
+                                   .group_by(CanonicalRecord.system)).tuples().all())
+    differing = dict(session.execute(
+        select(Discrepancy.system, func.count(distinct(Discrepancy.record_id)))
+        .where(Discrepancy.run_id == ctx.run_id).group_by(Discrepancy.system)).tuples().all())
     lines = []
     for system in ctx.config.enabled_systems():
-        records = session.scalar(select(func.count()).select_from(CanonicalRecord)
-                                 .where(CanonicalRecord.system == system))
-        differing = {d["record_id"] for d in diffs if d["system"] == system}
-
         def get(metric: str, system: str = system) -> int:
             return figures.get((system, metric), 0)
 
@@ -86,7 +115,7 @@ def _lines(session: Session, ctx: RunContext, figures: dict, diffs: list[dict]) 
                                 in_conflict=_open_conflicts(session, system),
                                 quarantined=get("quarantined"), refused=get("refused"),
                                 would_correct=get("would_correct"),
-                                records=records, records_differing=len(differing),
+                                records=records.get(system, 0), records_differing=differing.get(system, 0),
                                 stale=get("stale")))
     return lines
 
@@ -113,11 +142,13 @@ VAT_PROBLEMS = {"invalid": "VAT ID invalid", "invalid_input": "VAT ID malformed"
 def _findings(session: Session, money_system: str) -> list[Finding]:
     """Invalid or unconfirmed VAT IDs, dissolved and insolvent companies among current golden
     records, each with the registry check that says so (date, consultation number)."""
-    latest = _latest_checks(session)
-    names = {x.hub_id: x for x in session.scalars(select(GoldenRecord).where(GoldenRecord.is_current.is_(True)))}
+    candidates = _finding_candidates(session)
+    latest = _latest_checks(session, {
+        "vies": {v["vat_id"] for v in candidates.values() if v.get("vat_id")},
+        "isir": {v["company_id"] for v in candidates.values() if v.get("company_id")},
+        "ares": {v["company_id"] for v in candidates.values() if v.get("company_id")}})
     found: list[Finding] = []
-    for hub_id, golden in sorted(names.items()):
-        values = golden.values
+    for hub_id, values in sorted(candidates.items()):
         vat = latest.get(("vies", values.get("vat_id")))
         if vat is not None and vat.status in VAT_PROBLEMS:
             found.append(_finding(hub_id, values, values["vat_id"], VAT_PROBLEMS[vat.status], vat))
@@ -128,16 +159,36 @@ def _findings(session: Session, money_system: str) -> list[Finding]:
         if values.get("registry_status") == "dissolved":
             ares = latest.get(("ares", values.get("company_id"), "found"))
             found.append(_finding(hub_id, values, values.get("company_id", ""), "dissolved", ares))
-    return [_with_accounting(session, f, money_system) for f in found]
+    return _with_accounting(session, found, money_system)
 
 
-def _latest_checks(session: Session) -> dict[tuple[str, ...], RegistryCheck]:
-    """The latest check of each key, as (registry, key), and of each of its answers, as
-    (registry, key, status)."""
+def _finding_candidates(session: Session) -> dict[str, dict]:
+    """Current golden records that may be a finding: a registry status, or an identifier some
+    check found a problem with. The database filters, so the million good ones stay there."""
+    values = GoldenRecord.values
+    bad_vat = select(RegistryCheck.key).where(RegistryCheck.registry_name == "vies",
+                                              RegistryCheck.status.in_(list(VAT_PROBLEMS)))
+    insolvent = select(RegistryCheck.key).where(RegistryCheck.registry_name == "isir",
+                                                RegistryCheck.status == "insolvent")
+    rows = session.execute(select(GoldenRecord.hub_id, values).where(
+        GoldenRecord.is_current.is_(True),
+        or_(values["registry_status"].as_string().in_(("insolvent", "dissolved")),
+            values["vat_id"].as_string().in_(bad_vat),
+            values["company_id"].as_string().in_(insolvent))))
+    return dict(rows.tuples().all())
+
+
+def _latest_checks(session: Session, keys: Mapping[str, set[str]]) -> dict[tuple[str, ...], RegistryCheck]:
+    """The latest check of each of these keys per registry, as (registry, key), and of each
+    of its answers, as (registry, key, status)."""
     latest: dict[tuple[str, ...], RegistryCheck] = {}
-    for check in session.scalars(select(RegistryCheck).order_by(RegistryCheck.checked_at)):
-        latest[(check.registry_name, check.key)] = check
-        latest[(check.registry_name, check.key, check.status)] = check
+    for registry, wanted in keys.items():
+        for chunk in in_chunks(sorted(wanted)):  # a key's checks all come in the same chunk
+            for check in session.scalars(select(RegistryCheck).where(
+                    RegistryCheck.registry_name == registry, RegistryCheck.key.in_(chunk))
+                    .order_by(RegistryCheck.checked_at)):
+                latest[(check.registry_name, check.key)] = check
+                latest[(check.registry_name, check.key, check.status)] = check
     return latest
 
 
@@ -184,14 +235,23 @@ def _finding(hub_id: str, values: dict, identifier: str, problem: str,
                    severity="warn" if problem.startswith("unknown") else "bad")
 
 
-def _with_accounting(session: Session, finding: Finding, money_system: str) -> Finding:
-    """The company's credit limit and payment terms as the accounting system holds them."""
-    record_id = session.scalar(select(Xref.record_id).where(
-        Xref.hub_id == finding.hub_id, Xref.system == money_system).order_by(Xref.record_id))
-    record = session.get(CanonicalRecord, (money_system, record_id)) if record_id else None
-    if record is None:
-        return finding
-    values = record.values
+def _with_accounting(session: Session, found: list[Finding], money_system: str) -> list[Finding]:
+    """Each company's credit limit and payment terms as the accounting system holds them
+    (its first record there by record id), read for all findings at once."""
+    first: dict[str, str] = {}
+    for chunk in in_chunks(sorted({f.hub_id for f in found})):
+        for hub_id, record_id in session.execute(select(Xref.hub_id, Xref.record_id).where(
+                Xref.hub_id.in_(chunk), Xref.system == money_system).order_by(Xref.record_id)):
+            first.setdefault(hub_id, record_id)
+    held: dict[str, dict] = {}
+    for chunk in in_chunks(sorted(set(first.values()))):
+        held.update(session.execute(select(CanonicalRecord.record_id, CanonicalRecord.values).where(
+            CanonicalRecord.system == money_system, CanonicalRecord.record_id.in_(chunk))).tuples().all())
+    return [_accounting(f, money_system, first[f.hub_id], held[first[f.hub_id]])
+            if first.get(f.hub_id) in held else f for f in found]
+
+
+def _accounting(finding: Finding, money_system: str, record_id: str, values: dict) -> Finding:
     terms = values.get("payment_terms_days")
     return Finding(**{**finding.__dict__, "accounting_record": f"{money_system} {record_id}",
                       "credit_limit": _decimal(values.get("credit_limit")),

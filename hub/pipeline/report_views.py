@@ -2,53 +2,107 @@
 
 All of them are read from what the run stored (Discrepancy, Outbox, Xref, RunMetric), so a
 report rebuilt later for the same run shows the same figures.
+
+Every read is bounded whatever the run's size: counts are GROUP BY queries, the page's
+differences are the top ones per field (a window query), and the files' differences are
+streamed in hub id order, a batch at a time, with their members and corrections looked up
+per batch through indexes (xref.hub_id, outbox (system, record_id)).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, and_, distinct, func, select
 from sqlalchemy.orm import Session
 
 from hub.config import HubConfig
 from hub.store.db import in_chunks
 from hub.store.models import Discrepancy, GoldenRecord, Outbox, Run, RunMetric, Xref
-from reconciliation.report import DiffRow, FieldAgreement, SystemValue, TrendPoint
+from reconciliation.report import TOP_PER_FIELD, DiffRow, FieldAgreement, SystemValue, TrendPoint
 
 TREND_RUNS = 12
+STREAM_BATCH = 5_000  # discrepancies read at a time when the files are written
 
 
 def carried_fields(config: HubConfig, systems: Sequence[str]) -> dict[str, set[str]]:
     return {s: set(config.spec(s).fields) for s in systems}
 
 
-def diff_rows(session: Session, config: HubConfig, run_id: str, diffs: Sequence[dict],
+def field_counts(session: Session, run_id: str) -> dict[str, int]:
+    """Company fields that differ in the run, per field: the rows of the discrepancies table."""
+    return dict(session.execute(select(Discrepancy.field, func.count(distinct(Discrepancy.hub_id)))
+                                .where(Discrepancy.run_id == run_id).group_by(Discrepancy.field)).tuples().all())
+
+
+def top_diff_rows(session: Session, config: HubConfig, run_id: str, dry_run: bool,
+                  counts: Mapping[str, int], top: int = TOP_PER_FIELD) -> list[DiffRow]:
+    """The page's differences: per field, the ``top`` companies where the most systems differ
+    (then by hub id); fields with the most differences first."""
+    grouped = select(Discrepancy.hub_id, Discrepancy.field, func.row_number().over(
+        partition_by=Discrepancy.field, order_by=(func.count().desc(), Discrepancy.hub_id)).label("rank")
+    ).where(Discrepancy.run_id == run_id).group_by(Discrepancy.hub_id, Discrepancy.field).subquery()
+    ranks = {(hub, field): rank for hub, field, rank in session.execute(
+        select(grouped.c.hub_id, grouped.c.field, grouped.c.rank).where(grouped.c.rank <= top))}
+    found = []
+    for chunk in in_chunks(sorted({hub for hub, _ in ranks})):
+        found += [d for d in session.execute(_discrepancies(run_id).where(Discrepancy.hub_id.in_(chunk)))
+                  .mappings() if (d["hub_id"], d["field"]) in ranks]
+    rows = diff_rows(session, config, run_id, found, dry_run)
+    return sorted(rows, key=lambda r: (-counts.get(r.field, 0), r.field, ranks[(r.hub_id, r.field)]))
+
+
+def stream_diff_rows(session: Session, config: HubConfig, run_id: str, dry_run: bool,
+                     batch: int = STREAM_BATCH) -> Iterator[DiffRow]:
+    """Every difference of the run in hub id order, read ``batch`` discrepancies at a time;
+    a company's discrepancies are never split between two batches."""
+    pending: list = []
+    result = session.execute(_discrepancies(run_id).order_by(
+        Discrepancy.hub_id, Discrepancy.field, Discrepancy.system).execution_options(yield_per=batch))
+    for part in result.mappings().partitions():
+        pending += part
+        cut = len(pending)
+        while cut and pending[cut - 1]["hub_id"] == pending[-1]["hub_id"]:
+            cut -= 1
+        yield from diff_rows(session, config, run_id, pending[:cut], dry_run)
+        pending = pending[cut:]
+    yield from diff_rows(session, config, run_id, pending, dry_run)
+
+
+def _discrepancies(run_id: str) -> Select:
+    """The run's discrepancies with their company's name (read in SQL: no golden record is parsed)."""
+    current = and_(GoldenRecord.hub_id == Discrepancy.hub_id, GoldenRecord.is_current.is_(True))
+    return (select(Discrepancy.__table__, GoldenRecord.values["legal_name"].as_string().label("company"))
+            .outerjoin(GoldenRecord, current).where(Discrepancy.run_id == run_id))
+
+
+def diff_rows(session: Session, config: HubConfig, run_id: str, diffs: Sequence[Mapping],
               dry_run: bool) -> list[DiffRow]:
     """One row per company and field that differs, every system's value side by side."""
+    if not diffs:
+        return []
     systems = config.enabled_systems()
     carries = carried_fields(config, systems)
-    by_key: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    by_key: dict[tuple[str, str], list[Mapping]] = defaultdict(list)
     for d in diffs:
         by_key[(d["hub_id"], d["field"])].append(d)
     hubs = sorted({hub for hub, _ in by_key})
     members = _members(session, hubs)
-    names = _names(session, hubs)
-    outbox = _corrections(session, run_id, {(d["system"], d["record_id"]) for d in diffs})
+    outbox = _corrections(session, run_id, {(d["system"], d["record_id"]) for d in diffs if d["corrected"]})
     rows = []
     for (hub_id, field), found in sorted(by_key.items()):
         first = found[0]
         values = {s: _system_value(s, field, found, members.get(hub_id, set()), carries[s], first,
                                    outbox, dry_run) for s in systems}
-        rows.append(DiffRow(hub_id=hub_id, company=names.get(hub_id, ""), field=field, values=values,
+        rows.append(DiffRow(hub_id=hub_id, company=first["company"] or "", field=field, values=values,
                             golden_value=first["golden_value"], source=first["source"],
                             rule=first["rule"]))
     return rows
 
 
-def _system_value(system: str, field: str, found: list[dict], members: set[str], carried: set[str],
-                  first: dict, outbox: Mapping[tuple[str, str], list[Outbox]], dry_run: bool) -> SystemValue:
+def _system_value(system: str, field: str, found: list[Mapping], members: set[str], carried: set[str],
+                  first: Mapping, outbox: Mapping[tuple[str, str], list], dry_run: bool) -> SystemValue:
     mine = [d for d in found if d["system"] == system]
     if mine:
         shown = " | ".join(sorted({d["system_value"] or "(empty)" for d in mine}))
@@ -61,7 +115,7 @@ def _system_value(system: str, field: str, found: list[dict], members: set[str],
     return SystemValue(first["golden_value"], state)
 
 
-def _correction(d: dict, outbox: Mapping[tuple[str, str], list[Outbox]], dry_run: bool) -> str:
+def _correction(d: Mapping, outbox: Mapping[tuple[str, str], list], dry_run: bool) -> str:
     if not d["corrected"]:
         return "reported only"  # the system is not configured to receive this field
     for row in outbox.get((d["system"], d["record_id"]), []):
@@ -80,32 +134,28 @@ def _members(session: Session, hubs: Sequence[str]) -> dict[str, set[str]]:
     return out
 
 
-def _names(session: Session, hubs: Sequence[str]) -> dict[str, str]:
-    out = {}
-    for chunk in in_chunks(hubs):
-        for g in session.scalars(select(GoldenRecord).where(GoldenRecord.hub_id.in_(chunk),
-                                                            GoldenRecord.is_current.is_(True))):
-            out[g.hub_id] = g.values.get("legal_name", "")
-    return out
-
-
-def _corrections(session: Session, run_id: str, keys: set[tuple[str, str]]) -> dict[tuple[str, str], list[Outbox]]:
-    """Outbox rows per record, this run's first, then the newest earlier ones."""
-    out: dict[tuple[str, str], list[Outbox]] = defaultdict(list)
-    systems = {s for s, _ in keys}
-    rows = session.scalars(select(Outbox).where(Outbox.system.in_(systems)).order_by(Outbox.id.desc()))
-    for row in rows:
-        if (row.system, row.record_id) in keys:
-            out[(row.system, row.record_id)].append(row)
+def _corrections(session: Session, run_id: str, keys: set[tuple[str, str]]) -> dict[tuple[str, str], list]:
+    """Outbox rows per corrected record, this run's first, then the newest earlier ones."""
+    out: dict[tuple[str, str], list] = defaultdict(list)
+    wanted: dict[str, list[str]] = defaultdict(list)
+    for system, record_id in sorted(keys):
+        wanted[system].append(record_id)
+    for system, record_ids in wanted.items():
+        for chunk in in_chunks(record_ids):
+            for row in session.execute(select(Outbox.system, Outbox.record_id, Outbox.run_id, Outbox.status,
+                                              Outbox.values).where(Outbox.system == system,
+                                                                   Outbox.record_id.in_(chunk))
+                                       .order_by(Outbox.id.desc())):
+                out[(row.system, row.record_id)].append(row)
     for key in out:
         out[key].sort(key=lambda r: r.run_id != run_id)
     return out
 
 
 def field_agreement(session: Session, config: HubConfig, records: Mapping[str, int],
-                    diffs: Sequence[dict], previous_run: str | None) -> list[FieldAgreement]:
+                    run_id: str, previous_run: str | None) -> list[FieldAgreement]:
     systems = config.enabled_systems()
-    now = _differing(diffs)
+    now = _differing(session, run_id)
     before_records, before_differing = _previous(session, previous_run)
     out = []
     for system, fields in carried_fields(config, systems).items():
@@ -114,15 +164,16 @@ def field_agreement(session: Session, config: HubConfig, records: Mapping[str, i
             if before_records.get(system):
                 previous = 1 - before_differing.get((system, field), 0) / before_records[system]
             out.append(FieldAgreement(system, field, records.get(system, 0),
-                                      len(now.get((system, field), ())), previous))
+                                      now.get((system, field), 0), previous))
     return out
 
 
-def _differing(diffs: Iterable[dict]) -> dict[tuple[str, str], set[str]]:
-    out: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for d in diffs:
-        out[(d["system"], d["field"])].add(d["record_id"])
-    return out
+def _differing(session: Session, run_id: str) -> dict[tuple[str, str], int]:
+    """Records differing per system and field in a run."""
+    counts = session.execute(
+        select(Discrepancy.system, Discrepancy.field, func.count(distinct(Discrepancy.record_id)))
+        .where(Discrepancy.run_id == run_id).group_by(Discrepancy.system, Discrepancy.field)).all()
+    return {(s, f): n for s, f, n in counts}
 
 
 def _previous(session: Session, run_id: str | None) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
@@ -131,10 +182,7 @@ def _previous(session: Session, run_id: str | None) -> tuple[dict[str, int], dic
         return {}, {}
     records = {m.system: m.value for m in session.scalars(select(RunMetric).where(
         RunMetric.run_id == run_id, RunMetric.metric == "records"))}
-    counts = session.execute(
-        select(Discrepancy.system, Discrepancy.field, func.count(func.distinct(Discrepancy.record_id)))
-        .where(Discrepancy.run_id == run_id).group_by(Discrepancy.system, Discrepancy.field)).all()
-    return records, {(s, f): n for s, f, n in counts}
+    return records, _differing(session, run_id)
 
 
 def recent_runs(session: Session, run: Run, limit: int = TREND_RUNS) -> list[Run]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -166,6 +166,8 @@ class Outbox(Base):
     publish settles it by asking the target (docs/adr/0004-exactly-once.md)."""
 
     __tablename__ = "outbox"
+    # The report reads a record's corrections by (system, record id), a batch at a time.
+    __table_args__ = (Index("ix_outbox_system_record", "system", "record_id"),)
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     run_id: Mapped[str] = mapped_column(String(64), index=True)

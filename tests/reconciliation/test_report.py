@@ -11,6 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from reconciliation.report import (
+    TOP_PER_FIELD,
     DiffRow,
     FieldAgreement,
     Finding,
@@ -19,6 +20,7 @@ from reconciliation.report import (
     SystemValue,
     TrendPoint,
     render_report,
+    top_per_field,
     write_report,
 )
 from reconciliation.report_chart import agreement_chart
@@ -121,13 +123,14 @@ def test_chart_axis_starts_below_the_lowest_value() -> None:
 
 @pytest.mark.integration
 @pytest.mark.e2e
-@pytest.mark.parametrize("hub_store_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("hub_store_url", ["sqlite", "postgresql"], indirect=True)
 def test_the_sandbox_run_report_equals_the_store(hub_config, sandbox_estate, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import distinct, func, select
 
     from hub.pipeline.context import RunContext, open_store
     from hub.pipeline.nightly import run_nightly
     from hub.pipeline.report import build_report
+    from hub.pipeline.report_views import stream_diff_rows
     from hub.store.db import session_scope
     from hub.store.models import CanonicalRecord, Discrepancy, Outbox, Quarantine
 
@@ -150,7 +153,7 @@ def test_the_sandbox_run_report_equals_the_store(hub_config, sandbox_estate, tmp
                 Discrepancy.system == s, Discrepancy.run_id == result.run_id))
         pairs = session.execute(select(Discrepancy.hub_id, Discrepancy.field)
                                 .where(Discrepancy.run_id == result.run_id).distinct()).all()
-    assert len(report.diff_rows) == len(pairs) > 0
+    assert report.differing == len(report.diff_rows) == len(pairs) > 0, "all shown at this size"
     assert sum(line.corrected for line in report.systems) > 0, "the generated estate starts with drift"
     html = result.report.read_text(encoding="utf-8")
     for line in report.systems:
@@ -162,3 +165,56 @@ def test_the_sandbox_run_report_equals_the_store(hub_config, sandbox_estate, tmp
                                   delimiter=";"))
     assert {r["system"]: int(r["corrected"]) for r in summary} == {s.system: s.corrected for s in report.systems}
     assert load_workbook(result.report.parent / "report.xlsx")["discrepancies"].max_row == len(pairs) + 1
+    with session_scope(engine) as session:  # the same rows whatever the batch, a company never split
+        small = list(stream_diff_rows(session, hub_config, result.run_id, False, batch=3))
+        assert small == list(stream_diff_rows(session, hub_config, result.run_id, False))
+    in_csv = list(csv.DictReader((result.report.parent / "discrepancies.csv").open(encoding="utf-8-sig"),
+                                 delimiter=";"))
+    assert [(r["hub_id"], r["field"]) for r in in_csv] == [(d.hub_id, d.field) for d in small]
+    assert sorted((d.hub_id, d.field) for d in small) == sorted(tuple(p) for p in pairs)
+
+
+# --- at scale: the files hold every row, the page the top ones per field ------------------------
+
+
+def _many(street: int, city: int) -> list[DiffRow]:
+    def row(n: int, field: str) -> DiffRow:
+        return DiffRow(f"H{n:08d}", f"Firma {n}", field, {"crm": SystemValue(f"old {n}", "differs", "sent"),
+                                                        "accounting": SystemValue(f"new {n}", "source")},
+                       f"new {n}", "accounting", "source_priority")
+    return [row(n, "street") for n in range(street)] + [row(n, "city") for n in range(city)]
+
+
+def test_a_long_table_continues_on_more_sheets_and_loses_no_row(tmp_path: Path) -> None:
+    rows = _many(23, 2)
+    write_report(_report(diff_rows=rows), tmp_path, sheet_rows=10)
+    book = load_workbook(tmp_path / "report.xlsx")
+    parts = [name for name in book.sheetnames if name.startswith("discrepancies")]
+    assert parts == ["discrepancies", "discrepancies (2)", "discrepancies (3)"]
+    sheets = [list(book[name].values) for name in parts]
+    assert all(s[0] == sheets[0][0] for s in sheets), "every sheet starts with the header"
+    assert [len(s) for s in sheets] == [10, 10, 8]
+    in_book = [r for s in sheets for r in s[1:]]
+    in_csv = list(csv.reader((tmp_path / "discrepancies.csv").open(encoding="utf-8-sig"), delimiter=";"))[1:]
+    assert [r[0] for r in in_book] == [r[0] for r in in_csv] == [d.hub_id for d in rows]
+    assert book["discrepancies (2)"].freeze_panes == "A2"
+    assert book["discrepancies (3)"].auto_filter.ref == f"A1:{chr(ord('A') + len(sheets[0][0]) - 1)}8"
+
+
+def test_the_page_shows_the_top_of_each_field_and_links_every_row(tmp_path: Path) -> None:
+    rows = _many(120, 3)
+    report = _report(diff_rows=top_per_field(rows), field_counts={"street": 120, "city": 3},
+                     all_diff_rows=lambda: iter(rows))
+    html = write_report(report, tmp_path).read_text(encoding="utf-8")
+    shown = re.findall(r'<tr data-field="(\w+)" data-differs', html)
+    assert shown.count("street") == TOP_PER_FIELD and shown.count("city") == 3
+    assert "123 company field(s) differed" in html
+    assert f"{TOP_PER_FIELD + 3} of 123" in html and '<a href="discrepancies.csv">' in html
+    in_csv = list(csv.DictReader((tmp_path / "discrepancies.csv").open(encoding="utf-8-sig"), delimiter=";"))
+    assert len(in_csv) == 123 and in_csv[-1]["field"] == "city", "the files hold every row, not the page's"
+
+
+def test_a_small_report_shows_every_row_and_no_cut_note(tmp_path: Path) -> None:
+    html = write_report(_report(diff_rows=_many(5, 2)), tmp_path).read_text(encoding="utf-8")
+    assert len(re.findall(r'<tr data-field="\w+" data-differs', html)) == 7
+    assert 'id="diffs-cut"' not in html
