@@ -1,14 +1,14 @@
 """outbox rows looked up by record (the report's correction column, read in batches)
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-07 16:00:00.000000
 """
 from alembic import op
 
 
-revision = '0009'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
