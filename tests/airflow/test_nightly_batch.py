@@ -171,10 +171,11 @@ def _tries(run_id: str, task_id: str) -> dict[str, int]:
 
 
 def _fail_fast_crm(config_path: Path) -> None:
-    """Two transport attempts a few milliseconds apart, so the fault exhausts them quickly."""
+    """Two transport attempts a few milliseconds apart, so the fault exhausts them quickly; one
+    account per UpsertAccounts call, so that the CRM can fail in the middle of the corrections."""
     raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     raw["systems"]["crm"].setdefault("connector", {}).update(
-        retry_attempts=2, retry_initial_wait=0.01, retry_max_wait=0.02)
+        retry_attempts=2, retry_initial_wait=0.01, retry_max_wait=0.02, write_batch_size=1)
     config_path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
