@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 
-from sqlalchemy import Select, and_, distinct, func, select
+from sqlalchemy import Select, distinct, func, select
 from sqlalchemy.orm import Session
 
 from hub.config import HubConfig
@@ -71,10 +71,7 @@ def stream_diff_rows(session: Session, config: HubConfig, run_id: str, dry_run: 
 
 
 def _discrepancies(run_id: str) -> Select:
-    """The run's discrepancies with their company's name (read in SQL: no golden record is parsed)."""
-    current = and_(GoldenRecord.hub_id == Discrepancy.hub_id, GoldenRecord.is_current.is_(True))
-    return (select(Discrepancy.__table__, GoldenRecord.values["legal_name"].as_string().label("company"))
-            .outerjoin(GoldenRecord, current).where(Discrepancy.run_id == run_id))
+    return select(Discrepancy.__table__).where(Discrepancy.run_id == run_id)
 
 
 def diff_rows(session: Session, config: HubConfig, run_id: str, diffs: Sequence[Mapping],
@@ -89,13 +86,14 @@ def diff_rows(session: Session, config: HubConfig, run_id: str, diffs: Sequence[
         by_key[(d["hub_id"], d["field"])].append(d)
     hubs = sorted({hub for hub, _ in by_key})
     members = _members(session, hubs)
+    names = _names(session, hubs)
     outbox = _corrections(session, run_id, {(d["system"], d["record_id"]) for d in diffs if d["corrected"]})
     rows = []
     for (hub_id, field), found in sorted(by_key.items()):
         first = found[0]
         values = {s: _system_value(s, field, found, members.get(hub_id, set()), carries[s], first,
                                    outbox, dry_run) for s in systems}
-        rows.append(DiffRow(hub_id=hub_id, company=first["company"] or "", field=field, values=values,
+        rows.append(DiffRow(hub_id=hub_id, company=names.get(hub_id, ""), field=field, values=values,
                             golden_value=first["golden_value"], source=first["source"],
                             rule=first["rule"]))
     return rows
@@ -132,6 +130,15 @@ def _members(session: Session, hubs: Sequence[str]) -> dict[str, set[str]]:
         for hub_id, system in session.execute(select(Xref.hub_id, Xref.system).where(Xref.hub_id.in_(chunk))):
             out[hub_id].add(system)
     return out
+
+
+def _names(session: Session, hubs: Sequence[str]) -> dict[str, str]:
+    name = GoldenRecord.values["legal_name"].as_string()  # read in SQL: no golden record is parsed
+    out = {}
+    for chunk in in_chunks(hubs):
+        out.update(session.execute(select(GoldenRecord.hub_id, name).where(
+            GoldenRecord.hub_id.in_(chunk), GoldenRecord.is_current.is_(True))).tuples().all())
+    return {hub: value or "" for hub, value in out.items()}
 
 
 def _corrections(session: Session, run_id: str, keys: set[tuple[str, str]]) -> dict[tuple[str, str], list]:
