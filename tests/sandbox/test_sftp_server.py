@@ -29,7 +29,10 @@ def _client(server: SftpServer, login: str = "erp",
     try:
         yield client.open_sftp()
     finally:
+        transport = client.get_transport()
         client.close()
+        if transport is not None:  # close() skips the join once the server has hung up first
+            transport.join(timeout=10)
 
 
 @pytest.fixture
