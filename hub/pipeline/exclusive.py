@@ -25,15 +25,17 @@ log = logging.getLogger("custhub.runs")
 
 @contextmanager
 def exclusive(ctx: RunContext, *, wait: float | None = None,
-              ordinary: tuple[type[BaseException], ...] = ()) -> Iterator[lease.Heartbeat]:
+              ordinary: tuple[type[BaseException], ...] = (),
+              process_bound: bool = False) -> Iterator[lease.Heartbeat]:
     """Hold the lease for ``ctx.run_id`` while the block runs. ``ordinary``: exceptions that
-    end a step without failing the run (Airflow's skip)."""
+    end a step without failing the run (Airflow's skip). ``process_bound``: this process is the
+    whole run, so its lease dies with it (hub.pipeline.lease)."""
     seconds = ctx.config.lease.seconds
-    expired = lease.take_waiting(ctx.engine, ctx.run_id, seconds, wait)
+    expired = lease.take_waiting(ctx.engine, ctx.run_id, seconds, wait, process_bound=process_bound)
     try:
         _close_abandoned(ctx, expired)
         rejoin(ctx.engine, ctx.run_id)
-        with lease.Heartbeat(ctx.engine, ctx.run_id, seconds) as heartbeat:
+        with lease.Heartbeat(ctx.engine, ctx.run_id, seconds, process_bound=process_bound) as heartbeat:
             yield heartbeat
     except ordinary:
         raise
@@ -53,7 +55,8 @@ def _close_abandoned(ctx: RunContext, expired: str | None) -> None:
     for run_id in dead:
         _settle_abandoned(ctx, run_id)
         abandon(ctx.engine, run_id, f"abandoned: its process stopped without closing the run "
-                                    f"(its store lease expired); closed by run {ctx.run_id}")
+                                    f"(its store lease expired or its process is gone); "
+                                    f"closed by run {ctx.run_id}")
         log.warning("run %s closed run %s as abandoned", ctx.run_id, run_id)
 
 

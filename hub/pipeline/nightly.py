@@ -50,7 +50,7 @@ def run_nightly(config: HubConfig, *, dry_run: bool = False, external_id: str | 
     # keeps its own; a run refused the lease leaves no run row behind.
     run_id = (external_id and external_run(engine, external_id)) or new_run_id()
     ctx = RunContext(config=config, engine=engine, run_id=run_id)
-    with exclusive(ctx, wait=wait) as heartbeat:
+    with exclusive(ctx, wait=wait, process_bound=external_id is None) as heartbeat:
         start_run(engine, "nightly", external_id=external_id, dry_run=dry_run, run_id=run_id)
         try:
             return _steps(ctx, heartbeat)
@@ -97,7 +97,7 @@ def approve_and_resume(config: HubConfig, run_id: str,
     ``approve``: a callable taking the engine (hub.review.approve_run with the steward's name)."""
     engine = open_store(config)
     ctx = RunContext(config=config, engine=engine, run_id=run_id)
-    with exclusive(ctx) as heartbeat:
+    with exclusive(ctx, process_bound=True) as heartbeat:
         approve(engine)
         return _resume(ctx, heartbeat)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -292,6 +293,8 @@ class RunLease(Base):
 
     The owner is the run id, not a process: an Airflow run's tasks, on any worker, join the
     lease of their hub run; a lease past ``expires_at`` belongs to a dead run and may be taken.
+    ``process_bound``: the holder's process is the whole run (the CLI), so once that process is
+    gone from its host the lease is dead at once; an Airflow run's lease outlives each task.
     """
 
     __tablename__ = "run_lease"
@@ -302,3 +305,4 @@ class RunLease(Base):
     acquired_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+    process_bound: Mapped[bool] = mapped_column(default=False, server_default=sa_false())

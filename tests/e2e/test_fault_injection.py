@@ -3,8 +3,9 @@ started at once, each compared with an uninterrupted run over an estate generate
 
 Every case runs ``custhub run nightly`` as an operator does, in its own process, on the real
 sandbox services (CRM over SOAP, accounting over SQL, the ERP over SFTP, the registries), with
-the fault point named in ``CUSTHUB_FAULT_POINTS`` (core/faults.py). The next run waits for the
-dead run's lease to expire, closes it as abandoned and finishes the work; then the systems' own
+the fault point named in ``CUSTHUB_FAULT_POINTS`` (core/faults.py). The next run sees that the
+dead run's process is gone, takes its lease over, closes it as abandoned and finishes the work;
+then the systems' own
 import jobs run. Each case asserts 0 records lost, 0 corrections doubled or missing in any system
 (ERP import rows, accounting import rows, CRM versions), no run left running, and every system
 holding what the uninterrupted run left. The counts are printed at the end of the session.

@@ -28,10 +28,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 LEASE_SECONDS = 3
 
 
-def _config_file(hub_config: HubConfig, tmp_path: Path) -> Path:
+def _config_file(hub_config: HubConfig, tmp_path: Path, lease_seconds: float = LEASE_SECONDS) -> Path:
     """hub.yaml as the fixtures built it, with a short lease so that a dead run's expires soon."""
     config = hub_config.model_copy(update={"lease": hub_config.lease.model_copy(
-        update={"seconds": LEASE_SECONDS})})
+        update={"seconds": lease_seconds})})
     path = tmp_path / "hub.yaml"
     path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
     open_store(config)  # the store exists (migrated) before the runs race for it
@@ -82,12 +82,13 @@ def test_with_wait_the_second_run_runs_after_the_first(hub_config: HubConfig, sa
 
 def test_a_killed_run_is_closed_as_abandoned_by_the_next(hub_config: HubConfig, sandbox_estate: SandboxEstate,
                                                         tmp_path: Path) -> None:
-    config = _config_file(hub_config, tmp_path)
+    config = _config_file(hub_config, tmp_path, lease_seconds=3600)
     (killed,) = _finish([_start(config, tmp_path, env={FAULTS_ENV: "nightly.after_extract"})])
     assert killed.returncode == -signal.SIGKILL
     (dead,) = _runs(hub_config)
     assert dead.status == "running" and lease.current(open_store(hub_config)).run_id == dead.id
-    time.sleep(LEASE_SECONDS)  # its last heartbeat's lease runs out
+    # its lease has an hour left, but its process is gone from this host: the next run, not
+    # even waiting, takes the store over at once
     (after,) = _finish([_start(config, tmp_path)])
     assert after.returncode == 0, after.stderr[-2000:]
     dead, nxt = _runs(hub_config)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from hub.config import HubConfig
 from hub.pipeline import lease
 from hub.pipeline.context import RunContext, open_store
 from hub.pipeline.exclusive import exclusive
 from hub.pipeline.runs import finish_run, run_status, start_run
+from hub.store.models import RunLease
 
 pytestmark = pytest.mark.integration
 
@@ -62,6 +66,42 @@ def test_an_expired_lease_is_taken_over_once(engine: Engine) -> None:
     assert lease.take(engine, "next", 60) == "dead"
     with pytest.raises(lease.RunLocked, match="in use by run next"):
         lease.take(engine, "third", 60)
+
+
+def _ended_pid() -> int:
+    """The pid of a process that has ended (and been reaped)."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+def _holder_pid(engine: Engine, pid: int, host: str | None = None) -> None:
+    with engine.begin() as conn:  # as if the holder had been that process, on that host
+        conn.execute(update(RunLease).values(pid=pid, host=host or socket.gethostname()))
+
+
+def test_a_process_bound_lease_whose_process_is_gone_is_taken_at_once(engine: Engine) -> None:
+    lease.take(engine, "crashed", 600, process_bound=True)
+    _holder_pid(engine, _ended_pid())
+    assert lease.take(engine, "next", 600, process_bound=True) == "crashed"  # no waiting out 600 s
+    assert lease.current(engine).run_id == "next"
+
+
+def test_a_lease_is_kept_while_its_process_lives_or_cannot_be_seen(engine: Engine) -> None:
+    lease.take(engine, "alive", 600, process_bound=True)
+    with pytest.raises(lease.RunLocked, match="in use by run alive"):
+        lease.take(engine, "next", 600)  # the holder is this very process
+    _holder_pid(engine, _ended_pid(), host="another-host.example")
+    with pytest.raises(lease.RunLocked, match="in use by run alive"):
+        lease.take(engine, "next", 600)  # a pid on another host says nothing here
+
+
+def test_an_airflow_runs_lease_outlives_its_task_processes(engine: Engine) -> None:
+    lease.take(engine, "airflow-run", 600)  # a task of an Airflow run: not bound to its process
+    _holder_pid(engine, _ended_pid())
+    with pytest.raises(lease.RunLocked, match="in use by run airflow-run"):
+        lease.take(engine, "cli-run", 600, process_bound=True)
+    assert lease.take(engine, "airflow-run", 600) is None  # its next task, any pid, joins it
 
 
 def test_waiting_takes_the_lease_when_it_is_released_and_gives_up_in_time(engine: Engine) -> None:
