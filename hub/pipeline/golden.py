@@ -20,7 +20,7 @@ from core.clock import utcnow
 from hub.pipeline.context import RunContext
 from hub.pipeline.questions import ask, expire
 from hub.pipeline.linking import scoped_rows
-from hub.pipeline.registries import EVIDENCED_FIELDS, evidence
+from hub.pipeline.registries import EVIDENCED_FIELDS, evidence_of
 from hub.store.bulk import bulk_insert
 from hub.store.db import in_chunks
 from hub.store.models import GoldenRecord, Outbox, SourceRecord, StewardDecision
@@ -105,12 +105,12 @@ def _chosen(session: Session, hubs: Sequence[str] | None) -> dict[str, dict[str,
 
 def _evidence(session: Session, records: RecordSet) -> dict[RecordKey, dict[str, Any]]:
     """The latest final check of each live registry record: the evidence its values carry."""
+    live = [m for m in records.members if m.system in EVIDENCED_FIELDS and m.key not in records.deleted]
     found = {}
-    for m in records.members:
-        if m.system in EVIDENCED_FIELDS and m.key not in records.deleted:
-            checked = evidence(session, m.system, m.record_id)
-            if checked is not None:
-                found[m.key] = checked
+    for registry in sorted({m.system for m in live}):
+        checks = evidence_of(session, registry, [m.record_id for m in live if m.system == registry])
+        found.update({m.key: checks[m.record_id] for m in live
+                      if m.system == registry and m.record_id in checks})
     return found
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import date
 from typing import Any
 
@@ -50,7 +50,7 @@ from core.hashing import content_hash
 from hub.config import RegistryConfig
 from hub.pipeline.context import RunContext, build_connector, set_metric
 from hub.pipeline.registry_queue import deadline, identifiers, in_order, last_checks, one_by_one
-from hub.store.db import session_scope
+from hub.store.db import in_chunks, session_scope
 from hub.store.models import CanonicalRecord, RegistryCheck
 from mappings.engine import map_record
 from mappings.errors import MappingError
@@ -375,9 +375,25 @@ def evidence(session: Session, registry: str, key: str | None,
     if on is not None:
         query = query.where(RegistryCheck.checked_on <= on)
     check = session.scalar(query.order_by(RegistryCheck.checked_on.desc()).limit(1))
-    if check is None:
-        return None
-    return {"registry": registry, "check_id": check.id, "checked_on": check.checked_on.isoformat(),
+    return None if check is None else _as_evidence(check)
+
+
+def evidence_of(session: Session, registry: str, keys: Collection[str]) -> dict[str, dict[str, Any]]:
+    """``evidence`` for many keys at once (the latest check of each), an IN list per chunk."""
+    found: dict[str, dict[str, Any]] = {}
+    statuses = EVIDENCE.get(registry, ())
+    for chunk in in_chunks(sorted({k for k in keys if k})):
+        query = (select(RegistryCheck).where(RegistryCheck.registry_name == registry,
+                                             RegistryCheck.key.in_(chunk),
+                                             RegistryCheck.status.in_(statuses))
+                 .order_by(RegistryCheck.key, RegistryCheck.checked_on.desc(), RegistryCheck.id.desc()))
+        for check in session.scalars(query):
+            found.setdefault(check.key, _as_evidence(check))  # the first of each key is its latest
+    return found
+
+
+def _as_evidence(check: RegistryCheck) -> dict[str, Any]:
+    return {"registry": check.registry_name, "check_id": check.id, "checked_on": check.checked_on.isoformat(),
             "status": check.status, "consultation": check.request_identifier,
             "request_date": (check.detail or {}).get("request_date")}
 
