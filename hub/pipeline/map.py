@@ -9,6 +9,7 @@ view's numbers, whose repr the quarantine reason shows) go through ``map_record`
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -102,12 +103,12 @@ def _map_batch(spec: MappingSpec, batch: Sequence[Row[Any]],
                workers: int = 1) -> list[dict[str, Any] | str]:
     """Per record, in order: Customer.present(), or the MappingError text to quarantine with."""
     columns = sorted({s for rule in spec.fields.values() for s in rule.sources})
-    framed = ([i for i, s in enumerate(batch) if _all_text(s.payload, columns)]
-              if frame_supported(spec) else [])
+    texts = [_as_text(s.payload, columns) for s in batch] if frame_supported(spec) else []
+    framed = [i for i, t in enumerate(texts) if t is not None]
     outcomes: list[dict[str, Any] | str | None] = [None] * len(batch)
     if framed:
         raw = pl.DataFrame({_ROW: [str(i) for i in framed]} | {
-            c: [batch[i].payload.get(c) for i in framed] for c in columns},
+            c: [texts[i][c] for i in framed] for c in columns},  # type: ignore[index]
             schema={_ROW: pl.String} | {c: pl.String for c in columns})
         result = map_frame(spec, raw, id_column=_ROW, workers=workers)
         for row, values in result.presents():
@@ -123,9 +124,23 @@ def _map_batch(spec: MappingSpec, batch: Sequence[Row[Any]],
     return outcomes  # type: ignore[return-value]
 
 
-def _all_text(payload: Any, columns: Sequence[str]) -> bool:
-    return isinstance(payload, dict) and all(
-        isinstance(payload.get(c), str | None) for c in columns)
+def _as_text(payload: Any, columns: Sequence[str]) -> dict[str, str | None] | None:
+    """The payload's columns as the text every normalizer reads them as (``as_str``, and
+    ``parse_decimal`` reads an int or a float as its ``str``): an accounting view's whole
+    numbers then take the column-wise path too. None: a value only map_record reads alike
+    (a bool, a non-finite float, a nested value)."""
+    if not isinstance(payload, dict):
+        return None
+    texts: dict[str, str | None] = {}
+    for c in columns:
+        value = payload.get(c)
+        if value is None or isinstance(value, str):
+            texts[c] = value
+        elif type(value) is int or (type(value) is float and math.isfinite(value)):
+            texts[c] = str(value)
+        else:
+            return None
+    return texts
 
 
 def _unmapped(system: str, after: str | None):  # type: ignore[no-untyped-def]
