@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from hub.pipeline.context import RunContext, set_metric
 from hub.pipeline.preview import replay
+from hub.pipeline.registry_queue import KEY_FIELDS
 from hub.pipeline.stage import quarantine_many
 from hub.store.bulk import bulk_insert
 from hub.store.db import in_chunks, session_scope
@@ -56,20 +57,38 @@ def map_in(session: Session, ctx: RunContext, system: str) -> Counter[str]:
     while batch := session.execute(_unmapped(system, after)).all():
         after = batch[-1].record_id
         # The batch's old canonical rows go; those that still map come back in one bulk insert.
-        for chunk in in_chunks([source.record_id for source in batch if source.mapped_before]):
-            session.execute(delete(CanonicalRecord).where(
-                CanonicalRecord.system == system, CanonicalRecord.record_id.in_(chunk)))
+        before = _replaced(session, system, [source.record_id for source in batch if source.mapped_before])
         mapped, bad = [], []
         for source, outcome in zip(batch, _map_batch(spec, batch, ctx.config.mapping.workers), strict=True):
             if isinstance(outcome, str):
                 bad.append((source.record_id, outcome,
                             json.dumps(source.payload, ensure_ascii=False, default=str)))
                 continue
+            keys, keys_run = before.get(source.record_id, (None, None))
             mapped.append({"system": system, "record_id": source.record_id, "values": outcome,
-                           "source_hash": source.content_hash, "run_id": ctx.run_id})
+                           "source_hash": source.content_hash, "run_id": ctx.run_id,
+                           "keys_run_id": keys_run if keys == _keys(outcome) else ctx.run_id})
         counts["quarantined"] += quarantine_many(session, system, ctx.run_id, "map", bad)
         counts["mapped"] += bulk_insert(session, CanonicalRecord.__table__, mapped)
     return counts
+
+
+def _replaced(session: Session, system: str,
+              record_ids: list[str]) -> dict[str, tuple[tuple[Any, ...], str]]:
+    """Delete these records' canonical rows; per record, its registry keys and the run that
+    wrote them, which a re-mapped record with the same keys keeps."""
+    table, before = CanonicalRecord.__table__, {}
+    for chunk in in_chunks(record_ids):
+        where = (table.c.system == system, table.c.record_id.in_(chunk))
+        for record_id, values, run_id, keys_run in session.execute(select(
+                table.c.record_id, table.c["values"], table.c.run_id, table.c.keys_run_id).where(*where)):
+            before[record_id] = (_keys(values), keys_run or run_id)
+        session.execute(delete(table).where(*where))
+    return before
+
+
+def _keys(values: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(values.get(f) for f in KEY_FIELDS)
 
 
 def _map_preview(ctx: RunContext, system: str) -> dict[str, int]:

@@ -3,7 +3,7 @@ deadline after which the step stops waiting and leaves the rest for the next run
 
 Due, in this order (each key once):
 1. new: never checked;
-2. changed: a record holding the key was written (mapped) after the key's last check;
+2. changed: a record took the key (was mapped with it as a new key) after the key's last check;
 3. pending: the last answer was pending (the registry could not say, or was refused unread);
 4. old: the last final answer is ``recheck_after_days`` old or older, oldest first.
 A final answer younger than that is the cache, and the key is not due. A run asks at most
@@ -32,6 +32,9 @@ from sqlalchemy.orm import Session
 
 from hub.store.models import CanonicalRecord, RegistryCheck, Run
 
+# The fields that make a record's registry keys (ARES and ISIR ask Czech company ids, VIES VAT
+# ids): a record whose values change elsewhere keeps the time its keys were last written.
+KEY_FIELDS = ("company_id", "vat_id", "country")
 K = TypeVar("K")
 T = TypeVar("T")
 PENDING = frozenset({"unknown", "security_error"})  # asked again by the next run
@@ -56,12 +59,13 @@ def past(until: float | None) -> bool:
 
 def identifiers(session: Session, systems: list[str], field: str,
                 czech_only: bool) -> dict[str, datetime | None]:
-    """Each key the systems' records hold, with when a record holding it was last written
-    (the start of the run that mapped it). Grouped by the database, not loaded record by record:
-    a million companies are a million rows of two columns."""
+    """Each key the systems' records hold, with when a record took it (the start of the run that
+    mapped the record with these keys, ``CanonicalRecord.keys_run_id``). Grouped by the
+    database, not loaded record by record: a million companies are a million rows of two columns."""
     key = CanonicalRecord.values[field].as_string()
+    written_by = func.coalesce(CanonicalRecord.keys_run_id, CanonicalRecord.run_id)
     query = (select(key, func.max(Run.started_at))
-             .join(Run, Run.id == CanonicalRecord.run_id, isouter=True)
+             .join(Run, Run.id == written_by, isouter=True)
              .where(CanonicalRecord.system.in_(systems), key.is_not(None), key != "")
              .group_by(key))
     if czech_only:  # a record without a country is Czech, as the mappings default it

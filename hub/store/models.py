@@ -92,6 +92,10 @@ class CanonicalRecord(Base):
     values: Mapped[dict]
     source_hash: Mapped[str] = mapped_column(String(64))
     run_id: Mapped[str] = mapped_column(String(64))
+    # The run in which the record's registry keys (company id, VAT id, country) last changed:
+    # the registries' queue asks again for a key a record newly holds, not for every record the
+    # run re-mapped (a correction the hub sent comes back as a change). None: as run_id.
+    keys_run_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class Quarantine(Base):

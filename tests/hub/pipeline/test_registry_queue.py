@@ -14,7 +14,10 @@ from hub.pipeline.registries import check_registries
 from hub.pipeline.report import build_report, registry_notes
 from hub.pipeline.runs import start_run
 from hub.store.db import session_scope
-from hub.store.models import CanonicalRecord, RegistryCheck, Run
+from hub.store.models import CanonicalRecord, RegistryCheck, Run, SourceRecord
+from core.clock import utcnow
+from core.hashing import content_hash
+from hub.pipeline.map import map_in
 from sandbox.ares_service import ares_subject
 from tests.fixtures.soap import FAST_RETRY, airflow_conn_env, hub_context
 
@@ -22,6 +25,7 @@ pytestmark = pytest.mark.integration
 
 FAST = {"retry_attempts": 2, **FAST_RETRY}
 ICOS = [f"{45_000_000 + n:08d}" for n in range(5)]
+VALID = ["25596641", "27074358", "45317054"]  # IČOs with their checksum: they map
 
 
 @pytest.fixture
@@ -96,14 +100,44 @@ def test_new_and_changed_keys_first_then_the_oldest_checks(ctx, isir_service):
     _time_passes(ctx, 3, keys=(ICOS[4],))  # ...this one the oldest
     later = _next_run(isir)
     _customers(later, "company_id", "46000000")  # a new company
-    with session_scope(ctx.engine) as session:  # and one whose record changed since its check
+    with session_scope(ctx.engine) as session:  # and one a record took since its check
         session.execute(update(CanonicalRecord).where(CanonicalRecord.record_id == f"CRM-{ICOS[2]}")
-                        .values(run_id=later.run_id))
+                        .values(run_id=later.run_id, keys_run_id=later.run_id))
     asked = len(isir_service.asked)
     assert check_registries(later)["isir_not_checked"] == 4
     assert isir_service.asked[asked:] == ["46000000", ICOS[2]]
     check_registries(_next_run(isir))
     assert isir_service.asked[asked + 2:] == [ICOS[4], ICOS[0]]  # then the oldest first
+
+
+def _stage(ctx: RunContext, accounts: dict[str, tuple[str, str]]) -> None:
+    """The CRM's accounts (id: name, IČO) staged in ctx's run and mapped as the map step maps."""
+    with session_scope(ctx.engine) as session:
+        for account, (name, ico) in accounts.items():
+            payload = {"AccountId": account, "Name": name, "CompanyId": ico, "CountryCode": "CZ"}
+            row = session.scalar(select(SourceRecord).where(SourceRecord.record_id == account))
+            if row is None:
+                row = SourceRecord(system="crm", record_id=account, fetched_at=utcnow())
+                session.add(row)
+            row.payload, row.content_hash, row.run_id = payload, content_hash(payload), ctx.run_id
+        session.flush()
+        map_in(session, ctx, "crm")
+
+
+def test_a_record_mapped_again_keeps_its_keys_place_in_the_queue(ctx, isir_service):
+    isir = _only(ctx, "isir")
+    _stage(isir, {"A": ("Alfa s.r.o.", VALID[0]), "B": ("Beta s.r.o.", VALID[1]),
+                  "C": ("Gama s.r.o.", VALID[2])})
+    check_registries(isir)
+    later = _next_run(isir)
+    # A comes back renamed (as after a correction the hub sent), its IČO as it was: not asked
+    # again; B now holds C's IČO, which a record took after its check: asked again.
+    _stage(later, {"A": ("ALFA s.r.o.", VALID[0]), "B": ("Beta s.r.o.", VALID[2])})
+    asked = len(isir_service.asked)
+    check_registries(later)
+    assert isir_service.asked[asked:] == [VALID[2]]
+    check_registries(_next_run(isir))
+    assert len(isir_service.asked) == asked + 1  # every answer fresh again
 
 
 def test_the_rate_holds_the_step_to_its_deadline(ctx, isir_service):
