@@ -30,6 +30,7 @@ from hub.pipeline import isolation
 from hub.pipeline.exclusive import exclusive
 from hub.pipeline.runs import (ABANDONED, ACTIVE, AWAITING_APPROVAL, SKIPPED, external_run,
                                finish_run, hold_run, new_run_id, run_status, start_run)
+from hub.pipeline.timings import timed
 from hub.store.db import session_scope
 from hub.store.models import Discrepancy, Run
 
@@ -89,14 +90,16 @@ def extract(run_id: str, system: str) -> dict[str, int]:
     """Extract one system; a failure of its own leaves it out of the run (or holds the run, as
     its on_failure says) instead of failing the others (hub.pipeline.isolation)."""
     with _step(run_id) as ctx:
-        return _isolated(ctx, system, extract_step.extract)
+        return _isolated(ctx, system, "extract", extract_step.extract)
 
 
-def _isolated(ctx: RunContext, system: str, step: Callable[[RunContext, str], dict[str, int]]) -> dict[str, int]:
+def _isolated(ctx: RunContext, system: str, name: str,
+              step: Callable[[RunContext, str], dict[str, int]]) -> dict[str, int]:
     if system in isolation.excluded(ctx):
         return {SKIPPED: 1}
     try:
-        return step(ctx, system)
+        with timed(ctx, name, system):  # the step's time among the run's figures, as the CLI's
+            return step(ctx, system)
     except CusthubError as e:
         if not isolation.isolable(e):
             raise
@@ -107,7 +110,8 @@ def _isolated(ctx: RunContext, system: str, step: Callable[[RunContext, str], di
 def extract_or_skip(run_id: str, system: str) -> dict[str, int]:
     """Extract; when nothing new was staged, close the hub run and skip the rest of the DAG run."""
     with _step(run_id) as ctx:
-        counts = extract_step.extract(ctx, system)
+        with timed(ctx, "extract", system):
+            counts = extract_step.extract(ctx, system)
         if not any(counts.get(name) for name in CHANGE_COUNTS):
             finish_run(ctx.engine, run_id, "succeeded", f"nothing changed in {system}")
             raise AirflowSkipException(f"{system}: nothing new since the last sync")
@@ -116,7 +120,7 @@ def extract_or_skip(run_id: str, system: str) -> dict[str, int]:
 
 def map_records(run_id: str, system: str) -> dict[str, int]:
     with _step(run_id) as ctx:
-        return _isolated(ctx, system, map_step.map_system)
+        return _isolated(ctx, system, "map", map_step.map_system)
 
 
 def check_quarantine(run_id: str) -> None:
@@ -136,13 +140,15 @@ def check_registry(run_id: str, registry: str) -> dict[str, int]:
     with _step(run_id) as ctx:
         _skip_if_held(ctx)
         only = ctx.config.model_copy(update={"registries": {registry: ctx.config.registries[registry]}})
-        return registries_step.check_registries(RunContext(only, ctx.engine, run_id))
+        with timed(ctx, "registries", registry):
+            return registries_step.check_registries(RunContext(only, ctx.engine, run_id))
 
 
 def reconcile(run_id: str) -> dict[str, int]:
     with _step(run_id) as ctx:
         _skip_if_held(ctx)
-        return reconcile_step.reconcile(isolation.for_reconcile(ctx))
+        with timed(ctx, "reconcile"):
+            return reconcile_step.reconcile(isolation.for_reconcile(ctx))
 
 
 def publish(run_id: str, system: str) -> dict[str, int]:
@@ -153,7 +159,8 @@ def publish(run_id: str, system: str) -> dict[str, int]:
         _skip_if_held(ctx)
         if system in isolation.excluded(ctx):
             return {SKIPPED: 1}
-        return publish_step.publish(ctx, system)
+        with timed(ctx, "publish", system):
+            return publish_step.publish(ctx, system)
 
 
 def _skip_if_held(ctx: RunContext) -> None:
@@ -173,7 +180,8 @@ def finish(run_id: str) -> str:
         if run_status(ctx.engine, run_id) == "succeeded":
             raise AirflowSkipException(f"hub run {run_id} was already closed")
         finish_run(ctx.engine, run_id, "succeeded")
-        return str(write_run_report(ctx))
+        with timed(ctx, "report"):
+            return str(write_run_report(ctx))
 
 
 # -- backfill ---------------------------------------------------------------------------------

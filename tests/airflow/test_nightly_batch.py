@@ -16,7 +16,7 @@ import yaml
 from sqlalchemy import func, select
 
 from hub.config import load_config
-from hub.pipeline.context import open_store
+from hub.pipeline.context import metrics, open_store
 from hub.store.db import session_scope
 from hub.store.models import Base, Outbox, Run
 from sandbox.estate import SandboxEstate
@@ -51,6 +51,13 @@ def test_nightly_batch_brings_every_system_to_the_truth(
         sent = session.scalar(select(func.count()).select_from(Outbox).where(Outbox.status == "sent"))
     assert (pending, sent > 0) == (0, True)
     assert _asset_events("custhub_golden_records") >= 1
+    with session_scope(open_store(config)) as session:  # each task's time, as the CLI keeps it
+        run_id = session.scalar(select(Run.id).where(Run.kind == "nightly"))
+        timed = {(s, m) for (s, m) in metrics(session, run_id) if m.endswith("_ms")}
+    systems = config.enabled_systems()
+    assert timed >= {*((s, f"{step}_ms") for s in systems for step in ("extract", "map", "publish")),
+                     *((r, "registries_ms") for r in config.registries if config.registries[r].enabled),
+                     ("hub", "reconcile_ms"), ("hub", "report_ms")}
 
 
 def _asset_events(name: str) -> int:
