@@ -94,7 +94,7 @@ def _routes(app: FastAPI) -> None:
         outcome = views.decide(app.state.engine, item_id, user, action, reason.strip(), value.strip(),
                                typed_value.strip())
         if not outcome.recorded:  # the same page again, with why and what was typed
-            return _refused(request, user, item_id, outcome.message, value, typed_value)
+            return _refused(request, user, item_id, outcome.message, value, typed_value, reason)
         request.session["flash"] = outcome.message
         return RedirectResponse(request.url_for("queue"), status_code=303)
 
@@ -137,13 +137,14 @@ def _login_routes(app: FastAPI) -> None:
         return RedirectResponse(request.url_for("login_page"), status_code=303)
 
 
-def _refused(request: Request, user: str, item_id: int, message: str, value: str, typed: str) -> Response:
+def _refused(request: Request, user: str, item_id: int, message: str, value: str, typed: str,
+             reason: str) -> Response:
     try:
         found = views.detail(request.app.state.engine, item_id)
     except review.ReviewError as e:
         return _page(request, "message.html", user, status_code=404, message=str(e))
     return _page(request, "item.html", user, status_code=422, d=found, error=message,
-                 chosen=value, typed=typed)
+                 chosen=value, typed=typed, reason=reason)
 
 
 def _check_csrf(request: Request, sent: str) -> None:
