@@ -66,13 +66,13 @@ def review_show(item_id: int, config: ConfigOption = None) -> None:
 
 
 @review_app.command("resolve")
-def review_resolve(item_id: int, value: Annotated[str, typer.Argument(help="the right value")],
+def review_resolve(item_id: int, value: Annotated[str, typer.Argument(
+                       help="the right value, as you would write it: checked and normalized like the "
+                            "systems' data (1 000,50 -> 1000.50); a refused value stores nothing")],
                    reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
     """Resolve a conflict: this value wins from the next run on."""
-    engine = _engine(config)
-    item = review.get_item(engine, item_id)
-    decision = review.resolve_conflict(engine, item_id, review.canonical_value(item.field or "", value),
-                                       _actor(by), reason)
+    # read by the field's normalizer; a refused value is one line on stderr, exit 1, nothing stored
+    decision = review.resolve_conflict(_engine(config), item_id, value, _actor(by), reason)
     console.print(f"Decision {decision} recorded; the next run uses it.")
 
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -28,9 +27,9 @@ from core.errors import CusthubError
 from core.clock import utcnow
 from hub.pipeline.runs import AWAITING_APPROVAL
 from hub.store.db import session_scope
-from hub.store.models import AuditEntry, CanonicalRecord, ReviewItem, Run, StewardDecision, Xref
+from hub.store.models import AuditEntry, CanonicalRecord, GoldenRecord, ReviewItem, Run, StewardDecision, Xref
 from hub.xref_ops import merge_in
-from mappings.customer import CUSTOMER_FIELDS, Customer
+from mappings.steward_values import steward_value
 from core.hashing import content_hash
 from reconciliation.decisions import field_evidence, pair_fingerprint
 from reconciliation.records import MemberRecord
@@ -83,18 +82,32 @@ def get_item(engine: Engine, item_id: int) -> ReviewView:
 def resolve_conflict(engine: Engine, item_id: int, value: Any, actor: str, reason: str) -> int:
     """Choose the golden value of a conflict's field; returns the StewardDecision id.
 
-    ``value`` is the canonical value (normally one of ``candidates``, but a steward may type
-    the right one). It wins over every survivorship rule from the next run on, until one of
-    the hub's records changes its value of that field to a new one (taking the chosen value,
-    as our corrections make the systems do, keeps the decision).
+    ``value`` is one of ``candidates`` or what a steward typed: either way it is read by the
+    field's normalizer, as source data is (``mappings.steward_values``), and stored normalized;
+    a value the normalizer refuses raises ``RefusedValue`` and nothing is stored. The value
+    wins over every survivorship rule from the next run on, until one of the hub's records
+    changes its value of that field to a new one (taking the chosen value, as our corrections
+    make the systems do, keeps the decision).
     """
     with session_scope(engine) as session:
         item = _open_item(session, item_id, "conflict")
-        evidence = field_evidence(_member_records(session, item.hub_id), item.field)
+        if item.field is None:
+            raise ReviewError(f"review item {item_id} names no field")
+        records = _member_records(session, item.hub_id)
+        chosen = steward_value(item.field, str(value), _country(session, item.hub_id, records))
+        evidence = field_evidence(records, item.field)
         decision = _decide(session, item, actor, reason, kind="choose_value", hub_id=item.hub_id,
-                           field=item.field, value={"value": value}, fingerprint=content_hash(evidence),
+                           field=item.field, value={"value": chosen}, fingerprint=content_hash(evidence),
                            evidence=evidence)
         return decision.id
+
+
+def _country(session: Session, hub_id: str | None, records: list[MemberRecord]) -> str | None:
+    """The company's country, to read a national phone number or a VAT ID without prefix."""
+    golden = session.scalar(select(GoldenRecord.values).where(GoldenRecord.hub_id == hub_id,
+                                                              GoldenRecord.is_current.is_(True)))
+    held = [(golden or {}).get("country"), *(r.values.get("country") for r in records)]
+    return next((c for c in held if isinstance(c, str) and c), None)
 
 
 def decide_match(engine: Engine, item_id: int, is_match: bool, actor: str, reason: str) -> int:
@@ -211,13 +224,3 @@ def _view(item: ReviewItem) -> ReviewView:
     return ReviewView(item.id, item.kind, item.status, item.hub_id, item.system, item.record_id,
                       item.other_system, item.other_record_id, item.field, dict(item.candidates),
                       item.reason, item.run_id, item.created_at, item.resolved_by, item.resolved_at)
-
-
-def canonical_value(field: str, raw: str) -> Any:
-    """A value typed by a person, as the canonical Customer holds it ("30" -> 30 for payment terms)."""
-    if field not in CUSTOMER_FIELDS:
-        raise ReviewError(f"unknown field {field!r}")
-    try:
-        return Customer.model_validate({field: raw}).present().get(field)
-    except ValidationError as e:
-        raise ReviewError(f"{raw!r} is not a valid {field}: {e.errors()[0]['msg']}") from None

@@ -16,14 +16,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import ValidationError
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from hub import review
 from hub.web import views
 from hub.web.auth import Authenticator, PasswordUsers, csrf_ok, csrf_token
-from mappings.customer import Customer
 
 HERE = Path(__file__).resolve().parent
 SESSION_HOURS = 8
@@ -93,11 +91,12 @@ def _routes(app: FastAPI) -> None:
         _check_csrf(request, csrf)
         if user is None:
             return _to_login(request)
-        message = _decide(app.state.engine, item_id, user, action, reason.strip(), value, typed_value.strip())
-        request.session["flash"] = message
-        target = "queue" if message.startswith("Decision recorded") else "item"
-        params = {"item_id": item_id} if target == "item" else {}
-        return RedirectResponse(request.url_for(target, **params), status_code=303)
+        outcome = views.decide(app.state.engine, item_id, user, action, reason.strip(), value.strip(),
+                               typed_value.strip())
+        if not outcome.recorded:  # the same page again, with why and what was typed
+            return _refused(request, user, item_id, outcome.message, value, typed_value, reason)
+        request.session["flash"] = outcome.message
+        return RedirectResponse(request.url_for("queue"), status_code=303)
 
     _login_routes(app)
 
@@ -138,47 +137,14 @@ def _login_routes(app: FastAPI) -> None:
         return RedirectResponse(request.url_for("login_page"), status_code=303)
 
 
-def _decide(engine: Engine, item_id: int, user: str, action: str, reason: str, value: str,
-            typed_value: str) -> str:
-    """Call the review service; returns the message the steward reads next."""
-    if not reason:
-        return "Say why (the reason is kept in the audit trail)."
+def _refused(request: Request, user: str, item_id: int, message: str, value: str, typed: str,
+             reason: str) -> Response:
     try:
-        if action == "choose_value":
-            chosen = _canonical(engine, item_id, typed_value) if typed_value else _candidate(engine, item_id, value)
-            review.resolve_conflict(engine, item_id, chosen, user, reason)
-        elif action in ("match", "not_match"):
-            review.decide_match(engine, item_id, action == "match", user, reason)
-        elif action == "dismiss":
-            review.dismiss(engine, item_id, user, reason)
-        else:
-            return f"Unknown action {action!r}."
-    except (review.ReviewError, ValueError) as e:
-        return f"Not recorded: {e}"
-    return f"Decision recorded for item {item_id}; it takes effect in the next run."
-
-
-def _candidate(engine: Engine, item_id: int, shown: str) -> Any:
-    """One of the values the page offered, as the records hold it (an int stays an int)."""
-    found = views.detail(engine, item_id)
-    if shown not in {value for _, value in found.choices}:
-        raise ValueError("choose one of the values shown, or type one")
-    for column in found.columns:
-        value = column.values.get(found.item.field or "")
-        if value is not None and str(value) == shown:
-            return value
-    return shown
-
-
-def _canonical(engine: Engine, item_id: int, typed: str) -> Any:
-    """A typed value, validated and normalized as the canonical Customer field."""
-    field = review.get_item(engine, item_id).field
-    if field is None:
-        raise ValueError("this item names no field")
-    try:
-        return Customer.model_validate({field: typed}).present()[field]
-    except ValidationError as e:
-        raise ValueError(f"{typed!r} is not a valid {field}: {e.errors()[0]['msg']}") from None
+        found = views.detail(request.app.state.engine, item_id)
+    except review.ReviewError as e:
+        return _page(request, "message.html", user, status_code=404, message=str(e))
+    return _page(request, "item.html", user, status_code=422, d=found, error=message,
+                 chosen=value, typed=typed, reason=reason)
 
 
 def _check_csrf(request: Request, sent: str) -> None:

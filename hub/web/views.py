@@ -8,14 +8,24 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from hub import review
 from hub.review import ReviewView, get_item, list_items
 from hub.store.db import session_scope
 from hub.store.models import AuditEntry, CanonicalRecord, GoldenRecord, StewardDecision, Xref
 from hub.xref_ops import GoldenVersion, golden_history
 from mappings.customer import CUSTOMER_FIELDS
+from mappings.steward_values import RefusedValue
 
 KIND_TITLES = {"conflict": "Conflict", "match_candidate": "Match candidate",
                "deleted_at_source": "Deleted at source"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a steward's form: recorded, or refused with the reason to show."""
+
+    recorded: bool
+    message: str
 
 
 @dataclass(frozen=True)
@@ -151,3 +161,50 @@ def _names(engine: Engine, hub_ids: set[str | None]) -> dict[str, str]:
 
 def _norm(value: Any) -> Any:
     return None if value in (None, "") else str(value)
+
+
+def decide(engine: Engine, item_id: int, user: str, action: str, reason: str, value: str,
+           typed_value: str) -> Outcome:
+    """Call the review service with what the item page's form sent."""
+    if not reason:
+        return Outcome(False, "Say why (the reason is kept in the audit trail); nothing was recorded.")
+    try:
+        if action == "choose_value":
+            review.resolve_conflict(engine, item_id, _chosen(engine, item_id, value, typed_value), user, reason)
+        elif action in ("match", "not_match"):
+            review.decide_match(engine, item_id, action == "match", user, reason)
+        elif action == "dismiss":
+            review.dismiss(engine, item_id, user, reason)
+        else:
+            return Outcome(False, f"Not recorded: unknown action {action!r}.")
+    except (review.ReviewError, RefusedValue, ValueError) as e:
+        return Outcome(False, f"Not recorded: {e}")
+    return Outcome(True, f"Decision recorded for item {item_id}; it takes effect in the next run.")
+
+
+def _chosen(engine: Engine, item_id: int, shown: str, typed: str) -> Any:
+    """The one value the steward gave: a radio of the values shown, or the typed one.
+
+    The typed box belongs to the last radio ("type a value"), whose value is empty; typing
+    while another radio is ticked is ambiguous and refused rather than letting either win.
+    """
+    if shown and typed:
+        raise ValueError(f"you ticked {shown!r} and typed {typed!r}; tick \"type a value\" to use "
+                         "the typed one, or empty the box")
+    if typed:
+        return typed
+    if not shown:
+        raise ValueError("choose one of the values shown, or type a value")
+    return _candidate(engine, item_id, shown)
+
+
+def _candidate(engine: Engine, item_id: int, shown: str) -> Any:
+    """One of the values the page offered, as the records hold it (an int stays an int)."""
+    found = detail(engine, item_id)
+    if shown not in {value for _, value in found.choices}:
+        raise ValueError("choose one of the values shown, or type one")
+    for column in found.columns:
+        value = column.values.get(found.item.field or "")
+        if value is not None and str(value) == shown:
+            return value
+    return shown

@@ -19,9 +19,10 @@ from hub.config import HubConfig
 from hub.pipeline.context import open_store
 from hub.pipeline.nightly import run_nightly
 from hub.store.db import session_scope
-from hub.store.models import AuditEntry, GoldenRecord, ReviewItem, StewardDecision, Xref
+from hub.store.models import AuditEntry, GoldenRecord, Outbox, ReviewItem, StewardDecision, Xref
 from hub.web.app import create_app
 from hub.web.auth import PasswordUsers, hash_password
+from sandbox import accounting_db
 from sandbox.estate import SandboxEstate
 from tests.fixtures.browser import ARTIFACTS, Page, serve
 
@@ -95,6 +96,8 @@ def _log_in(page: Page, base: str) -> None:
 
 
 def _resolve_in_browser(page: Page, base: str, item_id: int) -> None:
+    """The steward types the e-mail into the box, ticking nothing else: the browser lets the form
+    go (no radio is required); a mistyped address comes back refused, the box keeps it to correct."""
     _log_in(page, base)
     assert "Open questions" in page.text() and "signed in as steward" in page.text()
     page.screenshot("review-queue")
@@ -102,10 +105,28 @@ def _resolve_in_browser(page: Page, base: str, item_id: int) -> None:
     asked = page.text("tr.asked")
     assert "email" in asked and NEW_EMAIL in asked, "the field in question is highlighted, values side by side"
     page.screenshot("review-item")
-    page.click(f"input[type=radio][value='{NEW_EMAIL}']", navigates=False)
+    page.type_into("#typed-value", "not-an-email")
     page.type_into("#choose-form input[name=reason]", "new purchasing contact, confirmed by phone")
     page.click("#choose-form button[type=submit]")
+    assert page.text("#refused") == "Not recorded: email: 'not-an-email' refused: not an e-mail address"
+    assert page.evaluate("document.querySelector('#typed-value').value") == "not-an-email"
+    assert page.evaluate("document.querySelector('#typed-choice').checked"), "the typed value is the choice"
+    page.screenshot("review-refused")
+    page.click("#typed-value", navigates=False)
+    page.evaluate("document.querySelector('#typed-value').select()")  # as a person selects it to retype
+    page.send("Input.insertText", text=f"  {NEW_EMAIL.upper()} ")
+    page.click("#choose-form button[type=submit]")
     assert f"Decision recorded for item {item_id}" in page.text()
+
+
+def _accounting_imports(estate: SandboxEstate) -> list[str | None]:
+    with estate.accounting.connect() as conn:
+        return list(conn.scalars(select(accounting_db.import_table.c.email)))
+
+
+def _outbox_emails(engine: Engine) -> list[str | None]:
+    with session_scope(engine) as session:
+        return [o.values.get("email") for o in session.scalars(select(Outbox))]
 
 
 @pytest.mark.parametrize("hub_store_url", ["sqlite"], indirect=True)
@@ -125,11 +146,14 @@ def test_a_steward_resolves_a_conflict_and_the_next_run_applies_it(
         _resolve_in_browser(browser_page, base, item_id)
     with session_scope(engine) as session:
         decision = session.scalar(select(StewardDecision).where(StewardDecision.review_item_id == item_id))
-        assert (decision.decided_by, decision.value) == ("steward", {"value": NEW_EMAIL})
+        assert (decision.decided_by, decision.value) == ("steward", {"value": NEW_EMAIL}), "stored normalized"
         assert session.scalar(select(AuditEntry.actor).where(AuditEntry.subject == f"review:{item_id}")) == "steward"
 
     second = run_nightly(hub_config)
     assert _golden_email(engine, hub_id) == NEW_EMAIL, "the decision took effect in the next run"
+    assert NEW_EMAIL in _outbox_emails(engine) and NEW_EMAIL in _accounting_imports(sandbox_estate)
+    assert "not-an-email" not in _outbox_emails(engine) + _accounting_imports(sandbox_estate), \
+        "the refused value reached neither the outbox nor accounting's import table"
     browser_page.goto(second.report.as_uri())
     browser_page.screenshot("report")
     assert re.search(r"Run\s+" + second.run_id, browser_page.text())

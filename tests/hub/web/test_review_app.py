@@ -113,7 +113,7 @@ def test_a_typed_value_is_validated_as_the_canonical_field(client: TestClient, r
     token = _csrf(client.get("/items/1").text)
     page = client.post("/items/1/resolve", data={"csrf": token, "action": "choose_value",
                                                  "typed_value": "thirty", "reason": "x"}).text
-    assert "Not recorded: &#39;thirty&#39; is not a valid payment_terms_days" in page
+    assert "Not recorded: payment_terms_days: &#39;thirty&#39; refused: not a number" in page
     client.post("/items/1/resolve", data={"csrf": token, "action": "choose_value",
                                           "typed_value": "45", "reason": "contract"})
     with session_scope(review_store) as session:
