@@ -8,13 +8,14 @@ same app in Airflow's UI with Airflow's login and roles (docs/adr/0006-review-pa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -23,12 +24,14 @@ from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from core.errors import ConfigError, StoreError
 from hub import review
 from hub.web import views
 from hub.web.auth import Authenticator, PasswordUsers, csrf_ok, csrf_token
 from mappings.customer import Customer
 
 HERE = Path(__file__).resolve().parent
+log = logging.getLogger(__name__)
 SESSION_HOURS = 8
 SECURITY_HEADERS = {
     # No inline script or style on these pages, so the policy can forbid both.
@@ -105,8 +108,17 @@ class _Sessions:
         self._inner: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):  # lifespan: nothing to open yet
+            await self._app(scope, receive, send)
+            return
         if self._inner is None:
-            b = self._backing()
+            try:
+                b = self._backing()
+            except (ConfigError, StoreError) as e:  # tried again on the next request
+                log.error("custhub review page: %s", e)
+                await PlainTextResponse("The review page cannot open the hub store now; the server's log "
+                                        "says why.", status_code=503)(scope, receive, send)
+                return
             self._inner = SessionMiddleware(self._app, secret_key=b.secret_key, session_cookie="custhub_review",
                                             max_age=SESSION_HOURS * 3600, same_site="strict",
                                             https_only=b.secure_cookies)

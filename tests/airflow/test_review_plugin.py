@@ -167,6 +167,10 @@ def test_the_steward_sees_the_queue_and_its_stylesheet(airflow_api: Server) -> N
         assert "header" in css.text
         item = steward.get(f"{PREFIX}/items/{airflow_api.item_id}")
         assert item.status_code == 200 and 'id="choose-form"' in item.text
+        plugins = steward.get("/api/v2/plugins").json()["plugins"]
+    (plugin,) = [p for p in plugins if p["name"] == "custhub_review"]
+    assert [a["url_prefix"] for a in plugin["fastapi_apps"]] == [PREFIX]
+    assert plugin["external_views"][0]["href"] == f"{PREFIX}/"
 
 
 def test_a_viewer_reads_but_cannot_decide(airflow_api: Server) -> None:
