@@ -119,9 +119,9 @@ class _Sessions:
                 await PlainTextResponse("The review page cannot open the hub store now; the server's log "
                                         "says why.", status_code=503)(scope, receive, send)
                 return
-            self._inner = SessionMiddleware(self._app, secret_key=b.secret_key, session_cookie="custhub_review",
-                                            max_age=SESSION_HOURS * 3600, same_site="strict",
-                                            https_only=b.secure_cookies)
+            self._inner = SessionMiddleware(self._app, secret_key=b.secret_key,
+                                            session_cookie="custhub_review", max_age=SESSION_HOURS * 3600,
+                                            same_site="strict", https_only=b.secure_cookies)
         await self._inner(scope, receive, send)
 
 

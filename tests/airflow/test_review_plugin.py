@@ -75,7 +75,8 @@ class Server:
         """A client logged in through Airflow's login endpoint, as the UI would be."""
         cookies = {}
         if user is not None:
-            answer = httpx.post(f"{self.base}/auth/token", json={"username": user, "password": self.passwords[user]})
+            login = {"username": user, "password": self.passwords[user]}
+            answer = httpx.post(f"{self.base}/auth/token", json=login)
             assert answer.status_code == 201, answer.text
             cookies["_token"] = answer.json()["access_token"]
         return httpx.Client(base_url=self.base, cookies=cookies, timeout=30)
@@ -197,3 +198,13 @@ def test_the_stewards_decision_is_recorded_in_the_hub_store(airflow_api: Server)
         queue = steward.get(decided.headers["location"])
     assert f"Decision recorded for item {airflow_api.item_id}" in queue.text
     assert _decisions(airflow_api.engine) == [("steward", {"value": CHOSEN})]
+
+
+def test_importing_the_plugin_builds_nothing() -> None:
+    """Every Airflow component imports plugins; only the API server reads fastapi_apps."""
+    probe = ("import runpy, sys; runpy.run_path(sys.argv[1]); "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('hub', 'mappings')))")
+    done = subprocess.run([sys.executable, "-c", probe, str(ROOT / "plugins" / "custhub_review.py")],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
