@@ -26,6 +26,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from tests.fixtures.airflow import ROOT, write_test_config
+from tests.fixtures.browser import Page
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
@@ -54,8 +55,8 @@ def _seed(engine: Engine) -> int:
             session.add(Xref(system=system, record_id=record_id, hub_id="H00000001", rule="company_id",
                              run_id="r1", linked_at=T0))
         session.add(GoldenRecord(hub_id="H00000001", version=1, values={**base, "street": CHOSEN},
-                                 lineage={"street": {"source": "accounting", "record_id": "ACC1",
-                                                     "rule": "source_priority"}},
+                                 lineage={f: {"source": "accounting", "record_id": "ACC1",
+                                              "rule": "source_priority"} for f in (*base, "street")},
                                  is_current=True, run_id="r1", created_at=T0))
         item = ReviewItem(kind="conflict", fingerprint="f1", hub_id="H00000001", system="crm",
                           record_id="CRM-1", other_system="accounting", other_record_id="ACC1",
@@ -208,3 +209,30 @@ def test_importing_the_plugin_builds_nothing() -> None:
                           capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_in_chromium_a_viewer_logs_in_on_airflows_page_and_reads(airflow_api: Server,
+                                                                browser_page: Page) -> None:
+    """The whole path a person takes: the page sends to Airflow's login form, which sends back."""
+    page, queue = browser_page, f"{airflow_api.base}{PREFIX}/"
+    page.goto(queue)
+    assert page.url.startswith(f"{airflow_api.base}/auth/login?next="), page.url
+    _wait_for(page, "input[name=username]")
+    page.type_into("input[name=username]", "viewer")
+    page.type_into("input[name=password]", airflow_api.passwords["viewer"])
+    page.click("button[type=submit]")
+    assert page.url == queue, "Airflow's login sends back to the review queue"
+    page.goto(f"{queue}items/{airflow_api.item_id}")
+    assert "signed in as viewer" in page.text("header") and "Read only" in page.text()
+    assert page.evaluate("document.forms.length") == 0, "no decision buttons for a viewer"
+    header = page.evaluate("getComputedStyle(document.querySelector('header')).backgroundColor")
+    assert header == "rgb(31, 59, 87)", "review.css is served and applied under the plugin's prefix"
+    page.screenshot("review-in-airflow-viewer")
+
+
+def _wait_for(page: Page, selector: str) -> None:
+    """Airflow's login form is drawn by script after the page loads."""
+    deadline = time.monotonic() + 30
+    while not page.evaluate(f"!!document.querySelector({json.dumps(selector)})"):
+        assert time.monotonic() < deadline, f"{selector} never appeared on {page.url}"
+        time.sleep(0.1)
