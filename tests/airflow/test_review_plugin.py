@@ -42,8 +42,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _seed(engine: Engine) -> int:
-    """One company whose CRM and accounting records disagree on the street: an open conflict."""
+def _seed(engine: Engine) -> tuple[int, int]:
+    """One company whose CRM and accounting records disagree: two open conflicts, the first for
+    the steward to decide, the second left open for the viewer."""
     from hub.store.db import session_scope
     from hub.store.models import CanonicalRecord, GoldenRecord, ReviewItem, Xref
 
@@ -58,19 +59,21 @@ def _seed(engine: Engine) -> int:
                                  lineage={f: {"source": "accounting", "record_id": "ACC1",
                                               "rule": "source_priority"} for f in (*base, "street")},
                                  is_current=True, run_id="r1", created_at=T0))
-        item = ReviewItem(kind="conflict", fingerprint="f1", hub_id="H00000001", system="crm",
-                          record_id="CRM-1", other_system="accounting", other_record_id="ACC1",
-                          field="street", candidates={"crm": "Nová 5", "accounting": CHOSEN},
-                          reason="two trusted sources changed the street differently", run_id="r1",
-                          created_at=T0)
-        session.add(item)
+        items = [ReviewItem(kind="conflict", fingerprint=f"f-{field}", hub_id="H00000001", system="crm",
+                            record_id="CRM-1", other_system="accounting", other_record_id="ACC1",
+                            field=field, candidates=candidates, run_id="r1", created_at=T0,
+                            reason=f"two trusted sources changed the {field} differently")
+                 for field, candidates in (("street", {"crm": "Nová 5", "accounting": CHOSEN}),
+                                           ("city", {"crm": "Praha", "accounting": "Praha 1"}))]
+        session.add_all(items)
         session.flush()
-        return item.id
+        return items[0].id, items[1].id
 
 
 class Server:
-    def __init__(self, base: str, passwords: dict[str, str], engine: Engine, item_id: int) -> None:
-        self.base, self.passwords, self.engine, self.item_id = base, passwords, engine, item_id
+    def __init__(self, base: str, passwords: dict[str, str], engine: Engine, items: tuple[int, int]) -> None:
+        self.base, self.passwords, self.engine = base, passwords, engine
+        self.item_id, self.kept_id = items  # the steward decides the first; the second stays open
 
     def client(self, user: str | None) -> httpx.Client:
         """A client logged in through Airflow's login endpoint, as the UI would be."""
@@ -91,7 +94,7 @@ def airflow_api(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     store_url = f"sqlite:///{tmp / 'hub.db'}"
     engine = make_engine(store_url)
     migrate(engine)
-    item_id = _seed(engine)
+    items = _seed(engine)
     passwords = {user: secrets.token_urlsafe(12) for user in USERS}
     (tmp / "passwords.json").write_text(json.dumps(passwords), encoding="utf-8")
     port = _free_port()
@@ -111,7 +114,7 @@ def airflow_api(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base, server, tmp / "api-server.log")
-        yield Server(base, passwords, engine, item_id)
+        yield Server(base, passwords, engine, items)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -177,11 +180,11 @@ def test_the_steward_sees_the_queue_and_its_stylesheet(airflow_api: Server) -> N
 
 def test_a_viewer_reads_but_cannot_decide(airflow_api: Server) -> None:
     with airflow_api.client("viewer") as viewer:
-        item = viewer.get(f"{PREFIX}/items/{airflow_api.item_id}")
-        assert item.status_code == 200 and "Kovo s.r.o." in item.text
+        item = viewer.get(f"{PREFIX}/items/{airflow_api.kept_id}")
+        assert item.status_code == 200 and "Kovo s.r.o." in item.text and "<b>open</b>" in item.text
         assert "<form" not in item.text and "Read only" in item.text, "no decision buttons for a viewer"
-        refused = viewer.post(f"{PREFIX}/items/{airflow_api.item_id}/resolve",
-                              data={"csrf": _csrf(item.text), "action": "choose_value", "value": CHOSEN,
+        refused = viewer.post(f"{PREFIX}/items/{airflow_api.kept_id}/resolve",
+                              data={"csrf": _csrf(item.text), "action": "choose_value", "value": "Praha 1",
                                     "reason": "I am only a viewer"}, follow_redirects=False)
     assert refused.status_code == 403
     assert "not decide" in refused.text, "refused for the role, with a valid CSRF token"
@@ -222,8 +225,9 @@ def test_in_chromium_a_viewer_logs_in_on_airflows_page_and_reads(airflow_api: Se
     page.type_into("input[name=password]", airflow_api.passwords["viewer"])
     page.click("button[type=submit]")
     assert page.url == queue, "Airflow's login sends back to the review queue"
-    page.goto(f"{queue}items/{airflow_api.item_id}")
+    page.goto(f"{queue}items/{airflow_api.kept_id}")
     assert "signed in as viewer" in page.text("header") and "Read only" in page.text()
+    assert "status open" in page.text(), "an open item, which a steward would see forms for"
     assert page.evaluate("document.forms.length") == 0, "no decision buttons for a viewer"
     header = page.evaluate("getComputedStyle(document.querySelector('header')).backgroundColor")
     assert header == "rgb(31, 59, 87)", "review.css is served and applied under the plugin's prefix"
