@@ -202,7 +202,7 @@ async def _airflow_user(request: Request) -> Any:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     bearer = HTTPAuthorizationCredentials(scheme=scheme, credentials=token) if token else None
     try:
-        return await get_user(request, None, bearer)
+        return await get_user(request, _oauth_token=None, bearer_credentials=bearer)
     except HTTPException:
         return None  # no token, expired or invalid: the same as not logged in
 

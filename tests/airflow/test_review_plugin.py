@@ -208,8 +208,9 @@ def test_importing_the_plugin_builds_nothing() -> None:
     """Every Airflow component imports plugins; only the API server reads fastapi_apps."""
     probe = ("import runpy, sys; runpy.run_path(sys.argv[1]); "
              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('hub', 'mappings')))")
-    done = subprocess.run([sys.executable, "-c", probe, str(ROOT / "plugins" / "custhub_review.py")],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    plugin = ROOT / "plugins" / "custhub_review.py"
+    done = subprocess.run([sys.executable, "-c", probe, str(plugin)], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
