@@ -3,27 +3,33 @@ records side by side, and decides. Decisions go through hub.review (StewardDecis
 AuditEntry) and take effect in the next run.
 
 `custhub serve` runs it with the configured user list; plugins/custhub_review.py mounts the
-same app in Airflow's UI with Airflow's login.
+same app in Airflow's UI with Airflow's login and roles (docs/adr/0006-review-page-auth.md).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from core.errors import ConfigError, StoreError
 from hub import review
 from hub.web import views
 from hub.web.auth import Authenticator, PasswordUsers, csrf_ok, csrf_token
 
 HERE = Path(__file__).resolve().parent
+log = logging.getLogger(__name__)
 SESSION_HOURS = 8
 SECURITY_HEADERS = {
     # No inline script or style on these pages, so the policy can forbid both.
@@ -33,19 +39,36 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 Text = Annotated[str, Form()]
+READ_REFUSED = "Your role does not let you see the review queue."
+DECIDE_REFUSED = "Your role lets you read the review queue but not decide; a steward role is needed for that."
 
 
 class Forbidden(Exception):
     """A POST without a valid CSRF token."""
 
 
+@dataclass(frozen=True)
+class Backing:
+    """What the page runs on: the hub store and how its session cookie is signed and sent."""
+
+    engine: Engine
+    secret_key: str
+    secure_cookies: bool = False
+
+
 def create_app(engine: Engine, auth: Authenticator, *, secret_key: str,
                secure_cookies: bool = False) -> FastAPI:
+    backing = Backing(engine, secret_key, secure_cookies)
+    return build_app(lambda: backing, auth)
+
+
+def build_app(backing: Callable[[], Backing], auth: Authenticator) -> FastAPI:
+    """The app with every route in place; ``backing`` is called on the first request only, so
+    that building the app (as Airflow's API server does when it loads plugins) opens no store."""
     app = FastAPI(title="custhub review", docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(SessionMiddleware, secret_key=secret_key, session_cookie="custhub_review",
-                       max_age=SESSION_HOURS * 3600, same_site="strict", https_only=secure_cookies)
+    app.state.backing, app.state.auth = _Once(backing), auth
+    app.add_middleware(_Sessions, backing=app.state.backing)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.state.engine, app.state.auth = engine, auth
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
     app.state.templates = Jinja2Templates(env=env)
 
@@ -64,24 +87,69 @@ def create_app(engine: Engine, auth: Authenticator, *, secret_key: str,
     return app
 
 
+class _Once:
+    def __init__(self, make: Callable[[], Backing]) -> None:
+        self._make = make
+        self._made: Backing | None = None
+
+    def __call__(self) -> Backing:
+        if self._made is None:
+            self._made = self._make()
+        return self._made
+
+
+class _Sessions:
+    """Starlette's signed-cookie sessions, set up on the first request with the backing's secret."""
+
+    def __init__(self, app: ASGIApp, backing: _Once) -> None:
+        self._app, self._backing = app, backing
+        self._inner: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):  # lifespan: nothing to open yet
+            await self._app(scope, receive, send)
+            return
+        if self._inner is None:
+            try:
+                b = self._backing()
+            except (ConfigError, StoreError) as e:  # tried again on the next request
+                log.error("custhub review page: %s", e)
+                await PlainTextResponse("The review page cannot open the hub store now; the server's log "
+                                        "says why.", status_code=503)(scope, receive, send)
+                return
+            self._inner = SessionMiddleware(self._app, secret_key=b.secret_key,
+                                            session_cookie="custhub_review", max_age=SESSION_HOURS * 3600,
+                                            same_site="strict", https_only=b.secure_cookies)
+        await self._inner(scope, receive, send)
+
+
+def _engine(app: FastAPI) -> Engine:
+    return app.state.backing().engine
+
+
 def _routes(app: FastAPI) -> None:
     @app.get("/", response_class=HTMLResponse, name="queue")
     async def queue(request: Request) -> Response:
         user = await app.state.auth.current_user(request)
         if user is None:
             return _to_login(request)
-        return _page(request, "queue.html", user, rows=views.queue(app.state.engine))
+        if not await app.state.auth.may_read(request):
+            return _not_allowed(request, user, READ_REFUSED)
+        return _page(request, "queue.html", user, can_decide=await app.state.auth.may_decide(request),
+                     rows=views.queue(_engine(app)))
 
     @app.get("/items/{item_id}", response_class=HTMLResponse, name="item")
     async def item(request: Request, item_id: int) -> Response:
         user = await app.state.auth.current_user(request)
         if user is None:
             return _to_login(request)
+        if not await app.state.auth.may_read(request):
+            return _not_allowed(request, user, READ_REFUSED)
         try:
-            found = views.detail(app.state.engine, item_id)
+            found = views.detail(_engine(app), item_id)
         except review.ReviewError as e:
             return _page(request, "message.html", user, status_code=404, message=str(e))
-        return _page(request, "item.html", user, d=found)
+        return _page(request, "item.html", user, can_decide=await app.state.auth.may_decide(request), d=found)
 
     @app.post("/items/{item_id}/resolve", name="resolve")
     async def resolve(request: Request, item_id: int, csrf: Text, action: Text,
@@ -91,7 +159,9 @@ def _routes(app: FastAPI) -> None:
         _check_csrf(request, csrf)
         if user is None:
             return _to_login(request)
-        outcome = views.decide(app.state.engine, item_id, user, action, reason.strip(), value.strip(),
+        if not await app.state.auth.may_decide(request):
+            return _not_allowed(request, user, DECIDE_REFUSED)
+        outcome = views.decide(_engine(app), item_id, user, action, reason.strip(), value.strip(),
                                typed_value.strip())
         if not outcome.recorded:  # the same page again, with why and what was typed
             return _refused(request, user, item_id, outcome.message, value, typed_value, reason)
@@ -140,10 +210,10 @@ def _login_routes(app: FastAPI) -> None:
 def _refused(request: Request, user: str, item_id: int, message: str, value: str, typed: str,
              reason: str) -> Response:
     try:
-        found = views.detail(request.app.state.engine, item_id)
+        found = views.detail(_engine(request.app), item_id)
     except review.ReviewError as e:
         return _page(request, "message.html", user, status_code=404, message=str(e))
-    return _page(request, "item.html", user, status_code=422, d=found, error=message,
+    return _page(request, "item.html", user, status_code=422, can_decide=True, d=found, error=message,
                  chosen=value, typed=typed, reason=reason)
 
 
@@ -152,12 +222,16 @@ def _check_csrf(request: Request, sent: str) -> None:
         raise Forbidden
 
 
+def _not_allowed(request: Request, user: str, message: str) -> Response:
+    return _page(request, "message.html", user, status_code=403, message=message)
+
+
 def _to_login(request: Request) -> Response:
     return RedirectResponse(request.app.state.auth.login_url(request), status_code=303)
 
 
 def _page(request: Request, template: str, user: str | None, status_code: int = 200, **context: Any) -> Response:
     return request.app.state.templates.TemplateResponse(
-        request, template, {"user": user, "csrf": csrf_token(request),
+        request, template, {"user": user, "csrf": csrf_token(request), "can_decide": None,
                             "flash": request.session.pop("flash", None), "kinds": views.KIND_TITLES,
                             **context}, status_code=status_code)

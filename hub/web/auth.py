@@ -1,8 +1,9 @@
 """Who may change data on the review page, and proof that a form was sent by our own page.
 
-Two ways to know the user: a configured user list with password hashes (``custhub serve``),
-or Airflow's own login when the app is mounted in Airflow's UI as a plugin. Either way a
-POST is accepted only with the per-session CSRF token, from a SameSite=strict cookie session.
+Two ways to know the user: a configured user list with password hashes (``custhub serve``,
+every user may decide), or Airflow's own login when the app is mounted in Airflow's UI as a
+plugin (Airflow's auth manager says who may read and who may decide: docs/adr/0006). Either
+way a POST is accepted only with the per-session CSRF token, from a SameSite=strict cookie session.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import Request
 
 from core.errors import ConfigError
 from hub.web.guard import LoginThrottle, SessionGuard
+
+if TYPE_CHECKING:
+    from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 PBKDF2_MIN_ITERATIONS = 200_000
@@ -75,6 +79,10 @@ class Authenticator(Protocol):
 
     async def current_user(self, request: Request) -> str | None: ...
 
+    async def may_read(self, request: Request) -> bool: ...
+
+    async def may_decide(self, request: Request) -> bool: ...
+
     def login_url(self, request: Request) -> str: ...
 
 
@@ -93,6 +101,13 @@ class PasswordUsers:
         if name not in self.hashes:  # a removed user is logged out at once
             return None
         return name if self.sessions.valid(request.session, name, self.hashes[name]) else None
+
+    async def may_read(self, request: Request) -> bool:
+        return await self.current_user(request) is not None
+
+    async def may_decide(self, request: Request) -> bool:
+        # hub.yaml lists stewards only: whoever may log in may decide
+        return await self.current_user(request) is not None
 
     def log_in(self, request: Request, name: str) -> None:
         start_session(request, name)
@@ -138,25 +153,58 @@ def configured_users(from_config: Mapping[str, str], env_name: str) -> dict[str,
 
 
 class AirflowUsers:
-    """The user Airflow's auth manager knows from its JWT cookie, when mounted as a plugin."""
+    """The user Airflow's auth manager knows from its JWT (the UI's cookie, or a Bearer header),
+    when mounted as a plugin. Who may read and who may decide is asked of the auth manager as
+    access to the nightly DAG, whose next run applies a decision: GET to read, PUT to decide
+    (docs/adr/0006-review-page-auth.md)."""
 
     login_form = False
 
-    async def current_user(self, request: Request) -> str | None:
-        from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
-        from airflow.api_fastapi.core_api.security import resolve_user_from_token
-        from fastapi import HTTPException
+    def __init__(self, dag_id: str) -> None:
+        self.dag_id = dag_id
 
-        try:
-            user = await resolve_user_from_token(request.cookies.get(COOKIE_NAME_JWT_TOKEN))
-        except HTTPException:
-            return None  # no token, expired or invalid: the same as not logged in
-        return user.get_name()
+    async def current_user(self, request: Request) -> str | None:
+        user = await self._user(request)
+        return None if user is None else user.get_name()
+
+    async def may_read(self, request: Request) -> bool:
+        return await self._allowed(request, "GET")
+
+    async def may_decide(self, request: Request) -> bool:
+        return await self._allowed(request, "PUT")
 
     def login_url(self, request: Request) -> str:
         from airflow.api_fastapi.app import get_auth_manager
 
-        return get_auth_manager().get_url_login()
+        return get_auth_manager().get_url_login(next_url=str(request.url))
+
+    async def _allowed(self, request: Request, method: str) -> bool:
+        from airflow.api_fastapi.app import get_auth_manager
+        from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+
+        user = await self._user(request)
+        return user is not None and get_auth_manager().is_authorized_dag(
+            method=method, user=user, details=DagDetails(id=self.dag_id))  # type: ignore[arg-type]
+
+    async def _user(self, request: Request) -> BaseUser | None:
+        """Resolved once per request, the way Airflow's own API resolves it (a Bearer header first)."""
+        if not hasattr(request.state, "custhub_user"):
+            request.state.custhub_user = await _airflow_user(request)
+        user: BaseUser | None = request.state.custhub_user
+        return user
+
+
+async def _airflow_user(request: Request) -> Any:
+    from airflow.api_fastapi.core_api.security import get_user
+    from fastapi import HTTPException
+    from fastapi.security import HTTPAuthorizationCredentials
+
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    bearer = HTTPAuthorizationCredentials(scheme=scheme, credentials=token) if token else None
+    try:
+        return await get_user(request, _oauth_token=None, bearer_credentials=bearer)
+    except HTTPException:
+        return None  # no token, expired or invalid: the same as not logged in
 
 
 def csrf_token(request: Request) -> str:
