@@ -12,11 +12,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from sandbox.ssh_banner import wait_for_ssh_banner
 
 SSHD = "/usr/sbin/sshd"
 
@@ -53,18 +54,6 @@ def _config(base: Path, root: Path, port: int, login: str, as_root: bool) -> str
         "Subsystem sftp internal-sftp", *where, ""])
 
 
-def _wait(proc: subprocess.Popen[bytes], port: int) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                if s.recv(64).startswith(b"SSH-2.0-"):
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"sshd did not start on port {port}")
-
-
 @contextmanager
 def running_sshd() -> Iterator[Sshd]:
     as_root = os.geteuid() == 0
@@ -84,7 +73,7 @@ def running_sshd() -> Iterator[Sshd]:
         proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(base / "sshd_config")],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            _wait(proc, port)
+            wait_for_ssh_banner(proc, port)
             yield Sshd(port, login, root, base / "user_key", host_key, base / "known_hosts")
         finally:
             proc.terminate()
