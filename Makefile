@@ -54,7 +54,8 @@ test: system-deps $(STAMP)
 # Prints speed and memory figures; `make bench BENCH_ARGS="--scale 0.01"` for a quick check,
 # `make bench BENCH_ARGS="reconcile"` for one module. `make bench BENCH_ARGS=nightly`: the product's
 # nightly path at 10k, 100k and 1M companies on SQLite and PostgreSQL (bench/nightly.py; limit it
-# with BENCH_NIGHTLY_MAX_SIZE, BENCH_NIGHTLY_SIZES, BENCH_NIGHTLY_STORES, BENCH_NIGHTLY_MAX_MINUTES).
+# with BENCH_NIGHTLY_MAX_SIZE, BENCH_NIGHTLY_SIZES, BENCH_NIGHTLY_STORES, BENCH_NIGHTLY_MAX_MINUTES;
+# BENCH_NIGHTLY_REGISTRIES=off leaves the registry calls out).
 BENCH_ARGS ?=
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

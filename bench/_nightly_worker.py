@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hub.config import load_config
+from hub.config import HubConfig, load_config
 from hub.pipeline.context import metrics, open_store
 from hub.pipeline.nightly import run_nightly
 from hub.pipeline.timings import log as timings_log
@@ -62,8 +62,19 @@ def rows(step: str, system: str, figures: dict[tuple[str, str], int]) -> int:
     return figures.get(("hub", "discrepancies"), 0)  # report: the differences it lists
 
 
-def run_once(report_dir: Path, clock: StepClock) -> dict[str, Any]:
+def bench_config(report_dir: Path) -> HubConfig:
+    """hub.yaml as shipped, reports under ``report_dir``; BENCH_NIGHTLY_REGISTRIES=off leaves
+    the registries step out (bench.nightly's docstring)."""
     config = load_config().model_copy(update={"report_dir": str(report_dir)})
+    if os.environ.get("BENCH_NIGHTLY_REGISTRIES", "on") == "off":
+        off = {name: block.model_copy(update={"enabled": False})
+               for name, block in config.registries.items()}
+        config = config.model_copy(update={"registries": off})
+    return config
+
+
+def run_once(report_dir: Path, clock: StepClock) -> dict[str, Any]:
+    config = bench_config(report_dir)
     clock.steps.clear()
     started_at, started, cpu = time.time(), time.perf_counter(), time.process_time()
     result = run_nightly(config)

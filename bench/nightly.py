@@ -20,7 +20,9 @@ ERP export, and a full CRM page scan with a plain HTTP client (bench._nightly_cr
 
 Options (environment): BENCH_NIGHTLY_SIZES (comma list, companies, overrides the sizes),
 BENCH_NIGHTLY_MAX_SIZE (larger sizes are not run), BENCH_NIGHTLY_MAX_MINUTES (no size starts
-once spent), BENCH_NIGHTLY_STORES (sqlite,postgresql), CUSTHUB_BENCH_PG_ADMIN_URL.
+once spent), BENCH_NIGHTLY_STORES (sqlite,postgresql), CUSTHUB_BENCH_PG_ADMIN_URL,
+BENCH_NIGHTLY_REGISTRIES=off (the registries step left out: the targets exclude registry calls,
+and at hub.yaml's rates a large first load spends its registry budget and deadline, not CPU).
 A size or store not run is printed as such; nothing is estimated.
 """
 

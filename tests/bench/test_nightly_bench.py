@@ -50,3 +50,13 @@ def test_the_sandbox_is_measured_on_its_own(result: dict) -> None:
     assert set(estate["start_seconds"]) >= {"crm", "accounting", "erp", "erp_export"}
     assert result["crm_scan"]["accounts"] == estate["records"]["crm"]
     assert result["hub_peak_mb"] > 0 and result["estate_peak_mb"] > 0
+
+
+def test_the_registries_can_be_left_out(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench._nightly_worker import bench_config
+
+    assert any(b.enabled for b in bench_config(tmp_path).registries.values())  # as shipped
+    monkeypatch.setenv("BENCH_NIGHTLY_REGISTRIES", "off")
+    config = bench_config(tmp_path)
+    assert config.registries and not any(b.enabled for b in config.registries.values())
+    assert config.report_dir == str(tmp_path)
