@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import Select, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
+from hub.config import HubConfig
 from hub.pipeline.context import RunContext, metrics, set_metric
 from hub.pipeline.report_views import (
     field_agreement,
@@ -32,6 +33,7 @@ from hub.store.models import (
 from mappings.formulas import FORMULA_PREFIXES, FREE_TEXT_FIELDS
 from reconciliation.formulas import formula_findings
 from reconciliation.report import DiffRow, Finding, RunReport, SystemLine, write_report
+from reconciliation.report_format import KIND_WORDS
 
 # Figures the report computes at the end of a run and keeps, so that the trend of later
 # reports reads them back instead of guessing what the store looked like then.
@@ -63,10 +65,24 @@ def _build(session: Session, ctx: RunContext, lines: list[SystemLine]) -> RunRep
         trend=trend(session, runs, [line.system for line in lines]),
         findings=_findings(session, _money_system(ctx)),
         registry_notes=registry_notes(figures),
-        quarantine=[dict(q) for q in session.execute(
-            select(*[c for c in Quarantine.__table__.columns if c.key != "raw_payload"])
-            .where(Quarantine.run_id == ctx.run_id).order_by(Quarantine.id)).mappings()],
-        formulas=formula_findings(session.execute(_formula_like(ctx.run_id)).tuples().all()))
+        quarantine=open_quarantine(session),
+        formulas=formula_findings(session.execute(_formula_like(ctx.run_id)).tuples().all()),
+        locale=ctx.config.report.locale, source_names=source_names(ctx.config))
+
+
+def open_quarantine(session: Session) -> list[dict]:
+    """Every record still in quarantine, whichever run put it there (oldest first): the page
+    shows the open ones, not only this run's, until a readable version or a person resolves them."""
+    columns = [c for c in Quarantine.__table__.columns if c.key != "raw_payload"]
+    return [dict(q) for q in session.execute(select(*columns).where(Quarantine.resolved_at.is_(None))
+                                             .order_by(Quarantine.id)).mappings()]
+
+
+def source_names(config: HubConfig) -> dict[str, str]:
+    """Each system and registry in plain words: report.source_names, else its kind's words."""
+    blocks = {**config.systems, **config.registries}
+    return {name: config.report.source_names.get(name) or f"{name}: {KIND_WORDS.get(block.kind, block.kind)}"
+            for name, block in blocks.items()}
 
 
 def write_run_report(ctx: RunContext) -> Path:
