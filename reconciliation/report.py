@@ -21,8 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from reconciliation.formulas import FormulaFinding
 from reconciliation.report_chart import agreement_chart, bar_width
 from reconciliation.report_files import SHEET_ROWS, Table, safe_cell, write_tables
-from reconciliation.report_format import (DEFAULT_LOCALE, RULE_LEGEND, STEWARD_WORDS, Formatter, as_date,
-                                          chosen_by, typed)
+from reconciliation.report_format import DEFAULT_LOCALE, RULE_LEGEND, Formatter, as_date, chosen_by, typed
 
 __all__ = ["DiffRow", "FieldAgreement", "Finding", "RunReport", "SystemLine", "SystemValue",
            "TrendPoint", "report_tables", "safe_cell", "top_per_field", "write_report"]
@@ -162,8 +161,7 @@ class RunReport:
 
     def legend(self) -> list[tuple[str, str]]:
         """Every source and rule name the report uses, with what it means."""
-        sources = {**self.source_names, "steward": self.source_names.get("steward", STEWARD_WORDS)}
-        return [*sources.items(), *RULE_LEGEND.items()]
+        return [*((n, w) for n, w in self.source_names.items() if n != "steward"), *RULE_LEGEND.items()]
 
     @property
     def system_names(self) -> list[str]:

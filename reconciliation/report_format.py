@@ -52,7 +52,6 @@ KIND_WORDS: dict[str, str] = {
     "isir": "ISIR, the Czech insolvency register",
     "vies": "VIES, the EU's check of VAT IDs",
 }
-STEWARD_WORDS = "a data steward (review page)"
 
 
 def check_locale(name: str) -> str:
@@ -84,7 +83,7 @@ class Formatter:
     def day(self, value: date | str | None) -> str:
         parsed = as_date(value)
         if isinstance(parsed, datetime):
-            return format_datetime(parsed, "short", locale=self.locale)
+            return format_datetime(parsed, "medium", locale=self.locale)
         return format_date(parsed, "medium", locale=self.locale) if parsed else (value or "")
 
     def value(self, field: str, value: object) -> str:
