@@ -80,9 +80,10 @@ def open_quarantine(session: Session) -> list[dict]:
 
 def source_names(config: HubConfig) -> dict[str, str]:
     """Each system and registry in plain words: report.source_names, else its kind's words."""
-    blocks = {**config.systems, **config.registries}
-    return {name: config.report.source_names.get(name) or f"{name}: {KIND_WORDS.get(block.kind, block.kind)}"
-            for name, block in blocks.items()}
+    named = config.report.source_names
+    systems = {name: named.get(name) or f"{name}: {KIND_WORDS.get(s.kind, s.kind)}"
+               for name, s in config.systems.items()}
+    return systems | {name: named.get(name) or KIND_WORDS.get(r.kind, name) for name, r in config.registries.items()}
 
 
 def write_run_report(ctx: RunContext) -> Path:
