@@ -33,7 +33,7 @@ from hub.store.models import (
 from mappings.formulas import FORMULA_PREFIXES, FREE_TEXT_FIELDS
 from reconciliation.formulas import formula_findings
 from reconciliation.report import DiffRow, Finding, RunReport, SystemLine, write_report
-from reconciliation.report_format import KIND_WORDS
+from reconciliation.report_format import KIND_WORDS, Formatter
 
 # Figures the report computes at the end of a run and keeps, so that the trend of later
 # reports reads them back instead of guessing what the store looked like then.
@@ -64,7 +64,7 @@ def _build(session: Session, ctx: RunContext, lines: list[SystemLine]) -> RunRep
         fields=field_agreement(session, ctx.config, records, ctx.run_id, previous),
         trend=trend(session, runs, [line.system for line in lines]),
         findings=_findings(session, _money_system(ctx)),
-        registry_notes=registry_notes(figures),
+        registry_notes=registry_notes(figures, Formatter(ctx.config.report.locale).number),
         quarantine=open_quarantine(session),
         formulas=formula_findings(session.execute(_formula_like(ctx.run_id)).tuples().all()),
         locale=ctx.config.report.locale, source_names=source_names(ctx.config))
@@ -209,9 +209,11 @@ def _latest_checks(session: Session, keys: Mapping[str, set[str]]) -> dict[tuple
     return latest
 
 
-def registry_notes(figures: dict[tuple[str, str], int]) -> list[str]:
+def registry_notes(figures: dict[tuple[str, str], int],
+                   number: Callable[[int], str] = "{:,}".format) -> list[str]:
     """What a registry step left unchecked in this run, and why: its configuration failed,
-    its budget was spent, member states were down, VIES was busy, or the deadline came."""
+    its budget was spent, member states were down, VIES was busy, or the deadline came.
+    ``number`` writes a count (the report passes its locale's)."""
     notes = []
     for registry in ("ares", "isir", "vies"):
         def get(metric: str, registry: str = registry) -> int:
@@ -222,17 +224,17 @@ def registry_notes(figures: dict[tuple[str, str], int]) -> list[str]:
             notes.append(f"{name} was not checked in this run: its configuration "
                          "failed (the run log says why); its checks are due in the next run.")
         if over := get("not_checked"):
-            notes.append(f"{name}: {over:,} companies not yet checked (budget "
-                         f"{get('budget'):,} per run); they are checked in the coming runs, "
+            notes.append(f"{name}: {number(over)} companies not yet checked (budget "
+                         f"{number(get('budget'))} per run); they are checked in the coming runs, "
                          "new and changed first, then the oldest checks.")
         if down := get("member_state_unavailable"):
-            notes.append(f"{name}: {down:,} VAT ID(s) not checked: their member state was "
+            notes.append(f"{name}: {number(down)} VAT ID(s) not checked: their member state was "
                          "reported unavailable; they are due in the next run.")
         if busy := get("busy"):
-            notes.append(f"{name}: {busy:,} VAT ID(s) not checked: VIES was busy (too many "
+            notes.append(f"{name}: {number(busy)} VAT ID(s) not checked: VIES was busy (too many "
                          "requests in flight) after the retries; they are due in the next run.")
         if (left := get("left")) and not get("config_error"):
-            notes.append(f"{name}: {left} check(s) not answered before the step's "
+            notes.append(f"{name}: {number(left)} check(s) not answered before the step's "
                          "deadline; they are due in the next run.")
     return notes
 
