@@ -233,7 +233,7 @@ def render_report(report: RunReport, exports: list[str] | None = None) -> str:
                       autoescape=select_autoescape(["html"]))
     fmt = Formatter(report.locale)
     env.filters.update(num=fmt.number, money=fmt.money, pct=fmt.percent, day=fmt.day)
-    labels = [fmt.day(p.started_at) for p in report.trend]
+    labels = [fmt.moment(p.started_at) for p in report.trend]
     chart = agreement_chart(labels, {s: [p.agreement.get(s) for p in report.trend]
                                      for s in report.system_names},
                             percent=fmt.percent) if len(report.trend) > 1 else None

@@ -86,6 +86,13 @@ class Formatter:
             return format_datetime(parsed, "medium", locale=self.locale)
         return format_date(parsed, "medium", locale=self.locale) if parsed else (value or "")
 
+    def moment(self, value: date | str | None) -> str:
+        """A short date and time, for a chart's axis: 07.12.26 19:33."""
+        parsed = as_date(value)
+        if not isinstance(parsed, datetime):
+            return self.day(value)
+        return format_datetime(parsed, "short", locale=self.locale)
+
     def value(self, field: str, value: object) -> str:
         """A field's value as the page shows it."""
         typed_value = typed(field, value)
