@@ -120,7 +120,8 @@ def _matched(session: Session, ctx: RunContext) -> Counter[str]:
     systems = list(ctx.config.systems)
     shared = (select(Xref.hub_id).where(Xref.system.in_(systems)).group_by(Xref.hub_id)
               .having(func.count() > 1))
-    read = select(SourceRecord.id).where(SourceRecord.run_id == ctx.run_id, SourceRecord.system == Xref.system,
+    read = select(SourceRecord.id).where(SourceRecord.run_id == ctx.run_id,
+                                         SourceRecord.system == Xref.system,
                                          SourceRecord.record_id == Xref.record_id)
     return Counter(dict(session.execute(select(Xref.system, func.count()).where(
         Xref.hub_id.in_(shared), read.exists()).group_by(Xref.system)).tuples().all()))

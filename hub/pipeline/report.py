@@ -83,7 +83,8 @@ def source_names(config: HubConfig) -> dict[str, str]:
     named = config.report.source_names
     systems = {name: named.get(name) or f"{name}: {KIND_WORDS.get(s.kind, s.kind)}"
                for name, s in config.systems.items()}
-    return systems | {name: named.get(name) or KIND_WORDS.get(r.kind, name) for name, r in config.registries.items()}
+    return systems | {name: named.get(name) or KIND_WORDS.get(r.kind, name)
+                      for name, r in config.registries.items()}
 
 
 def write_run_report(ctx: RunContext) -> Path:
