@@ -18,7 +18,9 @@ def print_summary(report: RunReport, report_path: Path, console: Console | None 
     hub id with another record."""
     console = console or Console()
     skipped = skipped or {}
-    table = Table(title=f"custhub run {report.run_id} ({report.status})", title_justify="left")
+    table = Table(title=f"custhub run {report.run_id} ({report.status})", title_justify="left",
+                  caption="Every column counts this run; matched: the records it read new or changed "
+                          "that share a hub id with another record.", caption_justify="left")
     for column in ("system", "extracted", "matched", "new", "corrected", "conflicts", "quarantined"):
         table.add_column(column, justify="left" if column == "system" else "right")
     if report.dry_run:
