@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal, get_args
 
 import yaml
 from pydantic import (BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, PrivateAttr,
-                      ValidationError, model_validator)
+                      ValidationError, field_validator, model_validator)
 
 from core.errors import ConfigError
 from core.validation import Problem, as_list, as_mapping, describe, problems_of, validate_all
@@ -20,6 +20,7 @@ from mappings.errors import SpecError
 from mappings.spec import CanonicalField, MappingSpec, load_spec, spec_path
 from reconciliation.matching.settings import MatchSettings
 from reconciliation.comparison import ComparisonKeyName
+from reconciliation.report_format import DEFAULT_LOCALE, check_locale
 from reconciliation.survivorship_rules import SurvivorshipRuleName
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "hub.yaml"
@@ -165,6 +166,17 @@ class ReviewConfig(_Strict):
     secure_cookies: bool = False  # true behind HTTPS: the session cookie is never sent in clear
 
 
+class ReportConfig(_Strict):
+    """The run report: the locale its page writes numbers, money and dates in (Babel, e.g.
+    cs_CZ, en_GB), and plain names of sources (systems and registries) for its "chosen by"
+    column and legend, where the words for the source's kind are not enough."""
+
+    locale: str = DEFAULT_LOCALE
+    source_names: dict[str, str] = {}
+
+    _known_locale = field_validator("locale")(check_locale)
+
+
 class HubConfig(_Strict):
     store: StoreConfig = StoreConfig()
     report_dir: str = ".demo/reports"
@@ -179,6 +191,7 @@ class HubConfig(_Strict):
     orchestration: OrchestrationConfig = OrchestrationConfig()
     review: ReviewConfig = ReviewConfig()
     reconcile: ReconcileConfig = ReconcileConfig()
+    report: ReportConfig = ReportConfig()
     # mapping (as named in the YAML) -> its spec, as load_config validated it: a run maps with
     # the specs checked at its start, and no step reads a spec's YAML again.
     _specs: dict[str, MappingSpec] = PrivateAttr(default_factory=dict)

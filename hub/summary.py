@@ -13,10 +13,14 @@ from reconciliation.report import RunReport
 
 def print_summary(report: RunReport, report_path: Path, console: Console | None = None,
                   skipped: Mapping[str, int] | None = None) -> None:
-    """``skipped``: the systems left out of the run (hub.pipeline.isolation.excluded)."""
+    """``skipped``: the systems left out of the run (hub.pipeline.isolation.excluded). Every
+    column counts this run: "matched" are the records it read (new or changed) that share a
+    hub id with another record."""
     console = console or Console()
     skipped = skipped or {}
-    table = Table(title=f"custhub run {report.run_id} ({report.status})", title_justify="left")
+    table = Table(title=f"custhub run {report.run_id} ({report.status})", title_justify="left",
+                  caption="Every column counts this run; matched: the records it read new or changed "
+                          "that share a hub id with another record.", caption_justify="left")
     for column in ("system", "extracted", "matched", "new", "corrected", "conflicts", "quarantined"):
         table.add_column(column, justify="left" if column == "system" else "right")
     if report.dry_run:
@@ -41,6 +45,9 @@ def print_summary(report: RunReport, report_path: Path, console: Console | None 
     if report.findings:
         console.print(f"[yellow]{len(report.findings)} compan(y/ies) to check before invoicing "
                       "(invalid VAT ID, pending check, dissolved, insolvent): see the report.[/yellow]")
+    if report.quarantine:
+        console.print(f"[yellow]{len(report.quarantine)} record(s) wait in quarantine "
+                      f"({report.quarantined_in_run} from this run): see the report.[/yellow]")
     conflicts = sum(line.in_conflict for line in report.systems)
     if conflicts:
         console.print(f"[yellow]{conflicts} conflict(s) wait for a data steward: `custhub serve` "

@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from reconciliation.formulas import FormulaFinding
 from reconciliation.report_chart import agreement_chart, bar_width
 from reconciliation.report_files import SHEET_ROWS, Table, safe_cell, write_tables
+from reconciliation.report_format import DEFAULT_LOCALE, RULE_LEGEND, Formatter, as_date, chosen_by, typed
 
 __all__ = ["DiffRow", "FieldAgreement", "Finding", "RunReport", "SystemLine", "SystemValue",
            "TrendPoint", "report_tables", "safe_cell", "top_per_field", "write_report"]
@@ -146,10 +147,21 @@ class RunReport:
     # deadline. One line per registry; the keys themselves are due in the next run.
     registry_notes: list[str] = field(default_factory=list)
     formulas: list[FormulaFinding] = field(default_factory=list)  # formula-like text read in this run
+    locale: str = DEFAULT_LOCALE  # how the page writes numbers, money and dates (Babel)
+    # Every source (system or registry) in plain words, for the "chosen by" column and the legend.
+    source_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def nothing_changed(self) -> bool:
         return self.golden_changed == 0 and not any(s.corrected or s.would_correct for s in self.systems)
+
+    @property
+    def quarantined_in_run(self) -> int:
+        return sum(q.get("run_id") == self.run_id for q in self.quarantine)
+
+    def legend(self) -> list[tuple[str, str]]:
+        """Every source and rule name the report uses, with what it means."""
+        return [*((n, w) for n, w in self.source_names.items() if n != "steward"), *RULE_LEGEND.items()]
 
     @property
     def system_names(self) -> list[str]:
@@ -190,34 +202,41 @@ def report_tables(report: RunReport) -> list[Table]:
         Table("agreement", ("system", "field", "records", "differing", "agreement_percent"),
               [[f.system, f.field, f.records, f.differing, round(f.agreement * 100, 1)]
                for f in report.fields]),
-        Table("discrepancies", diff_header, (_diff_cells(d, systems) for d in report.every_diff_row())),
+        Table("discrepancies", diff_header + ["chosen_by"],
+              (_diff_cells(d, systems, report.source_names) for d in report.every_diff_row())),
         Table("registry_findings",
               ("hub_id", "company", "identifier", "problem", "registry", "checked_on", "consultation",
                "evidence", "accounting_record", "credit_limit", "payment_terms_days"),
-              [[f.hub_id, f.legal_name, f.identifier, f.problem, f.registry, f.checked_on,
+              [[f.hub_id, f.legal_name, f.identifier, f.problem, f.registry, as_date(f.checked_on),
                 f.consultation, f.evidence, f.accounting_record, f.credit_limit,
                 f.payment_terms_days] for f in report.findings]),
-        Table("quarantine", ("system", "record", "stage", "reason"),
-              [[q["system"], q["record_key"], q["stage"], q["reason"]] for q in report.quarantine]),
+        Table("quarantine", ("system", "record", "stage", "reason", "run", "quarantined_at"),
+              [[q["system"], q["record_key"], q["stage"], q["reason"], q.get("run_id"),
+                as_date(q.get("created_at"))] for q in report.quarantine]),
         Table("formula_like_values", ("system", "record", "field", "value", "action"),
               [list(f) for f in report.formulas]),
+        Table("legend", ("name", "meaning"), [list(item) for item in report.legend()]),
     ]
 
 
-def _diff_cells(row: DiffRow, systems: list[str]) -> list[object]:
+def _diff_cells(row: DiffRow, systems: list[str], names: dict[str, str]) -> list[object]:
     cells: list[object] = [row.hub_id, row.company, row.field]
     for s in systems:
         held = row.values.get(s, SystemValue(None, "no_record"))
-        cells += [held.value, held.state, held.correction]
-    return cells + [row.golden_value, row.source, row.rule]
+        cells += [typed(row.field, held.value), held.state, held.correction]
+    return cells + [typed(row.field, row.golden_value), row.source, row.rule,
+                    chosen_by(row.source, row.rule, names)]
 
 
 def render_report(report: RunReport, exports: list[str] | None = None) -> str:
     env = Environment(loader=PackageLoader("reconciliation", "templates"),
                       autoescape=select_autoescape(["html"]))
-    labels = [p.started_at[5:16] for p in report.trend]
+    fmt = Formatter(report.locale)
+    env.filters.update(num=fmt.number, money=fmt.money, pct=fmt.percent, day=fmt.day)
+    labels = [fmt.moment(p.started_at) for p in report.trend]
     chart = agreement_chart(labels, {s: [p.agreement.get(s) for p in report.trend]
-                                     for s in report.system_names}) if len(report.trend) > 1 else None
+                                     for s in report.system_names},
+                            percent=fmt.percent) if len(report.trend) > 1 else None
     fields = sorted({f.field for f in report.fields}, key=_field_order(report))
     grid = {(f.system, f.field): f for f in report.fields}
     counts = report.differing_by_field
@@ -225,7 +244,8 @@ def render_report(report: RunReport, exports: list[str] | None = None) -> str:
     return env.get_template("report.html").render(
         report=report, chart=chart, bar=bar_width, fields=fields, grid=grid,
         exports=exports or [], shown=top_per_field(report.diff_rows), diff_fields=diff_fields,
-        counts=counts, top=TOP_PER_FIELD, top_rows=TOP_ROWS)
+        counts=counts, top=TOP_PER_FIELD, top_rows=TOP_ROWS, value=fmt.value,
+        chosen_by=lambda d: chosen_by(d.source, d.rule, report.source_names), lang=report.locale[:2])
 
 
 def top_per_field(rows: Iterable[DiffRow], top: int = TOP_PER_FIELD) -> list[DiffRow]:

@@ -6,7 +6,7 @@ from a CDN: the numbers become coordinates here and a Jinja macro turns them int
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 PALETTE = ("#2f6db5", "#c2571a", "#2e8b57", "#8a4fb0", "#b3261e", "#5f6b7a")
@@ -33,7 +33,8 @@ class LineChart:
 
 
 def agreement_chart(labels: Sequence[str], values: Mapping[str, Sequence[float | None]],
-                    width: int = 720, height: int = 220) -> LineChart:
+                    width: int = 720, height: int = 220,
+                    percent: Callable[[float], str] = lambda v: f"{v * 100:.1f} %") -> LineChart:
     """Agreement (0..1) per system over runs; the y axis starts just below the lowest value
     so that a drop of a few percent is visible instead of hugging the 100 % line."""
     left, top, bottom, right = 48, 12, 34, 110
@@ -47,7 +48,7 @@ def agreement_chart(labels: Sequence[str], values: Mapping[str, Sequence[float |
 
     series = []
     for n, (name, seq) in enumerate(values.items()):
-        dots = tuple((*xy(i, v), f"{name} {labels[i]}: {v * 100:.1f} %")
+        dots = tuple((*xy(i, v), f"{name} {labels[i]}: {percent(v)}")
                      for i, v in enumerate(seq) if v is not None)
         series.append(Series(name, PALETTE[n % len(PALETTE)], " ".join(f"{x},{y}" for x, y, _ in dots), dots))
     ticks = tuple((xy(0, t)[1], f"{t * 100:.0f} %") for t in _ticks(floor))

@@ -1,8 +1,16 @@
 """Report tables as files a spreadsheet opens safely: CSV for Czech Excel, and one XLSX workbook.
 
-A cell that starts with =, +, -, @, a tab or a carriage return would be read as a formula by
-Excel or LibreOffice (CSV injection), so such text is escaped in both formats. Numbers stay
-numbers in the workbook; in CSV they use the decimal comma that Czech Excel reads as a number.
+One convention for every CSV file: UTF-8 with BOM, ``;`` between cells, a decimal comma and no
+thousands separator (``150000,50``), dates as ISO ``2026-11-24``: Czech Excel opens such a file
+by double click and reads the numbers and dates as numbers and dates.
+
+CSV injection (OWASP): a cell that starts with =, +, -, @, a tab or a carriage return may be run
+as a formula by Excel or LibreOffice, so such text gets a leading apostrophe in CSV, unless
+it is a plain number or phone number (``+420 601 234 567``, ``-5``): digits, spaces, brackets,
+dots, slashes and dashes are arithmetic at worst and never call a function or a program, and
+an apostrophe in front of every phone number is what a reader would see. In the workbook no
+text is escaped: cells are typed (text as text, money as numbers with a number format, dates as
+dates), and formula-like text is stored as a string with Excel's hidden quote prefix.
 
 The rows of a table may be a one-shot stream (a million discrepancies read from the store):
 each table is read once and written to its CSV file and to its sheets side by side, the
@@ -15,7 +23,9 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
+import re
 from itertools import chain, islice
 from pathlib import Path
 
@@ -27,11 +37,16 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from mappings.formulas import FORMULA_PREFIXES  # one list for the report and the import files
 
-Value = str | int | float | Decimal | bool | None
+Value = str | int | float | Decimal | date | bool | None
 
 SHEET_ROWS = 1_048_576  # Excel's limit, header included
 WIDTH_SAMPLE = 500  # rows read ahead to size the columns (write-only sheets size them first)
 _BOLD = Font(bold=True)
+MONEY_FORMAT = "#,##0.00"  # Excel shows it in the reader's own separators: 150 000,50 in Czech
+DATE_FORMAT = "d.m.yyyy"
+DATETIME_FORMAT = "d.m.yyyy h:mm"
+# A number or phone number: a leading + or - with only these after it runs no function.
+_PLAIN_NUMBER = re.compile(r"[+-]?\(?\d[\d ().,/-]*")
 
 
 @dataclass(frozen=True)
@@ -43,17 +58,28 @@ class Table:
     rows: Iterable[Sequence[Value]]  # may be read only once
 
 
+def formula_risk(text: str) -> bool:
+    """Whether a spreadsheet could run ``text`` as a formula that calls something."""
+    return text.startswith(FORMULA_PREFIXES) and not _PLAIN_NUMBER.fullmatch(text)
+
+
 def safe_cell(value: object) -> str:
     """Text for a CSV cell; a leading apostrophe makes a formula-like cell plain text."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    return "'" + text if formula_risk(text) else text
 
 
 def csv_cell(value: Value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, Decimal | float):
+    if isinstance(value, float):
+        value = Decimal(str(value))  # 70.0, not 70.000000
+    if isinstance(value, Decimal):
         return format(value, "f").replace(".", ",")
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
     return safe_cell(value)
 
 
@@ -121,19 +147,27 @@ def _new_sheet(book: Workbook, title: str, header: Sequence[str], widths: list[i
 
 
 def _cell(sheet: WriteOnlyWorksheet, value: Value) -> object:
-    """What write-only mode appends: plain values as they are, formula-like text as a styled cell."""
+    """What write-only mode appends: plain values as they are; money, dates and text that
+    starts like a formula as cells with a number format or a forced type."""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if value is None or isinstance(value, int | float | Decimal):
+    if value is None or isinstance(value, int | float):
         return value
+    if isinstance(value, Decimal | date):
+        # Excel has no time zones: a stored time (UTC) is written as it reads, without its zone.
+        cell = WriteOnlyCell(sheet, value=value.replace(tzinfo=None) if isinstance(value, datetime) else value)
+        cell.number_format = (MONEY_FORMAT if isinstance(value, Decimal) else
+                              DATETIME_FORMAT if isinstance(value, datetime) else DATE_FORMAT)
+        return cell
     text = str(value)
     if not text.startswith(FORMULA_PREFIXES):
         return text
     # openpyxl stores any string that starts with "=" as a formula; forcing the string type
-    # and Excel's quote prefix keeps the text exactly as it was and never evaluates it.
+    # keeps the text exactly as it was, and Excel's quote prefix (never shown in the cell)
+    # keeps an edit of a formula-like cell from turning it into one.
     cell = WriteOnlyCell(sheet, value=text)
     cell.data_type = "s"
-    cell.quotePrefix = True
+    cell.quotePrefix = formula_risk(text)
     return cell
 
 

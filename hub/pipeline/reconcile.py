@@ -115,12 +115,16 @@ def _previous_counts(session: Session, ctx: RunContext) -> dict[str, int]:
 
 
 def _matched(session: Session, ctx: RunContext) -> Counter[str]:
-    """Per system, its records in a hub id with more than one record of a configured system."""
+    """Per system, the records this run staged (new or changed) that sit in a hub id with more
+    than one record of a configured system: counted per run, like extracted and new."""
     systems = list(ctx.config.systems)
     shared = (select(Xref.hub_id).where(Xref.system.in_(systems)).group_by(Xref.hub_id)
               .having(func.count() > 1))
-    return Counter(dict(session.execute(select(Xref.system, func.count()).where(Xref.hub_id.in_(shared))
-                                        .group_by(Xref.system)).tuples().all()))
+    read = select(SourceRecord.id).where(SourceRecord.run_id == ctx.run_id,
+                                         SourceRecord.system == Xref.system,
+                                         SourceRecord.record_id == Xref.record_id)
+    return Counter(dict(session.execute(select(Xref.system, func.count()).where(
+        Xref.hub_id.in_(shared), read.exists()).group_by(Xref.system)).tuples().all()))
 
 
 def _store_findings(session: Session, ctx: RunContext, scope: Scope, records: RecordSet, linking: Linking,

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import Select, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
+from hub.config import HubConfig
 from hub.pipeline.context import RunContext, metrics, set_metric
 from hub.pipeline.report_views import (
     field_agreement,
@@ -32,6 +33,7 @@ from hub.store.models import (
 from mappings.formulas import FORMULA_PREFIXES, FREE_TEXT_FIELDS
 from reconciliation.formulas import formula_findings
 from reconciliation.report import DiffRow, Finding, RunReport, SystemLine, write_report
+from reconciliation.report_format import KIND_WORDS, Formatter
 
 # Figures the report computes at the end of a run and keeps, so that the trend of later
 # reports reads them back instead of guessing what the store looked like then.
@@ -62,11 +64,27 @@ def _build(session: Session, ctx: RunContext, lines: list[SystemLine]) -> RunRep
         fields=field_agreement(session, ctx.config, records, ctx.run_id, previous),
         trend=trend(session, runs, [line.system for line in lines]),
         findings=_findings(session, _money_system(ctx)),
-        registry_notes=registry_notes(figures),
-        quarantine=[dict(q) for q in session.execute(
-            select(*[c for c in Quarantine.__table__.columns if c.key != "raw_payload"])
-            .where(Quarantine.run_id == ctx.run_id).order_by(Quarantine.id)).mappings()],
-        formulas=formula_findings(session.execute(_formula_like(ctx.run_id)).tuples().all()))
+        registry_notes=registry_notes(figures, Formatter(ctx.config.report.locale).number),
+        quarantine=open_quarantine(session),
+        formulas=formula_findings(session.execute(_formula_like(ctx.run_id)).tuples().all()),
+        locale=ctx.config.report.locale, source_names=source_names(ctx.config))
+
+
+def open_quarantine(session: Session) -> list[dict]:
+    """Every record still in quarantine, whichever run put it there (oldest first): the page
+    shows the open ones, not only this run's, until a readable version or a person resolves them."""
+    columns = [c for c in Quarantine.__table__.columns if c.key != "raw_payload"]
+    return [dict(q) for q in session.execute(select(*columns).where(Quarantine.resolved_at.is_(None))
+                                             .order_by(Quarantine.id)).mappings()]
+
+
+def source_names(config: HubConfig) -> dict[str, str]:
+    """Each system and registry in plain words: report.source_names, else its kind's words."""
+    named = config.report.source_names
+    systems = {name: named.get(name) or f"{name}: {KIND_WORDS.get(s.kind, s.kind)}"
+               for name, s in config.systems.items()}
+    return systems | {name: named.get(name) or KIND_WORDS.get(r.kind, name)
+                      for name, r in config.registries.items()}
 
 
 def write_run_report(ctx: RunContext) -> Path:
@@ -192,9 +210,11 @@ def _latest_checks(session: Session, keys: Mapping[str, set[str]]) -> dict[tuple
     return latest
 
 
-def registry_notes(figures: dict[tuple[str, str], int]) -> list[str]:
+def registry_notes(figures: dict[tuple[str, str], int],
+                   number: Callable[[int], str] = "{:,}".format) -> list[str]:
     """What a registry step left unchecked in this run, and why: its configuration failed,
-    its budget was spent, member states were down, VIES was busy, or the deadline came."""
+    its budget was spent, member states were down, VIES was busy, or the deadline came.
+    ``number`` writes a count (the report passes its locale's)."""
     notes = []
     for registry in ("ares", "isir", "vies"):
         def get(metric: str, registry: str = registry) -> int:
@@ -205,17 +225,17 @@ def registry_notes(figures: dict[tuple[str, str], int]) -> list[str]:
             notes.append(f"{name} was not checked in this run: its configuration "
                          "failed (the run log says why); its checks are due in the next run.")
         if over := get("not_checked"):
-            notes.append(f"{name}: {over:,} companies not yet checked (budget "
-                         f"{get('budget'):,} per run); they are checked in the coming runs, "
+            notes.append(f"{name}: {number(over)} companies not yet checked (budget "
+                         f"{number(get('budget'))} per run); they are checked in the coming runs, "
                          "new and changed first, then the oldest checks.")
         if down := get("member_state_unavailable"):
-            notes.append(f"{name}: {down:,} VAT ID(s) not checked: their member state was "
+            notes.append(f"{name}: {number(down)} VAT ID(s) not checked: their member state was "
                          "reported unavailable; they are due in the next run.")
         if busy := get("busy"):
-            notes.append(f"{name}: {busy:,} VAT ID(s) not checked: VIES was busy (too many "
+            notes.append(f"{name}: {number(busy)} VAT ID(s) not checked: VIES was busy (too many "
                          "requests in flight) after the retries; they are due in the next run.")
         if (left := get("left")) and not get("config_error"):
-            notes.append(f"{name}: {left} check(s) not answered before the step's "
+            notes.append(f"{name}: {number(left)} check(s) not answered before the step's "
                          "deadline; they are due in the next run.")
     return notes
 

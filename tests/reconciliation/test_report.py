@@ -24,7 +24,7 @@ from reconciliation.report import (
     write_report,
 )
 from reconciliation.report_chart import agreement_chart
-from reconciliation.report_files import safe_cell
+from reconciliation.report_files import MONEY_FORMAT, safe_cell
 
 EVIL = "=HYPERLINK(\"http://x\",\"click\")"
 
@@ -39,24 +39,44 @@ def _report(**changes: object) -> RunReport:
     finding = Finding("H00000002", "Stavby a.s.", "CZ43292836", "VAT ID invalid", "vies", "2026-11-24",
                       "WAPIAAAAW1234", "request_date=2026-11-24", "accounting ACC10002",
                       Decimal("150000.50"), 30)
+    money = DiffRow("H00000003", "Peníze s.r.o.", "credit_limit",
+                    {"crm": SystemValue(None, "not_held"),
+                     "accounting": SystemValue("100000.50", "source")},
+                    "100000.50", "accounting", "source_priority")
+    phone = DiffRow("H00000004", "Telefon a.s.", "phone",
+                    {"crm": SystemValue("+420601234567", "differs", "sent"),
+                     "accounting": SystemValue("+420602000111", "source")},
+                    "+420602000111", "ares", "source_priority")
     trend = [TrendPoint(f"r{i}", f"2026-11-2{i} 02:00", {"crm": 0.9 + i / 100, "accounting": None}, i, 0, 0)
              for i in range(3)]
     base = dict(run_id="r2", status="succeeded", started_at="2026-11-22 02:00:00", dry_run=False,
-                systems=lines, golden_changed=2, diff_rows=[row],
+                systems=lines, golden_changed=2, diff_rows=[row, money, phone],
                 fields=[FieldAgreement("crm", "street", 10, 3, previous=1.0),
                         FieldAgreement("accounting", "street", 8, 0)],
                 trend=trend, findings=[finding],
-                quarantine=[{"system": "crm", "record_key": "CRM-9", "stage": "map", "reason": "@bad"}])
+                quarantine=[{"system": "crm", "record_key": "CRM-9", "stage": "map", "reason": "@bad",
+                             "run_id": "r2", "created_at": "2026-11-22 02:01:00"},
+                            {"system": "erp", "record_key": "P-7", "stage": "read", "reason": "bad IČO",
+                             "run_id": "r1", "created_at": "2026-11-21 02:01:00"}],
+                source_names={"crm": "CRM: sales", "accounting": "Accounting: the books",
+                              "ares": "ARES, the Czech public business register"})
     return RunReport(**{**base, **changes})  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("text", ["=1+2", "+420 777", "-5", "@SUM(A1)", "\tx", "\rx"])
-def test_formula_like_cells_are_escaped(text: str) -> None:
+@pytest.mark.parametrize("text", ["=1+2", "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "@SUM(A1)",
+                                  "\tx", "\rx", "+420 777 SUM(A1)"])
+def test_what_a_spreadsheet_would_run_is_escaped(text: str) -> None:
     assert safe_cell(text) == "'" + text
 
 
-def test_plain_cells_are_left_alone() -> None:
-    assert [safe_cell(v) for v in ("Kovo s.r.o.", 12, None, "a=b")] == ["Kovo s.r.o.", "12", "", "a=b"]
+@pytest.mark.parametrize("text", ["Kovo s.r.o.", "a=b", "+420 601 234 567", "+420601234567", "-5", "-12,50",
+                                  "+49 (30) 123-456/7"])
+def test_plain_text_numbers_and_phone_numbers_are_left_alone(text: str) -> None:
+    assert safe_cell(text) == text
+
+
+def test_empty_and_numbers_are_plain_text() -> None:
+    assert [safe_cell(v) for v in (12, None)] == ["12", ""]
 
 
 def test_csv_files_open_in_czech_excel(tmp_path: Path) -> None:
@@ -71,16 +91,37 @@ def test_csv_files_open_in_czech_excel(tmp_path: Path) -> None:
     findings = list(csv.DictReader((tmp_path / "registry_findings.csv").open(encoding="utf-8-sig"),
                                    delimiter=";"))
     assert findings[0]["credit_limit"] == "150000,50", "decimal comma, read as a number by Czech Excel"
-    assert findings[0]["consultation"] == "WAPIAAAAW1234"
-    quarantine = (tmp_path / "quarantine.csv").read_text(encoding="utf-8-sig")
-    assert "'@bad" in quarantine
+    assert findings[0]["consultation"] == "WAPIAAAAW1234" and findings[0]["checked_on"] == "2026-11-24"
+    quarantine = list(csv.DictReader((tmp_path / "quarantine.csv").open(encoding="utf-8-sig"), delimiter=";"))
+    assert [q["reason"] for q in quarantine] == ["'@bad", "bad IČO"], "every open one, escaped where it runs"
+
+
+def test_every_csv_uses_one_decimal_mark_and_no_visible_apostrophe_on_phones(tmp_path: Path) -> None:
+    write_report(_report(), tmp_path)
+    tables = {p.stem: list(csv.DictReader(p.open(encoding="utf-8-sig"), delimiter=";"))
+              for p in tmp_path.glob("*.csv")}
+    assert set(tables) >= {"summary", "agreement", "discrepancies", "registry_findings", "quarantine",
+                           "formula_like_values", "legend"}
+    diffs = {r["field"]: r for r in tables["discrepancies"]}
+    assert diffs["credit_limit"]["accounting_value"] == diffs["credit_limit"]["golden_value"] == "100000,50"
+    assert tables["registry_findings"][0]["credit_limit"] == "150000,50"
+    assert diffs["phone"]["crm_value"] == "+420 601 234 567" and diffs["phone"]["golden_value"] == "+420 602 000 111"
+    assert tables["agreement"][0]["agreement_percent"] == "70,0"
+    every_cell = [v for rows in tables.values() for row in rows for v in row.values()]
+    assert not [v for v in every_cell if re.fullmatch(r"-?\d+\.\d+", v)], "no decimal point anywhere"
+    assert not [v for v in every_cell if v.startswith("'+") and v[2:3].isdigit()], "no apostrophe on a number"
+    assert diffs["phone"]["chosen_by"] == ("ARES, the Czech public business register: "
+                                           "the most trusted source that holds this field")
+    legend = {r["name"]: r["meaning"] for r in tables["legend"]}
+    assert legend["source_priority"].startswith("Each field lists its sources in order of trust")
+    assert legend["ares"] == "ARES, the Czech public business register" and "steward" in legend
 
 
 def test_xlsx_holds_every_table_and_never_a_formula(tmp_path: Path) -> None:
     write_report(_report(), tmp_path)
     book = load_workbook(tmp_path / "report.xlsx")
     assert book.sheetnames == ["summary", "agreement", "discrepancies", "registry_findings", "quarantine",
-                               "formula_like_values"]
+                               "formula_like_values", "legend"]
     sheet = book["discrepancies"]
     header = [c.value for c in sheet[1]]
     cell = sheet.cell(row=2, column=header.index("crm_value") + 1)
@@ -89,21 +130,66 @@ def test_xlsx_holds_every_table_and_never_a_formula(tmp_path: Path) -> None:
     assert [c.value for c in summary[2]][:5] == ["crm", 10, 9, 1, 2], "numbers stay numbers"
 
 
+def test_xlsx_cells_are_typed_and_every_sheet_has_an_autofilter(tmp_path: Path) -> None:
+    write_report(_report(), tmp_path)
+    book = load_workbook(tmp_path / "report.xlsx")
+    for sheet in book.worksheets:
+        width = sheet.max_column
+        assert sheet.auto_filter.ref == f"A1:{chr(ord('A') + width - 1)}{sheet.max_row}", sheet.title
+    rows = {r[2].value: dict(zip([c.value for c in book["discrepancies"][1]], r, strict=True))
+            for r in book["discrepancies"].iter_rows(min_row=2)}
+    money = rows["credit_limit"]["golden_value"]
+    assert (money.value, money.data_type, money.number_format) == (100000.5, "n", MONEY_FORMAT)
+    phone = rows["phone"]["crm_value"]
+    assert (phone.value, phone.data_type, phone.quotePrefix) == ("+420 601 234 567", "s", False)
+    finding = dict(zip([c.value for c in book["registry_findings"][1]], book["registry_findings"][2], strict=True))
+    assert finding["credit_limit"].data_type == "n" and finding["credit_limit"].value == 150000.5
+    assert finding["checked_on"].is_date and finding["checked_on"].value.date().isoformat() == "2026-11-24"
+    assert finding["payment_terms_days"].value == 30
+    since = [r[5] for r in book["quarantine"].iter_rows(min_row=2)]
+    assert all(c.is_date for c in since)
+
+
 def test_html_shows_systems_side_by_side_and_escapes_data(tmp_path: Path) -> None:
     html = write_report(_report(), tmp_path).read_text(encoding="utf-8")
     assert "&lt;b&gt;Kovo&lt;/b&gt; s.r.o." in html and "<b>Kovo</b>" not in html
     assert '<td class="differs">=HYPERLINK(&#34;http://x&#34;' in html
     assert "→ sent" in html and '<td class="golden">Hlavní 1</td>' in html
-    assert "consultation no. <b>WAPIAAAAW1234</b>" in html and "credit limit <b>150000.50</b>" in html
+    assert "consultation no. <b>WAPIAAAAW1234</b>" in html
     assert "Open invoices are not part of the customer view" in html
     assert "(1 refused)" in html
+
+
+def test_html_writes_money_numbers_and_percentages_in_the_configured_locale() -> None:
+    html = render_report(_report())
+    assert 'credit limit <b class="money">150\xa0000,50</b>' in html
+    assert "100\xa0000,50" in html and "100000.50" not in html and "150000.50" not in html
+    assert "+420 601 234 567" in html and "70,0\xa0%" in html and "24. 11. 2026" in html
+    english = render_report(_report(locale="en_GB"))
+    assert "150,000.50" in english and "70.0\xa0%" in english
+
+
+def test_chosen_by_and_the_legend_say_in_plain_words_what_each_name_means() -> None:
+    html = render_report(_report())
+    assert "ARES, the Czech public business register: the most trusted source that holds this field" in html
+    legend = html.split('id="legend"')[1].split("</dl>")[0]
+    for name in ("crm", "accounting", "ares", "steward", "source_priority", "most_recent", "most_frequent",
+                 "first_non_empty", "registry"):
+        assert f"<dt>{name}</dt>" in legend
+
+
+def test_the_open_quarantine_is_shown_not_only_this_runs() -> None:
+    html = render_report(_report())
+    assert "2 record(s) wait in quarantine, 1 of them\nfrom this run" in html
+    assert "<td>P-7</td>" in html and "Nothing was quarantined" not in html
+    assert "No record is in quarantine." in render_report(_report(quarantine=[]))
 
 
 def test_trend_chart_is_inline_svg_without_anything_from_the_network() -> None:
     html = render_report(_report())
     assert "<polyline" in html and "agreement with the golden record per system" in html
     assert "src=" not in html and "<link" not in html, "no CDN, no external resource"
-    assert "▼ 30.0" in html, "crm street dropped from 100 % to 70 %: the drift is flagged"
+    assert "▼ 30,0\xa0%" in html, "crm street dropped from 100 % to 70 %: the drift is flagged"
 
 
 def test_a_first_run_has_no_trend_yet() -> None:
@@ -158,7 +244,7 @@ def test_the_sandbox_run_report_equals_the_store(hub_config, sandbox_estate, tmp
     html = result.report.read_text(encoding="utf-8")
     for line in report.systems:
         row = re.search(rf'<tr data-system="{line.system}">(.*?)</tr>', html, re.S).group(1)
-        numbers = [int(n) for n in re.findall(r'<td class="num[^"]*">\s*(\d+)', row)]
+        numbers = [int(n.replace("\xa0", "")) for n in re.findall(r'<td class="num[^"]*">\s*([\d\xa0]+)', row)]
         assert numbers == [line.extracted, line.matched, line.new, line.corrected, line.in_conflict,
                            line.quarantined], f"{line.system}: the page shows the store's figures"
     summary = list(csv.DictReader((result.report.parent / "summary.csv").open(encoding="utf-8-sig"),
