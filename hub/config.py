@@ -265,10 +265,9 @@ def load_config(path: str | Path | None = None) -> HubConfig:
 def _resolved_paths(config: HubConfig, folder: Path) -> HubConfig:
     """A relative store file and report folder are read against the configuration's own folder,
     as a person reading hub.yaml would: the same store whatever the current directory."""
-    report_dir = Path(config.report_dir)
-    update: dict[str, Any] = {"report_dir": str(report_dir if report_dir.is_absolute() else folder / report_dir)}
+    update: dict[str, Any] = {"report_dir": os.path.normpath(folder / config.report_dir)}  # absolute: kept
     if (database := _relative_sqlite_file(config.store.url)) is not None:
-        url = make_url(config.store.url).set(database=str(folder / database))
+        url = make_url(config.store.url).set(database=os.path.normpath(folder / database))
         update["store"] = config.store.model_copy(update={"url": url.render_as_string(hide_password=False)})
     return config.model_copy(update=update)
 
