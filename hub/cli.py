@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from hub.cli_errors import DEBUG_KEY, CusthubGroup
 from hub.cli_output import configure_output
+from hub.cli_progress import expected_steps, run_progress
 from hub.cli_store import existing_store
 from hub.config import load_config
 from hub.pipeline import lease
@@ -64,7 +65,8 @@ def nightly(config: ConfigOption = None,
     if full:
         with session_scope(open_store(cfg)) as session:
             request_full(session)
-    result = run_nightly(cfg, dry_run=dry_run, wait=wait_timeout if wait else None)
+    with run_progress(console, expected_steps(cfg)):
+        result = run_nightly(cfg, dry_run=dry_run, wait=wait_timeout if wait else None)
     ctx = RunContext(config=cfg, engine=open_store(cfg), run_id=result.run_id)
     print_summary(build_report(ctx), result.report, console, skipped=excluded(ctx))
     _print_outcome(result, dry_run)

@@ -27,6 +27,7 @@ from reconciliation.survivorship_rules import SurvivorshipRuleName
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "hub.yaml"
 CONFIG_ENV = "CUSTHUB_CONFIG"
 STORE_URL_ENV = "CUSTHUB_STORE_URL"
+REPORT_DIR_ENV = "CUSTHUB_REPORT_DIR"
 
 # kind -> the connector class that serves it ("module:Class"), imported only when used.
 CONNECTOR_KINDS: dict[str, str] = {
@@ -264,8 +265,10 @@ def load_config(path: str | Path | None = None) -> HubConfig:
 
 def _resolved_paths(config: HubConfig, folder: Path) -> HubConfig:
     """A relative store file and report folder are read against the configuration's own folder,
-    as a person reading hub.yaml would: the same store whatever the current directory."""
-    update: dict[str, Any] = {"report_dir": os.path.normpath(folder / config.report_dir)}  # absolute: kept
+    as a person reading hub.yaml would: the same store whatever the current directory. The
+    report folder in CUSTHUB_REPORT_DIR (like the store in CUSTHUB_STORE_URL) wins over the file."""
+    report_dir = os.environ.get(REPORT_DIR_ENV) or folder / config.report_dir  # absolute: kept
+    update: dict[str, Any] = {"report_dir": os.path.normpath(report_dir)}
     if (database := _relative_sqlite_file(config.store.url)) is not None:
         url = make_url(config.store.url).set(database=os.path.normpath(folder / database))
         update["store"] = config.store.model_copy(update={"url": url.render_as_string(hide_password=False)})

@@ -5,7 +5,8 @@
 `make demo` stops its sandbox estate when it ends, and the estate's systems listen on ports the
 OS chose: nothing outside that process knows how to reach them. This starts the same estate
 (the same folder, data and passwords as `make demo`), and opens your shell with the demo's
-``AIRFLOW_CONN_*`` connections, ``CUSTHUB_CONFIG`` and ``CUSTHUB_STORE_URL`` set, so that
+``AIRFLOW_CONN_*`` connections, ``CUSTHUB_CONFIG``, ``CUSTHUB_STORE_URL`` and ``CUSTHUB_REPORT_DIR``
+set, so that
 ``custhub run nightly``, ``custhub status`` or ``custhub serve`` work on the demo's store.
 Leaving the shell (``exit``) stops the estate. With a COMMAND, that command runs in the same
 environment instead of a shell, and its exit code is this one's.
@@ -37,6 +38,7 @@ def demo_environment(estate: SandboxEstate, demo_dir: Path) -> dict[str, str]:
     env.setdefault("AIRFLOW_HOME", str(ROOT / ".airflow"))
     env["CUSTHUB_CONFIG"] = str(ROOT / "config" / "hub.yaml")
     env["CUSTHUB_STORE_URL"] = f"sqlite:///{demo_dir / 'hub.db'}"
+    env["CUSTHUB_REPORT_DIR"] = str(demo_dir / "reports")
     env["CUSTHUB_DEMO"] = str(demo_dir)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # custhub itself
     return env

@@ -30,7 +30,8 @@ def test_the_demo_shell_runs_custhub_against_the_demo_estate(tmp_path: Path) -> 
     for noise in NOISE:
         assert noise not in run.stdout + run.stderr, noise
     run_id = re.search(r"custhub run (\S+) \(", run.stdout).group(1)
-    assert (demo / "hub.db").is_file() and not list(elsewhere.iterdir())
+    assert (demo / "hub.db").is_file() and (demo / "reports" / run_id).is_dir()
+    assert not list(elsewhere.iterdir())
 
     # `make demo-shell` itself: an interactive shell, where a person types commands
     shell = subprocess.run([*DEMO_SHELL, "--dir", str(demo)], cwd=elsewhere, capture_output=True, text=True,

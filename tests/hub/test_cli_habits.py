@@ -7,6 +7,7 @@ set: the configuration file alone says where the store is.
 from __future__ import annotations
 
 import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -122,6 +123,32 @@ def test_an_undefined_connection_says_how_to_reach_the_demo(config_file: Path, e
     result = custhub("run", "nightly", "--dry-run", "--config", str(config_file), cwd=elsewhere)
     assert_one_line_error(result, "custhub_crm", "AIRFLOW_CONN_CUSTHUB_CRM", "make demo-shell")
     assert "alembic" not in result.stdout + result.stderr  # the store was created quietly
+    assert "extract crm" not in result.stdout  # no progress display in a pipe (or a task log)
+
+
+def on_a_terminal(*args: str, cwd: Path) -> tuple[int, str]:
+    """custhub with its output on a pseudo-terminal: what a person's terminal receives."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([*CUSTHUB, *args], cwd=cwd, stdin=subprocess.DEVNULL, stdout=terminal,
+                               stderr=terminal, env=user_env() | {"TERM": "xterm"})
+    os.close(terminal)
+    received = []
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the process is gone and its terminal closed
+            break
+        if not chunk:
+            break
+        received.append(chunk)
+    os.close(controller)
+    return process.wait(timeout=300), b"".join(received).decode("utf-8", "replace")
+
+
+def test_a_run_on_a_terminal_shows_its_progress(config_file: Path, elsewhere: Path) -> None:
+    code, shown = on_a_terminal("run", "nightly", "--dry-run", "--config", str(config_file), cwd=elsewhere)
+    assert code == 1 and "custhub_crm" in shown
+    assert "extract crm" in shown and "0/12" in shown  # the step it stopped in, of the run's twelve
 
 
 def test_library_log_lines_only_with_verbose(config_file: Path, elsewhere: Path) -> None:
