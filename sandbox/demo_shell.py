@@ -15,6 +15,7 @@ environment instead of a shell, and its exit code is this one's.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -30,8 +31,6 @@ PROMPT = "(custhub demo) "
 
 def demo_environment(estate: SandboxEstate, demo_dir: Path) -> dict[str, str]:
     """What `make demo` sets for the hub, and where the estate listens now."""
-    import json
-
     env = dict(os.environ)
     env.update({f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn)
                 for conn_id, conn in estate.connections().items()})
@@ -69,14 +68,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"custhub demo shell: the sandbox estate runs, the store is {demo_dir / 'hub.db'}.\n"
                   "Try: custhub status · custhub run nightly --dry-run · custhub serve. "
                   "`exit` stops the estate.", flush=True)
-        child = subprocess.Popen(command, env=env)
-        # Set after the start: an ignored signal would be inherited, and Ctrl-C in the shell
-        # belongs to what runs there. SIGTERM ends the child (an interactive bash ignores
-        # SIGTERM, not SIGHUP), and the estate stops when it has.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        ending = signal.SIGTERM if args.command else signal.SIGHUP
-        signal.signal(signal.SIGTERM, lambda *_: child.send_signal(ending))
-        return child.wait()
+        code = _run(command, env, ending=signal.SIGTERM if args.command else signal.SIGHUP)
+    # An interactive shell ends with the status of the last command typed: not a failure of this.
+    return code if args.command else 0
+
+
+def _run(command: list[str], env: dict[str, str], ending: signal.Signals) -> int:
+    """Signals are set after the start: an ignored one would be inherited, and Ctrl-C in the
+    shell belongs to what runs there. SIGTERM ends the child with ``ending`` (an interactive bash
+    ignores SIGTERM, not SIGHUP); the estate stops once it has."""
+    child = subprocess.Popen(command, env=env)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: child.send_signal(ending))
+    return child.wait()
 
 
 if __name__ == "__main__":
