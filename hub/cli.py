@@ -121,6 +121,7 @@ def hash_password_command() -> None:
         raise typer.Exit(1)
     typer.echo(hash_password(password))
 
+
 def _runs_table(runs: list[Run]) -> Table:
     """The run id is what `custhub approve` takes: never cut, whatever the terminal's width."""
     table = Table(title="Last runs", title_justify="left")
