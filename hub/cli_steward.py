@@ -28,6 +28,10 @@ console = Console()
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="hub.yaml to use")]
 ActorOption = Annotated[str, typer.Option("--by", help="who decides (default: your login)")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="why: kept in the audit trail")]
+ItemId = Annotated[int, typer.Argument(help="the review item's id, as custhub review list shows it")]
+HubId = Annotated[str, typer.Argument(help="a golden record's hub id (H…)")]
+SystemArg = Annotated[str, typer.Argument(help="the record's system (crm, accounting, erp…)")]
+RecordIdArg = Annotated[str, typer.Argument(help="the record's id in that system")]
 
 review_app = typer.Typer(help="The review queue: conflicts and match candidates.", no_args_is_help=True)
 xref_app = typer.Typer(help="The cross-reference: golden records and their records.", no_args_is_help=True)
@@ -58,7 +62,7 @@ def review_list(config: ConfigOption = None,
 
 
 @review_app.command("show")
-def review_show(item_id: Annotated[int, typer.Argument(help="the item's id (custhub review list)")], config: ConfigOption = None) -> None:
+def review_show(item_id: ItemId, config: ConfigOption = None) -> None:
     """One item with its candidates (the values, or the match probability)."""
     item = review.get_item(_engine(config), item_id)
     console.print(f"[bold]#{item.id} {item.kind}[/bold] ({item.status}) hub {item.hub_id} "
@@ -67,7 +71,7 @@ def review_show(item_id: Annotated[int, typer.Argument(help="the item's id (cust
 
 
 @review_app.command("resolve")
-def review_resolve(item_id: Annotated[int, typer.Argument(help="the conflict's id (custhub review list)")], value: Annotated[str, typer.Argument(help="the right value")],
+def review_resolve(item_id: ItemId, value: Annotated[str, typer.Argument(help="the right value")],
                    reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
     """Resolve a conflict: this value wins from the next run on."""
     engine = _engine(config)
@@ -78,7 +82,7 @@ def review_resolve(item_id: Annotated[int, typer.Argument(help="the conflict's i
 
 
 @review_app.command("decide")
-def review_decide(item_id: Annotated[int, typer.Argument(help="the match candidate's id (custhub review list)")], verdict: Annotated[str, typer.Argument(help="match or not-match")],
+def review_decide(item_id: ItemId, verdict: Annotated[str, typer.Argument(help="match or not-match")],
                   reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
     """Decide a match candidate: match merges the two hub ids; not-match keeps them apart."""
     if verdict not in {"match", "not-match"}:
@@ -88,8 +92,7 @@ def review_decide(item_id: Annotated[int, typer.Argument(help="the match candida
 
 
 @review_app.command("dismiss")
-def review_dismiss(item_id: Annotated[int, typer.Argument(help="the item's id (custhub review list)")],
-                   reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
+def review_dismiss(item_id: ItemId, reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
     """Close an item without a decision: nothing changes, the next run may raise it again."""
     review.dismiss(_engine(config), item_id, _actor(by), reason)
 
@@ -109,7 +112,7 @@ def approve(run_id: Annotated[str, typer.Argument(help="the held run's id, as cu
 
 
 @xref_app.command("show")
-def xref_show(hub_id: Annotated[str, typer.Argument(help="the golden record's hub id (H…)")], config: ConfigOption = None,
+def xref_show(hub_id: HubId, config: ConfigOption = None,
               at: Annotated[datetime | None, typer.Option(help="as it was at this time (UTC)")] = None,
               version: Annotated[int | None, typer.Option(help="this version")] = None) -> None:
     """A golden record (current, at a time, or a version), its lineage and its records."""
@@ -131,18 +134,15 @@ def xref_show(hub_id: Annotated[str, typer.Argument(help="the golden record's hu
 
 
 @xref_app.command("link")
-def xref_link(system: Annotated[str, typer.Argument(help="the record's system (crm, accounting, erp…)")],
-              record_id: Annotated[str, typer.Argument(help="the record's id in that system")],
-              hub_id: Annotated[str, typer.Argument(help="the golden record it belongs to")],
-              reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
+def xref_link(system: SystemArg, record_id: RecordIdArg, hub_id: HubId, reason: ReasonOption, by: ActorOption = "",
+              config: ConfigOption = None) -> None:
     """Link a system's record to a golden record (moving it from the one it was in)."""
     _run(lambda e: xref_ops.link(e, system, record_id, hub_id, _actor(by), reason), config)
 
 
 @xref_app.command("unlink")
-def xref_unlink(system: Annotated[str, typer.Argument(help="the record's system (crm, accounting, erp…)")],
-                record_id: Annotated[str, typer.Argument(help="the record's id in that system")],
-                reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
+def xref_unlink(system: SystemArg, record_id: RecordIdArg, reason: ReasonOption, by: ActorOption = "",
+                config: ConfigOption = None) -> None:
     """Take a record out of its golden record, into a new hub id of its own."""
     _run(lambda e: xref_ops.unlink(e, system, record_id, _actor(by), reason), config)
 
@@ -156,7 +156,7 @@ def xref_merge(into_hub_id: Annotated[str, typer.Argument(help="the hub id that 
 
 
 @xref_app.command("split")
-def xref_split(hub_id: Annotated[str, typer.Argument(help="the golden record to split")], records: Annotated[list[str], typer.Argument(help="system:record_id …")],
+def xref_split(hub_id: HubId, records: Annotated[list[str], typer.Argument(help="system:record_id …")],
                reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
     """Split records out of a golden record that holds two companies: they get a new hub id."""
     _run(lambda e: xref_ops.split(e, hub_id, [_record_ref(r) for r in records], _actor(by), reason), config)
