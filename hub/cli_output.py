@@ -25,5 +25,11 @@ def configure_output(verbose: bool) -> None:
     for name in ("paramiko", "alembic", "zeep", "httpx"):
         logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
     if not verbose:
-        for category in QUIET_WARNINGS:
-            warnings.filterwarnings("ignore", category=category)
+        quiet_deprecations()
+
+
+def quiet_deprecations() -> None:
+    """Deprecation warnings, whatever their class (Starlette's is a UserWarning)."""
+    for category in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", category=category)
+    warnings.filterwarnings("ignore", message=".*deprecat")  # case-insensitive, from the start
