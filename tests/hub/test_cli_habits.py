@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import typer
 import yaml
+from sqlalchemy import text
 
 from hub.cli import app
 from hub.config import DEFAULT_CONFIG, load_config
@@ -97,6 +98,14 @@ def test_an_unknown_run_id_is_one_line(config_file: Path, elsewhere: Path) -> No
     open_store(load_config(config_file))
     result = custhub("approve", "20991231T000000-000000", "--config", str(config_file), cwd=elsewhere)
     assert_one_line_error(result, "20991231T000000-000000")
+
+
+def test_a_store_a_newer_custhub_migrated_is_one_line(config_file: Path, elsewhere: Path) -> None:
+    engine = open_store(load_config(config_file))
+    with engine.begin() as connection:  # as a later release's migration leaves it
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999_later'"))
+    result = custhub("status", "--config", str(config_file), cwd=elsewhere)
+    assert_one_line_error(result, "cannot open the hub store", "9999_later")
 
 
 @pytest.mark.parametrize(("args", "expected"), [
