@@ -14,10 +14,11 @@ export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
 export AIRFLOW__CORE__UNIT_TEST_MODE ?= False
 
-.PHONY: demo test system-deps venv bench airflow airflow-check demo-reset clean lock
+.PHONY: demo demo-shell test system-deps venv bench airflow airflow-check demo-reset clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing custhub and its dependencies into $(VENV) (pip, quiet; the first time takes a few minutes)"
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
@@ -35,6 +36,11 @@ system-deps:
 
 demo: $(STAMP)
 	$(BIN)/python -m sandbox.demo
+
+# A shell in which `custhub` reaches the demo: the demo's estate started again, its connections
+# (AIRFLOW_CONN_*), CUSTHUB_CONFIG and CUSTHUB_STORE_URL set; `exit` stops the estate.
+demo-shell: $(STAMP)
+	@$(BIN)/python -m sandbox.demo_shell
 
 # Airflow standalone on SQLite with the DAGs, the pools of hub.yaml and the sandbox estate's
 # connections; the estate runs alongside in its own process (sandbox/serve.py). Ctrl-C stops both.

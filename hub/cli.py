@@ -9,9 +9,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import func, select
 
 from hub.cli_errors import DEBUG_KEY, CusthubGroup
+from hub.cli_output import configure_output
+from hub.cli_progress import expected_steps, run_progress
+from hub.cli_store import existing_store
 from hub.config import load_config
 from hub.pipeline import lease
 from hub.pipeline.context import RunContext, open_store
@@ -33,8 +37,16 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", help="hub.yaml to
 
 @app.callback()
 def root(ctx: typer.Context,
-         debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an error")] = False) -> None:
-    """custhub: customer master data, consistent across CRM, accounting and ERP."""
+         debug: Annotated[bool, typer.Option(
+             "--debug", help="show the traceback of an error, and every library's log lines")] = False,
+         verbose: Annotated[bool, typer.Option(
+             "--verbose", "-v", help="show INFO log lines (SFTP logins, timings, migrations)")] = False) -> None:
+    """custhub: customer master data, consistent across CRM, accounting and ERP.
+
+    Reads config/hub.yaml (or --config, or CUSTHUB_CONFIG); systems are reached through Airflow
+    connections (AIRFLOW_CONN_*). After `make demo`, `make demo-shell` opens a shell that reaches
+    the demo's estate and store."""
+    configure_output(verbose or debug)
     ctx.obj = {DEBUG_KEY: debug}
 
 
@@ -53,7 +65,8 @@ def nightly(config: ConfigOption = None,
     if full:
         with session_scope(open_store(cfg)) as session:
             request_full(session)
-    result = run_nightly(cfg, dry_run=dry_run, wait=wait_timeout if wait else None)
+    with run_progress(console, expected_steps(cfg)):
+        result = run_nightly(cfg, dry_run=dry_run, wait=wait_timeout if wait else None)
     ctx = RunContext(config=cfg, engine=open_store(cfg), run_id=result.run_id)
     print_summary(build_report(ctx), result.report, console, skipped=excluded(ctx))
     _print_outcome(result, dry_run)
@@ -63,19 +76,16 @@ def nightly(config: ConfigOption = None,
 def status(config: ConfigOption = None) -> None:
     """The last runs, and what waits: pending corrections, open quarantine."""
     cfg = load_config(config)
-    engine = open_store(cfg)
+    engine = existing_store(cfg)
     with session_scope(engine) as session:
         runs = session.scalars(select(Run).order_by(Run.started_at.desc()).limit(10)).all()
         golden = session.scalar(select(func.count()).where(GoldenRecord.is_current.is_(True)))
         pending = session.scalar(select(func.count()).where(Outbox.status == "pending"))
         quarantined = session.scalar(select(func.count()).where(Quarantine.resolved_at.is_(None)))
-    table = Table(title="Last runs", title_justify="left")
-    for column in ("run", "kind", "status", "started", "finished", "message"):
-        table.add_column(column)
-    for run in runs:
-        table.add_row(run.id, run.kind, run.status, f"{run.started_at:%Y-%m-%d %H:%M}",
-                      f"{run.finished_at:%H:%M:%S}" if run.finished_at else "", run.message or "")
-    console.print(table)
+    console.print(_runs_table(runs))
+    for run in runs:  # an error or a guard's reason: too long for a column of a narrow terminal
+        if run.message:
+            console.print(Text(f"{run.id}: {run.message}", style="dim"))
     console.print(f"Golden records: {golden} · corrections pending: {pending} · "
                   f"quarantined records open: {quarantined}")
     holder = lease.current(engine)
@@ -93,6 +103,7 @@ def serve(config: ConfigOption = None,
     from hub.web.serve import standalone_app
 
     cfg = load_config(config)
+    existing_store(cfg)  # the page only shows and decides what runs stored
     web = standalone_app(cfg)
     host, port = host or cfg.review.host, port or cfg.review.port
     console.print(f"Review page: [bold]http://{host}:{port}/[/bold] (Ctrl+C stops it)")
@@ -109,6 +120,19 @@ def hash_password_command() -> None:
         console.print("[red]Use at least 10 characters.[/red]")
         raise typer.Exit(1)
     typer.echo(hash_password(password))
+
+
+def _runs_table(runs: list[Run]) -> Table:
+    """The run id is what `custhub approve` takes: never cut, whatever the terminal's width."""
+    table = Table(title="Last runs", title_justify="left")
+    table.add_column("run", no_wrap=True, min_width=max((len(r.id) for r in runs), default=3))
+    for column in ("kind", "status", "started", "finished"):
+        table.add_column(column)
+    for run in runs:
+        table.add_row(run.id, run.kind, run.status, f"{run.started_at:%Y-%m-%d %H:%M}",
+                      f"{run.finished_at:%H:%M:%S}" if run.finished_at else "")
+    return table
+
 
 def _stop(signum: int, _frame: object) -> None:
     """SIGTERM (a service manager, a container stop): the run stops at its next step boundary,
@@ -142,3 +166,7 @@ _register_steward_commands()
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

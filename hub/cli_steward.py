@@ -18,6 +18,7 @@ from rich.table import Table
 
 from hub import review, xref_ops
 from core.errors import DataError
+from hub.cli_store import existing_store
 from hub.config import load_config
 from hub.match_files import match_files, parse_input, write_clusters, write_rejected
 from hub.pipeline.context import open_store
@@ -27,6 +28,10 @@ console = Console()
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="hub.yaml to use")]
 ActorOption = Annotated[str, typer.Option("--by", help="who decides (default: your login)")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="why: kept in the audit trail")]
+ItemId = Annotated[int, typer.Argument(help="the review item's id, as custhub review list shows it")]
+HubId = Annotated[str, typer.Argument(help="a golden record's hub id (H…)")]
+SystemArg = Annotated[str, typer.Argument(help="the record's system (crm, accounting, erp…)")]
+RecordIdArg = Annotated[str, typer.Argument(help="the record's id in that system")]
 
 review_app = typer.Typer(help="The review queue: conflicts and match candidates.", no_args_is_help=True)
 xref_app = typer.Typer(help="The cross-reference: golden records and their records.", no_args_is_help=True)
@@ -37,7 +42,7 @@ def _actor(value: str) -> str:
 
 
 def _engine(config: Path | None):  # type: ignore[no-untyped-def]
-    return open_store(load_config(config))
+    return existing_store(load_config(config))  # a steward command never creates a store
 
 
 @review_app.command("list")
@@ -57,7 +62,7 @@ def review_list(config: ConfigOption = None,
 
 
 @review_app.command("show")
-def review_show(item_id: int, config: ConfigOption = None) -> None:
+def review_show(item_id: ItemId, config: ConfigOption = None) -> None:
     """One item with its candidates (the values, or the match probability)."""
     item = review.get_item(_engine(config), item_id)
     console.print(f"[bold]#{item.id} {item.kind}[/bold] ({item.status}) hub {item.hub_id} "
@@ -66,7 +71,7 @@ def review_show(item_id: int, config: ConfigOption = None) -> None:
 
 
 @review_app.command("resolve")
-def review_resolve(item_id: int, value: Annotated[str, typer.Argument(
+def review_resolve(item_id: ItemId, value: Annotated[str, typer.Argument(
                        help="the right value, as you would write it: checked and normalized like the "
                             "systems' data (1 000,50 -> 1000.50); a refused value stores nothing")],
                    reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
@@ -77,7 +82,7 @@ def review_resolve(item_id: int, value: Annotated[str, typer.Argument(
 
 
 @review_app.command("decide")
-def review_decide(item_id: int, verdict: Annotated[str, typer.Argument(help="match or not-match")],
+def review_decide(item_id: ItemId, verdict: Annotated[str, typer.Argument(help="match or not-match")],
                   reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
     """Decide a match candidate: match merges the two hub ids; not-match keeps them apart."""
     if verdict not in {"match", "not-match"}:
@@ -87,14 +92,18 @@ def review_decide(item_id: int, verdict: Annotated[str, typer.Argument(help="mat
 
 
 @review_app.command("dismiss")
-def review_dismiss(item_id: int, reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
+def review_dismiss(item_id: ItemId, reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
+    """Close an item without a decision: nothing changes, the next run may raise it again."""
     review.dismiss(_engine(config), item_id, _actor(by), reason)
 
 
-def approve(run_id: str, by: ActorOption = "", reason: Annotated[str | None, typer.Option()] = None,
+def approve(run_id: Annotated[str, typer.Argument(help="the held run's id, as custhub status shows it")],
+            by: ActorOption = "",
+            reason: Annotated[str | None, typer.Option(help="why it may publish: kept in the audit trail")] = None,
             config: ConfigOption = None) -> None:
     """Approve a run a guard stopped, then publish it."""
     cfg = load_config(config)
+    existing_store(cfg)
     # approved and published under the store's lease: refused while another run works
     actor = _actor(by)
     result = approve_and_resume(cfg, run_id,
@@ -103,7 +112,7 @@ def approve(run_id: str, by: ActorOption = "", reason: Annotated[str | None, typ
 
 
 @xref_app.command("show")
-def xref_show(hub_id: str, config: ConfigOption = None,
+def xref_show(hub_id: HubId, config: ConfigOption = None,
               at: Annotated[datetime | None, typer.Option(help="as it was at this time (UTC)")] = None,
               version: Annotated[int | None, typer.Option(help="this version")] = None) -> None:
     """A golden record (current, at a time, or a version), its lineage and its records."""
@@ -125,26 +134,31 @@ def xref_show(hub_id: str, config: ConfigOption = None,
 
 
 @xref_app.command("link")
-def xref_link(system: str, record_id: str, hub_id: str, reason: ReasonOption, by: ActorOption = "",
+def xref_link(system: SystemArg, record_id: RecordIdArg, hub_id: HubId, reason: ReasonOption, by: ActorOption = "",
               config: ConfigOption = None) -> None:
+    """Link a system's record to a golden record (moving it from the one it was in)."""
     _run(lambda e: xref_ops.link(e, system, record_id, hub_id, _actor(by), reason), config)
 
 
 @xref_app.command("unlink")
-def xref_unlink(system: str, record_id: str, reason: ReasonOption, by: ActorOption = "",
+def xref_unlink(system: SystemArg, record_id: RecordIdArg, reason: ReasonOption, by: ActorOption = "",
                 config: ConfigOption = None) -> None:
+    """Take a record out of its golden record, into a new hub id of its own."""
     _run(lambda e: xref_ops.unlink(e, system, record_id, _actor(by), reason), config)
 
 
 @xref_app.command("merge")
-def xref_merge(into_hub_id: str, other_hub_id: str, reason: ReasonOption, by: ActorOption = "",
-               config: ConfigOption = None) -> None:
+def xref_merge(into_hub_id: Annotated[str, typer.Argument(help="the hub id that stays")],
+               other_hub_id: Annotated[str, typer.Argument(help="the hub id merged into it (then retired)")],
+               reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
+    """Merge two golden records that are one company: every record of the second joins the first."""
     _run(lambda e: xref_ops.merge(e, into_hub_id, other_hub_id, _actor(by), reason), config)
 
 
 @xref_app.command("split")
-def xref_split(hub_id: str, records: Annotated[list[str], typer.Argument(help="system:record_id …")],
+def xref_split(hub_id: HubId, records: Annotated[list[str], typer.Argument(help="system:record_id …")],
                reason: ReasonOption, by: ActorOption = "", config: ConfigOption = None) -> None:
+    """Split records out of a golden record that holds two companies: they get a new hub id."""
     _run(lambda e: xref_ops.split(e, hub_id, [_record_ref(r) for r in records], _actor(by), reason), config)
 
 

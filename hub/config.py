@@ -11,6 +11,8 @@ from typing import Any, ClassVar, Literal, get_args
 import yaml
 from pydantic import (BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, PrivateAttr,
                       ValidationError, field_validator, model_validator)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from core.errors import ConfigError
 from core.validation import Problem, as_list, as_mapping, describe, problems_of, validate_all
@@ -26,6 +28,7 @@ from reconciliation.survivorship_rules import SurvivorshipRuleName
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "hub.yaml"
 CONFIG_ENV = "CUSTHUB_CONFIG"
 STORE_URL_ENV = "CUSTHUB_STORE_URL"
+REPORT_DIR_ENV = "CUSTHUB_REPORT_DIR"
 
 # kind -> the connector class that serves it ("module:Class"), imported only when used.
 CONNECTOR_KINDS: dict[str, str] = {
@@ -268,8 +271,34 @@ def load_config(path: str | Path | None = None) -> HubConfig:
     if problems:
         raise ConfigError("\n".join([f"{len(problems)} problem(s) in the configuration {source}:",
                                      *(f"  {line}" for line in problems)]))
+    config = _resolved_paths(config, source.resolve().parent)
     config._specs.update(specs)
     return config
+
+
+def _resolved_paths(config: HubConfig, folder: Path) -> HubConfig:
+    """A relative store file and report folder are read against the configuration's own folder,
+    as a person reading hub.yaml would: the same store whatever the current directory. The
+    report folder in CUSTHUB_REPORT_DIR (like the store in CUSTHUB_STORE_URL) wins over the file."""
+    report_dir = os.environ.get(REPORT_DIR_ENV) or folder / config.report_dir  # absolute: kept
+    update: dict[str, Any] = {"report_dir": os.path.normpath(report_dir)}
+    if (database := _relative_sqlite_file(config.store.url)) is not None:
+        url = make_url(config.store.url).set(database=os.path.normpath(folder / database))
+        update["store"] = config.store.model_copy(update={"url": url.render_as_string(hide_password=False)})
+    return config.model_copy(update=update)
+
+
+def _relative_sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL when it is a relative path; None for any other URL (an unreadable
+    one included: opening the store says so, without showing it)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return None if Path(database).is_absolute() else database
 
 
 def _read(source: Path) -> Any:

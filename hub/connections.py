@@ -27,12 +27,16 @@ from core.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
+class ConnectionUndefined(ConfigError):
+    """No connection by that id in any of Airflow's places (environment, secrets backend, database)."""
+
+
 def get_connection(conn_id: str) -> ConnectionInfo:
     """The connection behind ``conn_id``; an undefined one is a ConfigError that says how to define it."""
     conn = _from_backends(conn_id)
     if conn is None:
-        raise ConfigError(f"Airflow connection {conn_id!r} is not defined: create it in Airflow "
-                          f"or set the environment variable AIRFLOW_CONN_{conn_id.upper()}")
+        raise ConnectionUndefined(f"Airflow connection {conn_id!r} is not defined: create it in "
+                                  f"Airflow or set the environment variable AIRFLOW_CONN_{conn_id.upper()}")
     info = ConnectionInfo(
         conn_id=conn_id,
         conn_type=conn.conn_type,

@@ -27,6 +27,9 @@ def _prepare_environment() -> None:
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("CUSTHUB_STORE_URL", f"sqlite:///{DEMO_DIR / 'hub.db'}")
     os.environ.setdefault("CUSTHUB_CONFIG", str(ROOT / "config" / "hub.yaml"))
+    from hub.cli_output import quiet_deprecations
+
+    quiet_deprecations()  # libraries' notes to their developers, not to a person trying the demo
 
 
 def _migrate_airflow() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -29,7 +30,8 @@ def open_store(config: HubConfig) -> Engine:
     try:
         engine = make_engine(config.store_url)
         migrate(engine)
-    except (SQLAlchemyError, OSError, ImportError) as e:  # ImportError: the URL names a driver not installed
+    # ImportError: the URL names a driver not installed; CommandError: a newer custhub migrated it
+    except (SQLAlchemyError, OSError, ImportError, CommandError) as e:
         raise StoreError(f"cannot open the hub store {_shown(config.store_url)}: {_first_line(e)}") from e
     return engine
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from hub.pipeline.context import RunContext, set_metric
@@ -19,6 +19,19 @@ from hub.store.db import session_scope
 log = logging.getLogger("custhub.timings")
 
 HUB = "hub"  # the system name of a step that works for the whole run (registries, reconcile)
+# Told (step, system) as each step starts: the CLI's progress display on a terminal. Nothing
+# watches in an Airflow task, whose log has the step's INFO line below instead.
+StepWatcher = Callable[[str, str], None]
+_watchers: list[StepWatcher] = []
+
+
+@contextmanager
+def watching(watcher: StepWatcher) -> Iterator[None]:
+    _watchers.append(watcher)
+    try:
+        yield
+    finally:
+        _watchers.remove(watcher)
 
 
 def metric_name(step: str) -> str:
@@ -27,6 +40,8 @@ def metric_name(step: str) -> str:
 
 @contextmanager
 def timed(ctx: RunContext, step: str, system: str = HUB) -> Iterator[None]:
+    for watcher in _watchers:
+        watcher(step, system)
     started = time.perf_counter()
     yield
     ms = round((time.perf_counter() - started) * 1000)
