@@ -189,7 +189,7 @@ def _dags_loaded() -> bool:
     from airflow.models.errors import ParseImportError
     from airflow.utils.session import create_session
 
-    wanted = {"crm_sync", "nightly_batch", "registry_refresh", "backfill"}
+    wanted = {"crm_sync", "nightly_batch", "registry_refresh", "resync_window"}
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         with create_session() as session:

@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.airflow]
 
 WEBHOOK, SMTP = "custhub_alerts_webhook", "custhub_alerts_smtp"
 TOKEN, SMTP_PASSWORD = "s3cret-token", "smtp-s3cret-pw"
-DAG = "backfill"
+DAG = "resync_window"
 
 
 class _Receiver(BaseHTTPRequestHandler):
