@@ -42,7 +42,9 @@ def prepare_environment() -> None:
     # Tasks reach the API server here; Airflow's default assumes port 8080.
     os.environ.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
                           f"http://127.0.0.1:{API_PORT}/execution/")
+    # This environment's store and reports side by side, apart from the demo's (.demo/).
     os.environ.setdefault("CUSTHUB_STORE_URL", f"sqlite:///{HOME / 'hub.db'}")
+    os.environ.setdefault("CUSTHUB_REPORT_DIR", str(HOME / "reports"))
     os.environ.setdefault("CUSTHUB_CONFIG", str(ROOT / "config" / "hub.yaml"))
     # `airflow standalone` starts its components as `airflow ...` found on PATH.
     os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"

@@ -77,3 +77,15 @@ def test_a_stop_signal_stops_airflow_and_the_estate(tmp_path: Path, signum: int)
     assert alive == [], [(c.pid, c.cmdline()) for c in alive]
     assert [port for port in ports if _listening(port)] == []
     assert f"{signal.Signals(signum).name}: stopping" in output.read_text(errors="replace")
+
+
+def test_its_store_and_reports_live_in_its_own_home_apart_from_the_demos(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = _environment(home, _free_port(), {})
+    shown = subprocess.run([sys.executable, "-c", "import os; from sandbox.airflow_setup import "
+                            "prepare_environment; prepare_environment(); "
+                            "print(os.environ['CUSTHUB_STORE_URL']); print(os.environ['CUSTHUB_REPORT_DIR'])"],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True)
+    store, reports = shown.stdout.split()
+    assert store == f"sqlite:///{home / 'hub.db'}" and reports == str(home / "reports")
+    assert ".demo" not in store + reports
