@@ -19,6 +19,7 @@ from typing import Any
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 from airflow.sdk import BaseNotifier
 
+from core.connections import ConnectionInfo
 from hub.alerts import Alert, alert_from_context, one_line
 from hub.orchestration_config import AlertConfig
 
@@ -91,7 +92,7 @@ def failure_notifiers(config: AlertConfig) -> list[WebhookNotifier | AlertSmtpNo
     return notifiers
 
 
-def _connection(conn_id: str) -> Any:
+def _connection(conn_id: str) -> ConnectionInfo | None:
     from core.errors import ConfigError
     from hub.connections import get_connection
 
