@@ -14,7 +14,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import Asset
 
-from hub.alerts import on_task_failure
+from hub.notifiers import failure_notifiers
 from hub.orchestration_config import OrchestrationConfig, enabled_registry_names, load_orchestration
 
 ASSET_GROUP = "custhub"
@@ -47,7 +47,7 @@ def default_args() -> dict[str, Any]:
         "retry_delay": timedelta(seconds=cfg.retry_delay_seconds),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(seconds=cfg.max_retry_delay_seconds),
-        "on_failure_callback": on_task_failure,
+        "on_failure_callback": failure_notifiers(cfg.alerts),
     }
 
 

@@ -74,7 +74,7 @@ def start(kind: str, dag_id: str, airflow_run_id: str, interval_start: datetime 
         done = session.scalar(select(Run.id).where(Run.external_id == key, Run.status == "succeeded"))
     if done is not None:
         raise AirflowSkipException(f"hub run {done} ({key}) already succeeded; to redo its window "
-                                   "with fresh reads, trigger the backfill DAG")
+                                   "with fresh reads, trigger the resync_window DAG")
     interval = (interval_start, interval_end) if interval_start and interval_end else None
     run_id = external_run(engine, key) or new_run_id()
     with exclusive(RunContext(config, engine, run_id), ordinary=(AirflowSkipException,)):

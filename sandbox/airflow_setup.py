@@ -1,11 +1,13 @@
 """`make airflow`: Airflow standalone on SQLite with the DAGs, the pools and the sandbox's connections.
 
-    python -m sandbox.airflow_setup            # start; Ctrl-C stops Airflow and the estate
+    python -m sandbox.airflow_setup            # start; Ctrl-C or SIGTERM stops Airflow and the estate
     python -m sandbox.airflow_setup --check    # start, wait until healthy with the DAGs loaded, stop
 
 The sandbox estate runs in its own long-lived process (sandbox.serve) on fixed loopback ports;
 its connections and the pools of hub.yaml are written into Airflow's database here, by code,
-never typed by hand. Everything lives under .airflow/ (`make demo-reset` removes it).
+never typed by hand. Everything lives under AIRFLOW_HOME (.airflow/ unless set; `make demo-reset`
+removes it). SIGTERM (systemd, kill) and SIGINT (Ctrl-C) stop the process groups it started,
+Airflow's and the estate's, before it exits: nothing is left listening on their ports.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-HOME = ROOT / ".airflow"
+HOME = Path(os.environ.get("AIRFLOW_HOME") or ROOT / ".airflow")
 CONNECTIONS_FILE = HOME / "sandbox-connections.json"
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 API_PORT = int(os.environ.get("CUSTHUB_AIRFLOW_PORT", "8080"))
 BIN = Path(sys.executable).parent
 
@@ -36,7 +39,12 @@ def prepare_environment() -> None:
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     os.environ.setdefault("AIRFLOW__API__PORT", str(API_PORT))
     os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")  # loopback only: a development setup
+    # Tasks reach the API server here; Airflow's default assumes port 8080.
+    os.environ.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+                          f"http://127.0.0.1:{API_PORT}/execution/")
+    # This environment's store and reports side by side, apart from the demo's (.demo/).
     os.environ.setdefault("CUSTHUB_STORE_URL", f"sqlite:///{HOME / 'hub.db'}")
+    os.environ.setdefault("CUSTHUB_REPORT_DIR", str(HOME / "reports"))
     os.environ.setdefault("CUSTHUB_CONFIG", str(ROOT / "config" / "hub.yaml"))
     # `airflow standalone` starts its components as `airflow ...` found on PATH.
     os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -151,11 +159,21 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+class Stopped(Exception):
+    """SIGTERM or SIGINT arrived: stop what this process started, then exit."""
+
+
+def _raise_stopped(signum: int, frame: Any) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
                         help="start, wait until healthy with the DAGs loaded, then stop")
     args = parser.parse_args(argv)
+    for signum in STOP_SIGNALS:  # the default SIGTERM would end this process and orphan its groups
+        signal.signal(signum, _raise_stopped)
     prepare_environment()
     HOME.mkdir(exist_ok=True)
     CONNECTIONS_FILE.unlink(missing_ok=True)
@@ -175,9 +193,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Airflow on http://127.0.0.1:{API_PORT} (login in {HOME}/simple_auth_manager_passwords.json.generated); Ctrl-C stops it")
         airflow.wait()
         return airflow.returncode
-    except KeyboardInterrupt:
+    except Stopped as stopped:
+        print(f"{stopped}: stopping Airflow and the sandbox estate")
         return 0
     finally:
+        for signum in STOP_SIGNALS:  # a second signal must not cut the clean-up short
+            signal.signal(signum, signal.SIG_IGN)
         if airflow is not None:
             _stop(airflow)
         _stop(estate)
@@ -189,7 +210,7 @@ def _dags_loaded() -> bool:
     from airflow.models.errors import ParseImportError
     from airflow.utils.session import create_session
 
-    wanted = {"crm_sync", "nightly_batch", "registry_refresh", "backfill"}
+    wanted = {"crm_sync", "nightly_batch", "registry_refresh", "resync_window"}
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         with create_session() as session:

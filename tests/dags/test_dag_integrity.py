@@ -18,7 +18,7 @@ from airflow.dag_processing.dagbag import DagBag
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"
 DAG_FILES = sorted(DAGS.glob("*.py"))
-EXPECTED = {"crm_sync", "nightly_batch", "registry_refresh", "backfill"}
+EXPECTED = {"crm_sync", "nightly_batch", "registry_refresh", "resync_window"}
 # What a DAG file may import at top level: Airflow's SDK and the hub's parse-time helpers,
 # which read hub.yaml and touch no network or database (hub.dag_steps: the shared tasks).
 ALLOWED_TOP_LEVEL = {"__future__", "datetime", "pendulum", "airflow.sdk", "hub.orchestration",

@@ -1,7 +1,8 @@
 """
-### backfill
+### resync_window
 
-Manual: re-run the sync for chosen systems over a date window, as a dry run by default.
+Manual: re-read chosen systems over a date window and re-run the sync for them, as a dry run
+by default. (Not Airflow's Backfill button, which re-runs a scheduled DAG: see the end.)
 
 Trigger with config (the form validates it against the params' JSON schema):
 
@@ -31,13 +32,13 @@ from hub.orchestration import default_args, start_date
 
 
 @dag(
-    dag_id="backfill",
+    dag_id="resync_window",
     schedule=None,
     start_date=start_date(),
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),
-    tags=["custhub", "backfill", "manual"],
+    tags=["custhub", "resync", "manual"],
     doc_md=__doc__,
     params={
         "systems": Param(None, type=["null", "array"],
@@ -49,7 +50,7 @@ from hub.orchestration import default_args, start_date
         "dry_run": Param(True, type="boolean", description="Write nothing back; list what would change."),
     },
 )
-def backfill() -> None:
+def resync_window() -> None:
     window = steps.plan_backfill()
     hub_run = steps.start_backfill(window)
     names = steps.backfill_systems(window)
@@ -62,4 +63,4 @@ def backfill() -> None:
     listed >> steps.finish(hub_run)
 
 
-dag = backfill()
+dag = resync_window()

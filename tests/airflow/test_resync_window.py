@@ -1,4 +1,4 @@
-"""The backfill DAG: params validated by their JSON schema and by the plan; a dry run writes
+"""The resync_window DAG: params validated by their JSON schema and by the plan; a dry run writes
 nothing back and lists what would change; the same window for real writes exactly that."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def test_params_are_checked_by_their_json_schema(dag_config: Path) -> None:
     from airflow.sdk.definitions.param import ParamsDict
     from airflow.sdk.exceptions import ParamValidationError
 
-    dag = load_dag("backfill")
+    dag = load_dag("resync_window")
 
     def validate(conf: dict) -> dict:
         params = ParamsDict(dag.params)
@@ -62,14 +62,14 @@ def test_the_plan_refuses_what_a_schema_cannot_see(dag_config: Path) -> None:
 @pytest.mark.integration
 def test_a_dry_run_writes_nothing_and_lists_what_the_real_run_then_writes(
         airflow_db: Path, dag_config: Path, sqlite_store: str, sandbox_estate: SandboxEstate) -> None:
-    dag, chosen, window = load_dag("backfill"), ["accounting", "erp"], _around_today()
+    dag, chosen, window = load_dag("resync_window"), ["accounting", "erp"], _around_today()
     before = _systems(sandbox_estate)
     dry = run_dag(dag, run_conf={**window, "systems": chosen, "dry_run": True})
     assert str(dry.state) == "success", task_states(dry)
     assert _systems(sandbox_estate) == before, "a dry run wrote to a system"
     engine = open_store(load_config())
     with session_scope(engine) as session:
-        run = session.scalar(select(Run).where(Run.external_id == f"backfill/{dry.run_id}"))
+        run = session.scalar(select(Run).where(Run.external_id == f"resync_window/{dry.run_id}"))
         queued = session.scalar(select(sa.func.count()).select_from(Outbox))
     assert run.dry_run and (run.interval_end - run.interval_start).days == 2
     assert queued == 0, "a dry run queued corrections"
