@@ -17,15 +17,24 @@ QUIET_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 
 
 def configure_output(verbose: bool) -> None:
-    level = logging.INFO if verbose else logging.WARNING
+    """WARNING and above; INFO with ``verbose``; an operator's own AIRFLOW__LOGGING__LOGGING_LEVEL
+    (DEBUG, say, to see every SOAP request) is kept when it asks for more."""
+    level = min(logging.INFO if verbose else logging.WARNING, _asked_level())
+    chatty = level < logging.WARNING
     # Read by Airflow when it is first imported, which configures logging from it: set before.
     os.environ[AIRFLOW_LOG_LEVEL] = logging.getLevelName(level)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(level)
     for name in ("paramiko", "alembic", "zeep", "httpx"):
-        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
-    if not verbose:
+        logging.getLogger(name).setLevel(logging.NOTSET if chatty else logging.WARNING)
+    if not chatty:
         quiet_deprecations()
+
+
+def _asked_level() -> int:
+    """The level the environment asks for (WARNING when none, or not a level's name)."""
+    asked = logging.getLevelName(os.environ.get(AIRFLOW_LOG_LEVEL, "WARNING").strip().upper())
+    return asked if isinstance(asked, int) else logging.WARNING
 
 
 def quiet_deprecations() -> None:
