@@ -65,40 +65,45 @@ def run_demo() -> int:
         estate.export_connections()
         console.print("CRM (SOAP), VIES, ARES, ISIR, ERP (SFTP) on loopback; accounting on SQLite.")
         _migrate_airflow()
-        states = demo_nights(estate, fresh, _dag_night)
+        states = demo_nights(estate, fresh, _dag_night, _summary)
     if any(state != "success" for state, _ in states):
         console.print(f"[red]The DAG run ended {states[-1][0]}.[/red]")
         return 1
-    for _, run_id in states:
-        _summary(run_id)
-    console.print("The review page on this store, for a data steward: [bold]make demo-review[/bold]")
+    console.print(f"Waiting for a data steward: {_steward_work()}. "
+                  "[bold]make demo-review[/bold] opens the review page on this store.")
     return 0
 
 
-def demo_nights(estate: SandboxEstate, fresh: bool, night: Callable[[], tuple[str, str]]
-                ) -> list[tuple[str, str]]:
-    """The nights `make demo` runs, each ``night()`` giving (state, hub run id). A fresh estate
-    gets two, and between them a day's edits that leave a steward work (sandbox.steward_work):
-    a conflict needs a golden record from before. Later demos run one night over what is there."""
+Night = Callable[[], tuple[str, str]]
+
+
+def demo_nights(estate: SandboxEstate, fresh: bool, night: Night,
+                summary: Callable[[str], None] = lambda run_id: None) -> list[tuple[str, str]]:
+    """The nights `make demo` runs, each ``night()`` giving (state, hub run id), ``summary``
+    shown after each that succeeded. A fresh estate gets two, and between them a day's edits
+    that leave a steward work (sandbox.steward_work): a conflict needs a golden record from
+    before. Later demos run one night over what is there."""
     from sandbox.steward_work import steward_day
 
-    nights = [_night_and_imports(estate, night, "Night 1" if fresh else None)]
+    nights = [_night_and_imports(estate, night, summary, "Night 1" if fresh else None)]
     if not fresh or nights[-1][0] != "success":
         return nights
     console.rule("During the day: people at work in their systems")
     for line in steward_day(estate).lines():
         console.print(f"- {line}")
-    nights.append(_night_and_imports(estate, night, "Night 2"))
+    nights.append(_night_and_imports(estate, night, summary, "Night 2"))
     return nights
 
 
-def _night_and_imports(estate: SandboxEstate, night: Callable[[], tuple[str, str]],
+def _night_and_imports(estate: SandboxEstate, night: Night, summary: Callable[[str], None],
                        title: str | None) -> tuple[str, str]:
     console.rule(f"{title + ': r' if title else 'R'}unning the nightly_batch DAG through Airflow (dag.test)")
-    done = night()
+    state, run_id = night()
     applied = estate.process_inbound()
     console.print(f"Systems' own import jobs applied: {applied}")
-    return done
+    if state == "success":
+        summary(run_id)
+    return state, run_id
 
 
 def _dag_night() -> tuple[str, str]:
@@ -119,6 +124,24 @@ def _summary(run_id: str) -> None:
     config = load_config()
     ctx = RunContext(config=config, engine=open_store(config), run_id=run_id)
     print_summary(build_report(ctx), Path(config.report_dir) / ctx.run_id / "report.html", console)
+
+
+def _steward_work() -> str:
+    """The open review items by kind and the open quarantine, in words."""
+    from sqlalchemy import func, select
+
+    from hub.config import load_config
+    from hub.pipeline.context import open_store
+    from hub.store.db import session_scope
+    from hub.store.models import Quarantine, ReviewItem
+
+    with session_scope(open_store(load_config())) as session:
+        kinds = dict(session.execute(select(ReviewItem.kind, func.count()).where(
+            ReviewItem.status == "open").group_by(ReviewItem.kind)).all())
+        quarantined = session.scalar(select(func.count()).select_from(Quarantine).where(
+            Quarantine.resolved_at.is_(None)))
+    found = [f"{n} {kind.replace('_', ' ')}(s)" for kind, n in sorted(kinds.items())]
+    return ", ".join([*found, f"{quarantined} quarantined record(s)"])
 
 
 def _hub_run_id(config, external_id: str) -> str:  # type: ignore[no-untyped-def]
