@@ -14,7 +14,7 @@ export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
 export AIRFLOW__CORE__UNIT_TEST_MODE ?= False
 
-.PHONY: demo demo-shell test system-deps venv bench airflow airflow-check demo-reset clean lock
+.PHONY: demo demo-shell demo-review test system-deps venv bench airflow airflow-check demo-reset clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ demo: $(STAMP)
 # (AIRFLOW_CONN_*), CUSTHUB_CONFIG and CUSTHUB_STORE_URL set; `exit` stops the estate.
 demo-shell: $(STAMP)
 	@$(BIN)/python -m sandbox.demo_shell
+
+# The review page on the demo's store (custhub serve in the demo's environment); prints the
+# address and the demo steward's login (made on first use, kept in .demo/review-login.json).
+demo-review: $(STAMP)
+	@$(BIN)/python -m sandbox.demo_review
 
 # Airflow standalone on SQLite with the DAGs, the pools of hub.yaml and the sandbox estate's
 # connections; the estate runs alongside in its own process (sandbox/serve.py). Ctrl-C stops both.
