@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Form, Request
+from fastapi import FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -135,8 +135,9 @@ def _routes(app: FastAPI) -> None:
             return _to_login(request)
         if not await app.state.auth.may_read(request):
             return _not_allowed(request, user, READ_REFUSED)
+        keep = _queue_filter(request)
         return _page(request, "queue.html", user, can_decide=await app.state.auth.may_decide(request),
-                     rows=views.queue(_engine(app)))
+                     rows=views.queue(_engine(app), keep), keep=keep, systems=views.queue_systems(_engine(app)))
 
     @app.get("/items/{item_id}", response_class=HTMLResponse, name="item")
     async def item(request: Request, item_id: int) -> Response:
@@ -168,7 +169,80 @@ def _routes(app: FastAPI) -> None:
         request.session["flash"] = outcome.message
         return RedirectResponse(request.url_for("queue"), status_code=303)
 
+    _golden_routes(app)
+    _steward_routes(app)
     _login_routes(app)
+
+
+def _golden_routes(app: FastAPI) -> None:
+    @app.get("/golden/{hub_id}", response_class=HTMLResponse, name="golden")
+    async def golden(request: Request, hub_id: str, from_: Annotated[str, Query(alias="from")] = "") -> Response:
+        user = await app.state.auth.current_user(request)
+        if user is None:
+            return _to_login(request)
+        if not await app.state.auth.may_read(request):
+            return _not_allowed(request, user, READ_REFUSED)
+        moved = views.forwarded(_engine(app), hub_id)
+        if moved is not None:  # merged away: its records, and so its page, are the survivor's now
+            target = request.url_for("golden", hub_id=moved.hub_id).include_query_params(**{"from": hub_id})
+            return RedirectResponse(str(target), status_code=303)
+        found = views.golden(_engine(app), hub_id)
+        if found is None:
+            return _page(request, "message.html", user, status_code=404, message=f"No hub id {hub_id}.")
+        came = views.forwarded(_engine(app), from_) if from_ else None
+        return _page(request, "golden.html", user, can_decide=await app.state.auth.may_decide(request),
+                     g=found, merged=came if came is not None and came.hub_id == hub_id else None)
+
+
+def _steward_routes(app: FastAPI) -> None:
+    @app.post("/golden/{hub_id}/xref", name="xref_op")
+    async def xref_op(request: Request, hub_id: str) -> Response:
+        form = await request.form()
+        user = await app.state.auth.current_user(request)
+        _check_csrf(request, str(form.get("csrf", "")))
+        if user is None:
+            return _to_login(request)
+        if not await app.state.auth.may_decide(request):
+            return _not_allowed(request, user, DECIDE_REFUSED)
+        fields = {k: form.get(k, "") for k in ("system", "record_id", "other_hub_id")}
+        outcome = views.xref_change(_engine(app), hub_id, user, str(form.get("action", "")),
+                                    str(form.get("reason", "")).strip(), {**fields, "records": form.getlist("records")})
+        if not outcome.recorded:  # the same page again, saying why
+            found = views.golden(_engine(app), hub_id)
+            if found is None:
+                return _page(request, "message.html", user, status_code=404, message=outcome.message)
+            return _page(request, "golden.html", user, status_code=422, can_decide=True, g=found,
+                         merged=None, error=outcome.message)
+        request.session["flash"] = outcome.message
+        return RedirectResponse(request.url_for("golden", hub_id=hub_id), status_code=303)
+
+    @app.get("/search", response_class=HTMLResponse, name="search")
+    async def search(request: Request, q: str = "") -> Response:
+        user = await app.state.auth.current_user(request)
+        if user is None:
+            return _to_login(request)
+        if not await app.state.auth.may_read(request):
+            return _not_allowed(request, user, READ_REFUSED)
+        return _page(request, "search.html", user, q=q, hits=views.search(_engine(app), q))
+
+    @app.get("/audit", response_class=HTMLResponse, name="audit")
+    async def audit(request: Request, actor: str = "", action: str = "") -> Response:
+        user = await app.state.auth.current_user(request)
+        if user is None:
+            return _to_login(request)
+        if not await app.state.auth.may_read(request):
+            return _not_allowed(request, user, READ_REFUSED)
+        return _page(request, "audit.html", user, entries=views.audit_trail(_engine(app), actor, action),
+                     actor=actor, action=action, actions=views.audit_actions(_engine(app)),
+                     hub_ids_of=views.hub_ids_of)
+
+
+def _queue_filter(request: Request) -> views.QueueFilter:
+    """kind, system and older_than (days) from the query string; a malformed age is ignored."""
+    params = request.query_params
+    age = params.get("older_than", "").strip()
+    return views.QueueFilter(params.get("kind", "").strip(), params.get("system", "").strip(),
+                             int(age) if age.isdigit() else None)
 
 
 def _login_routes(app: FastAPI) -> None:
