@@ -70,6 +70,8 @@ def build_app(backing: Callable[[], Backing], auth: Authenticator) -> FastAPI:
     app.add_middleware(_Sessions, backing=app.state.backing)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
+    env.globals["hub_ids_of"] = views.hub_ids_of  # links every hub id an audit entry names
+    env.filters["shown"] = views.shown
     app.state.templates = Jinja2Templates(env=env)
 
     @app.middleware("http")
@@ -233,8 +235,7 @@ def _steward_routes(app: FastAPI) -> None:
         if not await app.state.auth.may_read(request):
             return _not_allowed(request, user, READ_REFUSED)
         return _page(request, "audit.html", user, entries=views.audit_trail(_engine(app), actor, action),
-                     actor=actor, action=action, actions=views.audit_actions(_engine(app)),
-                     hub_ids_of=views.hub_ids_of)
+                     actor=actor, action=action, actions=views.audit_actions(_engine(app)))
 
 
 def _queue_filter(request: Request) -> views.QueueFilter:

@@ -259,6 +259,7 @@ class Golden:
     history: list[HistoryEntry]
     open_items: list[ReviewView]
     audit: list[AuditEntry]
+    moved: list[tuple[str, str]] = field(default_factory=list)  # (system:record_id, hub id now)
 
 
 def golden(engine: Engine, hub_id: str) -> Golden | None:
@@ -270,7 +271,18 @@ def golden(engine: Engine, hub_id: str) -> Golden | None:
     current = next((h.version for h in history if h.version.is_current), None)
     fields = [f for f in CUSTOMER_FIELDS if current is not None and f in current.values]
     items = [i for i in list_items(engine, status="open", limit=10_000) if i.hub_id == hub_id]
-    return Golden(hub_id, current, fields, members, history, items, _hub_audit(engine, hub_id))
+    moved = _where_records_went(engine, history[0].version) if history and not members else []
+    return Golden(hub_id, current, fields, members, history, items, _hub_audit(engine, hub_id), moved)
+
+
+def _where_records_went(engine: Engine, last: GoldenVersion) -> list[tuple[str, str]]:
+    """For a hub id left without records (not by a merge): where the records its last version
+    was built from are linked now, read from that version's lineage."""
+    keys = sorted({(str(o.get("source")), str(o.get("record_id"))) for o in last.lineage.values()
+                   if isinstance(o, dict) and o.get("source") and o.get("record_id")})
+    with session_scope(engine) as session:
+        rows = [(k, session.get(Xref, k)) for k in keys]
+        return [(f"{s}:{r}", row.hub_id) for (s, r), row in rows if row is not None and row.hub_id != last.hub_id]
 
 
 def forwarded(engine: Engine, hub_id: str) -> MergedAway | None:
@@ -359,16 +371,20 @@ def xref_change(engine: Engine, hub_id: str, user: str, action: str, reason: str
         elif action == "merge":
             other = str(form.get("other_hub_id", "")).strip().upper()
             moved = xref_ops.merge(engine, hub_id, other, user, reason)
-            message = f"{other} merged into {hub_id} ({moved} records); {other} forwards here."
+            message = f"{other} merged into {hub_id} ({_records(moved)}); {other} forwards here."
         elif action == "split":
             records = [_record_key(r) for r in form.get("records", [])]
             new_id = xref_ops.split(engine, hub_id, records, user, reason)
-            message = f"{len(records)} records split off {hub_id} into {new_id}."
+            message = f"{_records(len(records))} split off {hub_id} into {new_id}."
         else:
             return Outcome(False, f"Nothing changed: unknown action {action!r}.")
     except (xref_ops.XrefError, ValueError) as e:
         return Outcome(False, f"Nothing changed: {e}")
     return Outcome(True, message + " The next run rebuilds the golden records.")
+
+
+def _records(count: int) -> str:
+    return f"{count} record" if count == 1 else f"{count} records"
 
 
 def _record_key(text: str) -> tuple[str, str]:
@@ -401,3 +417,10 @@ def hub_ids_of(entry: AuditEntry) -> list[str]:
     """Every hub id an audit entry names, for links to their pages."""
     found = _hub_ids_in(entry.detail) | ({entry.subject} if entry.subject.startswith("H") else set())
     return sorted(found)
+
+
+def shown(value: Any) -> str:
+    """An audit detail's value as a person reads it: a list as "a, b", not as Python's repr."""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)

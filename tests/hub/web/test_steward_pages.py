@@ -47,7 +47,8 @@ def _hubs(engine: Engine) -> dict[tuple[str, str], str]:
 
 def _audit(engine: Engine) -> list[tuple[str, str, str, str | None]]:
     with session_scope(engine) as session:
-        return [(a.actor, a.action, a.subject, a.reason) for a in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+        rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+        return [(a.actor, a.action, a.subject, a.reason) for a in rows]
 
 
 def _post(client: TestClient, hub_id: str, **form: object) -> object:
@@ -103,10 +104,14 @@ def test_queue_filters_by_kind_system_and_age(client: TestClient, review_store: 
 def test_link_and_unlink_with_a_reason(client: TestClient, two_companies: Engine) -> None:
     _login(client)
     refused = _post(client, "H00000001", action="link", system="erp", record_id="P9", reason=" ")
-    assert refused.status_code == 422 and "Say why" in refused.text and _hubs(two_companies)[("erp", "P9")] == "H00000002"
+    assert refused.status_code == 422 and "Say why" in refused.text
+    assert _hubs(two_companies)[("erp", "P9")] == "H00000002"
     done = _post(client, "H00000001", action="link", system="erp", record_id="P9", reason="same IČO in ARES")
     assert done.status_code == 303 and _hubs(two_companies)[("erp", "P9")] == "H00000001"
     assert "erp:P9 is linked to H00000001." in client.get(done.headers["location"]).text
+    left = client.get("/golden/H00000002", follow_redirects=False)  # emptied by a link, not merged
+    assert left.status_code == 200 and "the next run retires it" in left.text
+    assert 'erp:P9 → <a href="http://review.test/golden/H00000001">' in left.text
     _post(client, "H00000001", action="unlink", system="crm", record_id="CRM-1", reason="a branch, not HQ")
     hubs = _hubs(two_companies)
     assert hubs[("crm", "CRM-1")] not in ("H00000001", "H00000002") and hubs[("accounting", "ACC1")] == "H00000001"
