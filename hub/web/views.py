@@ -343,17 +343,22 @@ def search(engine: Engine, text: str) -> list[Hit]:
     needle = text.strip().lower()
     if not needle:
         return []
-    pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    compact = "%" + "".join(needle.split()).replace("%", "").replace("_", "") + "%"
+    compact = "".join(needle.split())  # IČO and VAT ID as people write them: "CZ 255 966 41"
     fields = {f: func.lower(GoldenRecord.values[f].as_string()) for f in ("legal_name", "company_id", "vat_id")}
     query = (select(GoldenRecord.hub_id, GoldenRecord.values).where(
         GoldenRecord.is_current.is_(True),
-        or_(fields["legal_name"].like(pattern, escape="\\"), fields["company_id"].like(compact),
-            fields["vat_id"].like(compact)))
+        or_(fields["legal_name"].like(_contains(needle), escape="\\"),
+            fields["company_id"].like(_contains(compact), escape="\\"),
+            fields["vat_id"].like(_contains(compact), escape="\\")))
         .order_by(GoldenRecord.hub_id).limit(SEARCH_LIMIT))
     with session_scope(engine) as session:
         return [Hit(h, str(v.get("legal_name") or ""), str(v.get("company_id") or ""), str(v.get("vat_id") or ""))
                 for h, v in session.execute(query)]
+
+
+def _contains(text: str) -> str:
+    """A LIKE pattern for "contains text", its own % and _ taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def xref_change(engine: Engine, hub_id: str, user: str, action: str, reason: str, form: dict[str, Any]) -> Outcome:

@@ -32,12 +32,16 @@ ERP = {"legal_name": "Kovo Praha a.s.", "company_id": "27082440", "vat_id": "CZ2
 @pytest.fixture
 def two_companies(review_store: Engine) -> Engine:
     """The conftest's H00000001 (crm CRM-1, accounting ACC1), and the ERP's P9 as H00000002."""
-    with session_scope(review_store) as session:
+    return _erp_company(review_store)
+
+
+def _erp_company(engine: Engine) -> Engine:
+    with session_scope(engine) as session:
         session.add(Xref(system="erp", record_id="P9", hub_id="H00000002", rule="new", run_id="r1", linked_at=T0))
         session.add(GoldenRecord(hub_id="H00000002", version=1, values=ERP, is_current=True, run_id="r1",
                                  created_at=T0, lineage={f: {"source": "erp", "record_id": "P9",
                                                              "rule": "source_priority"} for f in ERP}))
-    return review_store
+    return engine
 
 
 def _hubs(engine: Engine) -> dict[tuple[str, str], str]:
@@ -80,7 +84,7 @@ def test_search_by_name_ico_and_vat_id(client: TestClient, two_companies: Engine
     _login(client)
     assert 'name="q"' in client.get("/").text, "a search box in the header"
     for query, found in (("kovo", ["H00000001", "H00000002"]), ("praha a.s", ["H00000002"]),
-                         ("25596641", ["H00000001"]), ("cz 2708", ["H00000002"]), ("50%", [])):
+                         ("25596641", ["H00000001"]), ("cz 2708", ["H00000002"]), ("50%", []), ("_", [])):
         page = client.get("/search", params={"q": query}).text
         assert re.findall(r'<a href="http://review.test/golden/(H\d+)">', page) == found, query
     assert "No golden record has" in client.get("/search", params={"q": "nobody"}).text
@@ -200,3 +204,27 @@ def test_a_viewer_reads_but_may_not_change_the_xref(viewer: TestClient, two_comp
         assert _post(viewer, "H00000001", reason="x", **form).status_code == 403
     assert _hubs(two_companies)[("erp", "P9")] == "H00000002" and _audit(two_companies) == []
     assert viewer.get("/audit").status_code == 200 and viewer.get("/search?q=kovo").status_code == 200
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("hub_store_url", ["postgresql"], indirect=True)
+def test_search_and_forwarding_on_postgresql(hub_store_url: str, steward_hash: str) -> None:
+    """The JSON look-ups of search and the merge trail read the same on PostgreSQL."""
+    from hub.store.db import make_engine, migrate
+    from tests.hub.web.conftest import _company
+
+    engine = make_engine(hub_store_url)
+    migrate(engine)
+    with session_scope(engine) as session:
+        _company(session)
+    _erp_company(engine)
+    app = create_app(engine, PasswordUsers({"steward": steward_hash}), secret_key="pg")
+    with TestClient(app, base_url="http://review.test") as client:
+        _login(client)
+        for query, found in (("KOVO", ["H00000001", "H00000002"]), ("CZ27082440", ["H00000002"]), ("_", [])):
+            page = client.get("/search", params={"q": query}).text
+            assert re.findall(r'<a href="http://review.test/golden/(H\d+)">', page) == found, query
+        _post(client, "H00000001", action="merge", other_hub_id="H00000002", reason="one company")
+        forwarded = client.get("/golden/H00000002", follow_redirects=False)
+        assert forwarded.headers["location"] == "http://review.test/golden/H00000001?from=H00000002"
+    engine.dispose()
