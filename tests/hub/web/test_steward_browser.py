@@ -34,6 +34,12 @@ def test_search_open_and_split_in_the_browser(review_store: Engine, steward_hash
         page.click("#split-form button[type=submit]")
         assert "1 record split off H00000001 into H00000002" in page.text(".flash")
         page.screenshot("steward-after-split")
+        page.click("header a[href$='/audit']")
+        assert "split" in page.text("#audit") and "the CRM account is the sister company" in page.text("#audit")
+        page.screenshot("steward-audit")
+        page.goto(f"{base}/?kind=match_candidate")
+        assert page.text("#queue").count("Match candidate") == 1 and "Conflict" not in page.text("#queue")
+        page.screenshot("steward-queue-filtered")
     with session_scope(review_store) as session:
         assert session.get(Xref, ("crm", "CRM-1")).hub_id == "H00000002"
         assert session.get(Xref, ("accounting", "ACC1")).hub_id == "H00000001"
