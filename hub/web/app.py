@@ -138,8 +138,9 @@ def _routes(app: FastAPI) -> None:
         if not await app.state.auth.may_read(request):
             return _not_allowed(request, user, READ_REFUSED)
         keep = _queue_filter(request)
+        rows, total = views.queue(_engine(app), keep)
         return _page(request, "queue.html", user, can_decide=await app.state.auth.may_decide(request),
-                     rows=views.queue(_engine(app), keep), keep=keep, systems=views.queue_systems(_engine(app)))
+                     rows=rows, total=total, keep=keep, systems=views.queue_systems(_engine(app)))
 
     @app.get("/items/{item_id}", response_class=HTMLResponse, name="item")
     async def item(request: Request, item_id: int) -> Response:

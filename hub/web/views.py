@@ -88,11 +88,18 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def queue(engine: Engine, keep: QueueFilter | None = None) -> list[QueueRow]:
-    # the open queue is small (a steward's day of work): filtered here, after one query
-    items = [i for i in list_items(engine, status="open", limit=10_000) if keep is None or keep.keeps(i)]
-    names = _names(engine, {i.hub_id for i in items if i.hub_id})
-    return [QueueRow(i, names.get(i.hub_id or "", "")) for i in items]
+QUEUE_SHOWN = 200  # rows on one page, oldest first; the count above them says how many fit
+
+
+def queue(engine: Engine, keep: QueueFilter | None = None) -> tuple[list[QueueRow], int]:
+    """The oldest open items that pass the filter, and how many pass it in all.
+
+    The open queue is a steward's backlog (hundreds, not millions): read in one query and
+    filtered here, which keeps hub.review the one place that reads review items."""
+    items = [i for i in list_items(engine, status="open", limit=100_000) if keep is None or keep.keeps(i)]
+    shown = items[:QUEUE_SHOWN]
+    names = _names(engine, {i.hub_id for i in shown if i.hub_id})
+    return [QueueRow(i, names.get(i.hub_id or "", "")) for i in shown], len(items)
 
 
 def detail(engine: Engine, item_id: int) -> Detail:
@@ -270,7 +277,7 @@ def golden(engine: Engine, hub_id: str) -> Golden | None:
         return None
     current = next((h.version for h in history if h.version.is_current), None)
     fields = [f for f in CUSTOMER_FIELDS if current is not None and f in current.values]
-    items = [i for i in list_items(engine, status="open", limit=10_000) if i.hub_id == hub_id]
+    items = _open_items(engine, hub_id)
     moved = _where_records_went(engine, history[0].version) if history and not members else []
     return Golden(hub_id, current, fields, members, history, items, _hub_audit(engine, hub_id), moved)
 
@@ -283,6 +290,13 @@ def _where_records_went(engine: Engine, last: GoldenVersion) -> list[tuple[str, 
     with session_scope(engine) as session:
         rows = [(k, session.get(Xref, k)) for k in keys]
         return [(f"{s}:{r}", row.hub_id) for (s, r), row in rows if row is not None and row.hub_id != last.hub_id]
+
+
+def _open_items(engine: Engine, hub_id: str) -> list[ReviewView]:
+    with session_scope(engine) as session:
+        ids = list(session.scalars(select(ReviewItem.id).where(ReviewItem.hub_id == hub_id,
+                                                               ReviewItem.status == "open").order_by(ReviewItem.id)))
+    return [get_item(engine, i) for i in ids]  # a few per company
 
 
 def forwarded(engine: Engine, hub_id: str) -> MergedAway | None:
@@ -428,4 +442,7 @@ def shown(value: Any) -> str:
     """An audit detail's value as a person reads it: a list as "a, b", not as Python's repr."""
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):  # a decision's {"value": …}: the value itself
+        return shown(value["value"]) if set(value) == {"value"} else \
+            ", ".join(f"{k} {shown(v)}" for k, v in value.items())
     return "" if value is None else str(value)

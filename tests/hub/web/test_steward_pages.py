@@ -172,9 +172,13 @@ def test_the_audit_trail_lists_who_when_what_and_why(client: TestClient, two_com
     _post(client, "H00000001", action="merge", other_hub_id="H00000002", reason="one company")
     token = _csrf(client.get("/items/2").text)
     client.post("/items/2/resolve", data={"csrf": token, "action": "dismiss", "reason": "seen to"})
+    client.post("/items/1/resolve", data={"csrf": token, "action": "choose_value", "value": "Nová 5",
+                                          "reason": "customer moved"})
     page = client.get("/audit").text
     rows = re.findall(r'<tr data-action="(\w+)">', page)
-    assert rows == ["dismiss", "merge"], "newest first"
+    assert rows == ["decide", "dismiss", "merge"], "newest first"
+    decided = re.search(r'<tr data-action="decide">(.*?)</tr>', page, re.S).group(1)
+    assert "Nová 5" in decided and "{" not in decided and 'href="http://review.test/items/1"' in decided
     assert "one company" in page and "seen to" in page and 'href="http://review.test/golden/H00000002"' in page
     assert re.findall(r'<tr data-action="(\w+)">', client.get("/audit", params={"action": "merge"}).text) == ["merge"]
 
