@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.errors import ConfigError, StoreError
 from hub import review
-from hub.web import views
+from hub.web import steward, views
 from hub.web.auth import Authenticator, PasswordUsers, csrf_ok, csrf_token
 
 HERE = Path(__file__).resolve().parent
@@ -70,8 +70,8 @@ def build_app(backing: Callable[[], Backing], auth: Authenticator) -> FastAPI:
     app.add_middleware(_Sessions, backing=app.state.backing)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
-    env.globals["hub_ids_of"] = views.hub_ids_of  # links every hub id an audit entry names
-    env.filters["shown"] = views.shown
+    env.globals["hub_ids_of"] = steward.hub_ids_of  # links every hub id an audit entry names
+    env.filters["shown"] = steward.shown
     app.state.templates = Jinja2Templates(env=env)
 
     @app.middleware("http")
@@ -185,14 +185,14 @@ def _golden_routes(app: FastAPI) -> None:
             return _to_login(request)
         if not await app.state.auth.may_read(request):
             return _not_allowed(request, user, READ_REFUSED)
-        moved = views.forwarded(_engine(app), hub_id)
+        moved = steward.forwarded(_engine(app), hub_id)
         if moved is not None:  # merged away: its records, and so its page, are the survivor's now
             target = request.url_for("golden", hub_id=moved.hub_id).include_query_params(**{"from": hub_id})
             return RedirectResponse(str(target), status_code=303)
-        found = views.golden(_engine(app), hub_id)
+        found = steward.golden(_engine(app), hub_id)
         if found is None:
             return _page(request, "message.html", user, status_code=404, message=f"No hub id {hub_id}.")
-        came = views.forwarded(_engine(app), from_) if from_ else None
+        came = steward.forwarded(_engine(app), from_) if from_ else None
         return _page(request, "golden.html", user, can_decide=await app.state.auth.may_decide(request),
                      g=found, merged=came if came is not None and came.hub_id == hub_id else None)
 
@@ -208,10 +208,10 @@ def _steward_routes(app: FastAPI) -> None:
         if not await app.state.auth.may_decide(request):
             return _not_allowed(request, user, DECIDE_REFUSED)
         fields = {k: form.get(k, "") for k in ("system", "record_id", "other_hub_id")}
-        outcome = views.xref_change(_engine(app), hub_id, user, str(form.get("action", "")),
+        outcome = steward.xref_change(_engine(app), hub_id, user, str(form.get("action", "")),
                                     str(form.get("reason", "")).strip(), {**fields, "records": form.getlist("records")})
         if not outcome.recorded:  # the same page again, saying why
-            found = views.golden(_engine(app), hub_id)
+            found = steward.golden(_engine(app), hub_id)
             if found is None:
                 return _page(request, "message.html", user, status_code=404, message=outcome.message)
             return _page(request, "golden.html", user, status_code=422, can_decide=True, g=found,
@@ -226,7 +226,7 @@ def _steward_routes(app: FastAPI) -> None:
             return _to_login(request)
         if not await app.state.auth.may_read(request):
             return _not_allowed(request, user, READ_REFUSED)
-        return _page(request, "search.html", user, q=q, hits=views.search(_engine(app), q))
+        return _page(request, "search.html", user, q=q, hits=steward.search(_engine(app), q))
 
     @app.get("/audit", response_class=HTMLResponse, name="audit")
     async def audit(request: Request, actor: str = "", action: str = "") -> Response:
@@ -235,8 +235,8 @@ def _steward_routes(app: FastAPI) -> None:
             return _to_login(request)
         if not await app.state.auth.may_read(request):
             return _not_allowed(request, user, READ_REFUSED)
-        return _page(request, "audit.html", user, entries=views.audit_trail(_engine(app), actor, action),
-                     actor=actor, action=action, actions=views.audit_actions(_engine(app)))
+        return _page(request, "audit.html", user, entries=steward.audit_trail(_engine(app), actor, action),
+                     actor=actor, action=action, actions=steward.audit_actions(_engine(app)))
 
 
 def _queue_filter(request: Request) -> views.QueueFilter:
