@@ -191,6 +191,26 @@ def test_a_viewer_reads_but_cannot_decide(airflow_api: Server) -> None:
     assert "viewer" not in {by for by, _ in _decisions(airflow_api.engine)}
 
 
+def test_golden_record_pages_answer_under_the_plugin_and_a_viewer_changes_no_xref(airflow_api: Server) -> None:
+    from hub.store.db import session_scope
+    from hub.store.models import Xref
+
+    with airflow_api.client("steward") as steward:
+        page = steward.get(f"{PREFIX}/golden/H00000001")
+        assert page.status_code == 200 and 'id="merge-form"' in page.text, page.text
+        found = steward.get(f"{PREFIX}/search", params={"q": "25596641"})
+        assert f'href="{airflow_api.base}{PREFIX}/golden/H00000001"' in found.text
+    with airflow_api.client("viewer") as viewer:
+        page = viewer.get(f"{PREFIX}/golden/H00000001")
+        assert page.status_code == 200 and 'method="post"' not in page.text
+        refused = viewer.post(f"{PREFIX}/golden/H00000001/xref", follow_redirects=False,
+                              data={"csrf": _csrf(page.text), "action": "split", "records": "crm:CRM-1",
+                                    "reason": "I am only a viewer"})
+    assert refused.status_code == 403 and "not decide" in refused.text
+    with session_scope(airflow_api.engine) as session:
+        assert session.get(Xref, ("crm", "CRM-1")).hub_id == "H00000001"
+
+
 def test_the_stewards_decision_is_recorded_in_the_hub_store(airflow_api: Server) -> None:
     with airflow_api.client("steward") as steward:
         item = steward.get(f"{PREFIX}/items/{airflow_api.item_id}")
