@@ -232,3 +232,16 @@ def test_search_and_forwarding_on_postgresql(hub_store_url: str, steward_hash: s
         forwarded = client.get("/golden/H00000002", follow_redirects=False)
         assert forwarded.headers["location"] == "http://review.test/golden/H00000001?from=H00000002"
     engine.dispose()
+
+
+def test_a_hub_id_merged_twice_forwards_to_the_last_survivor(client: TestClient, two_companies: Engine) -> None:
+    _login(client)
+    _post(client, "H00000001", action="split", records=["crm:CRM-1"], reason="the CRM account is separate")
+    assert _hubs(two_companies)[("crm", "CRM-1")] == "H00000003"
+    _post(client, "H00000001", action="merge", other_hub_id="H00000002", reason="one ERP partner")
+    _post(client, "H00000003", action="merge", other_hub_id="H00000001", reason="all one company after all")
+    response = client.get("/golden/H00000002", follow_redirects=False)
+    assert response.headers["location"] == "http://review.test/golden/H00000003?from=H00000002"
+    note = client.get(response.headers["location"]).text
+    assert "H00000002 was merged into H00000001" in note and "H00000001 was merged into H00000003" in note
+    assert set(_hubs(two_companies).values()) == {"H00000003"}
