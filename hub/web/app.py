@@ -179,12 +179,11 @@ def _routes(app: FastAPI) -> None:
 
 def _golden_routes(app: FastAPI) -> None:
     @app.get("/golden/{hub_id}", response_class=HTMLResponse, name="golden")
-    async def golden(request: Request, hub_id: str, from_: Annotated[str, Query(alias="from")] = "") -> Response:
-        user = await app.state.auth.current_user(request)
-        if user is None:
-            return _to_login(request)
-        if not await app.state.auth.may_read(request):
-            return _not_allowed(request, user, READ_REFUSED)
+    async def golden(request: Request, hub_id: str,
+                     from_: Annotated[str, Query(alias="from")] = "") -> Response:
+        user = await _reader(request)
+        if isinstance(user, Response):
+            return user
         moved = steward.forwarded(_engine(app), hub_id)
         if moved is not None:  # merged away: its records, and so its page, are the survivor's now
             target = request.url_for("golden", hub_id=moved.hub_id).include_query_params(**{"from": hub_id})
@@ -209,7 +208,8 @@ def _steward_routes(app: FastAPI) -> None:
             return _not_allowed(request, user, DECIDE_REFUSED)
         fields = {k: form.get(k, "") for k in ("system", "record_id", "other_hub_id")}
         outcome = steward.xref_change(_engine(app), hub_id, user, str(form.get("action", "")),
-                                    str(form.get("reason", "")).strip(), {**fields, "records": form.getlist("records")})
+                                      str(form.get("reason", "")).strip(),
+                                      {**fields, "records": form.getlist("records")})
         if not outcome.recorded:  # the same page again, saying why
             found = steward.golden(_engine(app), hub_id)
             if found is None:
@@ -221,22 +221,28 @@ def _steward_routes(app: FastAPI) -> None:
 
     @app.get("/search", response_class=HTMLResponse, name="search")
     async def search(request: Request, q: str = "") -> Response:
-        user = await app.state.auth.current_user(request)
-        if user is None:
-            return _to_login(request)
-        if not await app.state.auth.may_read(request):
-            return _not_allowed(request, user, READ_REFUSED)
+        user = await _reader(request)
+        if isinstance(user, Response):
+            return user
         return _page(request, "search.html", user, q=q, hits=steward.search(_engine(app), q))
 
     @app.get("/audit", response_class=HTMLResponse, name="audit")
     async def audit(request: Request, actor: str = "", action: str = "") -> Response:
-        user = await app.state.auth.current_user(request)
-        if user is None:
-            return _to_login(request)
-        if not await app.state.auth.may_read(request):
-            return _not_allowed(request, user, READ_REFUSED)
+        user = await _reader(request)
+        if isinstance(user, Response):
+            return user
         return _page(request, "audit.html", user, entries=steward.audit_trail(_engine(app), actor, action),
                      actor=actor, action=action, actions=steward.audit_actions(_engine(app)))
+
+
+async def _reader(request: Request) -> str | Response:
+    """The user, when logged in and allowed to read; else the response that turns them away."""
+    user = await request.app.state.auth.current_user(request)
+    if user is None:
+        return _to_login(request)
+    if not await request.app.state.auth.may_read(request):
+        return _not_allowed(request, user, READ_REFUSED)
+    return str(user)
 
 
 def _queue_filter(request: Request) -> views.QueueFilter:
