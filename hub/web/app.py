@@ -224,7 +224,8 @@ def _steward_routes(app: FastAPI) -> None:
         user = await _reader(request)
         if isinstance(user, Response):
             return user
-        return _page(request, "search.html", user, q=q, hits=steward.search(_engine(app), q))
+        return _page(request, "search.html", user, q=q, hits=steward.search(_engine(app), q),
+                     limit=steward.SEARCH_LIMIT)
 
     @app.get("/audit", response_class=HTMLResponse, name="audit")
     async def audit(request: Request, actor: str = "", action: str = "") -> Response:
