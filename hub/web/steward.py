@@ -120,20 +120,26 @@ def search(engine: Engine, text: str) -> list[Hit]:
     companies it would need the three fields as columns of golden_record (or a search table)
     with indexes: a b-tree on company_id and vat_id for exact and prefix look-ups, and a trigram
     index (PostgreSQL pg_trgm) on lower(legal_name) for "contains"."""
-    needle = text.strip().lower()
+    needle = " ".join(text.split())
     if not needle:
         return []
     compact = "".join(needle.split())  # IČO and VAT ID as people write them: "CZ 255 966 41"
-    fields = {f: func.lower(GoldenRecord.values[f].as_string()) for f in ("legal_name", "company_id", "vat_id")}
+    values = {f: GoldenRecord.values[f].as_string() for f in ("legal_name", "company_id", "vat_id")}
     query = (select(GoldenRecord.hub_id, GoldenRecord.values).where(
         GoldenRecord.is_current.is_(True),
-        or_(fields["legal_name"].like(_contains(needle), escape="\\"),
-            fields["company_id"].like(_contains(compact), escape="\\"),
-            fields["vat_id"].like(_contains(compact), escape="\\")))
+        or_(*(values["legal_name"].ilike(_contains(v), escape="\\") for v in sorted(_cases(needle))),
+            values["company_id"].ilike(_contains(compact), escape="\\"),
+            values["vat_id"].ilike(_contains(compact), escape="\\")))
         .order_by(GoldenRecord.hub_id).limit(SEARCH_LIMIT))
     with session_scope(engine) as session:
         return [Hit(h, str(v.get("legal_name") or ""), str(v.get("company_id") or ""), str(v.get("vat_id") or ""))
                 for h, v in session.execute(query)]
+
+
+def _cases(text: str) -> set[str]:
+    """The ways a name is written. SQLite's (and a C-locale PostgreSQL's) case folding knows
+    ASCII only, so "škoda" would miss "Škoda": each variant is tried, case-insensitive for ASCII."""
+    return {text, text.lower(), text.upper(), text.capitalize(), text.title()}
 
 
 def _contains(text: str) -> str:

@@ -26,7 +26,8 @@ from hub.web.auth import PasswordUsers
 from tests.hub.web.conftest import T0
 from tests.hub.web.test_review_app import _csrf, _login
 
-ERP = {"legal_name": "Kovo Praha a.s.", "company_id": "27082440", "vat_id": "CZ27082440", "city": "Praha"}
+ERP = {"legal_name": "Kovo Praha a.s., závod Škoda", "company_id": "27082440", "vat_id": "CZ27082440",
+       "city": "Praha"}
 
 
 @pytest.fixture
@@ -84,7 +85,8 @@ def test_search_by_name_ico_and_vat_id(client: TestClient, two_companies: Engine
     _login(client)
     assert 'name="q"' in client.get("/").text, "a search box in the header"
     for query, found in (("kovo", ["H00000001", "H00000002"]), ("praha a.s", ["H00000002"]),
-                         ("25596641", ["H00000001"]), ("cz 2708", ["H00000002"]), ("50%", []), ("_", [])):
+                         ("25596641", ["H00000001"]), ("cz 2708", ["H00000002"]), ("50%", []), ("_", []),
+                         ("škoda", ["H00000002"]), ("ŠKODA", ["H00000002"]), ("ZÁVOD", ["H00000002"])):
         page = client.get("/search", params={"q": query}).text
         assert re.findall(r'<a href="http://review.test/golden/(H\d+)">', page) == found, query
     assert "No golden record has" in client.get("/search", params={"q": "nobody"}).text
@@ -225,7 +227,8 @@ def test_search_and_forwarding_on_postgresql(hub_store_url: str, steward_hash: s
     app = create_app(engine, PasswordUsers({"steward": steward_hash}), secret_key="pg")
     with TestClient(app, base_url="http://review.test") as client:
         _login(client)
-        for query, found in (("KOVO", ["H00000001", "H00000002"]), ("CZ27082440", ["H00000002"]), ("_", [])):
+        for query, found in (("KOVO", ["H00000001", "H00000002"]), ("CZ27082440", ["H00000002"]), ("_", []),
+                             ("škoda", ["H00000002"])):
             page = client.get("/search", params={"q": query}).text
             assert re.findall(r'<a href="http://review.test/golden/(H\d+)">', page) == found, query
         _post(client, "H00000001", action="merge", other_hub_id="H00000002", reason="one company")
