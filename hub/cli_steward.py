@@ -115,8 +115,18 @@ def approve(run_id: Annotated[str, typer.Argument(help="the held run's id, as cu
 def xref_show(hub_id: HubId, config: ConfigOption = None,
               at: Annotated[datetime | None, typer.Option(help="as it was at this time (UTC)")] = None,
               version: Annotated[int | None, typer.Option(help="this version")] = None) -> None:
-    """A golden record (current, at a time, or a version), its lineage and its records."""
+    """A golden record (current, at a time, or a version), its lineage and its records.
+
+    A hub id merged into another forwards to the one that holds its records now (with a note);
+    --at or --version still show the merged-away record's own history."""
     engine = _engine(config)
+    moved = xref_ops.merged_into(engine, hub_id)
+    if moved is not None:
+        for gone, into, by, when, why in moved.steps:
+            console.print(f"{gone} was merged into {into} on {when:%Y-%m-%d %H:%M} by {by}"
+                          f"{f': {why}' if why else ''}", soft_wrap=True)
+        if at is None and version is None:
+            hub_id = moved.hub_id
     shown = xref_ops.golden_at(engine, hub_id, at=at, version=version)
     if shown is None:
         raise DataError(f"no golden record {hub_id} for that time or version")

@@ -191,3 +191,31 @@ def _audit(session: Session, actor: str, action: str, subject: str, detail: dict
            reason: str | None) -> None:
     session.add(AuditEntry(at=utcnow(), actor=actor, action=action, subject=subject, detail=detail,
                            reason=reason))
+
+
+@dataclass(frozen=True)
+class MergedAway:
+    """Where a merged-away hub id went: the hub id that holds its records now, and each merge
+    on the way there (a merged id may itself have been merged later)."""
+
+    hub_id: str  # the survivor
+    steps: list[tuple[str, str, str, datetime, str | None]]  # (from, into, by, when, why)
+
+
+def merged_into(engine: Engine, hub_id: str) -> MergedAway | None:
+    """The survivor of ``hub_id`` when a steward merged it away (``merge`` records a decision
+    with record_b "hub:<other>"); None while the id still holds records or was never merged."""
+    steps: list[tuple[str, str, str, datetime, str | None]] = []
+    current, seen = hub_id, {hub_id}
+    with session_scope(engine) as session:
+        while not _members(session, current):
+            decision = session.scalar(select(StewardDecision).where(
+                StewardDecision.kind == "merge", StewardDecision.record_b == f"hub:{current}")
+                .order_by(StewardDecision.decided_at.desc(), StewardDecision.id.desc()).limit(1))
+            into = (decision.record_a or "").removeprefix("hub:") if decision is not None else ""
+            if not into or into in seen:  # never merged, or a loop no merge can make: stop here
+                break
+            steps.append((current, into, decision.decided_by, decision.decided_at, decision.reason))
+            current = into
+            seen.add(into)
+    return MergedAway(current, steps) if steps else None

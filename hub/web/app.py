@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Form, Request
+from fastapi import FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.errors import ConfigError, StoreError
 from hub import review
-from hub.web import views
+from hub.web import steward, views
 from hub.web.auth import Authenticator, PasswordUsers, csrf_ok, csrf_token
 
 HERE = Path(__file__).resolve().parent
@@ -70,6 +70,8 @@ def build_app(backing: Callable[[], Backing], auth: Authenticator) -> FastAPI:
     app.add_middleware(_Sessions, backing=app.state.backing)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
+    env.globals["hub_ids_of"] = steward.hub_ids_of  # links every hub id an audit entry names
+    env.filters["shown"] = steward.shown
     app.state.templates = Jinja2Templates(env=env)
 
     @app.middleware("http")
@@ -135,8 +137,10 @@ def _routes(app: FastAPI) -> None:
             return _to_login(request)
         if not await app.state.auth.may_read(request):
             return _not_allowed(request, user, READ_REFUSED)
+        keep = _queue_filter(request)
+        rows, total = views.queue(_engine(app), keep)
         return _page(request, "queue.html", user, can_decide=await app.state.auth.may_decide(request),
-                     rows=views.queue(_engine(app)))
+                     rows=rows, total=total, keep=keep, systems=views.queue_systems(_engine(app)))
 
     @app.get("/items/{item_id}", response_class=HTMLResponse, name="item")
     async def item(request: Request, item_id: int) -> Response:
@@ -168,7 +172,86 @@ def _routes(app: FastAPI) -> None:
         request.session["flash"] = outcome.message
         return RedirectResponse(request.url_for("queue"), status_code=303)
 
+    _golden_routes(app)
+    _steward_routes(app)
     _login_routes(app)
+
+
+def _golden_routes(app: FastAPI) -> None:
+    @app.get("/golden/{hub_id}", response_class=HTMLResponse, name="golden")
+    async def golden(request: Request, hub_id: str,
+                     from_: Annotated[str, Query(alias="from")] = "") -> Response:
+        user = await _reader(request)
+        if isinstance(user, Response):
+            return user
+        moved = steward.forwarded(_engine(app), hub_id)
+        if moved is not None:  # merged away: its records, and so its page, are the survivor's now
+            target = request.url_for("golden", hub_id=moved.hub_id).include_query_params(**{"from": hub_id})
+            return RedirectResponse(str(target), status_code=303)
+        found = steward.golden(_engine(app), hub_id)
+        if found is None:
+            return _page(request, "message.html", user, status_code=404, message=f"No hub id {hub_id}.")
+        came = steward.forwarded(_engine(app), from_) if from_ else None
+        return _page(request, "golden.html", user, can_decide=await app.state.auth.may_decide(request),
+                     g=found, merged=came if came is not None and came.hub_id == hub_id else None)
+
+
+def _steward_routes(app: FastAPI) -> None:
+    @app.post("/golden/{hub_id}/xref", name="xref_op")
+    async def xref_op(request: Request, hub_id: str) -> Response:
+        form = await request.form()
+        user = await app.state.auth.current_user(request)
+        _check_csrf(request, str(form.get("csrf", "")))
+        if user is None:
+            return _to_login(request)
+        if not await app.state.auth.may_decide(request):
+            return _not_allowed(request, user, DECIDE_REFUSED)
+        fields = {k: form.get(k, "") for k in ("system", "record_id", "other_hub_id")}
+        outcome = steward.xref_change(_engine(app), hub_id, user, str(form.get("action", "")),
+                                      str(form.get("reason", "")).strip(),
+                                      {**fields, "records": form.getlist("records")})
+        if not outcome.recorded:  # the same page again, saying why
+            found = steward.golden(_engine(app), hub_id)
+            if found is None:
+                return _page(request, "message.html", user, status_code=404, message=outcome.message)
+            return _page(request, "golden.html", user, status_code=422, can_decide=True, g=found,
+                         merged=None, error=outcome.message)
+        request.session["flash"] = outcome.message
+        return RedirectResponse(request.url_for("golden", hub_id=hub_id), status_code=303)
+
+    @app.get("/search", response_class=HTMLResponse, name="search")
+    async def search(request: Request, q: str = "") -> Response:
+        user = await _reader(request)
+        if isinstance(user, Response):
+            return user
+        return _page(request, "search.html", user, q=q, hits=steward.search(_engine(app), q),
+                     limit=steward.SEARCH_LIMIT)
+
+    @app.get("/audit", response_class=HTMLResponse, name="audit")
+    async def audit(request: Request, actor: str = "", action: str = "") -> Response:
+        user = await _reader(request)
+        if isinstance(user, Response):
+            return user
+        return _page(request, "audit.html", user, entries=steward.audit_trail(_engine(app), actor, action),
+                     actor=actor, action=action, actions=steward.audit_actions(_engine(app)))
+
+
+async def _reader(request: Request) -> str | Response:
+    """The user, when logged in and allowed to read; else the response that turns them away."""
+    user = await request.app.state.auth.current_user(request)
+    if user is None:
+        return _to_login(request)
+    if not await request.app.state.auth.may_read(request):
+        return _not_allowed(request, user, READ_REFUSED)
+    return str(user)
+
+
+def _queue_filter(request: Request) -> views.QueueFilter:
+    """kind, system and older_than (days) from the query string; a malformed age is ignored."""
+    params = request.query_params
+    age = params.get("older_than", "").strip()
+    return views.QueueFilter(params.get("kind", "").strip(), params.get("system", "").strip(),
+                             int(age) if age.isdigit() else None)
 
 
 def _login_routes(app: FastAPI) -> None:

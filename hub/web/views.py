@@ -4,14 +4,16 @@ and the history of the golden record (every version, what changed, and where eac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select
 
 from hub import review
 from hub.review import ReviewView, get_item, list_items
+from core.clock import utcnow
 from hub.store.db import session_scope
-from hub.store.models import AuditEntry, CanonicalRecord, GoldenRecord, StewardDecision, Xref
+from hub.store.models import AuditEntry, CanonicalRecord, GoldenRecord, ReviewItem, StewardDecision, Xref
 from hub.xref_ops import GoldenVersion, golden_history
 from mappings.customer import CUSTOMER_FIELDS
 from mappings.steward_values import RefusedValue
@@ -62,10 +64,42 @@ class Detail:
     audit: list[AuditEntry] = field(default_factory=list)
 
 
-def queue(engine: Engine) -> list[QueueRow]:
-    items = list_items(engine, status="open")
-    names = _names(engine, {i.hub_id for i in items if i.hub_id})
-    return [QueueRow(i, names.get(i.hub_id or "", "")) for i in items]
+@dataclass(frozen=True)
+class QueueFilter:
+    """The queue's filters, as GET parameters: kind, a system on either side, older than N days."""
+
+    kind: str = ""
+    system: str = ""
+    older_than_days: int | None = None
+
+    def keeps(self, item: ReviewView) -> bool:
+        if self.kind and item.kind != self.kind:
+            return False
+        if self.system and self.system not in (item.system, item.other_system):
+            return False
+        if self.older_than_days is not None:
+            cutoff = utcnow() - timedelta(days=self.older_than_days)
+            return _naive_utc(item.created_at) <= _naive_utc(cutoff)
+        return True
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes (stored in UTC); compare both as naive UTC
+    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+
+
+QUEUE_SHOWN = 200  # rows on one page, oldest first; the count above them says how many fit
+
+
+def queue(engine: Engine, keep: QueueFilter | None = None) -> tuple[list[QueueRow], int]:
+    """The oldest open items that pass the filter, and how many pass it in all.
+
+    The open queue is a steward's backlog (hundreds, not millions): read in one query and
+    filtered here, which keeps hub.review the one place that reads review items."""
+    items = [i for i in list_items(engine, status="open", limit=100_000) if keep is None or keep.keeps(i)]
+    shown = items[:QUEUE_SHOWN]
+    names = _names(engine, {i.hub_id for i in shown if i.hub_id})
+    return [QueueRow(i, names.get(i.hub_id or "", "")) for i in shown], len(items)
 
 
 def detail(engine: Engine, item_id: int) -> Detail:
@@ -81,7 +115,7 @@ def detail(engine: Engine, item_id: int) -> Detail:
     differing = {f for f in fields if len({_norm(c.values.get(f)) for c in records} - {None}) > 1}
     if item.field:
         differing.add(item.field)
-    history = _history(engine, item.hub_id) if item.hub_id else []
+    history = history_entries(engine, item.hub_id) if item.hub_id else []
     return Detail(item, _names(engine, {item.hub_id}).get(item.hub_id or "", ""), columns, fields,
                   differing, _choices(item, records, golden), history, *_decisions(engine, item))
 
@@ -110,7 +144,7 @@ def _current_golden(engine: Engine, hub_id: str | None) -> GoldenRecord | None:
                                                          GoldenRecord.is_current.is_(True)))
 
 
-def _history(engine: Engine, hub_id: str) -> list[HistoryEntry]:
+def history_entries(engine: Engine, hub_id: str) -> list[HistoryEntry]:
     """Newest first, each version with the fields it changed against the one before."""
     entries, before = [], {}
     for version in golden_history(engine, hub_id):
@@ -208,3 +242,11 @@ def _candidate(engine: Engine, item_id: int, shown: str) -> Any:
         if value is not None and str(value) == shown:
             return value
     return shown
+
+
+def queue_systems(engine: Engine) -> list[str]:
+    """The systems named by open items, for the queue's filter."""
+    with session_scope(engine) as session:
+        rows = session.execute(select(ReviewItem.system, ReviewItem.other_system)
+                               .where(ReviewItem.status == "open").distinct())
+        return sorted({s for pair in rows for s in pair if s})

@@ -182,13 +182,33 @@ def test_a_viewer_reads_but_cannot_decide(airflow_api: Server) -> None:
     with airflow_api.client("viewer") as viewer:
         item = viewer.get(f"{PREFIX}/items/{airflow_api.kept_id}")
         assert item.status_code == 200 and "Kovo s.r.o." in item.text and "<b>open</b>" in item.text
-        assert "<form" not in item.text and "Read only" in item.text, "no decision buttons for a viewer"
+        assert 'method="post"' not in item.text and "Read only" in item.text, "no decision buttons for a viewer"
         refused = viewer.post(f"{PREFIX}/items/{airflow_api.kept_id}/resolve",
                               data={"csrf": _csrf(item.text), "action": "choose_value", "value": "Praha 1",
                                     "reason": "I am only a viewer"}, follow_redirects=False)
     assert refused.status_code == 403
     assert "not decide" in refused.text, "refused for the role, with a valid CSRF token"
     assert "viewer" not in {by for by, _ in _decisions(airflow_api.engine)}
+
+
+def test_golden_record_pages_answer_under_the_plugin_and_a_viewer_changes_no_xref(airflow_api: Server) -> None:
+    from hub.store.db import session_scope
+    from hub.store.models import Xref
+
+    with airflow_api.client("steward") as steward:
+        page = steward.get(f"{PREFIX}/golden/H00000001")
+        assert page.status_code == 200 and 'id="merge-form"' in page.text, page.text
+        found = steward.get(f"{PREFIX}/search", params={"q": "25596641"})
+        assert f'href="{airflow_api.base}{PREFIX}/golden/H00000001"' in found.text
+    with airflow_api.client("viewer") as viewer:
+        page = viewer.get(f"{PREFIX}/golden/H00000001")
+        assert page.status_code == 200 and 'method="post"' not in page.text
+        refused = viewer.post(f"{PREFIX}/golden/H00000001/xref", follow_redirects=False,
+                              data={"csrf": _csrf(page.text), "action": "split", "records": "crm:CRM-1",
+                                    "reason": "I am only a viewer"})
+    assert refused.status_code == 403 and "not decide" in refused.text
+    with session_scope(airflow_api.engine) as session:
+        assert session.get(Xref, ("crm", "CRM-1")).hub_id == "H00000001"
 
 
 def test_the_stewards_decision_is_recorded_in_the_hub_store(airflow_api: Server) -> None:
@@ -229,7 +249,8 @@ def test_in_chromium_a_viewer_logs_in_on_airflows_page_and_reads(airflow_api: Se
     page.goto(f"{queue}items/{airflow_api.kept_id}")
     assert "signed in as viewer" in page.text("header") and "Read only" in page.text()
     assert "status open" in page.text(), "an open item, which a steward would see forms for"
-    assert page.evaluate("document.forms.length") == 0, "no decision buttons for a viewer"
+    assert page.evaluate("document.querySelectorAll('form[method=post]').length") == 0, \
+        "no decision buttons for a viewer (the header's search is a GET form)"
     header = page.evaluate("getComputedStyle(document.querySelector('header')).backgroundColor")
     assert header == "rgb(31, 59, 87)", "review.css is served and applied under the plugin's prefix"
     page.screenshot("review-in-airflow-viewer")
