@@ -66,6 +66,13 @@ def conflicts(hub_id: str, cluster: Sequence[MemberRecord], current: CurrentGold
     return found
 
 
+def holds_its_field(candidates: Mapping[str, Any]) -> bool:
+    """True for a conflict ``conflicts`` raised (its candidates name records, "system:id"): while
+    it is open its field stays at the golden value. A correction a target refused
+    (``refused_questions``, candidates by system) holds nothing: the next run reads the target."""
+    return any(":" in key for key in candidates)
+
+
 def _conflict(hub_id: str, name: str, before: Any, moved: Mapping[RecordKey, Any]) -> ReviewQuestion:
     candidates = {f"{system}:{record_id}": v for (system, record_id), v in sorted(moved.items())}
     first = min(moved)

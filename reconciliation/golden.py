@@ -68,12 +68,14 @@ class GoldenDecisions:
 
 def decide_golden(records: RecordSet, frame: pl.DataFrame, hub_ids: Mapping[RecordKey, str],
                   currents: Mapping[str, CurrentGolden], chosen: Mapping[str, Mapping[str, ChosenValue]],
-                  evidence: Mapping[RecordKey, Mapping[str, Any]], run: RunRules) -> GoldenDecisions:
+                  evidence: Mapping[RecordKey, Mapping[str, Any]], run: RunRules,
+                  open_conflicts: Mapping[str, Collection[str]] | None = None) -> GoldenDecisions:
     """Every hub id's golden record and what changes with it.
 
     ``frame`` is the records frame of ``records.members``; ``currents`` the current golden
     versions; ``chosen`` the steward's unexpired choices per hub id and field; ``evidence`` the
-    latest registry check per registry record.
+    latest registry check per registry record; ``open_conflicts`` the fields of the conflicts
+    still waiting for a steward, per hub id: they stay held, whatever the sources did since.
     """
     clusters = clusters_by_hub(records.members, dict(hub_ids))
     speaking = _speaking(clusters, records.deleted, run.systems)
@@ -84,11 +86,12 @@ def decide_golden(records: RecordSet, frame: pl.DataFrame, hub_ids: Mapping[Reco
     decided = GoldenDecisions(expired=expired)
     for hub_id, cluster in speaking.items():
         current = currents.get(hub_id)
-        found = conflicts(hub_id, cluster, current, records.changed, run.rules, holding.get(hub_id, {}),
-                          run.compare)
-        golden = with_evidence(hold(goldens[hub_id], current, set(found)), evidence, run.vouches)
+        chose = holding.get(hub_id, {})
+        found = conflicts(hub_id, cluster, current, records.changed, run.rules, chose, run.compare)
+        held = {*found, *(f for f in (open_conflicts or {}).get(hub_id, ()) if f not in chose)}
+        golden = with_evidence(hold(goldens[hub_id], current, held), evidence, run.vouches)
         golden = respelled(golden, current, run.compare)
-        decided.goldens[hub_id], decided.held[hub_id] = golden, set(found)
+        decided.goldens[hub_id], decided.held[hub_id] = golden, held
         decided.questions += found.values()
         _version(decided, hub_id, golden, current)
     decided.retired = sorted(set(currents) - set(clusters))

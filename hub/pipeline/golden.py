@@ -23,8 +23,9 @@ from hub.pipeline.linking import scoped_rows
 from hub.pipeline.registries import EVIDENCED_FIELDS, evidence_of
 from hub.store.bulk import bulk_insert
 from hub.store.db import in_chunks
-from hub.store.models import GoldenRecord, Outbox, SourceRecord, StewardDecision
+from hub.store.models import GoldenRecord, Outbox, ReviewItem, SourceRecord, StewardDecision
 from mappings.customer import CUSTOMER_FIELDS
+from reconciliation.conflicts import holds_its_field
 from reconciliation.decisions import ChosenValue
 from reconciliation.diff import differences_members
 from reconciliation.golden import GoldenDecisions, RunRules, decide_golden
@@ -51,7 +52,7 @@ def build(session: Session, ctx: RunContext, records: RecordSet, frame: pl.DataF
     run = run_rules(ctx)
     hubs = None if scope is None else sorted({*scope, *hub_ids.values()})
     decided = decide_golden(records, frame, hub_ids, _currents(session, hubs), _chosen(session, hubs),
-                            _evidence(session, records), run)
+                            _evidence(session, records), run, _open_conflicts(session, hubs))
     _store_golden(session, decided, ctx.run_id)
     live = with_entities(frame, decided.live)
     found = differences_members(live, records.members, decided.goldens, run.receives, run.carries, run.fields,
@@ -101,6 +102,17 @@ def _chosen(session: Session, hubs: Sequence[str] | None) -> dict[str, dict[str,
         out.setdefault(d.hub_id, {})[d.field] = ChosenValue(d.hub_id, d.field, (d.value or {}).get("value"),
                                                             d.fingerprint or "", d.id, d.evidence)
     return out
+
+
+def _open_conflicts(session: Session, hubs: Sequence[str] | None) -> dict[str, set[str]]:
+    """The fields of the conflicts waiting for a steward, per hub id (those that hold a field)."""
+    query = select(ReviewItem.hub_id, ReviewItem.field, ReviewItem.candidates).where(
+        ReviewItem.kind == "conflict", ReviewItem.status == "open", ReviewItem.field.is_not(None))
+    found: dict[str, set[str]] = {}
+    for hub_id, name, candidates in _for_hubs(session, query, ReviewItem.hub_id, hubs):
+        if hub_id and holds_its_field(candidates or {}):
+            found.setdefault(hub_id, set()).add(name)
+    return found
 
 
 def _evidence(session: Session, records: RecordSet) -> dict[RecordKey, dict[str, Any]]:

@@ -114,6 +114,16 @@ def test_two_trusted_sources_changing_an_email_differently_is_a_conflict(
         sent = session.scalars(select(Outbox).where(Outbox.run_id == changed.run_id, Outbox.hub_id == hub_id))
         assert not [o for o in sent if "email" in o.values], "nothing is corrected on a held field"
 
+    # While the question waits, the company is decided again (the CRM edits it once more): the
+    # field stays held, whichever source its rule trusts, and no system is sent a guess.
+    _crm_sets_email(sandbox_estate, ids["crm"], "obchod2@zmena-crm.cz")
+    later = run_nightly(hub_config)
+    assert _open_conflict(engine, hub_id, "email") is not None
+    assert _golden(engine, hub_id).values["email"] == before
+    with session_scope(engine) as session:
+        sent = session.scalars(select(Outbox).where(Outbox.run_id == later.run_id, Outbox.hub_id == hub_id))
+        assert not [o for o in sent if "email" in o.values]
+
 
 @pytest.mark.parametrize("hub_store_url", ["sqlite"], indirect=True)
 def test_a_steward_decision_survives_the_corrections_it_causes_and_expires_on_a_new_edit(
