@@ -11,6 +11,7 @@ A run whose process is the whole run (the CLI) marks its lease ``process_bound``
 process is gone from the host that took the lease, the lease is dead at once, so the run after
 a crash or an OOM kill goes ahead instead of waiting out ``lease.seconds``. Another host cannot
 see the process, and an Airflow run's lease outlives each task process: those wait for expiry.
+Hosts are told apart by their hostname: machines or containers sharing a store must not share one.
 """
 
 from __future__ import annotations
