@@ -21,16 +21,17 @@ def print_summary(report: RunReport, report_path: Path, console: Console | None 
     table = Table(title=f"custhub run {report.run_id} ({report.status})", title_justify="left",
                   caption="Every column counts this run; matched: the records it read new or changed "
                           "that share a hub id with another record.", caption_justify="left")
-    for column in ("system", "extracted", "matched", "new", "corrected", "conflicts", "quarantined"):
-        table.add_column(column, justify="left" if column == "system" else "right")
-    if report.dry_run:
-        table.add_column("would correct", justify="right")
+    # A dry run corrects nothing: its column says what it would fix instead.
+    fixed = "would fix" if report.dry_run else "corrected"
+    for column in ("system", "extracted", "matched", "new", fixed, "conflicts", "quarantined"):
+        # never cut a header (an 80-column terminal fits them all); the title and caption wrap
+        table.add_column(column, justify="left" if column == "system" else "right",
+                         min_width=len(column))
     for line in report.systems:
         corrected = f"{line.corrected} ({line.refused} refused)" if line.refused else str(line.corrected)
         name = f"{line.system} (skipped)" if line.system in skipped else line.system
-        cells = [name, line.extracted, line.matched, line.new, corrected, line.in_conflict,
-                 line.quarantined]
-        cells += [line.would_correct] if report.dry_run else []
+        cells = [name, line.extracted, line.matched, line.new,
+                 line.would_correct if report.dry_run else corrected, line.in_conflict, line.quarantined]
         table.add_row(*(str(c) for c in cells))
     console.print(table)
     if skipped and report.message:  # the run's message says which system was left out, and why

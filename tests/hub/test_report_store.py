@@ -4,7 +4,9 @@ per-run "matched", the open quarantine of every run, VIES consultation numbers, 
 from __future__ import annotations
 
 import csv
+import io
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from hub.pipeline.report import build_report
 from hub.store.db import session_scope
 from hub.store.models import Quarantine, SourceRecord, Xref
 from hub.summary import print_summary
+from rich.console import Console
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,6 +78,11 @@ def test_a_second_run_reports_its_own_matches_the_open_quarantine_and_vies_proof
     print_summary(report, second.report)
     out = capsys.readouterr().out
     assert f"{open_} record(s) wait in quarantine" in out
+    narrow = Console(width=80, file=io.StringIO())  # an 80-column terminal: no header cut,
+    print_summary(replace(report, dry_run=True), second.report, narrow)  # a dry run's column too
+    header = next(line for line in narrow.file.getvalue().splitlines() if "system" in line)
+    assert all(name in header for name in ("extracted", "matched", "would fix", "conflicts",
+                                           "quarantined")), header
 
 
 def first_started(session, run_id: str):  # type: ignore[no-untyped-def]
