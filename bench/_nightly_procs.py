@@ -16,6 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from bench._rss import process_rss_mb
+
 
 class CommandProcess:
     def __init__(self, name: str, argv: list[str], log: Path, env: dict[str, str] | None = None):
@@ -63,18 +65,6 @@ class CommandProcess:
         self._log.close()
 
 
-def rss_mb(pid: int) -> float | None:
-    """Resident memory of ``pid`` now, or None once it has ended."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        return None
-    return None
-
-
 class RssSampler:
     """``with RssSampler({"hub": pid, "estate": pid}) as rss: ...; rss.peak("hub", t0, t1)``."""
 
@@ -86,7 +76,8 @@ class RssSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._samples.append((time.time(), {n: rss_mb(p) for n, p in self._pids.items()}))
+            now = {n: process_rss_mb(p) for n, p in self._pids.items()}
+            self._samples.append((time.time(), now))
             self._stop.wait(self._every)
 
     def __enter__(self) -> RssSampler:

@@ -14,12 +14,20 @@ from types import TracebackType
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def rss_mb() -> float:
+def process_rss_mb(pid: int | str) -> float | None:
+    """Resident memory of process ``pid`` ("self": this one) now; None once it has ended
+    (or off Linux)."""
     try:
-        with open("/proc/self/statm") as f:
+        with open(f"/proc/{pid}/statm") as f:
             return int(f.read().split()[1]) * _PAGE / 2**20
-    except OSError:  # not Linux: the all-time peak is the best there is
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def rss_mb() -> float:
+    mb = process_rss_mb("self")
+    # not Linux: the all-time peak is the best there is
+    return mb if mb is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class PeakRss:
