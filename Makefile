@@ -6,7 +6,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := unixodbc odbc-postgresql odbc-mariadb openssh-server openssh-client chromium chromium-driver
+DEB_PACKAGES := unixodbc odbc-postgresql odbc-mariadb openssh-server openssh-client chromium chromium-driver redis-server
 
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
