@@ -118,7 +118,9 @@ class SandboxEstate:
                               "login": ERP_USER, "password": self._secrets["erp"],
                               "extra": {"host_key": self.sftp.host_key_base64()}},
             CONN_IDS["ares"]: http | {"port": self.ares.port},
-            CONN_IDS["vies"]: http | {"port": self.vies.port},
+            # CZ100: the requester VAT ID VIES's test service (and this sandbox) takes as valid;
+            # a real environment names its own company's VAT ID here or in hub.yaml.
+            CONN_IDS["vies"]: http | {"port": self.vies.port, "extra": {"requester_vat_id": "CZ100"}},
             CONN_IDS["isir"]: http | {"port": self.isir.port},
         }
 

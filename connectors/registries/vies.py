@@ -38,7 +38,9 @@ not available), so that a caller can leave their numbers for later instead of as
 
 Airflow connection: host (ec.europa.eu), port, schema "http"/"https" (default https),
 ``extra.endpoint`` (overrides ``Settings.endpoint``), ``extra.verify``,
-``extra.proxy``. No credentials.
+``extra.proxy``, ``extra.requester_vat_id`` (our own VAT ID where ``Settings`` names none: it
+belongs to the environment, like the host, so that a shared hub.yaml need not carry it).
+No credentials.
 """
 
 from __future__ import annotations
@@ -55,13 +57,13 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from zeep.exceptions import Fault
 from zeep.helpers import serialize_object
 from zeep.proxy import ServiceProxy
 
 from connectors.classify import Answered, Rule, Rules, classify
-from connectors.errors import Action, ConnectorError, Kind, TransientError
+from connectors.errors import Action, ConnectorConfigError, ConnectorError, Kind, TransientError
 from connectors.registries.inflight import CappedCalls, DeadlinePassed, remaining, within
 from connectors.registries.pacing import Pace, pace
 from connectors.soap import (
@@ -189,13 +191,26 @@ def normalise(country_code: str, number: str) -> tuple[str, str]:
     return country, compact
 
 
+def _with_requester(settings: Settings, conn: ConnectionInfo, system: str) -> Settings:
+    """hub.yaml's ``requester_vat_id`` first, else the connection's ``extra.requester_vat_id``."""
+    requester = conn.extra.get("requester_vat_id")
+    if settings.requester_vat_id or not requester:
+        return settings
+    try:
+        return Settings.model_validate(settings.model_dump() | {"requester_vat_id": str(requester)})
+    except ValidationError:
+        raise ConnectorConfigError(
+            f"Airflow connection {conn.conn_id!r}: extra.requester_vat_id must be a VAT ID with "
+            "its country prefix", system=system) from None
+
+
 class ViesConnector:
     Settings = Settings
 
     def __init__(self, settings: Settings, conn: ConnectionInfo, system: str = "vies",
                  **_extras: Any):
         self.system = system
-        self.settings = settings
+        self.settings = settings = _with_requester(settings, conn, system)
         self.address = endpoint_url(conn, settings.endpoint)
         self._conn = conn
         self._wsdl: tuple[str, dict[str, bytes] | None] | None = None

@@ -21,7 +21,7 @@ from hub.config import HubConfig
 from hub.pipeline.context import open_store
 from hub.pipeline.nightly import run_nightly
 from hub.store.db import session_scope
-from hub.store.models import Quarantine, ReviewItem
+from hub.store.models import Quarantine, RegistryCheck, ReviewItem
 from hub.web.serve import standalone_app
 from sandbox.demo import demo_nights
 from sandbox.demo_review import demo_login
@@ -77,6 +77,11 @@ def test_the_first_demo_leaves_a_steward_work_the_review_page_lists(
     assert candidates and all(DUPLICATE_ID in (c.record_id, c.other_record_id) for c in candidates)
     assert all(0.6 <= c.candidates["probability"] < 0.9 for c in candidates), "between the thresholds"
     assert set(_open_quarantine(hub_config)) == {("crm", "CRM-BROKEN-1"), ("accounting", "ACC-BROKEN-1")}
+
+    with session_scope(open_store(hub_config)) as session:  # the demo's VIES connection names a requester
+        answered = session.execute(select(RegistryCheck.request_identifier).where(
+            RegistryCheck.registry_name == "vies", RegistryCheck.status.in_(("valid", "invalid")))).scalars().all()
+    assert answered and all((ident or "").startswith("WAPI") for ident in answered), "consultation numbers"
 
     user, password, hashed = demo_login(tmp_path / "demo")
     assert (tmp_path / "demo" / "review-login.json").stat().st_mode & 0o077 == 0, "the login is yours only"

@@ -130,11 +130,12 @@ def test_vies_down_is_transient_not_unknown(vies, vies_service):
 
 
 def test_slow_answer_times_out_and_is_retried(vies_conn, vies_service):
-    vies = ViesConnector(Settings(retry_attempts=2, operation_timeout=0.1, **FAST_RETRY),
+    # A timeout generous enough for a loaded CI machine's normal answer; slow answers past it.
+    vies = ViesConnector(Settings(retry_attempts=2, operation_timeout=0.6, **FAST_RETRY),
                          vies_conn)
-    vies_service.fail_next("slow:0.3")
+    vies_service.fail_next("slow:1.5")
     assert vies.check_vat("CZ", "25596641").status == "valid"
-    vies_service.fail_next("slow:0.3", "slow:0.3")
+    vies_service.fail_next("slow:1.5", "slow:1.5")
     with pytest.raises(TransientError, match="timed out"):
         vies.check_vat("CZ", "25596641")
 
@@ -171,6 +172,20 @@ def test_requester_vies_refuses_is_a_config_error(vies_conn):
     vies = ViesConnector(Settings(requester_vat_id="CZ12345679", **FAST_RETRY), vies_conn)
     with pytest.raises(ConnectorConfigError):
         vies.check_vat("CZ", "25596641")
+
+
+def test_requester_from_the_connection_when_hub_yaml_names_none(vies_conn):
+    conn = dataclasses.replace(vies_conn, extra={**vies_conn.extra, "requester_vat_id": "CZ25596641"})
+    check = ViesConnector(Settings(**FAST_RETRY), conn).check_vat("DE", "312635404")
+    assert (check.operation, check.request_identifier[:4]) == ("checkVatApprox", "WAPI")
+    yaml_wins = ViesConnector(Settings(requester_vat_id="CZ12345679", **FAST_RETRY), conn)
+    assert yaml_wins.settings.requester_vat_id == "CZ12345679"
+
+
+def test_requester_in_the_connection_must_be_a_vat_id(vies_conn):
+    conn = dataclasses.replace(vies_conn, extra={"requester_vat_id": "our company"})
+    with pytest.raises(ConnectorConfigError, match="extra.requester_vat_id"):
+        ViesConnector(Settings(**FAST_RETRY), conn)
 
 
 def test_requester_must_be_a_vat_id():
