@@ -21,7 +21,6 @@ from core.errors import DataError
 from hub.cli_store import existing_store
 from hub.config import load_config
 from hub.match_files import match_files, parse_input, write_clusters, write_rejected
-from hub.pipeline.context import open_store
 from hub.pipeline.nightly import approve_and_resume
 
 console = Console()
@@ -214,6 +213,6 @@ def _golden_values(cfg) -> dict[str, dict[str, object]]:  # type: ignore[no-unty
     from hub.store.db import session_scope
     from hub.store.models import GoldenRecord
 
-    with session_scope(open_store(cfg)) as session:
+    with session_scope(existing_store(cfg)) as session:  # --golden reads a store, never makes one
         rows = session.scalars(select(GoldenRecord).where(GoldenRecord.is_current.is_(True)))
         return {r.hub_id: dict(r.values) for r in rows}

@@ -81,6 +81,17 @@ def test_a_command_on_a_missing_store_names_it_and_creates_nothing(config_file: 
     assert not (config_file.parent / "state").exists()
 
 
+def test_match_against_the_golden_records_of_a_missing_store_creates_none(config_file: Path,
+                                                                          elsewhere: Path) -> None:
+    listing = config_file.parent / "list.csv"
+    listing.write_text("id,name\n1,Alfa s.r.o.\n", encoding="utf-8")
+    result = custhub("match", f"{listing}=crm", "--golden", "--out", "clusters.csv",
+                     "--config", str(config_file), cwd=elsewhere)
+    assert_one_line_error(result, str(config_file.parent / "state" / "hub.db"), "custhub run nightly")
+    assert not list(elsewhere.iterdir())
+    assert not (config_file.parent / "state").exists()
+
+
 def test_status_from_another_folder_shows_whole_run_ids_in_80_columns(config_file: Path, elsewhere: Path) -> None:
     engine = open_store(load_config(config_file))
     held = start_run(engine, "nightly")
