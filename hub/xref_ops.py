@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from core.errors import CusthubError
 from core.clock import utcnow
 from hub.store.db import session_scope
-from hub.store.models import AuditEntry, GoldenRecord, StewardDecision, Xref
+from hub.store.models import AuditEntry, AuditHubId, GoldenRecord, StewardDecision, Xref
 from reconciliation.linking import STEWARD_RULE  # the rule matching honours: one name for both
 
 RecordKey = tuple[str, str]
@@ -189,8 +189,26 @@ def _decide(session: Session, kind: str, actor: str, reason: str, hub_id: str | 
 
 def _audit(session: Session, actor: str, action: str, subject: str, detail: dict[str, Any],
            reason: str | None) -> None:
-    session.add(AuditEntry(at=utcnow(), actor=actor, action=action, subject=subject, detail=detail,
-                           reason=reason))
+    entry = AuditEntry(at=utcnow(), actor=actor, action=action, subject=subject, detail=detail,
+                       reason=reason)
+    session.add(entry)
+    session.flush()  # its id, for the hub ids it names
+    session.add_all(AuditHubId(audit_id=entry.id, hub_id=h) for h in audit_hub_ids(subject, detail))
+
+
+XREF_ACTIONS = ("link", "unlink", "merge", "split")
+_HUB_ID_KEYS = ("from", "to", "merged", "new_hub_id")  # where an xref operation's detail names hub ids
+
+
+def audit_hub_ids(subject: str, detail: dict[str, Any]) -> set[str]:
+    """The hub ids an xref operation's audit entry names: its subject when that is a hub id
+    (merge, split), and the hub ids its records moved from and to."""
+    found = {str(detail[k]) for k in _HUB_ID_KEYS if detail.get(k)}
+    return found | ({subject} if _is_hub_id(subject) else set())
+
+
+def _is_hub_id(text: str) -> bool:
+    return text.startswith("H") and text[1:].isdigit()
 
 
 @dataclass(frozen=True)

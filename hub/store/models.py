@@ -266,6 +266,15 @@ class AuditEntry(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
 
+class AuditHubId(Base):
+    """Each hub id an xref operation named (its subject, where it moved records from and to):
+    a golden record's page finds its own operations by index, however long the trail."""
+
+    __tablename__ = "audit_hub_id"
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit_entry.id"), primary_key=True)
+    hub_id: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+
+
 class PreviewPage(Base):
     """What a dry run read, kept aside instead of staged: its map and reconcile steps replay it
     inside a transaction they roll back (hub.pipeline.preview). Real runs never read it."""

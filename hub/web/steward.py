@@ -12,9 +12,9 @@ from sqlalchemy import Engine, func, or_, select
 from hub import xref_ops
 from hub.review import ReviewView, get_item
 from hub.store.db import session_scope
-from hub.store.models import AuditEntry, GoldenRecord, ReviewItem, Xref
+from hub.store.models import AuditEntry, AuditHubId, GoldenRecord, ReviewItem, Xref
 from hub.web.views import HistoryEntry, Outcome, history_entries
-from hub.xref_ops import GoldenVersion, MergedAway, merged_into
+from hub.xref_ops import XREF_ACTIONS, GoldenVersion, MergedAway, audit_hub_ids, merged_into
 from mappings.customer import CUSTOMER_FIELDS
 
 
@@ -85,21 +85,13 @@ def _members(engine: Engine, hub_id: str) -> list[Member]:
 
 
 def _hub_audit(engine: Engine, hub_id: str) -> list[AuditEntry]:
-    """The xref operations that named this hub id: on it (merge into, split of) or its records.
-
-    Read from the recent entries (the demo store holds few): a search by hub id inside the JSON
-    detail would need a hub_id column on audit_entry, with an index, at a million companies."""
+    """The xref operations that named this hub id: on it (merge into, split of) or its records,
+    newest first, found by the audit_hub_id index (the whole trail, at any size)."""
     with session_scope(engine) as session:
-        rows = session.scalars(select(AuditEntry).where(AuditEntry.action.in_(XREF_ACTIONS))
-                               .order_by(AuditEntry.id.desc()).limit(2000))
-        return [a for a in rows if hub_id == a.subject or hub_id in _hub_ids_in(a.detail)]
-
-
-XREF_ACTIONS = ("link", "unlink", "merge", "split")
-
-
-def _hub_ids_in(detail: dict[str, Any]) -> set[str]:
-    return {str(detail.get(k)) for k in ("from", "to", "merged", "new_hub_id") if detail.get(k)}
+        return list(session.scalars(
+            select(AuditEntry).join(AuditHubId, AuditHubId.audit_id == AuditEntry.id)
+            .where(AuditHubId.hub_id == hub_id, AuditEntry.action.in_(XREF_ACTIONS))
+            .order_by(AuditEntry.id.desc())))
 
 
 @dataclass(frozen=True)
@@ -206,8 +198,7 @@ def audit_actions(engine: Engine) -> list[str]:
 
 def hub_ids_of(entry: AuditEntry) -> list[str]:
     """Every hub id an audit entry names, for links to their pages."""
-    found = _hub_ids_in(entry.detail) | ({entry.subject} if entry.subject.startswith("H") else set())
-    return sorted(found)
+    return sorted(audit_hub_ids(entry.subject, entry.detail))
 
 
 def shown(value: Any) -> str:

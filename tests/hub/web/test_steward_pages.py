@@ -127,6 +127,21 @@ def test_link_and_unlink_with_a_reason(client: TestClient, two_companies: Engine
     assert missing.status_code == 422 and "Nothing changed: no record erp:NOPE" in missing.text
 
 
+def test_a_golden_records_trail_is_whole_behind_many_later_operations(client: TestClient,
+                                                                       two_companies: Engine) -> None:
+    from hub import xref_ops
+
+    _login(client)
+    xref_ops.link(two_companies, "erp", "P9", "H00000001", "steward", "the oldest reason")
+    with session_scope(two_companies) as session:  # 2,500 later operations on other companies
+        for n in range(2500):
+            xref_ops._audit(session, "bot", "link", f"crm:X{n}", {"from": f"H1{n:07d}", "to": "H09999999"}, "later")
+    trail = re.search(r'<table id="hub-audit">(.*?)</table>', client.get("/golden/H00000001").text, re.S).group(1)
+    assert "the oldest reason" in trail and "later" not in trail
+    assert xref_ops.audit_hub_ids("H00000001", {"merged": "H00000002", "records": ["erp:P9"]}) == \
+        {"H00000001", "H00000002"}
+
+
 def test_split_the_ticked_records_off(client: TestClient, review_store: Engine) -> None:
     _login(client)
     page = client.get("/golden/H00000001").text
