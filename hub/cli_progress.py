@@ -32,12 +32,19 @@ def run_progress(console: Console, total: int) -> Iterator[None]:
                MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("starting", total=total)
+        # The current step's records (read, mapped, checked, sent): a bar where the step knows
+        # its total, a count where it cannot (an export before it is read).
+        records = progress.add_task("  records", total=None, visible=False)
         started = [0]  # steps begun so far: the one before the current is done
 
         def step_started(step: str, system: str) -> None:
             progress.update(task, completed=min(started[0], total),
                             description=step if system == HUB else f"{step} {system}")
+            progress.reset(records, total=None, visible=False)
             started[0] += 1
 
-        with watching(step_started):
+        def step_advanced(done: int, of: int | None) -> None:
+            progress.update(records, completed=done, total=of, visible=True)
+
+        with watching(step_started, step_advanced):
             yield

@@ -56,6 +56,7 @@ from core.faults import fault_point
 from hub.pipeline import preview
 from hub.pipeline.context import RunContext, build_connector, set_metric
 from hub.pipeline.staging import Staging
+from hub.pipeline.timings import advanced
 from hub.store.db import session_scope
 from hub.store.models import Cursor as StoredCursor
 from hub.store.models import FileLedger, Run, RunMetric
@@ -89,6 +90,7 @@ def extract(ctx: RunContext, system: str, *, detect_deletions: bool = True,
     file_keys: set[str] = set()  # the keys of the file being read, for complete exports
     seen: set[str] = set()  # every key read, when a full scan is the deletion scan
     last_cursor: dict | None = None
+    read = 0  # records read so far, for a person watching the run
     pages = connector.full_scan() if plan.full_scan else connector.read_pages(plan.cursor)
     for page in pages:
         with session_scope(ctx.engine) as session:
@@ -111,6 +113,8 @@ def extract(ctx: RunContext, system: str, *, detect_deletions: bool = True,
         if page.ack_token is not None:
             file_keys = set()
         last_cursor = page.cursor or last_cursor
+        read += len(page.records) + len(page.rejects)
+        advanced(read)
     _after_reading(ctx, system, connector, plan, staging, seen, last_cursor, counts)
     _metrics(ctx, system, counts, plan)
     return dict(counts)

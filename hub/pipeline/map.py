@@ -22,6 +22,7 @@ from hub.pipeline.context import RunContext, set_metric
 from hub.pipeline.preview import replay
 from hub.pipeline.registry_queue import KEY_FIELDS
 from hub.pipeline.stage import quarantine_many
+from hub.pipeline.timings import advanced
 from hub.store.bulk import bulk_insert
 from hub.store.db import in_chunks, session_scope
 from hub.store.models import CanonicalRecord, Run, RunMetric, SourceRecord
@@ -70,6 +71,7 @@ def map_in(session: Session, ctx: RunContext, system: str) -> Counter[str]:
                            "keys_run_id": keys_run if keys == _keys(outcome) else ctx.run_id})
         counts["quarantined"] += quarantine_many(session, system, ctx.run_id, "map", bad)
         counts["mapped"] += bulk_insert(session, CanonicalRecord.__table__, mapped)
+        advanced(counts["mapped"] + counts["quarantined"])
     return counts
 
 

@@ -50,6 +50,7 @@ from core.hashing import content_hash
 from hub.config import RegistryConfig
 from hub.pipeline.context import RunContext, build_connector, set_metric
 from hub.pipeline.registry_queue import deadline, identifiers, in_order, last_checks, one_by_one
+from hub.pipeline.timings import advanced
 from hub.store.db import in_chunks, session_scope
 from hub.store.models import CanonicalRecord, RegistryCheck
 from mappings.engine import map_record
@@ -111,6 +112,7 @@ def _run_step(ctx: RunContext, name: str, block: RegistryConfig, step: Step,
                 answered += 1
                 counts[f"{name}_{status}"] += 1
                 fault_point("registries.after_answer")
+            advanced(answered + busy, len(todo))
     except DeadlinePassed:
         pass  # the deadline came while waiting for the rate: the rest is left
     except ConnectorError as exc:

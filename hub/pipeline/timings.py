@@ -23,15 +23,29 @@ HUB = "hub"  # the system name of a step that works for the whole run (registrie
 # watches in an Airflow task, whose log has the step's INFO line below instead.
 StepWatcher = Callable[[str, str], None]
 _watchers: list[StepWatcher] = []
+# Told (done, total) as the current step advances: records read, mapped, checked or sent so
+# far; total None where the step cannot know it ahead (an export's size before it is read).
+StepCounter = Callable[[int, int | None], None]
+_counters: list[StepCounter] = []
 
 
 @contextmanager
-def watching(watcher: StepWatcher) -> Iterator[None]:
+def watching(watcher: StepWatcher, counter: StepCounter | None = None) -> Iterator[None]:
     _watchers.append(watcher)
+    if counter is not None:
+        _counters.append(counter)
     try:
         yield
     finally:
         _watchers.remove(watcher)
+        if counter is not None:
+            _counters.remove(counter)
+
+
+def advanced(done: int, total: int | None = None) -> None:
+    """The current step has handled ``done`` of ``total`` items (a no-op unless watched)."""
+    for counter in _counters:
+        counter(done, total)
 
 
 def metric_name(step: str) -> str:

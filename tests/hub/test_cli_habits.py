@@ -6,8 +6,10 @@ set: the configuration file alone says where the store is.
 
 from __future__ import annotations
 
+import json
 import os
 import pty
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +23,7 @@ from hub.cli import app
 from hub.config import DEFAULT_CONFIG, load_config
 from hub.pipeline.context import open_store
 from hub.pipeline.runs import finish_run, start_run
+from sandbox.estate import SandboxEstate
 
 CUSTHUB = [sys.executable, "-m", "hub.cli"]
 
@@ -146,11 +149,11 @@ def test_an_undefined_connection_says_how_to_reach_the_demo(config_file: Path, e
     assert "extract crm" not in result.stdout  # no progress display in a pipe (or a task log)
 
 
-def on_a_terminal(*args: str, cwd: Path) -> tuple[int, str]:
+def on_a_terminal(*args: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
     """custhub with its output on a pseudo-terminal: what a person's terminal receives."""
     controller, terminal = pty.openpty()
     process = subprocess.Popen([*CUSTHUB, *args], cwd=cwd, stdin=subprocess.DEVNULL, stdout=terminal,
-                               stderr=terminal, env=user_env() | {"TERM": "xterm"})
+                               stderr=terminal, env=user_env() | {"TERM": "xterm"} | (env or {}))
     os.close(terminal)
     received = []
     while True:
@@ -169,6 +172,16 @@ def test_a_run_on_a_terminal_shows_its_progress(config_file: Path, elsewhere: Pa
     code, shown = on_a_terminal("run", "nightly", "--dry-run", "--config", str(config_file), cwd=elsewhere)
     assert code == 1 and "custhub_crm" in shown
     assert "extract crm" in shown and "0/12" in shown  # the step it stopped in, of the run's twelve
+
+
+def test_a_long_step_shows_its_records_as_they_go(config_file: Path, elsewhere: Path,
+                                                  sandbox_estate: SandboxEstate) -> None:
+    connections = {f"AIRFLOW_CONN_{c.upper()}": json.dumps(v) for c, v in sandbox_estate.connections().items()}
+    code, shown = on_a_terminal("run", "nightly", "--config", str(config_file), cwd=elsewhere, env=connections)
+    assert code == 0, shown
+    frames = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", " ", shown)  # the terminal's redraws, as text
+    # The registry checks (paced: seconds) show their records against the run's due total.
+    assert re.search(r"registries\b.*?records\s.*?\d+/\d+", frames, re.S), frames[-2000:]
 
 
 def test_library_log_lines_only_with_verbose(config_file: Path, elsewhere: Path) -> None:
