@@ -12,8 +12,9 @@ from reconciliation.report import RunReport
 
 
 def print_summary(report: RunReport, report_path: Path, console: Console | None = None,
-                  skipped: Mapping[str, int] | None = None) -> None:
-    """``skipped``: the systems left out of the run (hub.pipeline.isolation.excluded). Every
+                  skipped: Mapping[str, int] | None = None, review: str = "custhub serve") -> None:
+    """``skipped``: the systems left out of the run (hub.pipeline.isolation.excluded);
+    ``review``: the command that opens the review page where the reader is. Every
     column counts this run: "matched" are the records it read (new or changed) that share a
     hub id with another record."""
     console = console or Console()
@@ -51,6 +52,6 @@ def print_summary(report: RunReport, report_path: Path, console: Console | None 
                       f"({report.quarantined_in_run} from this run): see the report.[/yellow]")
     conflicts = sum(line.in_conflict for line in report.systems)
     if conflicts:
-        console.print(f"[yellow]{conflicts} conflict(s) wait for a data steward: `custhub serve` "
+        console.print(f"[yellow]{conflicts} conflict(s) wait for a data steward: `{review}` "
                       "opens the review page.[/yellow]")
     console.print(f"Report: [bold]{report_path.resolve()}[/bold]")

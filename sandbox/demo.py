@@ -123,7 +123,8 @@ def _summary(run_id: str) -> None:
 
     config = load_config()
     ctx = RunContext(config=config, engine=open_store(config), run_id=run_id)
-    print_summary(build_report(ctx), Path(config.report_dir) / ctx.run_id / "report.html", console)
+    print_summary(build_report(ctx), Path(config.report_dir) / ctx.run_id / "report.html", console,
+                  review="make demo-review")
 
 
 def _steward_work() -> str:

@@ -83,6 +83,10 @@ def test_a_second_run_reports_its_own_matches_the_open_quarantine_and_vies_proof
     header = next(line for line in narrow.file.getvalue().splitlines() if "system" in line)
     assert all(name in header for name in ("extracted", "matched", "would fix", "conflicts",
                                            "quarantined")), header
+    held = replace(report, systems=[replace(report.systems[0], in_conflict=1), *report.systems[1:]])
+    for review in ("custhub serve", "make demo-review"):  # the command where the reader is
+        print_summary(held, second.report, review=review)
+        assert f"1 conflict(s) wait for a data steward: `{review}` opens" in capsys.readouterr().out
 
 
 def first_started(session, run_id: str):  # type: ignore[no-untyped-def]
