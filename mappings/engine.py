@@ -65,7 +65,7 @@ def _map_field(name: str, rule: FieldMapping, payload: Mapping[str, Any],
     if raw is None:
         return rule.default
     try:
-        return NORMALIZERS[rule.normalizer](raw, country)
+        return NORMALIZERS[rule.normalizer](rule.aliased(raw), country)
     except InvalidValue as exc:
         issue = FieldIssue(name, ", ".join(rule.sources), raw, exc.label, exc.reason)
         raise _FieldFailed(issue) from exc

@@ -186,7 +186,7 @@ def _submit(pool: ProcessPoolExecutor | None, name: str, rule: FieldMapping, key
     raws = keys.get_column(keys.columns[0]).to_list()
     countries = (keys.get_column(keys.columns[1]).to_list() if fixed_country is None
                  else [fixed_country] * len(raws))
-    args = (name, rule.normalizer)
+    args = (name, rule)
     if pool is None or len(raws) < _PARALLEL_FROM:
         return _Pending(keys, done=_normalize(*args, raws, countries))
     half = (len(raws) + 1) // 2
@@ -195,15 +195,15 @@ def _submit(pool: ProcessPoolExecutor | None, name: str, rule: FieldMapping, key
     return _Pending(keys, futures=futures)
 
 
-def _normalize(name: str, normalizer: str, raws: list[str],
+def _normalize(name: str, rule: FieldMapping, raws: list[str],
                countries: list[str | None]) -> _Outcomes:
     """engine._map_field and Customer validation for distinct raw values (also in a worker)."""
-    fn = NORMALIZERS[normalizer]
+    fn = NORMALIZERS[rule.normalizer]
     outcomes: _Outcomes = ([], [], [], [])
     values, texts, issues, rejected = outcomes
     for raw, country in zip(raws, countries, strict=True):
         try:
-            value = fn(raw, country)
+            value = fn(rule.aliased(raw), country)
         except InvalidValue as exc:
             value, text, issue, bad = None, None, f"{exc.label} {raw!r}: {exc.reason}", False
         else:  # the issue text above is FieldIssue.message

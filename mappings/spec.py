@@ -25,7 +25,10 @@ from core.formats import FileFormat  # the one file description, shared with con
 from core.validation import Problem, as_mapping, describe, validate_all
 from mappings.customer import CUSTOMER_FIELDS, Customer
 from mappings.errors import SpecError, SpecProblem
-from mappings.normalizers import NORMALIZERS
+from mappings.normalizers import COUNTRY_FREE, NORMALIZERS
+from mappings.normalizers._common import as_str
+from mappings.normalizers._tables import lookup_key
+from mappings.normalizers.country import is_alpha2
 
 SPECS_DIR = Path(__file__).parent / "specs"
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -81,6 +84,9 @@ class FieldMapping(BaseModel):
     on_error: Literal["quarantine", "drop"] = "quarantine"
     write: bool | None = None  # default: written back unless composed by a template
     default: str | None = None  # canonical value when the source holds nothing
+    # Raw values read as another before normalizing, compared case- and space-blind: a
+    # system's own spelling ("SRN" for Germany), checked when the spec loads.
+    aliases: dict[str, str] = {}
 
     @field_validator("normalizer")
     @classmethod
@@ -98,6 +104,27 @@ class FieldMapping(BaseModel):
             _check_template(self.parsed_template(), self.sources)
         return self
 
+    @model_validator(mode="after")
+    def _aliases_normalize(self) -> FieldMapping:
+        if self.normalizer in COUNTRY_FREE:  # others depend on a record's country: read per record
+            for alias, target in self.aliases.items():
+                try:
+                    NORMALIZERS[self.normalizer](target, None)
+                except ValueError as exc:
+                    raise ValueError(f"alias {alias!r}: {target!r} is no valid value: {exc}") from exc
+        return self
+
+    def aliased(self, raw: Any) -> Any:
+        """The raw value an alias stands for, or ``raw`` itself."""
+        if not self.aliases:
+            return raw
+        return _alias_table(tuple(self.aliases.items())).get(lookup_key(as_str(raw)), raw)
+
+    def with_aliases(self, more: dict[str, str]) -> FieldMapping:
+        """This rule with ``more`` aliases; its own win where both name one value."""
+        merged = {**more, **self.aliases}
+        return self.model_copy(update={"aliases": merged}) if merged != self.aliases else self
+
     @property
     def sources(self) -> tuple[str, ...]:
         return (self.source,) if isinstance(self.source, str) else tuple(self.source)
@@ -108,6 +135,12 @@ class FieldMapping(BaseModel):
 
     def parsed_template(self) -> Template | None:
         return _parse_template(self.template) if self.template is not None else None
+
+
+@cache
+def _alias_table(aliases: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """Compiled once per rule's aliases: the engines ask for it on every value."""
+    return {lookup_key(alias): target for alias, target in aliases}
 
 
 @cache
@@ -155,6 +188,15 @@ class MappingSpec(BaseModel):
         return validate_all(data, handler, [*_bad_defaults(rules),
                                             *([] if read_only else _unplain_writes(rules))])
 
+    def with_aliases(self, normalizer: str, aliases: dict[str, str]) -> MappingSpec:
+        """This spec with ``aliases`` added to every field read by ``normalizer`` (hub.yaml's
+        ``mapping.country_aliases`` for ``country``); a spec's own aliases win."""
+        if not aliases:
+            return self
+        fields = {name: rule.with_aliases(aliases) if rule.normalizer == normalizer else rule
+                  for name, rule in self.fields.items()}
+        return self.model_copy(update={"fields": fields})
+
     def writable_fields(self) -> dict[str, str]:
         """Canonical field -> the system field it is written to (empty for a read-only system)."""
         if self.read_only:
@@ -195,6 +237,14 @@ def _unplain_writes(rules: dict[str, FieldMapping]) -> Iterator[Problem]:
         elif (other := written.setdefault(rule.sources[0], name)) != name:
             yield ("fields", name), (f"source {rule.sources[0]!r} is already written by {other}; "
                                      "set write: false on the derived one")
+
+
+def check_country_aliases(aliases: dict[str, str]) -> None:
+    """Raise ValueError naming every alias whose target is no ISO 3166-1 alpha-2 code."""
+    bad = [f"{alias!r}: {target!r}" for alias, target in aliases.items()
+           if not alias.strip() or not is_alpha2(target)]
+    if bad:
+        raise ValueError(f"aliases must name an ISO 3166-1 alpha-2 code: {', '.join(bad)}")
 
 
 def load_spec(name_or_path: str | Path) -> MappingSpec:

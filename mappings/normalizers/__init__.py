@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from mappings.normalizers.bank_account import normalize_bank_account
 from mappings.normalizers.address import normalize_postal_code, normalize_street
 from mappings.normalizers.company_id import normalize_company_id
 from mappings.normalizers.country import normalize_country
@@ -56,6 +57,7 @@ NORMALIZERS: dict[str, Normalizer] = {
     "vat_id": normalize_vat,
     "phone": normalize_phone,
     "postal_code": normalize_postal_code,
+    "bank_account": normalize_bank_account,
 }
 
 
