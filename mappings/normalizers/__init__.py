@@ -21,8 +21,10 @@ from mappings.normalizers.legal_form import legal_form_from_code, legal_form_fro
 from mappings.normalizers.numbers import parse_decimal, parse_int, parse_money
 from mappings.normalizers.phone import normalize_phone
 from mappings.normalizers.registry import dissolved_if_dated
+from mappings.normalizers.street import normalize_house_number, normalize_street_name
 from mappings.normalizers.text import normalize_text
 from mappings.normalizers.vat import normalize_vat
+from mappings.normalizers.website import normalize_website
 
 Normalizer = Callable[[Any, str | None], Any]
 
@@ -48,6 +50,8 @@ _COUNTRY_FREE: dict[str, Callable[[Any], Any]] = {
     "integer": parse_int,
     "street": normalize_street,
     "dissolved_if_dated": dissolved_if_dated,
+    "house_number": normalize_house_number,
+    "website": normalize_website,
 }
 COUNTRY_FREE = frozenset(_COUNTRY_FREE)
 
@@ -58,6 +62,7 @@ NORMALIZERS: dict[str, Normalizer] = {
     "phone": normalize_phone,
     "postal_code": normalize_postal_code,
     "bank_account": normalize_bank_account,
+    "street_name": normalize_street_name,
 }
 
 
