@@ -73,6 +73,23 @@ def _canonical(name: str) -> str:
 CanonicalField = Annotated[str, AfterValidator(_canonical)]
 
 
+def _known_normalizer(name: str) -> str:
+    if name not in NORMALIZERS:
+        known = ", ".join(sorted(NORMALIZERS))
+        raise ValueError(f"unknown normalizer {name!r}; known: {known}")
+    return name
+
+
+class Fallback(BaseModel):
+    """Another top-level source read when the field's own holds nothing, with its own
+    normalizer: the IČO from a Czech company's DIČ (``ico_from_dic``). Never written to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str
+    normalizer: Annotated[str, AfterValidator(_known_normalizer)]
+
+
 class FieldMapping(BaseModel):
     """Where one canonical field comes from and how it is normalized."""
 
@@ -87,14 +104,15 @@ class FieldMapping(BaseModel):
     # Raw values read as another before normalizing, compared case- and space-blind: a
     # system's own spelling ("SRN" for Germany), checked when the spec loads.
     aliases: dict[str, str] = {}
+    fallback: Fallback | None = None  # read when the source holds nothing
 
-    @field_validator("normalizer")
-    @classmethod
-    def _known_normalizer(cls, name: str) -> str:
-        if name not in NORMALIZERS:
-            known = ", ".join(sorted(NORMALIZERS))
-            raise ValueError(f"unknown normalizer {name!r}; known: {known}")
-        return name
+    _known = field_validator("normalizer")(_known_normalizer)
+
+    @model_validator(mode="after")
+    def _plain_fallback(self) -> FieldMapping:
+        if self.fallback is not None and (self.template is not None or "." in self.fallback.source):
+            raise ValueError("a fallback needs a single source and one top-level fallback source")
+        return self
 
     @model_validator(mode="after")
     def _template_matches_sources(self) -> FieldMapping:
@@ -128,6 +146,11 @@ class FieldMapping(BaseModel):
     @property
     def sources(self) -> tuple[str, ...]:
         return (self.source,) if isinstance(self.source, str) else tuple(self.source)
+
+    @property
+    def read_sources(self) -> tuple[str, ...]:
+        """Every source the rule reads: its own and its fallback's."""
+        return self.sources + ((self.fallback.source,) if self.fallback is not None else ())
 
     @property
     def writable(self) -> bool:
@@ -185,7 +208,7 @@ class MappingSpec(BaseModel):
         """Checks across field rules, on the rules valid on their own: one bad rule hides none."""
         rules = _valid_rules(data)
         read_only = as_mapping(data).get("read_only") is True
-        return validate_all(data, handler, [*_bad_defaults(rules),
+        return validate_all(data, handler, [*_bad_defaults(rules), *_country_fallback(rules),
                                             *([] if read_only else _unplain_writes(rules))])
 
     def with_aliases(self, normalizer: str, aliases: dict[str, str]) -> MappingSpec:
@@ -224,6 +247,12 @@ def _bad_defaults(rules: dict[str, FieldMapping]) -> Iterator[Problem]:
             Customer.model_validate({name: rule.default})
         except ValidationError as exc:
             yield ("fields", name, "default"), f"{rule.default!r}: {exc.errors()[0]['msg']}"
+
+
+def _country_fallback(rules: dict[str, FieldMapping]) -> Iterator[Problem]:
+    """The country is read first, by every other field: it takes no fallback."""
+    if "country" in rules and rules["country"].fallback is not None:
+        yield ("fields", "country", "fallback"), "the country takes no fallback"
 
 
 def _unplain_writes(rules: dict[str, FieldMapping]) -> Iterator[Problem]:

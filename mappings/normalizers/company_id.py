@@ -27,6 +27,23 @@ def normalize_company_id(value: Any, country: str | None = None) -> str:
     return _SEPARATORS.sub("", as_str(value)).upper()
 
 
+def ico_from_dic(value: Any, country: str | None = None) -> str | None:
+    """The IČO inside a Czech legal person's DIČ ("CZ25596641" -> "25596641"); None otherwise.
+
+    A Czech company's DIČ is "CZ" + its IČO; a natural person's (9 or 10 digits, the birth
+    number) and a Slovak DIČ (10 digits, unrelated to the IČO) carry none. A DIČ that is not
+    valid is the VAT field's to report, so this never raises: it only finds an IČO or not.
+    """
+    text = _SEPARATORS.sub("", as_str(value)).upper()
+    if text.startswith("CZ"):
+        text = text[2:]
+    elif text[:2].isalpha() or country not in (None, "CZ"):
+        return None
+    if len(text) != 8 or not text.isdigit():
+        return None
+    return text if calc_check_digit_legal(text[:-1]) == text[-1] else None
+
+
 def normalize_ico(value: Any) -> str:
     """8 digits, left-padded with zeros (systems storing numbers drop them), checksum verified."""
     digits = _SEPARATORS.sub("", as_str(value))
