@@ -14,6 +14,7 @@ from stdnum.cz.dic import calc_check_digit_legal
 
 from mappings.errors import InvalidValue
 from mappings.normalizers._common import as_str
+from mappings.normalizers.register import parse_register_id
 
 LABEL = "ICO"
 _ICO_COUNTRIES = frozenset({"CZ", "SK"})
@@ -21,10 +22,12 @@ _SEPARATORS = re.compile(r"[\s.\-/]")
 
 
 def normalize_company_id(value: Any, country: str | None = None) -> str:
-    """Czech/Slovak IČO (also when the country is unknown) or another country's id, compacted."""
+    """Czech/Slovak IČO (also when the country is unknown); a register number of DE, AT, PL, HU
+    or SI as its typed key ("HRB470634", mappings.normalizers.register); others compacted."""
     if country is None or country in _ICO_COUNTRIES:
         return normalize_ico(value)
-    return _SEPARATORS.sub("", as_str(value)).upper()
+    typed = parse_register_id(as_str(value), country)
+    return typed.key if typed is not None else _SEPARATORS.sub("", as_str(value)).upper()
 
 
 def ico_from_dic(value: Any, country: str | None = None) -> str | None:
