@@ -13,6 +13,7 @@ from typing import Any
 
 from mappings.normalizers.bank_account import normalize_bank_account
 from mappings.normalizers.address import normalize_postal_code, normalize_street
+from mappings.normalizers.city import normalize_city
 from mappings.normalizers.company_id import ico_from_dic, normalize_company_id
 from mappings.normalizers.country import normalize_country
 from mappings.normalizers.email import normalize_email
@@ -51,6 +52,7 @@ _COUNTRY_FREE: dict[str, Callable[[Any], Any]] = {
     "street": normalize_street,
     "dissolved_if_dated": dissolved_if_dated,
     "house_number": normalize_house_number,
+    "city": normalize_city,
     "website": normalize_website,
 }
 COUNTRY_FREE = frozenset(_COUNTRY_FREE)
