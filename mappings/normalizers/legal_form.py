@@ -16,6 +16,7 @@ from typing import Any
 
 from mappings.normalizers._common import as_str
 from mappings.normalizers._tables import load_table
+from mappings.normalizers.text import repair_mojibake
 
 _WORD = re.compile(r"\w+")
 
@@ -71,7 +72,7 @@ def _strip_state(tokens: tuple[str, ...]) -> tuple[str, ...]:
 
 def legal_form_from_name(value: Any) -> str | None:
     """The canonical legal form at the end of a company name, or None if it carries none."""
-    tokens = _strip_state(_tokens(as_str(value)))
+    tokens = _strip_state(_tokens(repair_mojibake(as_str(value))))
     if not tokens:
         return None
     for variant, canonical in _by_last_token().get(tokens[-1], ()):
