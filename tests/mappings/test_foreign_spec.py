@@ -1,0 +1,62 @@
+"""The example spec for a foreign-heavy export maps real-world spellings, both engines alike."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from mappings.engine import map_record
+from mappings.errors import MappingError
+from mappings.frames import map_frame
+from mappings.spec import SPECS_DIR, load_spec
+from tests.mappings.test_frames import assert_same_as_engine
+
+SPEC = load_spec(SPECS_DIR / "examples" / "foreign_accounting.yaml")
+COLUMNS = ("cislo", "nazev", "ico", "dic", "ulice", "mesto", "psc", "stat", "telefon", "ucet", "web")
+ROWS = [dict(zip(COLUMNS, row, strict=True)) for row in [
+    ("1", "NovĂˇk a syn s.r.o.", None, "CZ25596641", "Školní 531/105", "Praha 4 - Nusle", "140 00",
+     "ČR", "602 123 456", "19-2000145399/0800", "https://www.novak.cz/kontakt"),
+    ("2", "Müller Logistik GmbH", "Amtsgericht Hamburg, HRB 470634", "DE136695976",
+     "Hauptstr. 5a", "Hamburg", "D-20095", "SRN", "040 1234567", "DE89 3704 0044 0532 0130 00",
+     "www.mueller-logistik.de"),
+    ("3", "Huber Bau GesmbH", "FN446599P", "ATU13585627", "Kirchengasse 3", "Vídeň", "A-1010",
+     "Rakousko", None, None, None),
+    ("4", "Kowalski Spółka z o.o.", "KRS 0000123456", "PL8567346215", "ul. Długa 12/4", "Krakau",
+     "PL-30001", "Polska", None, None, "kowalski.com.pl"),
+    ("5", "Nagy és Társa Kft.", "Cg. 01-09-123456", "12892312-2-41", "Fő utca 1", "Budapest XIII",
+     "H-1051", "Magyarország", None, None, None),
+    ("6", "Gorenje d.o.o.", "5300231", None, "Partizanska 12", "Velenje", "SI-3320", "Slovenija",
+     None, None, None),
+    ("7", "Tatra Obchod s.r.o.", "35 757 442", "SK2022749619", "Hlavná 5", "Pressburg", "811 01",
+     "Slovensko", None, "19-8742637541/1200", None),
+    ("8", "Lhota zemědělská a.s.", None, "CZ7103192745", "č.p. 604", "Lhota", "39601", "Tschechei",
+     None, None, None),
+    ("9", "Schmidt Software UG (haftungsbeschränkt)", "HRB 470634", None, "Berliner Str. 12",
+     "Brünn", "D-80331", "Deutschland", None, None, None),  # a DE postal code, a Czech city name
+]]
+
+
+def test_real_world_spellings_become_canonical_values() -> None:
+    mapped = {row["cislo"]: map_record(SPEC, row) for row in ROWS if row["cislo"] != "9"}
+    assert mapped["1"].legal_name == "Novák a syn s.r.o."
+    assert (mapped["1"].company_id, mapped["1"].iban) == ("25596641", "CZ6508000000192000145399")
+    assert (mapped["1"].street_name, mapped["1"].house_number, mapped["1"].city) == ("Školní", "531/105", "Praha")
+    assert mapped["1"].website == "novak.cz"
+    assert (mapped["2"].country, mapped["2"].company_id, mapped["2"].postal_code) == ("DE", "HRB470634", "20095")
+    assert (mapped["2"].street_name, mapped["2"].house_number) == ("Hauptstraße", "5a")
+    assert (mapped["3"].country, mapped["3"].company_id, mapped["3"].city) == ("AT", "FN446599P", "Wien")
+    assert (mapped["3"].legal_form, mapped["3"].postal_code) == ("GmbH", "1010")
+    assert (mapped["4"].company_id, mapped["4"].postal_code, mapped["4"].legal_form) == (
+        "KRS0000123456", "30-001", "Sp. z o.o.")
+    assert (mapped["4"].street_name, mapped["4"].city) == ("Długa", "Kraków")
+    assert (mapped["5"].vat_id, mapped["5"].company_id, mapped["5"].city) == ("HU12892312", "CG0109123456", "Budapest")
+    assert (mapped["6"].country, mapped["6"].company_id, mapped["6"].legal_form) == ("SI", "MS5300231", "d.o.o.")
+    assert (mapped["7"].iban, mapped["7"].city) == ("SK3112000000198742637541", "Bratislava")
+    assert (mapped["8"].country, mapped["8"].company_id, mapped["8"].house_number) == ("CZ", None, "604")
+    with pytest.raises(MappingError, match="a DE postal code"):
+        map_record(SPEC, {**ROWS[8], "stat": "Česko"})
+
+
+def test_both_engines_map_the_example_alike() -> None:
+    frame = pl.DataFrame(ROWS, schema=dict.fromkeys(COLUMNS, pl.String))
+    assert_same_as_engine(SPEC, ROWS, map_frame(SPEC, frame))
