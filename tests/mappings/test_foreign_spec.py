@@ -60,3 +60,19 @@ def test_real_world_spellings_become_canonical_values() -> None:
 def test_both_engines_map_the_example_alike() -> None:
     frame = pl.DataFrame(ROWS, schema=dict.fromkeys(COLUMNS, pl.String))
     assert_same_as_engine(SPEC, ROWS, map_frame(SPEC, frame))
+
+
+def test_house_numbers_compare_as_the_readme_says() -> None:
+    """The README's house_number comparison: folded, one side's numbers within the other's."""
+    from mappings.normalizers.street import normalize_house_number
+    from reconciliation.matching.comparisons import TokenSet
+    from reconciliation.matching.features import Fold
+
+    pairs = [("Školní 531/105", "Školní 105", True), ("č.p. 604", "Lhota 604/125", True),
+             ("Hauptstraße 5a", "Hauptstraße 5", False), ("Školní 604", "Školní 605", False)]
+    numbers = pl.DataFrame({"left": [normalize_house_number(a) for a, _, _ in pairs],
+                            "right": [normalize_house_number(b) for _, b, _ in pairs]})
+    folded = numbers.select(Fold().expr(pl.col("left")).alias("left"),
+                            Fold().expr(pl.col("right")).alias("right"))
+    agrees = TokenSet(1.0).agrees(folded["left"], folded["right"])
+    assert agrees.to_list() == [expected for _, _, expected in pairs]
