@@ -110,7 +110,9 @@ class FieldMapping(BaseModel):
 
     @model_validator(mode="after")
     def _plain_fallback(self) -> FieldMapping:
-        if self.fallback is not None and (self.template is not None or "." in self.fallback.source):
+        if self.fallback is None:
+            return self
+        if self.template is not None or "." in self.fallback.source:
             raise ValueError("a fallback needs a single source and one top-level fallback source")
         return self
 
@@ -209,7 +211,7 @@ class MappingSpec(BaseModel):
         rules = _valid_rules(data)
         read_only = as_mapping(data).get("read_only") is True
         return validate_all(data, handler, [*_bad_defaults(rules), *_country_fallback(rules),
-                                            *([] if read_only else _unplain_writes(rules))])
+                                            *([] if read_only else [*_unplain_writes(rules), *_written_fallbacks(rules)])])
 
     def with_aliases(self, normalizer: str, aliases: dict[str, str]) -> MappingSpec:
         """This spec with ``aliases`` added to every field read by ``normalizer`` (hub.yaml's
@@ -253,6 +255,14 @@ def _country_fallback(rules: dict[str, FieldMapping]) -> Iterator[Problem]:
     """The country is read first, by every other field: it takes no fallback."""
     if "country" in rules and rules["country"].fallback is not None:
         yield ("fields", "country", "fallback"), "the country takes no fallback"
+
+
+def _written_fallbacks(rules: dict[str, FieldMapping]) -> Iterator[Problem]:
+    """A value read from the fallback would hide the empty field from the corrections that
+    fill it: a field written back takes no fallback."""
+    for name, rule in rules.items():
+        if rule.fallback is not None and rule.writable:
+            yield ("fields", name, "fallback"), "a field written back takes no fallback; set write: false"
 
 
 def _unplain_writes(rules: dict[str, FieldMapping]) -> Iterator[Problem]:

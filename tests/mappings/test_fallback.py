@@ -12,7 +12,7 @@ from mappings.spec import parse_spec
 from tests.mappings.test_frames import assert_same_as_engine
 
 SPEC = {"system": "x", "record_id": "id", "default_country": "CZ", "fields": {
-    "company_id": {"source": "ico", "normalizer": "company_id",
+    "company_id": {"source": "ico", "normalizer": "company_id", "write": False,
                    "fallback": {"source": "dic", "normalizer": "ico_from_dic"}},
     "vat_id": {"source": "dic", "normalizer": "vat_id", "on_error": "drop"},
     "country": {"source": "land", "normalizer": "country"}}}
@@ -44,7 +44,7 @@ def test_both_engines_read_the_fallback_alike() -> None:
 
 def test_a_failing_fallback_fails_the_field() -> None:
     spec = parse_spec(SPEC | {"fields": SPEC["fields"] | {"legal_name": {
-        "source": "name", "normalizer": "text", "on_error": "drop",
+        "source": "name", "normalizer": "text", "on_error": "drop", "write": False,
         "fallback": {"source": "zip", "normalizer": "postal_code"}}}})
     rows = [{"id": "a", "name": None, "zip": "1", "ico": None, "dic": None, "land": None},
             {"id": "b", "name": None, "zip": "110 00", "ico": None, "dic": None, "land": None}]
@@ -64,3 +64,11 @@ def test_a_fallback_is_checked_when_the_spec_loads() -> None:
     with pytest.raises(SpecError) as error:
         parse_spec(bad)
     assert "fields.country.fallback" in str(error.value) and "no_such" in str(error.value)
+
+
+def test_a_field_written_back_takes_no_fallback() -> None:
+    """Its fallback's value would hide the empty field from the correction that fills it."""
+    written = SPEC | {"fields": SPEC["fields"] | {"company_id": SPEC["fields"]["company_id"] | {"write": True}}}
+    with pytest.raises(SpecError, match="fields.company_id.fallback: a field written back takes no fallback"):
+        parse_spec(written)
+    assert parse_spec(written | {"read_only": True}).fields["company_id"].fallback is not None
