@@ -39,3 +39,10 @@ def test_bad_accounts_say_why(raw: str, country: str, reason: str) -> None:
     with pytest.raises(InvalidValue) as caught:
         normalize_bank_account(raw, country)
     assert caught.value.reason == reason
+
+
+def test_the_accounting_spec_keeps_a_domestic_account() -> None:
+    from mappings.engine import load_spec, map_record
+
+    record = {"customer_no": "1", "iban": "19-2000145399/0800", "country": "CZ"}
+    assert map_record(load_spec("accounting"), record).iban == "CZ6508000000192000145399"
