@@ -213,6 +213,11 @@ class MappingSpec(BaseModel):
         return validate_all(data, handler, [*_bad_defaults(rules), *_country_fallback(rules),
                                             *([] if read_only else [*_unplain_writes(rules), *_written_fallbacks(rules)])])
 
+    def source_columns(self) -> list[str]:
+        """Every source column the rules read, fallbacks included, sorted: what a caller hands
+        ``mappings.frames.map_frame`` as the raw frame's columns."""
+        return sorted({source for rule in self.fields.values() for source in rule.read_sources})
+
     def with_aliases(self, normalizer: str, aliases: dict[str, str]) -> MappingSpec:
         """This spec with ``aliases`` added to every field read by ``normalizer`` (hub.yaml's
         ``mapping.country_aliases`` for ``country``); a spec's own aliases win."""

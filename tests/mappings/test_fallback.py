@@ -72,3 +72,16 @@ def test_a_field_written_back_takes_no_fallback() -> None:
     with pytest.raises(SpecError, match="fields.company_id.fallback: a field written back takes no fallback"):
         parse_spec(written)
     assert parse_spec(written | {"read_only": True}).fields["company_id"].fallback is not None
+
+
+def test_the_hub_batches_hand_the_fallback_column_to_the_frame_engine() -> None:
+    """The map step and `custhub match` build the raw frame from spec.source_columns()."""
+    from types import SimpleNamespace
+
+    from hub.pipeline.map import _map_batch
+
+    only_fallback = {name: rule for name, rule in SPEC["fields"].items() if name != "vat_id"}
+    spec = parse_spec(SPEC | {"fields": only_fallback})  # "dic" is read by the fallback alone
+    assert spec.source_columns() == ["dic", "ico", "land"]
+    got = _map_batch(spec, [SimpleNamespace(payload=row) for row in ROWS])  # type: ignore[arg-type]
+    assert got[1] == {"company_id": "25596641"}
