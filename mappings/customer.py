@@ -47,6 +47,7 @@ class Customer(BaseModel):
     street_name: str | None = None  # "Školní", "Hauptstraße"
     house_number: str | None = None  # "531/105" (popisné/orientační), "604", "5a"
     website: str | None = None  # the registered domain: "firma.cz", "firma.co.uk"
+    company_key: str | None = None  # country and company id, "SK:35757442": a combined match key
 
     def present(self) -> dict[str, Any]:
         """The fields that carry a value, JSON-ready (Decimal and enums as strings)."""

@@ -14,7 +14,8 @@ from typing import Any
 from mappings.normalizers.bank_account import normalize_bank_account
 from mappings.normalizers.address import normalize_postal_code, normalize_street
 from mappings.normalizers.city import normalize_city
-from mappings.normalizers.company_id import ico_from_dic, normalize_company_id
+from mappings.normalizers.company_id import (company_key, company_key_from_dic, ico_from_dic,
+                                             normalize_company_id)
 from mappings.normalizers.country import normalize_country
 from mappings.normalizers.email import normalize_email
 from mappings.normalizers.iban import normalize_iban
@@ -66,6 +67,8 @@ NORMALIZERS: dict[str, Normalizer] = {
     "bank_account": normalize_bank_account,
     "street_name": normalize_street_name,
     "ico_from_dic": ico_from_dic,
+    "company_key": company_key,
+    "company_key_from_dic": company_key_from_dic,
 }
 
 

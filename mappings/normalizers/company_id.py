@@ -30,6 +30,18 @@ def normalize_company_id(value: Any, country: str | None = None) -> str:
     return typed.key if typed is not None else _SEPARATORS.sub("", as_str(value)).upper()
 
 
+def company_key(value: Any, country: str | None = None) -> str:
+    """The company id with its country, "SK:35757442": a match key under which a Czech and a
+    Slovak company whose IČO collide (the two registers share the number space) stay apart."""
+    return f"{country or 'CZ'}:{normalize_company_id(value, country)}"  # no country: read as CZ
+
+
+def company_key_from_dic(value: Any, country: str | None = None) -> str | None:
+    """``company_key`` of the IČO inside a Czech company's DIČ: "CZ:25596641"."""
+    ico = ico_from_dic(value, country)
+    return None if ico is None else f"CZ:{ico}"
+
+
 def ico_from_dic(value: Any, country: str | None = None) -> str | None:
     """The IČO inside a Czech legal person's DIČ ("CZ25596641" -> "25596641"); None otherwise.
 

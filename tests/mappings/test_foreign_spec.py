@@ -42,6 +42,7 @@ def test_real_world_spellings_become_canonical_values() -> None:
     assert (mapped["1"].company_id, mapped["1"].iban) == ("25596641", "CZ6508000000192000145399")
     assert (mapped["1"].street_name, mapped["1"].house_number, mapped["1"].city) == ("Školní", "531/105", "Praha")
     assert mapped["1"].website == "novak.cz"
+    assert [mapped[n].company_key for n in "1278"] == ["CZ:25596641", "DE:HRB470634", "SK:35757442", None]
     assert (mapped["2"].country, mapped["2"].company_id, mapped["2"].postal_code) == ("DE", "HRB470634", "20095")
     assert (mapped["2"].street_name, mapped["2"].house_number) == ("Hauptstraße", "5a")
     assert (mapped["3"].country, mapped["3"].company_id, mapped["3"].city) == ("AT", "FN446599P", "Wien")

@@ -74,3 +74,13 @@ def test_other_countries_keep_their_id_compact() -> None:
 )
 def test_ico_from_a_czech_companys_dic(dic: str, country: str | None, ico: str | None) -> None:
     assert ico_from_dic(dic, country) == ico
+
+
+def test_company_key_keeps_colliding_czech_and_slovak_ids_apart() -> None:
+    from mappings.normalizers.company_id import company_key, company_key_from_dic
+
+    assert company_key("35 757 442", "SK") != company_key("35757442", "CZ")
+    assert company_key("35 757 442", "SK") == "SK:35757442"
+    assert company_key("Amtsgericht Hamburg, HRB 470634", "DE") == "DE:HRB470634"
+    assert company_key_from_dic("CZ25596641", "CZ") == company_key("25596641", "CZ") == "CZ:25596641"
+    assert company_key_from_dic("CZ7103192745", "CZ") is None
