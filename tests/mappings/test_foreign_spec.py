@@ -77,3 +77,22 @@ def test_house_numbers_compare_as_the_readme_says() -> None:
                             Fold().expr(pl.col("right")).alias("right"))
     agrees = TokenSet(1.0).agrees(folded["left"], folded["right"])
     assert agrees.to_list() == [expected for _, _, expected in pairs]
+
+
+def test_company_key_keeps_a_czech_and_a_slovak_company_with_one_ico_apart() -> None:
+    from reconciliation.matching import Linker, MatchSettings
+    from tests.reconciliation.settings import frame
+
+    rows = [{**ROWS[6], "cislo": "cz", "nazev": "Dunaj Stavby s.r.o.", "dic": None, "stat": "CZ",
+             "mesto": "Praha 4", "psc": "14000", "ucet": None},
+            {**ROWS[6], "cislo": "sk", "dic": None}, {**ROWS[6], "cislo": "sk2", "ulice": "Hlavná 5/1"}]
+    records = frame([{"system": "x", "record_id": r["cislo"], **map_record(SPEC, r).present()} for r in rows])
+
+    def clusters(keys: list[str]) -> list[int]:
+        result = Linker(MatchSettings(keys=keys, exclusive=keys)).link(records)
+        return result.clusters.sort("record_id")["cluster"].to_list()  # cz, sk, sk2 in this order
+
+    by_id = clusters(["company_id"])
+    assert by_id[0] == by_id[1] == by_id[2]  # the collision: one company made of two
+    by_key = clusters(["company_key"])
+    assert by_key[0] != by_key[1] == by_key[2]
