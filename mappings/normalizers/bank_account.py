@@ -5,13 +5,16 @@ code) far more often than an IBAN. The Czech form is read and checked by python-
 ``cz.bankaccount`` (checksums and the bank code against the ČNB list). The Slovak form has
 the same structure and the same mod-11 weights (it is the Czechoslovak standard); stdnum
 has no Slovak module, so the weights are applied here and the IBAN is checked by
-``stdnum.iban``. Both IBANs are country + check digits + bank code + 6-digit prefix +
+``stdnum.iban``. The bank code says which of the two an account is (the lists share no
+code; the Slovak one is mappings/tables/bank_codes.yaml): a Slovak customer may bank in
+Prague. Only a code neither list knows is read in the record's country. Both IBANs are country + check digits + bank code + 6-digit prefix +
 10-digit number, the check digits from ``stdnum.iban.calc_check_digits``.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
 from stdnum import iban
@@ -20,6 +23,7 @@ from stdnum.exceptions import InvalidComponent, ValidationError
 
 from mappings.errors import InvalidValue
 from mappings.normalizers._common import as_str, stdnum_reason
+from mappings.normalizers._tables import load_table
 from mappings.normalizers.iban import normalize_iban
 
 LABEL = "bank account"
@@ -32,8 +36,8 @@ _WEIGHTS = (6, 3, 7, 9, 10, 5, 8, 4, 2, 1)  # the Czechoslovak mod-11 weights, r
 def normalize_bank_account(value: Any, country: str | None = None) -> str:
     """``19-2000145399/0800`` (CZ) -> ``CZ6508000000192000145399``; an IBAN is checked as one.
 
-    A domestic number is read in the record's country: Slovak in SK, Czech in CZ and when
-    the country is unknown (the banks' codes are distinct, the form is the same).
+    Its bank code makes it Czech or Slovak; a code neither list knows is read in the record's
+    country: Slovak in SK (checksums only), Czech elsewhere (refused as an unknown bank).
     """
     text = _SPACES.sub("", as_str(value))
     if _IBAN_START.match(text):
@@ -41,11 +45,21 @@ def normalize_bank_account(value: Any, country: str | None = None) -> str:
     match = _DOMESTIC.match(text)
     if match is None:
         raise InvalidValue(LABEL, "neither an IBAN nor prefix-number/bank code")
-    if country == "SK":
+    if _slovak(match["bank"], country):
         return _slovak_iban(match["prefix"] or "", match["number"], match["bank"])
-    if country not in (None, "CZ"):
-        raise InvalidValue(LABEL, f"a domestic account number; {country} needs an IBAN")
     return _czech_iban(text)
+
+
+def _slovak(bank: str, country: str | None) -> bool:
+    if bank in _slovak_codes():
+        return True
+    # stdnum looks a bank up by an account number's code: any number with that code will do
+    return country == "SK" and "bank" not in bankaccount.info(f"00/{bank}")
+
+
+@cache
+def _slovak_codes() -> frozenset[str]:
+    return frozenset(load_table("bank_codes")["SK"])
 
 
 def _czech_iban(text: str) -> str:

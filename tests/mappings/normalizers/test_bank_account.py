@@ -16,6 +16,9 @@ from mappings.normalizers.bank_account import normalize_bank_account
         ("19-8742637541/1200", "SK", "SK3112000000198742637541"),  # Slovak, same structure
         ("SK31 1200 0000 1987 4263 7541", "SK", "SK3112000000198742637541"),
         ("DE89 3704 0044 0532 0130 00", "DE", "DE89370400440532013000"),
+        ("2625232222/1100", "CZ", "SK0811000000002625232222"),  # Tatra banka: Slovak, whoever holds it
+        ("19-2000145399/0800", "SK", "CZ6508000000192000145399"),  # Česká spořitelna: Czech
+        ("2000145399/0800", "DE", "CZ7908000000002000145399"),
     ],
 )
 def test_domestic_accounts_become_iban(raw: str, country: str | None, expected: str) -> None:
@@ -31,7 +34,7 @@ def test_domestic_accounts_become_iban(raw: str, country: str | None, expected: 
         ("2000145399/0000", "CZ", "unknown Czech bank code"),
         ("19-8742637542/1200", "SK", "invalid checksum"),
         ("2000145399", "CZ", "neither an IBAN nor prefix-number/bank code"),  # no bank code
-        ("2000145399/0800", "DE", "a domestic account number; DE needs an IBAN"),
+        ("2000145399/1200", "DE", "unknown Czech bank code"),  # neither list: read as Czech
         ("CZ66 0800 0000 1920 0014 5399", "CZ", "invalid checksum"),
     ],
 )
