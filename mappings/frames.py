@@ -100,7 +100,7 @@ def map_frame(spec: MappingSpec, raw: pl.DataFrame, *, id_column: str | None = N
     if not frame_supported(spec):
         raise UnsupportedSpec(f"spec {spec.system!r} reads nested sources; use map_record")
     id_column = id_column or spec.record_id
-    frame = _text_columns(raw, {s for r in spec.fields.values() for s in r.read_sources} | {id_column})
+    frame = _text_columns(raw, {*spec.source_columns(), id_column})
     frame = frame.with_columns(pl.col(id_column).alias(_c("id")))
     # Country first: the record's normalized country, or the default, is what the others read in.
     order = sorted(spec.fields, key=lambda name: name != "country")

@@ -131,7 +131,8 @@ class FieldMapping(BaseModel):
                 try:
                     NORMALIZERS[self.normalizer](target, None)
                 except ValueError as exc:
-                    raise ValueError(f"alias {alias!r}: {target!r} is no valid value: {exc}") from exc
+                    raise ValueError(f"alias {alias!r}: {target!r} is no valid value: "
+                                     f"{exc}") from exc
         return self
 
     def aliased(self, raw: Any) -> Any:
@@ -210,8 +211,9 @@ class MappingSpec(BaseModel):
         """Checks across field rules, on the rules valid on their own: one bad rule hides none."""
         rules = _valid_rules(data)
         read_only = as_mapping(data).get("read_only") is True
-        return validate_all(data, handler, [*_bad_defaults(rules), *_country_fallback(rules),
-                                            *([] if read_only else [*_unplain_writes(rules), *_written_fallbacks(rules)])])
+        written = [] if read_only else [*_unplain_writes(rules), *_written_fallbacks(rules)]
+        return validate_all(data, handler,
+                            [*_bad_defaults(rules), *_country_fallback(rules), *written])
 
     def source_columns(self) -> list[str]:
         """Every source column the rules read, fallbacks included, sorted: what a caller hands
@@ -267,7 +269,8 @@ def _written_fallbacks(rules: dict[str, FieldMapping]) -> Iterator[Problem]:
     fill it: a field written back takes no fallback."""
     for name, rule in rules.items():
         if rule.fallback is not None and rule.writable:
-            yield ("fields", name, "fallback"), "a field written back takes no fallback; set write: false"
+            yield (("fields", name, "fallback"),
+                   "a field written back takes no fallback; set write: false")
 
 
 def _unplain_writes(rules: dict[str, FieldMapping]) -> Iterator[Problem]:

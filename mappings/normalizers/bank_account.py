@@ -7,8 +7,8 @@ the same structure and the same mod-11 weights (it is the Czechoslovak standard)
 has no Slovak module, so the weights are applied here and the IBAN is checked by
 ``stdnum.iban``. The bank code says which of the two an account is (the lists share no
 code; the Slovak one is mappings/tables/bank_codes.yaml): a Slovak customer may bank in
-Prague. Only a code neither list knows is read in the record's country. Both IBANs are country + check digits + bank code + 6-digit prefix +
-10-digit number, the check digits from ``stdnum.iban.calc_check_digits``.
+Prague. Only a code neither list knows is read in the record's country.
+Both IBANs are country + check digits + bank code + 6-digit prefix + 10-digit number, the check digits from ``stdnum.iban.calc_check_digits``.
 """
 
 from __future__ import annotations

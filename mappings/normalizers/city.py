@@ -20,7 +20,7 @@ _DISTRICT = r"(?:\s*(?:\d{{1,2}}\.?|[IVX]{{1,5}})(?!\w))?(?:\s*[-–,]\s*(?P<par
 
 
 def normalize_city(value: Any) -> str | None:
-    """"Prag" -> "Praha"; "Praha 4 - Nusle" -> "Praha"; "Brno-střed" -> "Brno"; others as written."""
+    """"Prag", "Praha 4 - Nusle" -> "Praha"; "Brno-střed" -> "Brno"; others as written."""
     text = normalize_text(value)
     if text is None:
         return None

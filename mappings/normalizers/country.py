@@ -45,7 +45,8 @@ def _pycountry_lookup(text: str) -> str | None:
 
 @cache
 def _aliases() -> dict[str, str]:
-    return {lookup_key(str(alias)): code for alias, code in load_table("countries")["aliases"].items()}
+    aliases = load_table("countries")["aliases"]
+    return {lookup_key(str(alias)): code for alias, code in aliases.items()}
 
 
 @cache

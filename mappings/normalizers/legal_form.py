@@ -32,7 +32,8 @@ def _variants(table: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
         for spelling in spellings:
             other = owner.setdefault(_tokens(str(spelling)), canonical)
             if other != canonical:
-                raise ValueError(f"legal form spelling {spelling!r} is both {other!r} and {canonical!r}")
+                raise ValueError(f"legal form spelling {spelling!r} is both {other!r} "
+                                 f"and {canonical!r}")
     return {canonical: tuple(str(v) for v in spellings) for canonical, spellings in table.items()}
 
 

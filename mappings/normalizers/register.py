@@ -43,8 +43,8 @@ class RegisterId:
         return f"{self.scheme}{self.number}"
 
 
-_DE = re.compile(r"(?P<registry>HRA|HRB|GnR|PR|VR)\s*(?P<nr>[1-9]\d{0,5})(?:\s*(?P<x>[A-Z]{1,3}))?\b",
-                 re.IGNORECASE)
+_DE = re.compile(r"(?P<registry>HRA|HRB|GnR|PR|VR)\s*(?P<nr>[1-9]\d{0,5})"
+                 r"(?:\s*(?P<x>[A-Z]{1,3}))?\b", re.IGNORECASE)
 # What stands before the court's name: "Amtsgericht Hamburg", "AG Hamburg", "Registergericht: …".
 _COURT_WORDS = re.compile(r"^(?:Amtsgericht|Registergericht|AG)\b[\s:,-]*", re.IGNORECASE)
 _AT = re.compile(r"^(?:FN)?\s*(?P<nr>\d{1,6}\s*[A-Z])$", re.IGNORECASE)
@@ -59,7 +59,8 @@ def _german(text: str) -> RegisterId:
     match = _DE.search(text)
     if match is None:
         raise InvalidValue(LABEL, "no HRA/HRB/GnR/PR/VR number")
-    registry = next(r for r in handelsregisternummer.REGISTRY_TYPES if r.upper() == match["registry"].upper())
+    registry = next(r for r in handelsregisternummer.REGISTRY_TYPES
+                    if r.upper() == match["registry"].upper())
     court = _court(text[: match.start()] + " " + text[match.end():], registry, match["nr"])
     suffix = (match["x"] or "").upper()
     return RegisterId("DE", registry.upper(), match["nr"] + suffix, court)
@@ -71,7 +72,8 @@ def _court(rest: str, registry: str, number: str) -> str | None:
     if not written:
         return None
     try:
-        return handelsregisternummer.validate(f"{written} {registry} {number}").rsplit(f" {registry} ", 1)[0]
+        valid = handelsregisternummer.validate(f"{written} {registry} {number}")
+        return valid.rsplit(f" {registry} ", 1)[0]
     except ValidationError:
         return written
 

@@ -31,7 +31,8 @@ _PAGES = ("cp1250", "cp1252", "latin-1")
 
 
 def _characters(first: int, last: int) -> str:
-    found = {bytes([b]).decode(page, errors="ignore") for page in _PAGES for b in range(first, last + 1)}
+    found = {bytes([b]).decode(page, errors="ignore")
+             for page in _PAGES for b in range(first, last + 1)}
     return re.escape("".join(sorted(found - {""})))
 
 

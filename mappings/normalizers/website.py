@@ -31,7 +31,8 @@ def normalize_website(value: Any) -> str:
     parts = _extract()(text)
     if not parts.suffix or not parts.domain:
         raise InvalidValue(LABEL, "no registered domain")
-    return ".".join(_unicode(label) for label in (parts.domain, *parts.suffix.split("."))).casefold()
+    labels = (parts.domain, *parts.suffix.split("."))
+    return ".".join(_unicode(label) for label in labels).casefold()
 
 
 def _unicode(label: str) -> str:
