@@ -231,8 +231,8 @@ class HubConfig(_Strict):
             self._specs[block.mapping] = self._with_aliases(load_spec(block.mapping))
         return self._specs[block.mapping]
 
-
     def _with_aliases(self, spec: MappingSpec) -> MappingSpec:
+        """The spec with hub.yaml's ``mapping.country_aliases`` on its country field."""
         return spec.with_aliases("country", self.mapping.country_aliases)
 
 
