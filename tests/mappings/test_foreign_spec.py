@@ -96,3 +96,17 @@ def test_company_key_keeps_a_czech_and_a_slovak_company_with_one_ico_apart() -> 
     assert by_id[0] == by_id[1] == by_id[2]  # the collision: one company made of two
     by_key = clusters(["company_key"])
     assert by_key[0] != by_key[1] == by_key[2]
+
+
+def test_workers_read_aliases_and_fallbacks_as_one_process_does() -> None:
+    """Distinct values past the threshold go to worker processes with their rule (aliases,
+    fallback normalizer) pickled along."""
+    n = 12_000  # 6,000 distinct values each for the field and for its fallback
+    rows = [{**ROWS[i % len(ROWS)], "cislo": str(i), "ico": None if i % 2 else f"{i:07d}1",
+             "dic": f"CZ{i:07d}{i % 10}", "telefon": None} for i in range(n)]
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(COLUMNS, pl.String))
+    serial, parallel = map_frame(SPEC, frame), map_frame(SPEC, frame, workers=2)
+    assert serial.records.equals(parallel.records)
+    assert serial.quarantined.equals(parallel.quarantined)
+    assert serial.records["company_key"].str.starts_with("CZ:").sum() > 100  # fallbacks read
+    assert_same_as_engine(SPEC, rows[:300], map_frame(SPEC, frame.head(300)))
