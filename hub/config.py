@@ -19,7 +19,8 @@ from core.validation import Problem, as_list, as_mapping, describe, problems_of,
 from hub.orchestration_config import OrchestrationConfig
 from mappings.customer import CUSTOMER_FIELDS
 from mappings.errors import SpecError
-from mappings.spec import CanonicalField, MappingSpec, load_spec, spec_path
+from mappings.spec import (CanonicalField, MappingSpec, check_country_aliases, load_spec,
+                           spec_path)
 from reconciliation.matching.settings import MatchSettings
 from reconciliation.comparison import ComparisonKeyName
 from reconciliation.report_format import DEFAULT_LOCALE, check_locale
@@ -133,6 +134,15 @@ class MappingRunConfig(_Strict):
     load of a large estate on a multi-core host; the records mapped are the same either way."""
 
     workers: int = Field(1, ge=1, le=32)
+    # Names a system writes for a country that no table knows ("SRN": DE), for every spec's
+    # ``country`` normalizer (a spec's own ``aliases:`` win); each must name an ISO alpha-2 code.
+    country_aliases: dict[str, str] = {}
+
+    @field_validator("country_aliases")
+    @classmethod
+    def _alpha2_targets(cls, aliases: dict[str, str]) -> dict[str, str]:
+        check_country_aliases(aliases)
+        return aliases
 
 
 class SurvivorshipConfig(_Strict):
@@ -218,8 +228,12 @@ class HubConfig(_Strict):
         if block is None or block.mapping is None:
             raise ConfigError(f"{name!r} is no system or registry with a mapping")
         if block.mapping not in self._specs:  # a configuration built without load_config
-            self._specs[block.mapping] = load_spec(block.mapping)
+            self._specs[block.mapping] = self._with_aliases(load_spec(block.mapping))
         return self._specs[block.mapping]
+
+    def _with_aliases(self, spec: MappingSpec) -> MappingSpec:
+        """The spec with hub.yaml's ``mapping.country_aliases`` on its country field."""
+        return spec.with_aliases("country", self.mapping.country_aliases)
 
 
 def _unknown_sources(data: Any) -> Iterator[Problem]:
@@ -272,7 +286,7 @@ def load_config(path: str | Path | None = None) -> HubConfig:
         raise ConfigError("\n".join([f"{len(problems)} problem(s) in the configuration {source}:",
                                      *(f"  {line}" for line in problems)]))
     config = _resolved_paths(config, source.resolve().parent)
-    config._specs.update(specs)
+    config._specs.update({name: config._with_aliases(spec) for name, spec in specs.items()})
     return config
 
 

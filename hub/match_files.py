@@ -142,7 +142,7 @@ def _map_batch(item: MatchInput, spec: MappingSpec, batch: list[tuple[int, dict[
     cannot run, or a batch holding a value the model rejects, row by row through ``map_record``."""
     system = item.system or spec.system
     if frame_supported(spec):
-        columns = sorted({s for rule in spec.fields.values() for s in rule.sources})
+        columns = spec.source_columns()  # fallback sources included
         raw = pl.DataFrame({_ROW: [str(n) for n in range(len(batch))]} | {
             c: [payload.get(c) for _, payload in batch] for c in columns},
             schema={_ROW: pl.String} | dict.fromkeys(columns, pl.String))

@@ -22,7 +22,8 @@ class Customer(BaseModel):
     Values are normalized (see ``mappings.normalizers``): company_id is the national
     registration number (Czech IČO as 8 digits), vat_id is compact with its country prefix
     (``CZ25596641``, Greece as ``EL``), country is ISO 3166-1 alpha-2, phone is E.164,
-    iban is compact upper case.
+    iban is compact upper case; a foreign company_id carries its register's scheme
+    (``HRB470634``, ``FN446599P``, ``KRS0000123456``; see mappings.normalizers.register).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -41,6 +42,12 @@ class Customer(BaseModel):
     payment_terms_days: int | None = None
     credit_limit: Decimal | None = None
     registry_status: RegistryStatus | None = None
+    # The street line split (mappings.normalizers.street), for a matcher that compares the
+    # street's name and the house number apart; ``street`` keeps the line as the system wrote it.
+    street_name: str | None = None  # "Školní", "Hauptstraße"
+    house_number: str | None = None  # "531/105" (popisné/orientační), "604", "5a"
+    website: str | None = None  # the registered domain: "firma.cz", "firma.co.uk"
+    company_key: str | None = None  # country and company id, "SK:35757442": a combined match key
 
     def present(self) -> dict[str, Any]:
         """The fields that carry a value, JSON-ready (Decimal and enums as strings)."""

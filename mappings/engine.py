@@ -63,12 +63,28 @@ def _map_field(name: str, rule: FieldMapping, payload: Mapping[str, Any],
                country: str | None) -> Any:
     raw = _raw_value(rule, payload)
     if raw is None:
+        return _map_fallback(name, rule, payload, country)
+    return _normalized(name, rule.normalizer, ", ".join(rule.sources), raw, rule.aliased(raw),
+                       country)
+
+
+def _map_fallback(name: str, rule: FieldMapping, payload: Mapping[str, Any],
+                  country: str | None) -> Any:
+    """The fallback source's value when the rule has one and it holds one; else the default."""
+    fallback = rule.fallback
+    raw = None if fallback is None else _blank_to_none(_lookup(payload, fallback.source))
+    if fallback is None or raw is None:
         return rule.default
+    value = _normalized(name, fallback.normalizer, fallback.source, raw, raw, country)
+    return rule.default if value is None else value
+
+
+def _normalized(name: str, normalizer: str, sources: str, raw: Any, read: Any,
+                country: str | None) -> Any:
     try:
-        return NORMALIZERS[rule.normalizer](raw, country)
+        return NORMALIZERS[normalizer](read, country)
     except InvalidValue as exc:
-        issue = FieldIssue(name, ", ".join(rule.sources), raw, exc.label, exc.reason)
-        raise _FieldFailed(issue) from exc
+        raise _FieldFailed(FieldIssue(name, sources, raw, exc.label, exc.reason)) from exc
 
 
 def _raw_value(rule: FieldMapping, payload: Mapping[str, Any]) -> Any:

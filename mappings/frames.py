@@ -87,7 +87,7 @@ def present(row: Mapping[str, str | None]) -> dict[str, Any]:
 
 
 def frame_supported(spec: MappingSpec) -> bool:
-    return not any("." in source for rule in spec.fields.values() for source in rule.sources)
+    return not any("." in source for rule in spec.fields.values() for source in rule.read_sources)
 
 
 def map_frame(spec: MappingSpec, raw: pl.DataFrame, *, id_column: str | None = None,
@@ -100,7 +100,7 @@ def map_frame(spec: MappingSpec, raw: pl.DataFrame, *, id_column: str | None = N
     if not frame_supported(spec):
         raise UnsupportedSpec(f"spec {spec.system!r} reads nested sources; use map_record")
     id_column = id_column or spec.record_id
-    frame = _text_columns(raw, {s for r in spec.fields.values() for s in r.sources} | {id_column})
+    frame = _text_columns(raw, {*spec.source_columns(), id_column})
     frame = frame.with_columns(pl.col(id_column).alias(_c("id")))
     # Country first: the record's normalized country, or the default, is what the others read in.
     order = sorted(spec.fields, key=lambda name: name != "country")
@@ -121,9 +121,30 @@ def map_frame(spec: MappingSpec, raw: pl.DataFrame, *, id_column: str | None = N
             country = pl.coalesce(held, pl.lit(spec.default_country, pl.String))
         else:
             pending.append((name, job))
+        if rule.fallback is not None:
+            frame, fallback_job = _fallback(frame, pool, name, rule, country)
+            pending.append((_fallback_name(name), fallback_job))
     for name, job in pending:
         frame = _join(frame, name, job.result())
     return _assemble(spec, frame, raw, order)
+
+
+def _fallback_name(name: str) -> str:
+    return f"{name}\x00fallback"
+
+
+def _fallback(frame: pl.DataFrame, pool: ProcessPoolExecutor | None, name: str, rule: FieldMapping,
+              country: pl.Expr) -> tuple[pl.DataFrame, _Pending]:
+    """The fallback source's raw value where the field's own is absent, normalized per distinct
+    value like a field of its own (its columns under ``_fallback_name``)."""
+    assert rule.fallback is not None
+    own = FieldMapping(source=rule.fallback.source, normalizer=rule.fallback.normalizer)
+    alias = _fallback_name(name)
+    read = pl.when(pl.col(_c("raw", name)).is_null()).then(_blank_to_none(own.sources[0]))
+    read_in = country if _uses_country(own) else pl.lit(None, pl.String)
+    frame = frame.with_columns(read.alias(_c("raw", alias)), read_in.alias(_c("ctry", alias)))
+    keys = frame.select(_c("raw", alias), _c("ctry", alias)).drop_nulls(_c("raw", alias)).unique()
+    return frame, _submit(pool, name, own, keys, None)
 
 
 def _text_columns(raw: pl.DataFrame, columns: set[str]) -> pl.DataFrame:
@@ -186,7 +207,7 @@ def _submit(pool: ProcessPoolExecutor | None, name: str, rule: FieldMapping, key
     raws = keys.get_column(keys.columns[0]).to_list()
     countries = (keys.get_column(keys.columns[1]).to_list() if fixed_country is None
                  else [fixed_country] * len(raws))
-    args = (name, rule.normalizer)
+    args = (name, rule)
     if pool is None or len(raws) < _PARALLEL_FROM:
         return _Pending(keys, done=_normalize(*args, raws, countries))
     half = (len(raws) + 1) // 2
@@ -195,15 +216,15 @@ def _submit(pool: ProcessPoolExecutor | None, name: str, rule: FieldMapping, key
     return _Pending(keys, futures=futures)
 
 
-def _normalize(name: str, normalizer: str, raws: list[str],
+def _normalize(name: str, rule: FieldMapping, raws: list[str],
                countries: list[str | None]) -> _Outcomes:
     """engine._map_field and Customer validation for distinct raw values (also in a worker)."""
-    fn = NORMALIZERS[normalizer]
+    fn = NORMALIZERS[rule.normalizer]
     outcomes: _Outcomes = ([], [], [], [])
     values, texts, issues, rejected = outcomes
     for raw, country in zip(raws, countries, strict=True):
         try:
-            value = fn(raw, country)
+            value = fn(rule.aliased(raw), country)
         except InvalidValue as exc:
             value, text, issue, bad = None, None, f"{exc.label} {raw!r}: {exc.reason}", False
         else:  # the issue text above is FieldIssue.message
@@ -250,9 +271,9 @@ def _assemble(spec: MappingSpec, frame: pl.DataFrame, raw: pl.DataFrame,
     fields = spec.fields
     record_id = pl.col(_c("id")).cast(pl.String).alias(_ID)
     # A source holding nothing gives the rule's default (checked against the model on load).
-    values = {name: pl.when(pl.col(_c("raw", name)).is_null())
-              .then(pl.lit(_validated(name, fields[name].default)[0], pl.String))
+    values = {name: pl.when(pl.col(_c("raw", name)).is_null()).then(_absent(name, fields[name]))
               .otherwise(pl.col(_c("val", name))) for name in order}
+    frame = frame.with_columns([e for n in order if fields[n].fallback for e in _with_fallback(n)])
     errors = [pl.col(_c("err", n)) for n in order if fields[n].on_error == "quarantine"]
     failed = pl.any_horizontal([e.is_not_null() for e in errors]) if errors else pl.lit(False)
     rejected = pl.any_horizontal(pl.lit(False),
@@ -277,6 +298,23 @@ def _assemble(spec: MappingSpec, frame: pl.DataFrame, raw: pl.DataFrame,
     dropped = (pl.concat(warnings).sort(_c("row"), _c("ordinal")).drop(_c("row"), _c("ordinal"))
                if warnings else empty)
     return FrameMapping(records, quarantined, dropped)
+
+
+def _absent(name: str, rule: FieldMapping) -> pl.Expr:
+    """A field whose own source holds nothing: the fallback's value, or else the default."""
+    default = pl.lit(_validated(name, rule.default)[0], pl.String)
+    if rule.fallback is None:
+        return default
+    value, error = pl.col(_c("val", _fallback_name(name))), pl.col(_c("err", _fallback_name(name)))
+    return pl.when(value.is_null() & error.is_null()).then(default).otherwise(value)
+
+
+def _with_fallback(name: str) -> list[pl.Expr]:
+    """The fallback's failure as the field's (one of the two is absent on every row)."""
+    other = _fallback_name(name)
+    return [pl.coalesce(_c("err", name), _c("err", other)).alias(_c("err", name)),
+            (pl.col(_c("bad", name)).fill_null(False) | pl.col(_c("bad", other)).fill_null(False))
+            .alias(_c("bad", name))]
 
 
 _POOL: dict[int, ProcessPoolExecutor] = {}

@@ -25,7 +25,10 @@ from core.formats import FileFormat  # the one file description, shared with con
 from core.validation import Problem, as_mapping, describe, validate_all
 from mappings.customer import CUSTOMER_FIELDS, Customer
 from mappings.errors import SpecError, SpecProblem
-from mappings.normalizers import NORMALIZERS
+from mappings.normalizers import COUNTRY_FREE, NORMALIZERS
+from mappings.normalizers._common import as_str
+from mappings.normalizers._tables import lookup_key
+from mappings.normalizers.country import is_alpha2
 
 SPECS_DIR = Path(__file__).parent / "specs"
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -70,6 +73,23 @@ def _canonical(name: str) -> str:
 CanonicalField = Annotated[str, AfterValidator(_canonical)]
 
 
+def _known_normalizer(name: str) -> str:
+    if name not in NORMALIZERS:
+        known = ", ".join(sorted(NORMALIZERS))
+        raise ValueError(f"unknown normalizer {name!r}; known: {known}")
+    return name
+
+
+class Fallback(BaseModel):
+    """Another top-level source read when the field's own holds nothing, with its own
+    normalizer: the IČO from a Czech company's DIČ (``ico_from_dic``). Never written to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str
+    normalizer: Annotated[str, AfterValidator(_known_normalizer)]
+
+
 class FieldMapping(BaseModel):
     """Where one canonical field comes from and how it is normalized."""
 
@@ -81,14 +101,20 @@ class FieldMapping(BaseModel):
     on_error: Literal["quarantine", "drop"] = "quarantine"
     write: bool | None = None  # default: written back unless composed by a template
     default: str | None = None  # canonical value when the source holds nothing
+    # Raw values read as another before normalizing, compared case- and space-blind: a
+    # system's own spelling ("SRN" for Germany), checked when the spec loads.
+    aliases: dict[str, str] = {}
+    fallback: Fallback | None = None  # read when the source holds nothing
 
-    @field_validator("normalizer")
-    @classmethod
-    def _known_normalizer(cls, name: str) -> str:
-        if name not in NORMALIZERS:
-            known = ", ".join(sorted(NORMALIZERS))
-            raise ValueError(f"unknown normalizer {name!r}; known: {known}")
-        return name
+    _known = field_validator("normalizer")(_known_normalizer)
+
+    @model_validator(mode="after")
+    def _plain_fallback(self) -> FieldMapping:
+        if self.fallback is None:
+            return self
+        if self.template is not None or "." in self.fallback.source:
+            raise ValueError("a fallback needs a single source and one top-level fallback source")
+        return self
 
     @model_validator(mode="after")
     def _template_matches_sources(self) -> FieldMapping:
@@ -98,9 +124,36 @@ class FieldMapping(BaseModel):
             _check_template(self.parsed_template(), self.sources)
         return self
 
+    @model_validator(mode="after")
+    def _aliases_normalize(self) -> FieldMapping:
+        if self.normalizer in COUNTRY_FREE:  # others depend on a record's country: read per record
+            for alias, target in self.aliases.items():
+                try:
+                    NORMALIZERS[self.normalizer](target, None)
+                except ValueError as exc:
+                    raise ValueError(f"alias {alias!r}: {target!r} is no valid value: "
+                                     f"{exc}") from exc
+        return self
+
+    def aliased(self, raw: Any) -> Any:
+        """The raw value an alias stands for, or ``raw`` itself."""
+        if not self.aliases:
+            return raw
+        return _alias_table(tuple(self.aliases.items())).get(lookup_key(as_str(raw)), raw)
+
+    def with_aliases(self, more: dict[str, str]) -> FieldMapping:
+        """This rule with ``more`` aliases; its own win where both name one value."""
+        merged = {**more, **self.aliases}
+        return self.model_copy(update={"aliases": merged}) if merged != self.aliases else self
+
     @property
     def sources(self) -> tuple[str, ...]:
         return (self.source,) if isinstance(self.source, str) else tuple(self.source)
+
+    @property
+    def read_sources(self) -> tuple[str, ...]:
+        """Every source the rule reads: its own and its fallback's."""
+        return self.sources + ((self.fallback.source,) if self.fallback is not None else ())
 
     @property
     def writable(self) -> bool:
@@ -108,6 +161,12 @@ class FieldMapping(BaseModel):
 
     def parsed_template(self) -> Template | None:
         return _parse_template(self.template) if self.template is not None else None
+
+
+@cache
+def _alias_table(aliases: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """Compiled once per rule's aliases: the engines ask for it on every value."""
+    return {lookup_key(alias): target for alias, target in aliases}
 
 
 @cache
@@ -152,8 +211,23 @@ class MappingSpec(BaseModel):
         """Checks across field rules, on the rules valid on their own: one bad rule hides none."""
         rules = _valid_rules(data)
         read_only = as_mapping(data).get("read_only") is True
-        return validate_all(data, handler, [*_bad_defaults(rules),
-                                            *([] if read_only else _unplain_writes(rules))])
+        written = [] if read_only else [*_unplain_writes(rules), *_written_fallbacks(rules)]
+        return validate_all(data, handler,
+                            [*_bad_defaults(rules), *_country_fallback(rules), *written])
+
+    def source_columns(self) -> list[str]:
+        """Every source column the rules read, fallbacks included, sorted: what a caller hands
+        ``mappings.frames.map_frame`` as the raw frame's columns."""
+        return sorted({source for rule in self.fields.values() for source in rule.read_sources})
+
+    def with_aliases(self, normalizer: str, aliases: dict[str, str]) -> MappingSpec:
+        """This spec with ``aliases`` added to every field read by ``normalizer`` (hub.yaml's
+        ``mapping.country_aliases`` for ``country``); a spec's own aliases win."""
+        if not aliases:
+            return self
+        fields = {name: rule.with_aliases(aliases) if rule.normalizer == normalizer else rule
+                  for name, rule in self.fields.items()}
+        return self.model_copy(update={"fields": fields})
 
     def writable_fields(self) -> dict[str, str]:
         """Canonical field -> the system field it is written to (empty for a read-only system)."""
@@ -184,6 +258,21 @@ def _bad_defaults(rules: dict[str, FieldMapping]) -> Iterator[Problem]:
             yield ("fields", name, "default"), f"{rule.default!r}: {exc.errors()[0]['msg']}"
 
 
+def _country_fallback(rules: dict[str, FieldMapping]) -> Iterator[Problem]:
+    """The country is read first, by every other field: it takes no fallback."""
+    if "country" in rules and rules["country"].fallback is not None:
+        yield ("fields", "country", "fallback"), "the country takes no fallback"
+
+
+def _written_fallbacks(rules: dict[str, FieldMapping]) -> Iterator[Problem]:
+    """A value read from the fallback would hide the empty field from the corrections that
+    fill it: a field written back takes no fallback."""
+    for name, rule in rules.items():
+        if rule.fallback is not None and rule.writable:
+            yield (("fields", name, "fallback"),
+                   "a field written back takes no fallback; set write: false")
+
+
 def _unplain_writes(rules: dict[str, FieldMapping]) -> Iterator[Problem]:
     """A field written back needs one top-level source, written by no other field."""
     written: dict[str, str] = {}
@@ -195,6 +284,14 @@ def _unplain_writes(rules: dict[str, FieldMapping]) -> Iterator[Problem]:
         elif (other := written.setdefault(rule.sources[0], name)) != name:
             yield ("fields", name), (f"source {rule.sources[0]!r} is already written by {other}; "
                                      "set write: false on the derived one")
+
+
+def check_country_aliases(aliases: dict[str, str]) -> None:
+    """Raise ValueError naming every alias whose target is no ISO 3166-1 alpha-2 code."""
+    bad = [f"{alias!r}: {target!r}" for alias, target in aliases.items()
+           if not alias.strip() or not is_alpha2(target)]
+    if bad:
+        raise ValueError(f"aliases must name an ISO 3166-1 alpha-2 code: {', '.join(bad)}")
 
 
 def load_spec(name_or_path: str | Path) -> MappingSpec:

@@ -123,7 +123,7 @@ def _extracted(session: Session, run_id: str, system: str) -> dict[str, int]:
 def _map_batch(spec: MappingSpec, batch: Sequence[Row[Any]],
                workers: int = 1) -> list[dict[str, Any] | str]:
     """Per record, in order: Customer.present(), or the MappingError text to quarantine with."""
-    columns = sorted({s for rule in spec.fields.values() for s in rule.sources})
+    columns = spec.source_columns()  # fallback sources included
     texts = [_as_text(s.payload, columns) for s in batch] if frame_supported(spec) else []
     framed = [i for i, t in enumerate(texts) if t is not None]
     outcomes: list[dict[str, Any] | str | None] = [None] * len(batch)

@@ -11,8 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from mappings.normalizers.bank_account import normalize_bank_account
 from mappings.normalizers.address import normalize_postal_code, normalize_street
-from mappings.normalizers.company_id import normalize_company_id
+from mappings.normalizers.city import normalize_city
+from mappings.normalizers.company_id import (company_key, company_key_from_dic, ico_from_dic,
+                                             normalize_company_id)
 from mappings.normalizers.country import normalize_country
 from mappings.normalizers.email import normalize_email
 from mappings.normalizers.iban import normalize_iban
@@ -20,8 +23,10 @@ from mappings.normalizers.legal_form import legal_form_from_code, legal_form_fro
 from mappings.normalizers.numbers import parse_decimal, parse_int, parse_money
 from mappings.normalizers.phone import normalize_phone
 from mappings.normalizers.registry import dissolved_if_dated
+from mappings.normalizers.street import normalize_house_number, normalize_street_name
 from mappings.normalizers.text import normalize_text
 from mappings.normalizers.vat import normalize_vat
+from mappings.normalizers.website import normalize_website
 
 Normalizer = Callable[[Any, str | None], Any]
 
@@ -47,6 +52,9 @@ _COUNTRY_FREE: dict[str, Callable[[Any], Any]] = {
     "integer": parse_int,
     "street": normalize_street,
     "dissolved_if_dated": dissolved_if_dated,
+    "house_number": normalize_house_number,
+    "city": normalize_city,
+    "website": normalize_website,
 }
 COUNTRY_FREE = frozenset(_COUNTRY_FREE)
 
@@ -56,6 +64,11 @@ NORMALIZERS: dict[str, Normalizer] = {
     "vat_id": normalize_vat,
     "phone": normalize_phone,
     "postal_code": normalize_postal_code,
+    "bank_account": normalize_bank_account,
+    "street_name": normalize_street_name,
+    "ico_from_dic": ico_from_dic,
+    "company_key": company_key,
+    "company_key_from_dic": company_key_from_dic,
 }
 
 

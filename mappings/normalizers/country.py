@@ -1,14 +1,13 @@
 """Countries as ISO 3166-1 alpha-2, from codes, English names and neighbours' names.
 
-The Czech, Slovak, German, Polish and Hungarian names come from pycountry's own
-translations (iso-codes), so "Německo" or "Rakousko" need no hand-made table; only
-colloquial forms that no translation carries ("Česká republika", "ČR") are listed here.
+The Czech, Slovak, German, Polish, Slovene and Hungarian names come from pycountry's own
+translations (iso-codes); the colloquial forms no translation carries ("ČR", "SRN", "D")
+are a table (mappings/tables/countries.yaml). Both are compiled once into one lookup.
 """
 
 from __future__ import annotations
 
 import gettext
-import unicodedata
 from functools import cache
 from typing import Any
 
@@ -16,51 +15,57 @@ import pycountry
 
 from mappings.errors import InvalidValue
 from mappings.normalizers._common import as_str
+from mappings.normalizers._tables import fold_key, load_table, lookup_key, unambiguous_folds
 
 LABEL = "country"
-_TRANSLATIONS = ("cs", "sk", "de", "pl", "hu")  # the neighbours whose names appear in records
-_ALIASES: dict[str, str] = {
-    "česká republika": "CZ",
-    "čr": "CZ",
-    "czech republic": "CZ",
-    "slovenská republika": "SK",
-    "slovak republic": "SK",
-    "uk": "GB",  # common, though not ISO
-    "el": "GR",  # Greece's VAT prefix, pasted where a country is expected
-    "velká británie": "GB",
-    "usa": "US",
-}
 
 
 def normalize_country(value: Any) -> str:
-    """Alpha-2 for "CZ", "CZE", "Czechia", "Česko", "Česká republika", "Německo"…"""
-    key = _key(as_str(value))
-    found = _ALIASES.get(key) or _pycountry_lookup(key) or _translated_names().get(key)
+    """Alpha-2 for "CZ", "CZE", "Czechia", "Česko", "ČR", "SRN", "Nemecko", "Slovenija"…"""
+    text = as_str(value)
+    key = lookup_key(text)
+    found = _aliases().get(key) or _pycountry_lookup(text) or _translated().get(key)
+    found = found or _folded().get(fold_key(text))
     if found is None:
         raise InvalidValue(LABEL, "unknown country")
     return found
 
 
-def _key(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", text).split()).casefold()
+def is_alpha2(code: str) -> bool:
+    """Whether ``code`` is an ISO 3166-1 alpha-2 code (what an alias must point to)."""
+    return pycountry.countries.get(alpha_2=code) is not None
 
 
-def _pycountry_lookup(key: str) -> str | None:
+def _pycountry_lookup(text: str) -> str | None:
     try:
-        return str(pycountry.countries.lookup(key).alpha_2)
+        return str(pycountry.countries.lookup(text.strip()).alpha_2)
     except LookupError:
         return None
 
 
 @cache
-def _translated_names() -> dict[str, str]:
+def _aliases() -> dict[str, str]:
+    aliases = load_table("countries")["aliases"]
+    return {lookup_key(str(alias)): code for alias, code in aliases.items()}
+
+
+@cache
+def _folded() -> dict[str, str]:
+    """Every name above without diacritics, an alias or English name before a translation."""
+    english = {lookup_key(getattr(c, attr)): c.alpha_2 for c in pycountry.countries
+               for attr in ("name", "common_name", "official_name") if hasattr(c, attr)}
+    return unambiguous_folds({**_translated(), **english, **_aliases()})
+
+
+@cache
+def _translated() -> dict[str, str]:
     names: dict[str, str] = {}
-    for language in _TRANSLATIONS:
+    for language in load_table("countries")["translations"]:
         translate = gettext.translation(
             "iso3166-1", pycountry.LOCALES_DIR, languages=[language], fallback=True
         ).gettext
         for country in pycountry.countries:
             for attr in ("name", "common_name", "official_name"):
                 if english := getattr(country, attr, None):
-                    names.setdefault(_key(translate(english)), country.alpha_2)
+                    names.setdefault(lookup_key(translate(english)), country.alpha_2)
     return names

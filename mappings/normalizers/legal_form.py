@@ -1,6 +1,7 @@
 """Legal forms: one canonical abbreviation for every spelling, from a company name or an ARES code.
 
-"s.r.o.", "spol. s r.o.", "s. r. o." and "společnost s ručením omezeným" are one legal form;
+"s.r.o.", "spol. s r.o.", "s. r. o." and "společnost s ručením omezeným" are one legal form
+(the table of forms and spellings is data: mappings/tables/legal_forms.yaml);
 the company *name* keeps its own spelling (that difference is real and gets corrected),
 but ``legal_form`` compares equal. Names are compared as word tokens so that dots and
 spaces do not matter and "Bratři Jonas" is not mistaken for an "a.s.".
@@ -14,64 +15,36 @@ from functools import cache
 from typing import Any
 
 from mappings.normalizers._common import as_str
-
-# canonical abbreviation -> the spellings seen in names (Czech, Slovak, German, Polish, Hungarian…)
-LEGAL_FORM_VARIANTS: dict[str, tuple[str, ...]] = {
-    "s.r.o.": ("s.r.o.", "sro", "spol. s r.o.", "společnost s ručením omezeným",
-               "spoločnosť s ručením obmedzeným"),
-    "a.s.": ("a.s.", "akciová společnost", "akciová spoločnosť"),
-    "v.o.s.": ("v.o.s.", "veřejná obchodní společnost", "ver. obch. spol.",
-               "verejná obchodná spoločnosť"),
-    "k.s.": ("k.s.", "komanditní společnost", "kom. spol.", "komanditná spoločnosť"),
-    "z.s.": ("z.s.", "zapsaný spolek"),
-    "p.s.": ("p.s.", "pobočný spolek"),
-    "o.p.s.": ("o.p.s.", "obecně prospěšná společnost"),
-    "z.ú.": ("z.ú.", "zapsaný ústav"),
-    "SE": ("SE", "evropská společnost"),
-    "GmbH": ("GmbH", "Gesellschaft mit beschränkter Haftung"),
-    "GmbH & Co. KG": ("GmbH & Co. KG", "GmbH & Co KG"),
-    "AG": ("AG", "Aktiengesellschaft"),
-    "KG": ("KG", "Kommanditgesellschaft"),
-    "OHG": ("OHG", "offene Handelsgesellschaft"),
-    "Sp. z o.o.": ("Sp. z o.o.", "spółka z ograniczoną odpowiedzialnością"),
-    "S.A.": ("S.A.", "spółka akcyjna"),
-    "Sp.k.": ("Sp.k.", "spółka komandytowa"),
-    "Kft.": ("Kft.", "korlátolt felelősségű társaság"),
-    "Zrt.": ("Zrt.", "zártkörűen működő részvénytársaság"),
-    "Nyrt.": ("Nyrt.", "nyilvánosan működő részvénytársaság"),
-    "Bt.": ("Bt.", "betéti társaság"),
-    "d.o.o.": ("d.o.o.", "družba z omejeno odgovornostjo"),
-    "S.R.L.": ("S.R.L.", "societate cu răspundere limitată"),
-    "Ltd": ("Ltd", "Ltd.", "Limited"),
-    "Inc.": ("Inc.", "Incorporated"),
-    "LLC": ("LLC",),
-}
-
-# Words after the legal form that describe a state, not a different form: "ABC s.r.o. v likvidaci".
-TRAILING_STATES: tuple[tuple[str, ...], ...] = (
-    ("v", "likvidaci"), ("v", "konkursu"), ("v", "insolvenci"), ("v", "likvidácii"),
-    ("in", "liquidation"),
-)
-
-# ARES ``pravniForma`` (ČSÚ code list of legal forms) -> canonical abbreviation. Only the
-# forms that names also carry as a suffix: elsewhere (universities, municipalities…) ARES
-# and the other systems would disagree about a form no name spells out.
-ARES_CODES: dict[str, str] = {
-    "111": "v.o.s.",
-    "112": "s.r.o.",
-    "113": "k.s.",
-    "121": "a.s.",
-    "141": "o.p.s.",
-    "161": "z.ú.",
-    "706": "z.s.",
-    "736": "p.s.",
-}
+from mappings.normalizers._tables import load_table
+from mappings.normalizers.text import repair_mojibake
 
 _WORD = re.compile(r"\w+")
 
 
 def _tokens(text: str) -> tuple[str, ...]:
     return tuple(_WORD.findall(unicodedata.normalize("NFC", text).casefold()))
+
+
+def _variants(table: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
+    """The table's forms, each spelling checked to stand for one form only."""
+    owner: dict[tuple[str, ...], str] = {}
+    for canonical, spellings in table.items():
+        for spelling in spellings:
+            other = owner.setdefault(_tokens(str(spelling)), canonical)
+            if other != canonical:
+                raise ValueError(f"legal form spelling {spelling!r} is both {other!r} "
+                                 f"and {canonical!r}")
+    return {canonical: tuple(str(v) for v in spellings) for canonical, spellings in table.items()}
+
+
+_TABLE = load_table("legal_forms")
+# canonical abbreviation -> the spellings seen in names (CZ, SK, DE, AT, PL, HU, SI…)
+LEGAL_FORM_VARIANTS: dict[str, tuple[str, ...]] = _variants(_TABLE["forms"])
+# Words after the legal form that describe a state, not a different form: "ABC s.r.o. v likvidaci".
+TRAILING_STATES: tuple[tuple[str, ...], ...] = tuple(
+    dict.fromkeys(_tokens(state) for state in _TABLE["trailing_states"]))
+# ARES ``pravniForma`` (ČSÚ code list) -> canonical abbreviation, for forms names carry too.
+ARES_CODES: dict[str, str] = {str(code): form for code, form in _TABLE["ares_codes"].items()}
 
 
 @cache
@@ -100,7 +73,7 @@ def _strip_state(tokens: tuple[str, ...]) -> tuple[str, ...]:
 
 def legal_form_from_name(value: Any) -> str | None:
     """The canonical legal form at the end of a company name, or None if it carries none."""
-    tokens = _strip_state(_tokens(as_str(value)))
+    tokens = _strip_state(_tokens(repair_mojibake(as_str(value))))
     if not tokens:
         return None
     for variant, canonical in _by_last_token().get(tokens[-1], ()):

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import re
+
 from stdnum.eu import vat
 from stdnum.exceptions import ValidationError
+from stdnum.hu import anum
 from stdnum.util import clean
 
 from mappings.errors import InvalidValue
 from mappings.normalizers._common import as_str, stdnum_reason
 
 LABEL = "VAT ID"
+# A Hungarian adószám: the 8-digit törzsszám (the VAT number, "HU" + it), the VAT code 1-5 and
+# the county: "12892312-2-41". Accounting systems keep it whole in the VAT field.
+_ADOSZAM = re.compile(r"^(?:HU)?(\d{8})[1-5]\d{2}$")
 
 
 def _vat_prefix(country: str) -> str:
@@ -34,10 +40,21 @@ def _with_prefix(number: str, country: str | None) -> str:
     return _vat_prefix(country) + number
 
 
+def _hungarian(number: str, country: str | None) -> str | None:
+    """"12892312-2-41" (HU) or "HU12892312-2-41" -> "HU12892312", checked by stdnum's hu.anum."""
+    match = _ADOSZAM.match(number)
+    if match is None or not (number.startswith("HU") or country == "HU"):
+        return None
+    try:
+        return "HU" + anum.validate(match[1])
+    except ValidationError as exc:
+        raise InvalidValue(LABEL, stdnum_reason(exc)) from exc
+
+
 def normalize_vat(value: Any, country: str | None = None) -> str:
     """``CZ25596641``: separators dropped, prefix ensured once, checksum verified."""
     number = clean(as_str(value), " -./").upper()
-    number = _with_prefix(number, country)
+    number = _hungarian(number, country) or _with_prefix(number, country)
     if number[:2].lower() not in vat.MEMBER_STATES and number[:2] != "EL":
         raise InvalidValue(LABEL, f"no EU VAT rule for country prefix {number[:2]!r}")
     try:

@@ -1,7 +1,7 @@
 import pytest
 
 from mappings.errors import InvalidValue
-from mappings.normalizers.company_id import normalize_company_id, normalize_ico
+from mappings.normalizers.company_id import ico_from_dic, normalize_company_id, normalize_ico
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,31 @@ def test_unknown_country_is_read_as_czech() -> None:
 def test_other_countries_keep_their_id_compact() -> None:
     assert normalize_company_id("HRB 12345", "DE") == "HRB12345"
     assert normalize_company_id("FN 123456 a", "AT") == "FN123456A"
+
+
+@pytest.mark.parametrize(
+    ("dic", "country", "ico"),
+    [
+        ("CZ25596641", "CZ", "25596641"),  # a company: CZ + its IČO
+        ("CZ 255 96 641", None, "25596641"),
+        ("cz25596641", "SK", "25596641"),  # the prefix says Czech, whatever the record's country
+        ("25596641", "CZ", "25596641"),  # the prefix left out, read in the record's country
+        ("CZ7103192745", "CZ", None),  # a natural person: the birth number, no IČO
+        ("CZ710319274", "CZ", None),
+        ("SK2020317068", "SK", None),  # a Slovak DIČ is unrelated to the IČO
+        ("25596641", "SK", None),
+        ("CZ25596642", "CZ", None),  # not a valid IČO: the VAT field reports it
+    ],
+)
+def test_ico_from_a_czech_companys_dic(dic: str, country: str | None, ico: str | None) -> None:
+    assert ico_from_dic(dic, country) == ico
+
+
+def test_company_key_keeps_colliding_czech_and_slovak_ids_apart() -> None:
+    from mappings.normalizers.company_id import company_key, company_key_from_dic
+
+    assert company_key("35 757 442", "SK") != company_key("35757442", "CZ")
+    assert company_key("35 757 442", "SK") == "SK:35757442"
+    assert company_key("Amtsgericht Hamburg, HRB 470634", "DE") == "DE:HRB470634"
+    assert company_key_from_dic("CZ25596641", "CZ") == company_key("25596641", "CZ") == "CZ:25596641"
+    assert company_key_from_dic("CZ7103192745", "CZ") is None

@@ -86,3 +86,57 @@ def test_the_last_token_index_finds_what_the_longest_first_scan_finds() -> None:
     names += [v for v in variants] + ["", " ", "s.r.o.", "v likvidaci", "Bratři Jonas", "x KG"]
     assert [legal_form_from_name(n) for n in names] == [scan(n) for n in names]
     assert sum(legal_form_from_name(n) is not None for n in names) > len(names) // 2
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Huber Bau GesmbH", "GmbH"),  # Austrian spelling
+        ("Huber Bau Ges.m.b.H.", "GmbH"),
+        ("Huber Bau GmbH & Co KG", "GmbH & Co. KG"),
+        ("Huber Bau GmbH u. Co. KG", "GmbH & Co. KG"),
+        ("Schmidt Software UG (haftungsbeschränkt)", "UG (haftungsbeschränkt)"),
+        ("Schmidt Software UG", "UG (haftungsbeschränkt)"),
+        ("Blumen Meier e.K.", "e.K."),
+        ("Blumen Meier e. Kfm.", "e.K."),
+        ("Gruber Technik e.U.", "e.U."),
+        ("Gruber & Wagner OG", "OG"),
+        ("Schmidt GmbH i.L.", "GmbH"),  # in Liquidation
+        ("Kowalski Spółka z o.o.", "Sp. z o.o."),
+        ("Kowalski sp. z o.o.", "Sp. z o.o."),
+        ("Kowalski sp.z o.o.", "Sp. z o.o."),
+        ("Kowalski i Nowak Sp.j.", "Sp.j."),
+        ("Kowalski i Nowak sp. j.", "Sp.j."),
+        ("Kowalski i Nowak spółka jawna", "Sp.j."),
+        ("Budimex SA", "S.A."),
+        ("Kowalski Sp. z o.o. w likwidacji", "Sp. z o.o."),
+        ("Nagy és Társa Kft", "Kft."),
+        ("Nagy és Társa Kkt.", "Kkt."),
+        ("Nagy és Társa Bt.", "Bt."),
+        ("OTP Bank Nyrt.", "Nyrt."),
+        ("Magyar Telekom Zrt.", "Zrt."),
+        ("Kovač s.p.", "s.p."),
+        ("Krka d.d.", "d.d."),
+        ("Gorenje d.o.o.", "d.o.o."),
+        ("Stavby Novák as", "a.s."),  # dots left out
+        ("Novák a syn vos", "v.o.s."),
+        ("Novák a syn v.o.s.", "v.o.s."),
+        ("Horák a spol. k.s.", "k.s."),
+        ("Zemědělské družstvo Lhota", None),  # the form at the front is not a suffix
+        ("Bratři Jonas", None),
+    ],
+)
+def test_legal_forms_of_the_neighbours(name: str, expected: str | None) -> None:
+    assert legal_form_from_name(name) == expected
+
+
+def test_one_spelling_stands_for_one_form() -> None:
+    from mappings.normalizers.legal_form import _variants
+
+    with pytest.raises(ValueError, match="both"):
+        _variants({"a.s.": ["a.s."], "AS": ["A. S."]})
+
+
+def test_more_ares_codes() -> None:
+    assert legal_form_from_code("205") == "družstvo"
+    assert legal_form_from_code("301") == "s.p."

@@ -40,3 +40,22 @@ def test_invalid_vat_says_why(raw: str, country: str | None, reason: str) -> Non
     with pytest.raises(InvalidValue) as caught:
         normalize_vat(raw, country)
     assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "country"),
+    [
+        ("12892312-2-41", "HU"),  # adószám: törzsszám, VAT code, county
+        ("12892312 2 41", "HU"),
+        ("HU12892312-2-41", "CZ"),  # the prefix says Hungarian
+        ("HU 12892312", None),
+        ("12892312", "HU"),
+    ],
+)
+def test_hungarian_tax_number_is_accepted_as_vat(raw: str, country: str | None) -> None:
+    assert normalize_vat(raw, country) == "HU12892312"
+
+
+def test_hungarian_tax_number_checksum_by_stdnum() -> None:
+    with pytest.raises(InvalidValue, match="invalid checksum"):
+        normalize_vat("12892313-2-41", "HU")
