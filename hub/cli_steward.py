@@ -192,7 +192,7 @@ def match(inputs: Annotated[list[str], typer.Argument(help="FILE=SPEC[:SYSTEM], 
     cfg = load_config(config)
     parsed = [parse_input(i) for i in inputs]
     current = _golden_values(cfg) if golden else None
-    found = match_files(parsed, cfg.matching, current, workers)
+    found = match_files(parsed, cfg.matching, current, workers, cfg.mapping.country_aliases)
     write_clusters(found.clusters, out)
     rejected = write_rejected(found.rejected, out)
     clusters = found.clusters["cluster_id"].n_unique()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -76,13 +76,15 @@ def parse_input(text: str) -> MatchInput:
 
 
 def match_files(inputs: Sequence[MatchInput], settings: MatchSettings,
-                golden: dict[str, dict[str, object]] | None = None, workers: int = 1) -> FileMatch:
+                golden: dict[str, dict[str, object]] | None = None, workers: int = 1,
+                country_aliases: Mapping[str, str] | None = None) -> FileMatch:
     """``workers``: processes that normalize the distinct values (phone numbers, VAT IDs), for
-    a multi-core machine; their libraries, not the engine, bound the mapping's speed."""
+    a multi-core machine; their libraries, not the engine, bound the mapping's speed.
+    ``country_aliases``: hub.yaml's ``mapping.country_aliases``, read as the nightly reads them."""
     frames: list[pl.DataFrame] = []
     rejected: list[Rejected] = []
     for item in inputs:
-        spec = load_spec(item.spec)
+        spec = load_spec(item.spec).with_aliases("country", dict(country_aliases or {}))
         for mapped, bad in _read(item, spec, workers):
             frames.append(mapped)
             rejected += bad

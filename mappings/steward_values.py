@@ -27,8 +27,10 @@ from mappings.normalizers.legal_form import canonical_legal_form
 # field -> the normalizer the mapping specs use for it (mappings/specs/*.yaml)
 FIELD_NORMALIZERS: dict[str, str] = {
     "company_id": "company_id", "vat_id": "vat_id", "legal_name": "text", "street": "street",
-    "city": "text", "postal_code": "postal_code", "country": "country", "email": "email",
+    "city": "city", "postal_code": "postal_code", "country": "country", "email": "email",
     "phone": "phone", "iban": "iban", "payment_terms_days": "integer", "credit_limit": "money",
+    "street_name": "street_name", "house_number": "house_number", "website": "website",
+    "company_key": "company_key",  # typed as the company id; the company's country goes with it
 }
 
 

@@ -98,3 +98,27 @@ def test_every_rejected_row_goes_to_a_file_with_its_reason(tmp_path: Path) -> No
                            timeout=600, env={**os.environ, "COLUMNS": "200"})
     assert rerun.returncode == 0 and "0 rows rejected" in rerun.stdout, rerun.stderr
     assert not rejected_file.exists(), "no stale list of rejected rows from an earlier match"
+
+
+def test_hub_yamls_country_aliases_reach_custhub_match(tmp_path: Path) -> None:
+    import yaml
+
+    from hub.config import DEFAULT_CONFIG
+
+    estate = generate(20, seed=4)
+    crm = [r for r in estate.crm_accounts if not r["AccountId"].startswith("CRM-BROKEN")]
+    crm = [r for r in crm if r["CountryCode"] == "CZ"]
+    crm[0]["CountryCode"] = "Čechy"  # a spelling no table knows; this firm's own alias
+    _write(tmp_path / "crm.csv", crm, "utf-8", ",")
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    rejected = {}
+    for name, aliases in (("plain", {}), ("aliased", {"Čechy": "CZ"})):
+        raw["mapping"] = {**raw.get("mapping", {}), "country_aliases": aliases}
+        config = tmp_path / f"{name}.yaml"
+        config.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+        out = tmp_path / f"{name}.csv"
+        result = CliRunner().invoke(app, ["match", f"{tmp_path / 'crm.csv'}=crm", "--out", str(out),
+                                          "--config", str(config)])
+        assert result.exit_code == 0, result.output
+        rejected[name] = pl.read_csv(out, schema_overrides={"record_id": pl.String})["record_id"].to_list()
+    assert crm[0]["AccountId"] not in rejected["plain"] and crm[0]["AccountId"] in rejected["aliased"]
