@@ -198,6 +198,8 @@ def match(inputs: Annotated[list[str], typer.Argument(help="FILE=SPEC[:SYSTEM], 
     clusters = found.clusters["cluster_id"].n_unique()
     console.print(f"{found.clusters.height} records in {clusters} clusters -> {out}; "
                   f"{found.result.candidates.height} pairs for review", soft_wrap=True)
+    for warning in found.result.training_warnings:  # the clusters above come from the fallback
+        console.print(f"[yellow]warning: {warning}[/yellow]", soft_wrap=True)
     if rejected is not None:  # every one is in the file: a count alone would hide which
         console.print(f"[yellow]{len(found.rejected)} rows rejected (did not map), every one with its "
                       f"reason -> {rejected}[/yellow]", soft_wrap=True)

@@ -9,6 +9,7 @@ former hub id, kept when nothing better turns up).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ import polars as pl
 
 from reconciliation.matching.blocking import OPEN, ROW, candidate_pairs
 from reconciliation.matching.clustering import FORCED, Edge, connected_components, resolve
+from reconciliation.matching.collapse import collapse_signs
 from reconciliation.matching.comparisons import Comparison, compare
 from reconciliation.matching.features import with_features
 from reconciliation.matching.fellegi_sunter import Model
@@ -25,6 +27,7 @@ from reconciliation.matching.training import train
 from reconciliation.records import RecordKey
 
 HUB = "hub_id"
+_log = logging.getLogger(__name__)
 _KEY_WEIGHT = 1000.0  # a key link outranks any probabilistic weight; stronger keys rank higher
 
 
@@ -40,6 +43,8 @@ class LinkResult:
     candidates: pl.DataFrame  # system_a, record_id_a, system_b, record_id_b, probability, reason
     model: Model | None
     stats: dict[str, float] = field(default_factory=dict)
+    # Why training fell back to the untrained parameters (a run-away EM); empty when it did not.
+    training_warnings: list[str] = field(default_factory=list)
 
 
 class Linker:
@@ -65,7 +70,7 @@ class Linker:
         candidates = self._candidates(frame, labels, scored, refused)
         stats.update({"records": frame.height, "edges": edges.height, "links": links.height,
                       "clusters": int(np.unique(labels).size), "candidates": candidates.height})
-        return LinkResult(clusters, candidates, model, stats)
+        return LinkResult(clusters, candidates, model, stats, list(model.warnings) if model else [])
 
     def _prepare(self, records: pl.DataFrame) -> pl.DataFrame:
         # Only the columns the rules read: every later filter or sample then copies little.
@@ -98,9 +103,25 @@ class Linker:
         pairs, stats = candidate_pairs(frame, self.settings.blocking, self.settings.max_block_size)
         pairs = self._admissible(frame, pairs, cannot)
         gammas = compare(frame, pairs["l"], pairs["r"], self.comparisons)
-        model = trained or train(self.settings, self.comparisons, frame, gammas)
+        model = trained or self._train(frame, pairs, gammas)
         scored = pairs.with_columns(model.match_probability(gammas), model.match_weight(gammas))
         return scored, model, {**stats, "pairs": pairs.height}
+
+    def _train(self, frame: pl.DataFrame, pairs: pl.DataFrame, gammas: pl.DataFrame) -> Model:
+        """The trained model, or the untrained one with the reasons when training ran away."""
+        training = train(self.settings, self.comparisons, frame, gammas, pairs)
+        signs = collapse_signs(self.settings, training.model, training.bounds, frame, pairs, gammas)
+        if not signs:
+            return training.model
+        model = training.fallback
+        model.warnings = [f"match training fell back to the untrained parameters: {'; '.join(signs)}"]
+        still = collapse_signs(self.settings, model, training.bounds, frame, pairs, gammas)
+        if still:
+            model.warnings.append(f"the untrained parameters look collapsed too: {'; '.join(still)}; "
+                                  "check the blocking rules and comparisons")
+        for warning in model.warnings:
+            _log.warning(warning)
+        return model
 
     def _admissible(self, frame: pl.DataFrame, pairs: pl.DataFrame, cannot: pl.DataFrame) -> pl.DataFrame:
         """Drop pairs that negative evidence rules out: different exclusive keys, a steward's no."""

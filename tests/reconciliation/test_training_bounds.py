@@ -1,0 +1,85 @@
+"""Training that cannot run away: bounded EM, collapse caught, the untrained parameters kept with
+a warning; the company estates train as before."""
+
+from __future__ import annotations
+
+import logging
+
+import polars as pl
+import pytest
+
+from reconciliation.matching import Linker
+from reconciliation.matching.evaluation import pairwise_scores
+from reconciliation.matching.fellegi_sunter import Bounds, Model, cap_m, expectation_maximisation, floor_u
+from reconciliation.matching.settings import TrainingSpec
+from reconciliation.matching.training import share_bounds
+from sandbox.frames import canonical_frame, truth_frame
+from sandbox.generator import Options, generate
+from tests.reconciliation.persons import person_frame, person_settings
+from tests.reconciliation.settings import hub_settings
+
+
+@pytest.fixture(scope="module")
+def persons() -> tuple[pl.DataFrame, pl.DataFrame]:
+    return person_frame(1500, seed=2)
+
+
+def test_on_persons_without_a_key_training_falls_back_with_a_warning_instead_of_linking_every_pair(
+        persons: tuple[pl.DataFrame, pl.DataFrame], caplog: pytest.LogCaptureFixture) -> None:
+    records, truth = persons
+    with caplog.at_level(logging.WARNING):
+        result = Linker(person_settings()).link(records)
+    # Before bounds, EM reached λ = 1 here and the whole estate became one cluster (F1 0.0005).
+    assert result.training_warnings and "fell back to the untrained parameters" in result.training_warnings[0]
+    assert "past its bound" in result.training_warnings[0]
+    assert result.training_warnings[0] in caplog.text, "the warning reaches the log as well"
+    scores = pairwise_scores(result.clusters, truth)
+    assert scores.f1 >= 0.8, scores
+    assert result.clusters.group_by("cluster").len()["len"].max() < 20, "no cluster swallows its block"
+    assert result.model is not None and result.model.prior <= 0.06
+
+
+def test_the_fallback_links_better_than_training_switched_off(persons: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    """Training off (no EM, λ = 0.5) over-links persons; the fallback's λ comes from the bounds."""
+    records, truth = persons
+    fallback = pairwise_scores(Linker(person_settings()).link(records).clusters, truth)
+    off = pairwise_scores(Linker(person_settings(em_iterations=0)).link(records).clusters, truth)
+    assert fallback.f1 > off.f1, (fallback, off)
+
+
+def test_the_company_estate_trains_as_before_and_warns_of_nothing() -> None:
+    estate = generate(600, seed=3, options=Options(hard_negatives=0.1, without_ids=0.3, varied_names=True))
+    result = Linker(hub_settings()).link(canonical_frame(estate))
+    assert result.training_warnings == []
+    assert result.model is not None and 0.6 < result.model.prior < 0.95  # EM's own estimate, inside its band
+    scores = pairwise_scores(result.clusters, truth_frame(estate))
+    assert scores.precision >= 0.995 and scores.f1 >= 0.99, scores
+
+
+def test_em_keeps_the_match_share_inside_its_band_and_remembers_where_it_wanted_to_go() -> None:
+    gammas = pl.DataFrame({"a": [1] * 900 + [0] * 100}, schema={"a": pl.Int8})
+    model = Model(m={"a": [0.5, 0.5]}, u={"a": [0.9, 0.1]}, prior=0.5)
+    bounded = expectation_maximisation(gammas, model, 20, bounds=Bounds(0.01, 0.2))
+    assert bounded.prior == pytest.approx(0.2) and bounded.wanted is not None and bounded.wanted > 0.2
+
+
+def test_no_u_below_its_floor_and_no_level_weighs_more_than_the_cap() -> None:
+    u = floor_u({"a": [0.99999, 0.00001, 0.0]}, 1e-3)
+    assert min(u["a"]) >= 1e-3 * 0.99 and sum(u["a"]) == pytest.approx(1)
+    model = Model(m={"a": [0.001, 0.999]}, u={"a": [0.999, 0.001]}, prior=0.5)
+    cap_m(model, 5.0)
+    assert max(abs(w) for w in model.bayes_factors("a")) <= 5.0 + 1e-9
+
+
+def test_the_band_follows_the_keys_and_the_records() -> None:
+    spec = TrainingSpec()
+    keyed = share_bounds(spec, matches=800, non_matches=200, records_per_pair=None)
+    assert keyed.low == pytest.approx(0.2) and keyed.high == pytest.approx(0.95)
+    # No keys: at most two matching pairs a record; 4,000 records over 80,000 pairs.
+    unkeyed = share_bounds(spec, matches=0, non_matches=0, records_per_pair=4000 / 80_000)
+    assert unkeyed.low == spec.match_share_floor and unkeyed.high == pytest.approx(0.05)
+
+
+def test_a_share_band_upside_down_is_a_configuration_error() -> None:
+    with pytest.raises(ValueError, match="match_share_floor"):
+        TrainingSpec(match_share_floor=0.5, match_share_ceiling=0.4)
