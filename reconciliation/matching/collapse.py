@@ -25,16 +25,17 @@ _FLAT_BITS = 0.5  # no level of any comparison weighs more than this: m ≈ u ev
 
 def collapse_signs(settings: MatchSettings, model: Model, bounds: Bounds, frame: pl.DataFrame,
                    pairs: pl.DataFrame, gammas: pl.DataFrame) -> list[str]:
-    """Why the model looks collapsed (empty: it does not)."""
+    """Why the model looks collapsed (empty: it does not). The match share is held against its
+    bound only where the keys or the records set it (``Bounds.from_data``)."""
     signs = []
-    if model.wanted is not None and model.wanted > bounds.high:
+    if bounds.from_data and model.wanted is not None and model.wanted > bounds.high:
         signs.append(f"EM drove the match share to {model.wanted:.1%} of candidate pairs, past its "
                      f"bound of {bounds.high:.1%}")
     if model.m and all(abs(w) < _FLAT_BITS for name in model.m for w in model.bayes_factors(name)):
         signs.append("m ≈ u for every comparison level: the model tells matches from nothing")
     linked = (model.match_probability(gammas) >= settings.thresholds.link) if pairs.height else None
     share = float(linked.mean() or 0.0) if linked is not None else 0.0
-    if share > bounds.high:
+    if bounds.from_data and share > bounds.high:
         signs.append(f"{share:.1%} of candidate pairs would link, more than can be matches ({bounds.high:.1%})")
     swallowed, blocks = swallowed_blocks(settings, frame, pairs.filter(linked) if linked is not None else pairs)
     if blocks and swallowed * 2 > blocks:

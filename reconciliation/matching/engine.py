@@ -27,6 +27,7 @@ from reconciliation.matching.training import train
 from reconciliation.records import RecordKey
 
 HUB = "hub_id"
+LEVEL = "level:"  # the explained pairs' level column of a comparison: a prefix no other column has
 _log = logging.getLogger(__name__)
 _KEY_WEIGHT = 1000.0  # a key link outranks any probabilistic weight; stronger keys rank higher
 
@@ -45,6 +46,10 @@ class LinkResult:
     stats: dict[str, float] = field(default_factory=dict)
     # Why training fell back to the untrained parameters (a run-away EM); empty when it did not.
     training_warnings: list[str] = field(default_factory=list)
+    # With ``explain``: every scored pair (l, r, probability, weight, one level column per
+    # comparison) and the prepared records they point into (row ``_row``); for the explain page.
+    pairs: pl.DataFrame | None = None
+    records: pl.DataFrame | None = None
 
 
 class Linker:
@@ -53,16 +58,17 @@ class Linker:
         self.comparisons = [Comparison.from_spec(c) for c in settings.comparisons]
 
     def link(self, records: pl.DataFrame, steward: StewardPairs = StewardPairs(),
-             model: Model | None = None) -> LinkResult:
+             model: Model | None = None, explain: bool = False) -> LinkResult:
         """``model``: score with it instead of training one on ``records`` (an incremental run
-        links a part of the estate with the model trained on the whole of it)."""
+        links a part of the estate with the model trained on the whole of it); ``explain``: keep
+        the scored pairs with their comparison levels in the result."""
         frame = self._prepare(records)
         rows = _row_lookup(frame, [*steward.must_link, *steward.cannot_link])
         must = _pairs_to_rows(steward.must_link, rows)
         cannot = _pairs_to_rows(steward.cannot_link, rows)
         edges = self._fixed_edges(frame, must)
         edges = pl.concat([edges, self._key_edges(frame)])
-        scored, model, stats = self._probabilistic(frame, cannot, model)
+        scored, model, stats = self._probabilistic(frame, cannot, model, explain)
         links = scored.filter(pl.col("probability") >= self.settings.thresholds.link)
         edges = pl.concat([edges, links.select("l", "r", "weight", pl.lit("probabilistic").alias("reason"))])
         labels, refused = self._cluster(frame, edges, cannot)
@@ -70,7 +76,10 @@ class Linker:
         candidates = self._candidates(frame, labels, scored, refused)
         stats.update({"records": frame.height, "edges": edges.height, "links": links.height,
                       "clusters": int(np.unique(labels).size), "candidates": candidates.height})
-        return LinkResult(clusters, candidates, model, stats, list(model.warnings) if model else [])
+        warnings = list(model.warnings) if model else []
+        if not explain:
+            return LinkResult(clusters, candidates, model, stats, warnings)
+        return LinkResult(clusters, candidates, model, stats, warnings, scored, frame)
 
     def _prepare(self, records: pl.DataFrame) -> pl.DataFrame:
         # Only the columns the rules read: every later filter or sample then copies little.
@@ -94,8 +103,8 @@ class Linker:
                  for i, key in enumerate(self.settings.keys)]
         return pl.concat(parts) if parts else _edge_frame()
 
-    def _probabilistic(self, frame: pl.DataFrame, cannot: pl.DataFrame,
-                       trained: Model | None) -> tuple[pl.DataFrame, Model | None, dict[str, float]]:
+    def _probabilistic(self, frame: pl.DataFrame, cannot: pl.DataFrame, trained: Model | None,
+                       explain: bool = False) -> tuple[pl.DataFrame, Model | None, dict[str, float]]:
         empty = pl.DataFrame(schema={"l": pl.UInt32, "r": pl.UInt32, "probability": pl.Float64,
                                      "weight": pl.Float64})
         if not self.settings.probabilistic or not frame[OPEN].any():
@@ -105,6 +114,8 @@ class Linker:
         gammas = compare(frame, pairs["l"], pairs["r"], self.comparisons)
         model = trained or self._train(frame, pairs, gammas)
         scored = pairs.with_columns(model.match_probability(gammas), model.match_weight(gammas))
+        if explain:
+            scored = pl.concat([scored, gammas.rename(lambda name: f"{LEVEL}{name}")], how="horizontal")
         return scored, model, {**stats, "pairs": pairs.height}
 
     def _train(self, frame: pl.DataFrame, pairs: pl.DataFrame, gammas: pl.DataFrame) -> Model:

@@ -90,6 +90,9 @@ class Bounds:
     high: float = 1 - _FLOOR
     u_floor: float = _FLOOR
     max_weight: float = math.inf
+    # True when the keys or the records set ``high`` (not a configured ceiling): only then does
+    # a model past it tell of a run-away; a small, tightly blocked list may link nearly every pair.
+    from_data: bool = False
 
 
 def floor_u(u: dict[str, list[float]], floor: float) -> dict[str, list[float]]:

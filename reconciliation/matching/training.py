@@ -68,7 +68,8 @@ def share_bounds(spec: TrainingSpec, matches: int, non_matches: int, records_per
     if records_per_pair is not None:  # every record in at most matches_per_record matching pairs
         high = min(high, spec.matches_per_record * records_per_pair / 2)
     high = max(high, spec.match_share_floor)
-    return Bounds(min(low, high), high, spec.u_floor, spec.max_level_weight)
+    return Bounds(min(low, high), high, spec.u_floor, spec.max_level_weight,
+                  from_data=high < spec.match_share_ceiling)
 
 
 def _plausible_share(bounds: Bounds, matches: pl.DataFrame, non_matches: pl.DataFrame) -> float:
