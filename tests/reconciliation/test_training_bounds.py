@@ -83,3 +83,16 @@ def test_the_band_follows_the_keys_and_the_records() -> None:
 def test_a_share_band_upside_down_is_a_configuration_error() -> None:
     with pytest.raises(ValueError, match="match_share_floor"):
         TrainingSpec(match_share_floor=0.5, match_share_ceiling=0.4)
+
+
+def test_a_cluster_swallowing_its_blocks_is_seen(persons: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    from reconciliation.matching.blocking import candidate_pairs
+    from reconciliation.matching.collapse import swallowed_blocks
+
+    records, _ = persons
+    linker = Linker(person_settings())
+    frame = linker._prepare(records)
+    pairs, _ = candidate_pairs(frame, linker.settings.blocking, linker.settings.max_block_size)
+    swallowed, blocks = swallowed_blocks(linker.settings, frame, pairs)  # every candidate pair linked
+    assert blocks > 10 and swallowed == blocks
+    assert swallowed_blocks(linker.settings, frame, pairs.head(0)) == (0, blocks)
