@@ -117,13 +117,18 @@ def cap_m(model: Model, max_weight: float) -> None:
 
 def expectation_maximisation(gammas: pl.DataFrame, model: Model, iterations: int,
                              fix_prior: bool = False, fix_m: bool = False,
-                             bounds: Bounds = Bounds()) -> Model:
-    """Refine m and λ on the candidate pairs; u stays as estimated; λ stays within the bounds."""
+                             bounds: Bounds = Bounds(), fix_u: bool = True) -> Model:
+    """Refine m and λ on the candidate pairs, λ within the bounds; u as estimated unless
+    ``fix_u`` is False: then u is the candidates' own non-matches' (agreement within a block)."""
     names = list(model.m)
     patterns = gammas.group_by(names).len().rows()
     cap_m(model, bounds.max_weight)
     for _ in range(iterations):
         weights = [(row[:-1], row[-1], _posterior(model, names, row[:-1])) for row in patterns]
+        if not fix_u:
+            unlike = [(levels, count, 1 - p) for levels, count, p in weights]
+            model.u = floor_u({name: _new_m(unlike, i, len(model.u[name])) for i, name in enumerate(names)},
+                              bounds.u_floor)
         if not fix_m:
             model.m = {name: _new_m(weights, i, len(model.m[name])) for i, name in enumerate(names)}
             cap_m(model, bounds.max_weight)

@@ -52,9 +52,13 @@ def train(settings: MatchSettings, comparisons: Sequence[Comparison], frame: pl.
     fallback.prior = spec.prior or _plausible_share(bounds, matches, non_matches)
     if candidates.height >= spec.min_pairs_for_em:
         # With labels, m and u are known: EM only finds the share of matches among candidates.
+        # Without, u random pairs give cannot describe pairs that share a block: EM estimates it
+        # too, from the plausible λ (from 0.5 it may settle on "in other suburbs" as the matches).
+        fix_u = bool(m or configured) or not bounds.from_data
+        model.prior = model.prior if fix_u else fallback.prior
         model = expectation_maximisation(candidates, model, spec.em_iterations,
                                          fix_prior=spec.prior is not None, fix_m=bool(m or configured),
-                                         bounds=bounds)
+                                         bounds=bounds, fix_u=fix_u)
     return Training(model, fallback, bounds)
 
 

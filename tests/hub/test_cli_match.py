@@ -147,8 +147,9 @@ def test_explain_draws_each_comparison_the_weight_histogram_and_sample_pairs(tmp
 
 
 def test_explain_shows_the_training_warning_when_training_fell_back(tmp_path: Path) -> None:
-    """Persons forced into company fields, blocked loosely by postcode and suburb, no key: EM
-    runs away (it linked each suburb into one cluster); the run and the page say so."""
+    """Persons forced into company fields, blocked loosely by postcode and suburb, no key, and m
+    configured (copied from elsewhere, lenient): EM only moves λ and runs away (it linked each
+    suburb into one cluster). The run and the page say so."""
     records, _ = person_frame(300, seed=3)
     with (tmp_path / "people.csv").open("w", encoding="utf-8", newline="") as handle:
         out = csv.writer(handle)
@@ -177,6 +178,8 @@ def test_explain_shows_the_training_warning_when_training_fell_back(tmp_path: Pa
             {"name": "city", "column": "city_fold", "levels": [{"kind": "exact"}]},
             {"name": "postal_code", "column": "postal_code", "levels": [{"kind": "exact"}]}],
         "thresholds": {"link": 0.9, "review": 0.6}}
+    for comparison in config["matching"]["comparisons"]:
+        comparison["m"] = [0.3, 0.2, 0.5] if len(comparison["levels"]) == 2 else [0.3, 0.7]
     (tmp_path / "hub.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     page_file = tmp_path / "explain.html"
     done = _custhub("match", f"{tmp_path / 'people.csv'}={tmp_path / 'people.yaml'}", "--out",
