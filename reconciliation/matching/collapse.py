@@ -58,9 +58,9 @@ def swallowed_blocks(settings: MatchSettings, frame: pl.DataFrame, links: pl.Dat
 def _swallowed(frame: pl.DataFrame, labels: pl.Series, rule: Sequence[str],
                settings: MatchSettings) -> tuple[int, int]:
     keyed = frame.select(ROW, *rule).drop_nulls(list(rule))
-    keyed = keyed.select(pl.struct(list(rule)).hash().alias("_key"), labels.gather(keyed[ROW]).alias("_c"))
-    sizes = keyed.group_by("_key").agg(pl.len().alias("_n"), pl.col("_c").value_counts(sort=True).first()
-                                       .struct.field("count").alias("_top"))
-    sizes = sizes.filter((pl.col("_n") >= MIN_BLOCK) & (pl.col("_n") <= settings.max_block_size))
+    keyed = (keyed.select(pl.struct(list(rule)).hash().alias("_key"), labels.gather(keyed[ROW]).alias("_c"))
+             .filter(pl.len().over("_key").is_between(MIN_BLOCK, settings.max_block_size)))
+    sizes = (keyed.group_by("_key", "_c").len().group_by("_key")
+             .agg(pl.col("len").sum().alias("_n"), pl.col("len").max().alias("_top")))
     share = settings.training.swallow_share
     return int((sizes["_top"] > share * sizes["_n"]).sum()), sizes.height
