@@ -215,8 +215,8 @@ def waterfall(title: str, row: dict, settings: MatchSettings, model: Model, reco
         parts.append((spec.name, label, 0.0 if level is None else model.bayes_factors(spec.name)[level]))
         values.append((spec.name, _shown(left_rec.get(spec.column)), _shown(right_rec.get(spec.column)), label))
     steps, zero, marks = _steps(parts, row["weight"], settings, width, height)
-    names = tuple(f"{rec['system']}:{rec['record_id']}" for rec in (left_rec, right_rec))
-    return Waterfall(title, names, row["probability"], row["weight"], steps, tuple(values), marks, zero,  # type: ignore[arg-type]
+    names = (f"{left_rec['system']}:{left_rec['record_id']}", f"{right_rec['system']}:{right_rec['record_id']}")
+    return Waterfall(title, names, row["probability"], row["weight"], steps, tuple(values), marks, zero,
                      width, height)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from hub.pipeline.reconcile import reconcile_run
 from hub.store.db import session_scope
@@ -15,7 +15,7 @@ from tests.reconciliation.persons import person_frame
 FALLBACK = "match_training_fallback"
 
 
-def _metric(engine, run_id: str) -> int | None:  # type: ignore[no-untyped-def]
+def _metric(engine: Engine, run_id: str) -> int | None:
     with session_scope(engine) as session:
         return session.scalar(select(RunMetric.value).where(RunMetric.run_id == run_id, RunMetric.system == "hub",
                                                             RunMetric.metric == FALLBACK))
