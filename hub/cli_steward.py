@@ -196,9 +196,6 @@ def match(inputs: Annotated[list[str], typer.Argument(help="FILE=SPEC[:SYSTEM], 
     current = _golden_values(cfg) if golden else None
     found = match_files(parsed, cfg.matching, current, workers, explain=explain is not None)
     write_clusters(found.clusters, out)
-    if explain is not None:
-        write_explain(found.result, cfg.matching, explain)
-        console.print(f"How the model weighs pairs -> {explain}", soft_wrap=True)
     rejected = write_rejected(found.rejected, out)
     clusters = found.clusters["cluster_id"].n_unique()
     console.print(f"{found.clusters.height} records in {clusters} clusters -> {out}; "
@@ -212,6 +209,9 @@ def match(inputs: Annotated[list[str], typer.Argument(help="FILE=SPEC[:SYSTEM], 
             console.print(f"  [yellow]{line}[/yellow]", soft_wrap=True)
     else:
         console.print("0 rows rejected")
+    if explain is not None:  # last: a page it cannot write loses neither clusters nor rejected rows
+        write_explain(found.result, cfg.matching, explain)
+        console.print(f"How the model weighs pairs -> {explain}", soft_wrap=True)
 
 
 def _golden_values(cfg) -> dict[str, dict[str, object]]:  # type: ignore[no-untyped-def]

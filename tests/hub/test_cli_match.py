@@ -208,3 +208,15 @@ def test_the_explain_page_fits_1280_px(tmp_path: Path, browser_page: Page) -> No
     assert widest <= 1280
     assert browser_page.evaluate("document.querySelectorAll('svg.waterfall').length") == 3
     print(f"\nexplain page screenshot: {browser_page.screenshot('match-explain')}")
+
+
+def test_an_explain_page_it_cannot_write_is_one_line_and_loses_no_clusters(tmp_path: Path) -> None:
+    estate = generate(20, seed=4)
+    _write(tmp_path / "erp.csv", estate.erp_partners, "cp1250", ";")
+    out = tmp_path / "clusters.csv"
+    done = _custhub("match", f"{tmp_path / 'erp.csv'}=erp", "--out", str(out),
+                    "--explain", str(tmp_path / "no-such-folder" / "explain.html"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'no-such-folder' / 'explain.html'}: cannot write the explain page: No such file or directory"]
+    assert out.exists() and "0 rows rejected" in done.stdout
