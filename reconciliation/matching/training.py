@@ -6,7 +6,8 @@ as the real candidates, so u describes the non-matches a block really holds (sis
 companies at one address, similar names in one city), not random pairs, whose agreement
 on a near-identical name is almost never seen. Where labels are too few, m falls back to
 configured or default values and u to random pairs; EM then estimates the prior (and, with
-no labels at all, m as well).
+no labels at all, m and u as well), always inside the band ``share_bounds`` gives λ, so that it
+cannot run away (docs/adr/0008-bounded-training.md).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def train(settings: MatchSettings, comparisons: Sequence[Comparison], frame: pl.
     fallback.prior = spec.prior or _plausible_share(bounds, matches, non_matches)
     if candidates.height >= spec.min_pairs_for_em:
         # With labels, m and u are known: EM only finds the share of matches among candidates.
-        # Without, u random pairs give cannot describe pairs that share a block: EM estimates it
+        # Without, the u of random pairs cannot describe pairs that share a block: EM estimates u
         # too, from the plausible λ (from 0.5 it may settle on "in other suburbs" as the matches).
         fix_u = bool(m or configured) or not bounds.from_data
         model.prior = model.prior if fix_u else fallback.prior
