@@ -20,7 +20,7 @@ from hub import review, xref_ops
 from core.errors import DataError
 from hub.cli_store import existing_store
 from hub.config import load_config
-from hub.match_files import match_files, parse_input, write_clusters, write_rejected
+from hub.match_files import match_files, parse_input, write_clusters, write_explain, write_rejected
 from hub.pipeline.nightly import approve_and_resume
 
 console = Console()
@@ -187,17 +187,22 @@ def match(inputs: Annotated[list[str], typer.Argument(help="FILE=SPEC[:SYSTEM], 
           out: Annotated[Path, typer.Option("--out", help="clusters CSV to write")],
           golden: Annotated[bool, typer.Option(help="match against the store's golden records too")] = False,
           workers: Annotated[int, typer.Option(min=1, help="processes normalizing values (2 on a multi-core machine)")] = 1,
+          explain: Annotated[Path | None, typer.Option(
+              "--explain", help="HTML page: m/u per level, weight histogram, sample pairs' waterfalls")] = None,
           config: ConfigOption = None) -> None:
     """Link CSV files into clusters (system, record_id, cluster_id) with the hub's match rules."""
     cfg = load_config(config)
     parsed = [parse_input(i) for i in inputs]
     current = _golden_values(cfg) if golden else None
-    found = match_files(parsed, cfg.matching, current, workers, cfg.mapping.country_aliases)
+    found = match_files(parsed, cfg.matching, current, workers, cfg.mapping.country_aliases,
+                        explain=explain is not None)
     write_clusters(found.clusters, out)
     rejected = write_rejected(found.rejected, out)
     clusters = found.clusters["cluster_id"].n_unique()
     console.print(f"{found.clusters.height} records in {clusters} clusters -> {out}; "
                   f"{found.result.candidates.height} pairs for review", soft_wrap=True)
+    for warning in found.result.training_warnings:  # the clusters above come from the fallback
+        console.print(f"[yellow]warning: {warning}[/yellow]", soft_wrap=True)
     if rejected is not None:  # every one is in the file: a count alone would hide which
         console.print(f"[yellow]{len(found.rejected)} rows rejected (did not map), every one with its "
                       f"reason -> {rejected}[/yellow]", soft_wrap=True)
@@ -205,6 +210,9 @@ def match(inputs: Annotated[list[str], typer.Argument(help="FILE=SPEC[:SYSTEM], 
             console.print(f"  [yellow]{line}[/yellow]", soft_wrap=True)
     else:
         console.print("0 rows rejected")
+    if explain is not None:  # last: a page it cannot write loses neither clusters nor rejected rows
+        write_explain(found.result, cfg.matching, explain)
+        console.print(f"How the model weighs pairs -> {explain}", soft_wrap=True)
 
 
 def _golden_values(cfg) -> dict[str, dict[str, object]]:  # type: ignore[no-untyped-def]

@@ -27,6 +27,7 @@ from mappings.errors import MappingError
 from mappings.frames import frame_supported, map_frame, shutdown_workers
 from mappings.spec import MappingSpec
 from reconciliation.matching import Linker, LinkResult, MatchSettings
+from reconciliation.matching.explain import explain, render
 
 GOLDEN = "golden"
 OUTPUT_COLUMNS = ("system", "record_id", "cluster_id", "rule", "probability")
@@ -77,10 +78,11 @@ def parse_input(text: str) -> MatchInput:
 
 def match_files(inputs: Sequence[MatchInput], settings: MatchSettings,
                 golden: dict[str, dict[str, object]] | None = None, workers: int = 1,
-                country_aliases: Mapping[str, str] | None = None) -> FileMatch:
+                country_aliases: Mapping[str, str] | None = None, explain: bool = False) -> FileMatch:
     """``workers``: processes that normalize the distinct values (phone numbers, VAT IDs), for
     a multi-core machine; their libraries, not the engine, bound the mapping's speed.
-    ``country_aliases``: hub.yaml's ``mapping.country_aliases``, read as the nightly reads them."""
+    ``country_aliases``: hub.yaml's ``mapping.country_aliases``, read as the nightly reads them;
+    ``explain``: keep the scored pairs for ``write_explain``."""
     frames: list[pl.DataFrame] = []
     rejected: list[Rejected] = []
     for item in inputs:
@@ -92,7 +94,7 @@ def match_files(inputs: Sequence[MatchInput], settings: MatchSettings,
         frames.append(_frame([{"system": GOLDEN, "record_id": hub_id, "hub_id": hub_id, **values}
                               for hub_id, values in golden.items()]))
     shutdown_workers()
-    result = Linker(settings).link(pl.concat(frames, how="vertical") if frames else _frame([]))
+    result = Linker(settings).link(pl.concat(frames, how="vertical") if frames else _frame([]), explain=explain)
     return FileMatch(_cluster_ids(result.clusters), result, rejected)
 
 
@@ -117,6 +119,14 @@ def write_rejected(rejected: Sequence[Rejected], out: Path) -> Path | None:
         writer.writerows([str(r.path), r.line, r.record_id, r.reason, json.dumps(r.row, ensure_ascii=False)]
                          for r in rejected)
     return path
+
+
+def write_explain(result: LinkResult, settings: MatchSettings, path: Path) -> None:
+    """The model's m and u, the match-weight histogram and sample pairs' waterfalls as one HTML page."""
+    try:
+        path.write_text(render(explain(settings, result)), encoding="utf-8")
+    except OSError as e:
+        raise DataError(f"{path}: cannot write the explain page: {e.strerror or e}") from e
 
 
 def _read(item: MatchInput, spec: MappingSpec,

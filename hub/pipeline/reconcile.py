@@ -152,6 +152,8 @@ def _store_findings(session: Session, ctx: RunContext, scope: Scope, records: Re
     set_metric(session, ctx.run_id, "hub", "match_candidates", linking.candidates)
     set_metric(session, ctx.run_id, "hub", "reconsidered", len(records.members))  # records matched and survived again
     set_metric(session, ctx.run_id, "hub", "full_reconcile", int(scope.full))
+    fell_back = bool(linking.model and linking.model.warnings)  # EM ran away: untrained parameters used
+    set_metric(session, ctx.run_id, "hub", "match_training_fallback", int(fell_back))
 
 
 def _text(value: object) -> str | None:

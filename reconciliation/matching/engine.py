@@ -9,6 +9,7 @@ former hub id, kept when nothing better turns up).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ import polars as pl
 
 from reconciliation.matching.blocking import OPEN, ROW, candidate_pairs
 from reconciliation.matching.clustering import FORCED, Edge, connected_components, resolve
+from reconciliation.matching.collapse import collapse_signs
 from reconciliation.matching.comparisons import Comparison, compare
 from reconciliation.matching.features import with_features
 from reconciliation.matching.fellegi_sunter import Model
@@ -25,6 +27,8 @@ from reconciliation.matching.training import train
 from reconciliation.records import RecordKey
 
 HUB = "hub_id"
+LEVEL = "level:"  # the explained pairs' level column of a comparison: a prefix no other column has
+_log = logging.getLogger(__name__)
 _KEY_WEIGHT = 1000.0  # a key link outranks any probabilistic weight; stronger keys rank higher
 
 
@@ -40,6 +44,12 @@ class LinkResult:
     candidates: pl.DataFrame  # system_a, record_id_a, system_b, record_id_b, probability, reason
     model: Model | None
     stats: dict[str, float] = field(default_factory=dict)
+    # Why training fell back to the untrained parameters (a run-away EM); empty when it did not.
+    training_warnings: list[str] = field(default_factory=list)
+    # With ``explain``: every scored pair (l, r, probability, weight, one level column per
+    # comparison) and the prepared records they point into (row ``_row``); for the explain page.
+    pairs: pl.DataFrame | None = None
+    records: pl.DataFrame | None = None
 
 
 class Linker:
@@ -48,16 +58,17 @@ class Linker:
         self.comparisons = [Comparison.from_spec(c) for c in settings.comparisons]
 
     def link(self, records: pl.DataFrame, steward: StewardPairs = StewardPairs(),
-             model: Model | None = None) -> LinkResult:
+             model: Model | None = None, explain: bool = False) -> LinkResult:
         """``model``: score with it instead of training one on ``records`` (an incremental run
-        links a part of the estate with the model trained on the whole of it)."""
+        links a part of the estate with the model trained on the whole of it); ``explain``: keep
+        the scored pairs with their comparison levels in the result."""
         frame = self._prepare(records)
         rows = _row_lookup(frame, [*steward.must_link, *steward.cannot_link])
         must = _pairs_to_rows(steward.must_link, rows)
         cannot = _pairs_to_rows(steward.cannot_link, rows)
         edges = self._fixed_edges(frame, must)
         edges = pl.concat([edges, self._key_edges(frame)])
-        scored, model, stats = self._probabilistic(frame, cannot, model)
+        scored, model, stats = self._probabilistic(frame, cannot, model, explain)
         links = scored.filter(pl.col("probability") >= self.settings.thresholds.link)
         edges = pl.concat([edges, links.select("l", "r", "weight", pl.lit("probabilistic").alias("reason"))])
         labels, refused = self._cluster(frame, edges, cannot)
@@ -65,7 +76,10 @@ class Linker:
         candidates = self._candidates(frame, labels, scored, refused)
         stats.update({"records": frame.height, "edges": edges.height, "links": links.height,
                       "clusters": int(np.unique(labels).size), "candidates": candidates.height})
-        return LinkResult(clusters, candidates, model, stats)
+        warnings = list(model.warnings) if model else []
+        if not explain:
+            return LinkResult(clusters, candidates, model, stats, warnings)
+        return LinkResult(clusters, candidates, model, stats, warnings, scored, frame)
 
     def _prepare(self, records: pl.DataFrame) -> pl.DataFrame:
         # Only the columns the rules read: every later filter or sample then copies little.
@@ -89,8 +103,8 @@ class Linker:
                  for i, key in enumerate(self.settings.keys)]
         return pl.concat(parts) if parts else _edge_frame()
 
-    def _probabilistic(self, frame: pl.DataFrame, cannot: pl.DataFrame,
-                       trained: Model | None) -> tuple[pl.DataFrame, Model | None, dict[str, float]]:
+    def _probabilistic(self, frame: pl.DataFrame, cannot: pl.DataFrame, trained: Model | None,
+                       explain: bool = False) -> tuple[pl.DataFrame, Model | None, dict[str, float]]:
         empty = pl.DataFrame(schema={"l": pl.UInt32, "r": pl.UInt32, "probability": pl.Float64,
                                      "weight": pl.Float64})
         if not self.settings.probabilistic or not frame[OPEN].any():
@@ -98,9 +112,27 @@ class Linker:
         pairs, stats = candidate_pairs(frame, self.settings.blocking, self.settings.max_block_size)
         pairs = self._admissible(frame, pairs, cannot)
         gammas = compare(frame, pairs["l"], pairs["r"], self.comparisons)
-        model = trained or train(self.settings, self.comparisons, frame, gammas)
+        model = trained or self._train(frame, pairs, gammas)
         scored = pairs.with_columns(model.match_probability(gammas), model.match_weight(gammas))
+        if explain:
+            scored = pl.concat([scored, gammas.rename(lambda name: f"{LEVEL}{name}")], how="horizontal")
         return scored, model, {**stats, "pairs": pairs.height}
+
+    def _train(self, frame: pl.DataFrame, pairs: pl.DataFrame, gammas: pl.DataFrame) -> Model:
+        """The trained model, or the untrained one with the reasons when training ran away."""
+        training = train(self.settings, self.comparisons, frame, gammas, pairs)
+        signs = collapse_signs(self.settings, training.model, training.bounds, frame, pairs, gammas)
+        if not signs:
+            return training.model
+        model = training.fallback
+        model.warnings = [f"match training fell back to the untrained parameters: {'; '.join(signs)}"]
+        still = collapse_signs(self.settings, model, training.bounds, frame, pairs, gammas)
+        if still:
+            model.warnings.append(f"the untrained parameters look collapsed too: {'; '.join(still)}; "
+                                  "check the blocking rules and comparisons")
+        for warning in model.warnings:
+            _log.warning(warning)
+        return model
 
     def _admissible(self, frame: pl.DataFrame, pairs: pl.DataFrame, cannot: pl.DataFrame) -> pl.DataFrame:
         """Drop pairs that negative evidence rules out: different exclusive keys, a steward's no."""

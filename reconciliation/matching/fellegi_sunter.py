@@ -5,6 +5,10 @@ all non-matches; m (how often matches agree) starts from configured values or fr
 pairs the deterministic keys linked (labelled pairs), and EM refines m and the prior on
 the candidate pairs with u held fixed, as Splink does. EM runs over the distinct
 comparison patterns with their counts, not over every pair, so it costs nothing at scale.
+
+EM is bounded: λ stays in a band (``Bounds``, from the keys and the records, see
+``training``), no level's u is below a floor and no level weighs more than a cap, so that
+pairs which merely share a blocking key cannot become "the matches".
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ class Model:
     u: dict[str, list[float]]
     prior: float
     history: list[float] = field(default_factory=list)  # λ after each EM iteration
+    wanted: float | None = None  # λ the last EM iteration reached before the bounds held it
+    warnings: list[str] = field(default_factory=list)  # why training fell back, for the run
 
     def bayes_factors(self, name: str) -> list[float]:
         return [math.log2(max(m, _FLOOR) / max(u, _FLOOR)) for m, u in zip(self.m[name], self.u[name], strict=True)]
@@ -76,18 +82,59 @@ def estimate_u(frame: pl.DataFrame, comparisons: Sequence[Comparison], n_pairs: 
     return level_frequencies(compare(frame, left.filter(keep), right.filter(keep), comparisons), comparisons)
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """The band λ stays in, the floor under every u and the cap on a level's weight (bits)."""
+
+    low: float = _FLOOR
+    high: float = 1 - _FLOOR
+    u_floor: float = _FLOOR
+    max_weight: float = math.inf
+    # True when the keys or the records set ``high`` (not a configured ceiling): only then does
+    # a model past it tell of a run-away; a small, tightly blocked list may link nearly every pair.
+    from_data: bool = False
+
+
+def floor_u(u: dict[str, list[float]], floor: float) -> dict[str, list[float]]:
+    """No level's u below ``floor`` (then shares again): a level random pairs never reached is
+    rare, not impossible, and its weight must not grow without end."""
+    out = {}
+    for name, levels in u.items():
+        raised = [max(v, floor) for v in levels]
+        out[name] = [v / sum(raised) for v in raised]
+    return out
+
+
+def cap_m(model: Model, max_weight: float) -> None:
+    """Hold every level's m within 2**±max_weight of its u: no level weighs more than the cap."""
+    if math.isinf(max_weight):
+        return
+    for name, levels in model.m.items():
+        u = model.u[name]
+        model.m[name] = [min(max(m, u_ * 2 ** -max_weight), u_ * 2 ** max_weight)
+                         for m, u_ in zip(levels, u, strict=True)]
+
+
 def expectation_maximisation(gammas: pl.DataFrame, model: Model, iterations: int,
-                             fix_prior: bool = False, fix_m: bool = False) -> Model:
-    """Refine m and λ on the candidate pairs; u stays as estimated."""
+                             fix_prior: bool = False, fix_m: bool = False,
+                             bounds: Bounds = Bounds(), fix_u: bool = True) -> Model:
+    """Refine m and λ on the candidate pairs, λ within the bounds; u as estimated unless
+    ``fix_u`` is False: then u is the candidates' own non-matches' (agreement within a block)."""
     names = list(model.m)
     patterns = gammas.group_by(names).len().rows()
+    cap_m(model, bounds.max_weight)
     for _ in range(iterations):
         weights = [(row[:-1], row[-1], _posterior(model, names, row[:-1])) for row in patterns]
+        if not fix_u:
+            unlike = [(levels, count, 1 - p) for levels, count, p in weights]
+            model.u = floor_u({name: _new_m(unlike, i, len(model.u[name])) for i, name in enumerate(names)},
+                              bounds.u_floor)
         if not fix_m:
             model.m = {name: _new_m(weights, i, len(model.m[name])) for i, name in enumerate(names)}
+            cap_m(model, bounds.max_weight)
         if not fix_prior:
-            matched = sum(count * p for _, count, p in weights)
-            model.prior = min(max(matched / sum(c for _, c, _ in weights), _FLOOR), 1 - _FLOOR)
+            model.wanted = sum(count * p for _, count, p in weights) / sum(c for _, c, _ in weights)
+            model.prior = min(max(model.wanted, bounds.low), bounds.high)
         model.history.append(model.prior)
     return model
 

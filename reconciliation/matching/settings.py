@@ -121,6 +121,28 @@ class TrainingSpec(_Strict):
     min_pairs_for_em: int = Field(200, ge=0)  # fewer candidate pairs: keep the start values
     prior: float | None = Field(None, gt=0, lt=1)  # fixed λ instead of estimating it
     seed: int = 42
+    # Bounds that keep EM from running away (learning "shares a block" as "is a match").
+    # λ, the share of candidate pairs that match, stays within [match_share_floor,
+    # match_share_ceiling], narrowed by what the keys say: the share of keyed blocked pairs the
+    # keys call a match, times or divided by key_share_slack; and at most matches_per_record
+    # matching pairs a record (without keys, the prior falls back to half of that).
+    match_share_floor: float = Field(1e-4, gt=0, lt=1)
+    match_share_ceiling: float = Field(0.95, gt=0, lt=1)
+    key_share_slack: float = Field(4.0, ge=1)
+    matches_per_record: float = Field(2.0, gt=0)
+    u_floor: float = Field(1e-4, gt=0, lt=0.1)  # no level's u below: a rare agreement is not proof
+    max_level_weight: float = Field(14.0, gt=0)  # |log2(m/u)| of one level, in bits, at most
+    # Collapse: after training, the model is dropped for the untrained one (with a warning) when
+    # λ is past its bound, m ≈ u everywhere, more candidate pairs link than can be matches, or
+    # one cluster holds more than swallow_share of the records in most blocks of 10 or more.
+    swallow_share: float = Field(0.5, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _share_band(self) -> TrainingSpec:
+        if self.match_share_floor >= self.match_share_ceiling:
+            raise ValueError(f"match_share_floor ({self.match_share_floor}) must be below "
+                             f"match_share_ceiling ({self.match_share_ceiling})")
+        return self
 
 
 class MatchSettings(_Strict):

@@ -6,39 +6,90 @@ as the real candidates, so u describes the non-matches a block really holds (sis
 companies at one address, similar names in one city), not random pairs, whose agreement
 on a near-identical name is almost never seen. Where labels are too few, m falls back to
 configured or default values and u to random pairs; EM then estimates the prior (and, with
-no labels at all, m as well).
+no labels at all, m and u as well), always inside the band ``share_bounds`` gives λ, so that it
+cannot run away (docs/adr/0009-bounded-training.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from copy import deepcopy
+from dataclasses import dataclass
 
 import polars as pl
 
 from reconciliation.matching.blocking import OPEN, ROW, candidate_pairs
 from reconciliation.matching.comparisons import Comparison, compare
-from reconciliation.matching.fellegi_sunter import (Model, default_m, estimate_u,
-                                                    expectation_maximisation, level_frequencies)
-from reconciliation.matching.settings import MatchSettings
+from reconciliation.matching.fellegi_sunter import (Bounds, Model, cap_m, default_m, estimate_u,
+                                                    expectation_maximisation, floor_u, level_frequencies)
+from reconciliation.matching.settings import MatchSettings, TrainingSpec
 
 _MIN_LABELLED = 50  # fewer labelled pairs than this: their level shares mean little
 
 
+@dataclass
+class Training:
+    """The trained model; the untrained one (its m and u, a plausible λ) to fall back to; λ's band."""
+
+    model: Model
+    fallback: Model
+    bounds: Bounds
+
+
 def train(settings: MatchSettings, comparisons: Sequence[Comparison], frame: pl.DataFrame,
-          candidates: pl.DataFrame) -> Model:
-    """``candidates``: the comparison vectors of the pairs to score (for the prior)."""
+          candidates: pl.DataFrame, pairs: pl.DataFrame | None = None) -> Training:
+    """``candidates``: the comparison vectors of the pairs to score (for the prior); ``pairs``:
+    those pairs' row numbers (l, r), which bound λ by the records they hold."""
     spec = settings.training
     matches, non_matches = labelled_pairs(settings, frame)
+    bounds = share_bounds(spec, matches.height, non_matches.height, _records_per_pair(pairs, candidates))
     configured = {c.name: list(c.m) for c in settings.comparisons if c.m is not None}
     m = _levels(frame, matches, comparisons) if spec.m_from_keys else {}
     u = estimate_u(frame, comparisons, spec.u_sample_pairs, spec.seed) | _levels(frame, non_matches, comparisons)
     model = Model(m={c.name: configured.get(c.name) or m.get(c.name) or default_m(c) for c in comparisons},
-                  u=u, prior=spec.prior or 0.5)
+                  u=floor_u(u, spec.u_floor), prior=spec.prior or 0.5)
+    cap_m(model, bounds.max_weight)
+    fallback = deepcopy(model)
+    fallback.prior = spec.prior or _plausible_share(bounds, matches, non_matches)
     if candidates.height >= spec.min_pairs_for_em:
         # With labels, m and u are known: EM only finds the share of matches among candidates.
+        # Without, the u of random pairs cannot describe pairs that share a block: EM estimates u
+        # too, from the plausible λ (from 0.5 it may settle on "in other suburbs" as the matches).
+        fix_u = bool(m or configured) or not bounds.from_data
+        model.prior = model.prior if fix_u else fallback.prior
         model = expectation_maximisation(candidates, model, spec.em_iterations,
-                                         fix_prior=spec.prior is not None, fix_m=bool(m or configured))
-    return model
+                                         fix_prior=spec.prior is not None, fix_m=bool(m or configured),
+                                         bounds=bounds, fix_u=fix_u)
+    return Training(model, fallback, bounds)
+
+
+def share_bounds(spec: TrainingSpec, matches: int, non_matches: int, records_per_pair: float | None) -> Bounds:
+    """λ's band: the settings' floor and ceiling, narrowed by the keys' share of matches among
+    the keyed blocked pairs (within key_share_slack) and by how many matches the records can hold."""
+    low, high = spec.match_share_floor, spec.match_share_ceiling
+    if matches + non_matches >= _MIN_LABELLED:
+        share = matches / (matches + non_matches)
+        low, high = max(low, share / spec.key_share_slack), min(high, share * spec.key_share_slack)
+    if records_per_pair is not None:  # every record in at most matches_per_record matching pairs
+        high = min(high, spec.matches_per_record * records_per_pair / 2)
+    high = max(high, spec.match_share_floor)
+    return Bounds(min(low, high), high, spec.u_floor, spec.max_level_weight,
+                  from_data=high < spec.match_share_ceiling)
+
+
+def _plausible_share(bounds: Bounds, matches: pl.DataFrame, non_matches: pl.DataFrame) -> float:
+    """The untrained λ: what the keys say, else half the band's top (a record with one duplicate)."""
+    labelled = matches.height + non_matches.height
+    if labelled >= _MIN_LABELLED:
+        return min(max(matches.height / labelled, bounds.low), bounds.high)
+    return max(bounds.high / 2, bounds.low)
+
+
+def _records_per_pair(pairs: pl.DataFrame | None, candidates: pl.DataFrame) -> float | None:
+    if pairs is None or not pairs.height:
+        return None
+    records = pl.concat([pairs["l"], pairs["r"]]).n_unique()
+    return records / candidates.height
 
 
 def labelled_pairs(settings: MatchSettings, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
