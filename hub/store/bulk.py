@@ -107,6 +107,52 @@ def _connection(target: Session | Connection) -> Connection:
 
 
 def _executemany(connection: Connection, table: Table, rows: Iterator[Row], chunk: int) -> int:
+    first = next(rows)
+    rows = chain([first], rows)
+    if connection.dialect.name == "sqlite":
+        return _sqlite_executemany(connection, table, list(first), rows, chunk)
+    count, statement = 0, insert(table)
+    while batch := list(islice(rows, chunk)):
+        connection.execute(statement, batch)
+        count += len(batch)
+    return count
+
+
+def _sqlite_executemany(connection: Connection, table: Table, names: list[str], rows: Iterator[Row],
+                        chunk: int) -> int:
+    """The rows as tuples straight to the driver's executemany, each value through its column
+    type's bind processor (what SQLAlchemy would bind): SQLAlchemy's per-row parameter building
+    was most of the time of a large insert. Scalar defaults of the columns left out are bound
+    as constants, as SQLAlchemy would."""
+    given = [table.c[name] for name in names]
+    defaulted = [c for c in table.c if c.name not in names and c.default is not None]
+    if any(not c.default.is_scalar for c in defaulted):  # type: ignore[union-attr]
+        return _executemany_core(connection, table, rows, chunk)
+    _check_identifiers([table.name, *(c.name for c in [*given, *defaulted])])
+    quote = connection.dialect.identifier_preparer
+    columns = [*given, *defaulted]
+    sql = (f"INSERT INTO {quote.format_table(table)} ({', '.join(quote.quote(c.name) for c in columns)}) "
+           f"VALUES ({', '.join('?' * len(columns))})")
+    processors = [c.type._cached_bind_processor(connection.dialect) for c in given]
+    constants = tuple(_bound(c, c.default.arg, connection.dialect) for c in defaulted)  # type: ignore[union-attr]
+    values = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
+
+    def bound(row: Row) -> tuple[Any, ...]:  # a processor takes None too (JSON's writes null)
+        return (*(v if p is None else p(v) for v, p in zip(values(row), processors)), *constants)
+    count = 0
+    raw = connection.connection.dbapi_connection
+    while batch := [bound(row) for row in islice(rows, chunk)]:
+        raw.executemany(sql, batch)  # type: ignore[union-attr]
+        count += len(batch)
+    return count
+
+
+def _bound(column: Column[Any], value: Any, dialect: Dialect) -> Any:
+    process = column.type._cached_bind_processor(dialect)
+    return value if process is None else process(value)
+
+
+def _executemany_core(connection: Connection, table: Table, rows: Iterator[Row], chunk: int) -> int:
     count, statement = 0, insert(table)
     while batch := list(islice(rows, chunk)):
         connection.execute(statement, batch)
