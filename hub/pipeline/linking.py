@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from core.clock import utcnow
 from hub.pipeline.context import RunContext
 from hub.pipeline.questions import ask, expire
-from hub.store.bulk import bulk_insert
-from hub.store.db import in_chunks
+from hub.store.bulk import bulk_insert, temporary_keys
+from hub.store.db import IN_LIST_LIMIT, in_chunks
 from hub.store.models import CanonicalRecord, SourceRecord, StewardDecision, Xref
 from hub.xref_ops import hub_id_allocator
 from reconciliation.decisions import PairDecision, parse_record_ref
@@ -25,6 +25,9 @@ from reconciliation.linking import (Links, XrefChanges, assign, linker_input, ma
 from reconciliation.matching import Linker
 from reconciliation.matching.fellegi_sunter import Model
 from reconciliation.records import MemberRecord, RecordKey, RecordSet, XrefEntry
+
+
+_FEW_KEYS = 4 * IN_LIST_LIMIT  # more keys than this are joined to a temporary table
 
 
 @dataclass
@@ -59,9 +62,16 @@ def load_records(session: Session, keys: Sequence[RecordKey] | None = None) -> R
 def scoped_rows(session: Session, query: Select[Any], keys: Sequence[RecordKey] | None,
                 table: Any) -> Iterator[Row[Any]]:
     """The rows of ``query`` (over ``table``, a model keyed by system and record id), for
-    ``keys`` only when given: one IN list of record ids per system and chunk, on the key."""
+    ``keys`` only when given: a few keys by IN lists on the key, many (a settling night's
+    scope is most of the estate) joined to a temporary table of them in one statement."""
     if keys is None:
         yield from session.execute(query)
+        return
+    if len(keys) > _FEW_KEYS:
+        with temporary_keys(session, "reconcile_scope_key", {"system": 64, "record_id": 128},
+                            ({"system": s, "record_id": r} for s, r in sorted(set(keys)))) as scope:
+            yield from session.connection().execute(query.join(scope, and_(
+                scope.c.system == table.system, scope.c.record_id == table.record_id)))
         return
     by_system: dict[str, list[str]] = defaultdict(list)
     for system, record_id in keys:

@@ -19,11 +19,12 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
+from contextlib import contextmanager
 from itertools import chain, islice
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, Column, Connection, Date, DateTime, MetaData, Table,
+from sqlalchemy import (JSON, Boolean, Column, Connection, Date, DateTime, MetaData, String, Table,
                         bindparam, insert, update)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
@@ -52,6 +53,25 @@ def bulk_insert(target: Session | Connection, table: Table, rows: Iterable[Row],
     if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg2":
         return _copy(connection, table, list(first), rows, chunk)
     return _executemany(connection, table, rows, chunk)
+
+
+@contextmanager
+def temporary_keys(target: Session | Connection, name: str, columns: Mapping[str, int],
+                   rows: Iterable[Row]) -> Iterator[Table]:
+    """A temporary table ``name`` of text ``columns`` (name -> length, together its primary key)
+    holding ``rows``, in ``target``'s transaction, dropped on leaving: a set of keys to join on,
+    one statement however many keys (IN lists cost a query each 500 keys)."""
+    connection = _connection(target)
+    table = Table(name, MetaData(), *[Column(c, String(n), primary_key=True) for c, n in columns.items()],
+                  prefixes=["TEMPORARY"])
+    table.create(connection)
+    try:
+        bulk_insert(connection, table, rows)
+        if connection.dialect.name == "postgresql":  # its size known, the planner joins it well
+            connection.exec_driver_sql(f"ANALYZE {connection.dialect.identifier_preparer.format_table(table)}")
+        yield table
+    finally:
+        table.drop(connection)
 
 
 def bulk_update(target: Session | Connection, table: Table, key: str, rows: Iterable[Row],
