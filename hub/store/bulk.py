@@ -64,14 +64,19 @@ def temporary_keys(target: Session | Connection, name: str, columns: Mapping[str
     connection = _connection(target)
     table = Table(name, MetaData(), *[Column(c, String(n), primary_key=True) for c, n in columns.items()],
                   prefixes=["TEMPORARY"])
+    _check_identifiers([name])
+    quoted = connection.dialect.identifier_preparer.format_table(table)
+    # One left by a failed run on this (pooled) connection: SQLite's driver runs DDL outside
+    # the transaction when no write opened one yet, so a rollback may not have taken it.
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {quoted}")
     table.create(connection)
-    try:
-        bulk_insert(connection, table, rows)
-        if connection.dialect.name == "postgresql":  # its size known, the planner joins it well
-            connection.exec_driver_sql(f"ANALYZE {connection.dialect.identifier_preparer.format_table(table)}")
-        yield table
-    finally:
-        table.drop(connection)
+    bulk_insert(connection, table, rows)
+    if connection.dialect.name == "postgresql":  # its size known, the planner joins it well
+        connection.exec_driver_sql(f"ANALYZE {quoted}")
+    yield table
+    # Not on an error: a DROP in a failed PostgreSQL transaction would hide the error that failed
+    # it (the rollback takes the table there); the next use drops what is left.
+    table.drop(connection)
 
 
 def bulk_update(target: Session | Connection, table: Table, key: str, rows: Iterable[Row],
@@ -154,15 +159,22 @@ def _sqlite_executemany(connection: Connection, table: Table, names: list[str], 
     sql = (f"INSERT INTO {quote.format_table(table)} ({', '.join(quote.quote(c.name) for c in columns)}) "
            f"VALUES ({', '.join('?' * len(columns))})")
     processors = [c.type._cached_bind_processor(connection.dialect) for c in given]
-    constants = tuple(_bound(c, c.default.arg, connection.dialect) for c in defaulted)  # type: ignore[union-attr]
-    values = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
-
-    def bound(row: Row) -> tuple[Any, ...]:  # a processor takes None too (JSON's writes null)
-        return (*(v if p is None else p(v) for v, p in zip(values(row), processors)), *constants)
+    constants = [_bound(c, c.default.arg, connection.dialect) for c in defaulted]  # type: ignore[union-attr]
+    instants = [isinstance(c.type, DateTime | Date) for c in given]
     count = 0
     raw = connection.connection.dbapi_connection
-    while batch := [bound(row) for row in islice(rows, chunk)]:
-        raw.executemany(sql, batch)  # type: ignore[union-attr]
+    while batch := list(islice(rows, chunk)):
+        # Column by column (a map per column is several times faster than a tuple per row);
+        # an instant is formatted once per distinct value (a run writes one "now" per table).
+        bound = []
+        for name, process, instant in zip(names, processors, instants, strict=True):
+            column = [row[name] for row in batch]
+            if process is not None:
+                memo = {v: process(v) for v in set(column)} if instant else None
+                column = [memo[v] for v in column] if memo is not None else list(map(process, column))
+            bound.append(column)
+        bound += [[value] * len(batch) for value in constants]
+        raw.executemany(sql, list(zip(*bound)))  # type: ignore[union-attr]
         count += len(batch)
     return count
 
