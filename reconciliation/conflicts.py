@@ -53,11 +53,19 @@ def conflicts(hub_id: str, cluster: Sequence[MemberRecord], current: CurrentGold
     if not moving:
         return {}
     found = {}
+    country = current.values.get(COUNTRY)
     for name, rule in rules.items():
         if name in holding:
             continue
         before = current.values.get(name)
-        was = value_key(name, before, current.values.get(COUNTRY), compare)
+        # A conflict needs two systems whose value moved away from the golden one: a record
+        # holding the golden value as it is (in the golden country) cannot be one of them,
+        # so most fields are settled here without computing a comparison key.
+        away = {m.system for m in moving if m.system in rule.sources and m.values.get(name) is not None
+                and not (m.values[name] == before and m.values.get(COUNTRY) == country)}
+        if len(away) < 2:
+            continue
+        was = value_key(name, before, country, compare)
         keys = {m.key: value_key(name, m.values[name], m.values.get(COUNTRY), compare) for m in moving
                 if m.system in rule.sources and m.values.get(name) is not None}
         moved = {m.key: m.values[name] for m in moving if m.key in keys and keys[m.key] != was}

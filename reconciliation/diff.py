@@ -16,7 +16,7 @@ import polars as pl
 
 from reconciliation.comparison import COUNTRY, column_key
 from reconciliation.formulas import refused_formula
-from reconciliation.members import members_frame, text
+from reconciliation.members import members_frame
 from reconciliation.records import Difference, Golden, MemberRecord, RecordKey
 
 DIFFERING_SCHEMA = {"row": pl.UInt32, "field": pl.String, "golden": pl.String, "correct": pl.Boolean}
@@ -83,11 +83,12 @@ def golden_columns(goldens: Mapping[str, Golden], fields: Sequence[str],
     """Golden records as the columns ``differing`` reads: each field's value and the member row
     it came from (``rows``: record -> row; null for a record not among the members)."""
     columns: dict[str, pl.Series] = {"entity": pl.Series(list(goldens), dtype=pl.String)}
-    for field in fields:
-        origins = [g.lineage.get(field, {}) for g in goldens.values()]
-        columns[field] = pl.Series([text(g.values.get(field)) for g in goldens.values()], dtype=pl.String)
-        columns[f"{field}__row"] = pl.Series([rows.get((o.get("source"), o.get("record_id"))) for o in origins],
-                                             dtype=pl.UInt32)
+    for field in fields:  # values as ``text`` gives them, written out (a call per value costs)
+        columns[field] = pl.Series([None if (v := g.values.get(field)) is None else str(v)
+                                    for g in goldens.values()], dtype=pl.String)
+        columns[f"{field}__row"] = pl.Series([None if (o := g.lineage.get(field)) is None
+                                              else rows.get((o.get("source"), o.get("record_id")))
+                                              for g in goldens.values()], dtype=pl.UInt32)
     return pl.DataFrame(columns)
 
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import polars as pl
 
-from reconciliation.decisions import ChosenValue, chosen_holds, field_evidence
+from reconciliation.decisions import ChosenValue, chosen_holds
 from reconciliation.members import members_frame, text
-from reconciliation.records import Golden, MemberRecord
+from reconciliation.records import Golden, MemberRecord, RecordKey
 from reconciliation.survivorship_rules import RID, RID_BITS, Ranking, SurvivorshipRule, rule_named
 
 __all__ = ["STEWARD", "SurvivorshipRule", "golden_frame", "members_frame", "rule_named", "survive",
@@ -135,9 +135,14 @@ def survive_members(members: pl.DataFrame, records: Sequence[MemberRecord],
     """``survive_many`` over a members frame already built: its ``row`` indexes ``records`` and
     its entities are those of ``entities`` (the same members, as Python records)."""
     picks: dict[str, dict[str, tuple[MemberRecord | None, Any, str]]] = {e: {} for e in entities}
-    for entity, field, row, rule in winners(members, rules, fields).iter_rows():
-        member = records[row]
-        picks[entity][field] = (member, member.values.get(field), rule)  # a group's winner may lack a part
+    # One wide row per entity (not one long row per entity and field): a tuple per entity.
+    columns = [c for f in fields for c in (pl.col(f"{f}__row"), pl.col(f"{f}__rule").cast(pl.String))]
+    for entity, *won in winners_wide(members, rules, fields).select("entity", *columns).iter_rows():
+        picked = picks[entity]
+        for field, row, rule in zip(fields, won[::2], won[1::2], strict=True):
+            if row is not None:
+                member = records[row]
+                picked[field] = (member, member.values.get(field), rule)  # a group's winner may lack a part
     for entity, choices in (chosen or {}).items():
         for field, choice in choices.items():
             if entity in picks and chosen_holds(choice, entities[entity]):
@@ -160,19 +165,28 @@ def _golden(members: Sequence[MemberRecord], picked: Mapping[str, tuple[MemberRe
             run_id: str) -> Golden:
     values: dict[str, Any] = {}
     lineage: dict[str, dict[str, Any]] = {}
+    # Sorted and named once per entity, not once per field (field_evidence's order and names);
+    # a lone record cannot disagree with itself, so it never has evidence to keep.
+    named = [(f"{m.system}:{m.record_id}", m.values) for m in sorted(members, key=_key)] if len(members) > 1 else []
     for field, (member, value, rule) in picked.items():
         if value is None:
             continue
         values[field] = value
-        lineage[field] = _lineage(member, rule, members, field, run_id)
+        lineage[field] = _lineage(member, rule, named, field, run_id)
     return Golden(values=values, lineage=lineage)
 
 
-def _lineage(member: MemberRecord | None, rule: str, members: Sequence[MemberRecord], field: str,
+def _key(member: MemberRecord) -> RecordKey:
+    return (member.system, member.record_id)
+
+
+def _lineage(member: MemberRecord | None, rule: str, named: Sequence[tuple[str, Mapping[str, Any]]], field: str,
              run_id: str) -> dict[str, Any]:
+    """``named``: each member's "system:record_id" and values, in record order (none for a
+    lone record)."""
     entry: dict[str, Any] = {"source": member.system if member else STEWARD,
                              "record_id": member.record_id if member else None, "rule": rule, "run": run_id}
-    evidence = {k: v for k, v in field_evidence(members, field).items() if v is not None}
-    if len({text(v) for v in evidence.values()}) > 1:
+    evidence = {name: v for name, values in named if (v := values.get(field)) is not None}
+    if len(evidence) > 1 and len({text(v) for v in evidence.values()}) > 1:
         entry["evidence"] = evidence  # kept only where sources disagree: that is what needs explaining
     return entry

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from core.clock import utcnow
 from hub.pipeline.context import RunContext
 from hub.pipeline.questions import ask, expire
-from hub.store.bulk import bulk_insert
-from hub.store.db import in_chunks
+from hub.store.bulk import bulk_insert, temporary_keys
+from hub.store.db import IN_LIST_LIMIT, in_chunks
 from hub.store.models import CanonicalRecord, SourceRecord, StewardDecision, Xref
 from hub.xref_ops import hub_id_allocator
 from reconciliation.decisions import PairDecision, parse_record_ref
@@ -25,6 +25,10 @@ from reconciliation.linking import (Links, XrefChanges, assign, linker_input, ma
 from reconciliation.matching import Linker
 from reconciliation.matching.fellegi_sunter import Model
 from reconciliation.records import MemberRecord, RecordKey, RecordSet, XrefEntry
+
+
+_FEW_KEYS = 4 * IN_LIST_LIMIT  # more keys than this are joined to a temporary table
+_PART = 10_000
 
 
 @dataclass
@@ -44,7 +48,7 @@ def load_records(session: Session, keys: Sequence[RecordKey] | None = None) -> R
                  .outerjoin(s, and_(s.system == c.system, s.record_id == c.record_id))
                  .order_by(c.system, c.record_id))
     for system, record_id, values, source_hash, fetched, gone in scoped_rows(session, canonical, keys, c):
-        members.append(MemberRecord(system, record_id, dict(values), fetched.isoformat() if fetched else None))
+        members.append(MemberRecord(system, record_id, values, fetched.isoformat() if fetched else None))
         hashes[(system, record_id)] = source_hash
         if gone is not None:
             deleted.add((system, record_id))
@@ -59,16 +63,28 @@ def load_records(session: Session, keys: Sequence[RecordKey] | None = None) -> R
 def scoped_rows(session: Session, query: Select[Any], keys: Sequence[RecordKey] | None,
                 table: Any) -> Iterator[Row[Any]]:
     """The rows of ``query`` (over ``table``, a model keyed by system and record id), for
-    ``keys`` only when given: one IN list of record ids per system and chunk, on the key."""
-    if keys is None:
-        yield from session.execute(query)
+    ``keys`` only when given: a few keys by IN lists on the key, many (a settling night's
+    scope is most of the estate) joined to a temporary table of them in one statement."""
+    session.flush()  # Core statements below: what the session holds is written first, as it autoflushes
+    if keys is None:  # Core rows, many at a time: no ORM loading per row
+        for part in session.connection().execute(query).partitions(_PART):
+            yield from part
+        return
+    if len(keys) > _FEW_KEYS:
+        with temporary_keys(session, "reconcile_scope_key", {"system": 64, "record_id": 128},
+                            ({"system": s, "record_id": r} for s, r in sorted(set(keys)))) as scope:
+            rows = session.connection().execute(query.join(scope, and_(
+                scope.c.system == table.system, scope.c.record_id == table.record_id)))
+            for part in rows.partitions(_PART):  # fetched many at a time, not row by row
+                yield from part
         return
     by_system: dict[str, list[str]] = defaultdict(list)
     for system, record_id in keys:
         by_system[system].append(record_id)
     for system, record_ids in sorted(by_system.items()):
         for chunk in in_chunks(sorted(record_ids)):
-            yield from session.execute(query.where(table.system == system, table.record_id.in_(chunk)))
+            yield from session.connection().execute(query.where(table.system == system,
+                                                                table.record_id.in_(chunk)))
 
 
 def link(session: Session, ctx: RunContext, records: RecordSet, frame: pl.DataFrame,

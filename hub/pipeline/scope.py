@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Column, MetaData, String, Table, and_, cast, exists, func, insert, literal, or_, select
+from sqlalchemy import String, and_, cast, exists, func, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
@@ -23,6 +23,7 @@ from core.hashing import content_hash
 from hub.pipeline.context import RunContext
 from hub.pipeline.golden import run_rules
 from hub.pipeline.registries import EVIDENCED_FIELDS
+from hub.store.bulk import temporary_keys
 from hub.store.models import (AuditEntry, CanonicalRecord, Discrepancy, Outbox, ReconcileState, SourceRecord, StewardDecision,
                               Xref)
 from reconciliation.decisions import parse_record_ref
@@ -200,17 +201,10 @@ def keep_discrepancies(session: Session, previous_run: str | None, run_id: str, 
     against a temporary table of the hub ids decided."""
     if previous_run is None:
         return 0
-    scope = Table("reconcile_scope_hub", MetaData(), Column("hub_id", String(32), primary_key=True),
-                  prefixes=["TEMPORARY"])
-    connection = session.connection()
-    scope.create(connection)
-    try:
-        if decided:
-            connection.execute(insert(scope), [{"hub_id": h} for h in sorted(decided)])
+    with temporary_keys(session, "reconcile_scope_hub", {"hub_id": 32},
+                        ({"hub_id": h} for h in sorted(decided))) as scope:
         d = Discrepancy.__table__
         columns = [c.name for c in d.columns if c.name not in ("id", "run_id")]
         kept = (select(literal(run_id, String(64)), *[d.c[c] for c in columns])
                 .where(d.c.run_id == previous_run, ~exists().where(scope.c.hub_id == d.c.hub_id)))
-        return connection.execute(insert(d).from_select(["run_id", *columns], kept)).rowcount or 0
-    finally:
-        scope.drop(connection)
+        return session.connection().execute(insert(d).from_select(["run_id", *columns], kept)).rowcount or 0

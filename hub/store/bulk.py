@@ -19,11 +19,12 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
+from contextlib import contextmanager
 from itertools import chain, islice
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, Column, Connection, Date, DateTime, MetaData, Table,
+from sqlalchemy import (JSON, Boolean, Column, Connection, Date, DateTime, MetaData, String, Table,
                         bindparam, insert, update)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
@@ -52,6 +53,30 @@ def bulk_insert(target: Session | Connection, table: Table, rows: Iterable[Row],
     if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg2":
         return _copy(connection, table, list(first), rows, chunk)
     return _executemany(connection, table, rows, chunk)
+
+
+@contextmanager
+def temporary_keys(target: Session | Connection, name: str, columns: Mapping[str, int],
+                   rows: Iterable[Row]) -> Iterator[Table]:
+    """A temporary table ``name`` of text ``columns`` (name -> length, together its primary key)
+    holding ``rows``, in ``target``'s transaction, dropped on leaving: a set of keys to join on,
+    one statement however many keys (IN lists cost a query each 500 keys)."""
+    connection = _connection(target)
+    table = Table(name, MetaData(), *[Column(c, String(n), primary_key=True) for c, n in columns.items()],
+                  prefixes=["TEMPORARY"])
+    _check_identifiers([name])
+    quoted = connection.dialect.identifier_preparer.format_table(table)
+    # One left by a failed run on this (pooled) connection: SQLite's driver runs DDL outside
+    # the transaction when no write opened one yet, so a rollback may not have taken it.
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {quoted}")
+    table.create(connection)
+    bulk_insert(connection, table, rows)
+    if connection.dialect.name == "postgresql":  # its size known, the planner joins it well
+        connection.exec_driver_sql(f"ANALYZE {quoted}")
+    yield table
+    # Not on an error: a DROP in a failed PostgreSQL transaction would hide the error that failed
+    # it (the rollback takes the table there); the next use drops what is left.
+    table.drop(connection)
 
 
 def bulk_update(target: Session | Connection, table: Table, key: str, rows: Iterable[Row],
@@ -107,6 +132,59 @@ def _connection(target: Session | Connection) -> Connection:
 
 
 def _executemany(connection: Connection, table: Table, rows: Iterator[Row], chunk: int) -> int:
+    first = next(rows)
+    rows = chain([first], rows)
+    if connection.dialect.name == "sqlite":
+        return _sqlite_executemany(connection, table, list(first), rows, chunk)
+    count, statement = 0, insert(table)
+    while batch := list(islice(rows, chunk)):
+        connection.execute(statement, batch)
+        count += len(batch)
+    return count
+
+
+def _sqlite_executemany(connection: Connection, table: Table, names: list[str], rows: Iterator[Row],
+                        chunk: int) -> int:
+    """The rows as tuples straight to the driver's executemany, each value through its column
+    type's bind processor (what SQLAlchemy would bind): SQLAlchemy's per-row parameter building
+    was most of the time of a large insert. Scalar defaults of the columns left out are bound
+    as constants, as SQLAlchemy would."""
+    given = [table.c[name] for name in names]
+    defaulted = [c for c in table.c if c.name not in names and c.default is not None]
+    if any(not c.default.is_scalar for c in defaulted):  # type: ignore[union-attr]
+        return _executemany_core(connection, table, rows, chunk)
+    _check_identifiers([table.name, *(c.name for c in [*given, *defaulted])])
+    quote = connection.dialect.identifier_preparer
+    columns = [*given, *defaulted]
+    sql = (f"INSERT INTO {quote.format_table(table)} ({', '.join(quote.quote(c.name) for c in columns)}) "
+           f"VALUES ({', '.join('?' * len(columns))})")
+    processors = [c.type._cached_bind_processor(connection.dialect) for c in given]
+    constants = [_bound(c, c.default.arg, connection.dialect) for c in defaulted]  # type: ignore[union-attr]
+    instants = [isinstance(c.type, DateTime | Date) for c in given]
+    count = 0
+    raw = connection.connection.dbapi_connection
+    while batch := list(islice(rows, chunk)):
+        # Column by column (a map per column is several times faster than a tuple per row);
+        # an instant is formatted once per distinct value (a run writes one "now" per table).
+        bound = []
+        for name, process, instant in zip(names, processors, instants, strict=True):
+            column = [row[name] for row in batch]
+            if process is not None:
+                memo = {v: process(v) for v in set(column)} if instant else None
+                column = [memo[v] for v in column] if memo is not None else list(map(process, column))
+            bound.append(column)
+        bound += [[value] * len(batch) for value in constants]
+        raw.executemany(sql, list(zip(*bound)))  # type: ignore[union-attr]
+        count += len(batch)
+    return count
+
+
+def _bound(column: Column[Any], value: Any, dialect: Dialect) -> Any:
+    process = column.type._cached_bind_processor(dialect)
+    return value if process is None else process(value)
+
+
+def _executemany_core(connection: Connection, table: Table, rows: Iterator[Row], chunk: int) -> int:
     count, statement = 0, insert(table)
     while batch := list(islice(rows, chunk)):
         connection.execute(statement, batch)

@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy import false as sa_false
+from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -54,7 +55,8 @@ class SourceRecord(Base):
     """The latest raw payload of each record of each system, as staged before mapping."""
 
     __tablename__ = "source_record"
-    __table_args__ = (UniqueConstraint("system", "record_id"),)
+    # run_id indexed: reconcile counts what this run staged without scanning every record
+    __table_args__ = (UniqueConstraint("system", "record_id"), Index("ix_source_record_run", "run_id"))
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     system: Mapped[str] = mapped_column(String(64))
     record_id: Mapped[str] = mapped_column(String(128))
@@ -137,11 +139,16 @@ class GoldenRecord(Base):
     """Every version of every golden record; the highest version is the current one."""
 
     __tablename__ = "golden_record"
+    # The current versions, by hub id: a partial index, written as the store's queries test the
+    # flag (``is_current.is_(True)``). An index on the flag alone made SQLite, which keeps no
+    # statistics, scan every current row for each IN list of hub ids (quadratic in the scope).
+    __table_args__ = (Index("ix_golden_record_current", "hub_id", sqlite_where=text("is_current IS 1"),
+                            postgresql_where=text("is_current IS true")),)
     hub_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     values: Mapped[dict]
     lineage: Mapped[dict]
-    is_current: Mapped[bool] = mapped_column(default=True, index=True)
+    is_current: Mapped[bool] = mapped_column(default=True)
     run_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, Table, func, insert, select
 from sqlalchemy.orm import Session
 
-from hub.store.bulk import bulk_insert, bulk_update
+from hub.store.bulk import bulk_insert, bulk_update, temporary_keys
 from hub.store.db import make_engine, migrate, session_scope
 from hub.store.models import Cursor, Discrepancy, GoldenRecord, Outbox, Run, SourceRecord
 
@@ -150,3 +150,25 @@ def test_bulk_update_sets_the_given_columns_of_the_keyed_rows_only(engine: Engin
                 assert (row.payload, row.version) == (originals[row.record_id]["payload"],
                                                       originals[row.record_id]["version"])
             assert row.content_hash == originals[row.record_id]["content_hash"]  # not given: kept
+
+
+def test_temporary_keys_join_and_a_failed_use_does_not_block_the_next(engine: Engine) -> None:
+    rows = _source_rows("bulk")
+    with session_scope(engine) as session:
+        bulk_insert(session, SourceRecord.__table__, rows)
+    wanted = sorted(r["record_id"] for r in rows[::3])
+    table = SourceRecord.__table__
+
+    def joined(session: Session) -> list[str]:
+        with temporary_keys(session, "test_keys", {"system": 64, "record_id": 128},
+                            ({"system": "bulk", "record_id": r} for r in wanted)) as keys:
+            return sorted(session.scalars(select(table.c.record_id).join(keys, (keys.c.system == table.c.system)
+                                                                          & (keys.c.record_id == table.c.record_id))))
+
+    with pytest.raises(RuntimeError), Session(engine) as session, session.begin():
+        with temporary_keys(session, "test_keys", {"system": 64, "record_id": 128},
+                            [{"system": "bulk", "record_id": "x"}]):
+            raise RuntimeError("the caller failed")
+    for _ in range(2):  # on the same pooled connection, again and again
+        with session_scope(engine) as session:
+            assert joined(session) == wanted
