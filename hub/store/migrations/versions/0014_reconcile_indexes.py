@@ -5,16 +5,16 @@ SQLite keeps no statistics: with an index on is_current it scanned every current
 each IN list of hub ids an incremental reconcile reads (quadratic in the scope). Reconcile
 counts the records a run staged from that run's rows, not from a scan of the xref.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-07 22:00:00.000000
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0013'
-down_revision = '0012'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
