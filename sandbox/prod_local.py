@@ -151,7 +151,7 @@ def _variables(site: Site) -> dict[str, str]:
 
         site.home.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"AIRFLOW_FERNET_KEY": Fernet.generate_key().decode(),
-                                    "AIRFLOW_API_SECRET_KEY": secrets.token_urlsafe(32)}))
+                                    "AIRFLOW_API_SECRET_KEY": secrets.token_urlsafe(64)}))
         path.chmod(0o600)
     kept = json.loads(path.read_text())
     return {**kept, "AIRFLOW_DB_PASSWORD": "", "CUSTHUB_DB_PASSWORD": "", "POSTGRES_PASSWORD": ""}
@@ -349,6 +349,11 @@ class Topology:
                 pass
         self.processes[name].wait(timeout=30)
         return [v.pid for v in victims]
+
+    def respawn(self, name: str, timeout: float = 300) -> None:
+        """Start a planned process again (after ``kill``), and wait until all are healthy."""
+        self._spawn_planned(self.plans[name])
+        self.wait_healthy(time.monotonic() + timeout)
 
     def stop(self) -> None:
         for name in reversed(list(self.processes)):

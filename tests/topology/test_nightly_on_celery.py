@@ -1,0 +1,164 @@
+"""nightly_batch on the production topology (sandbox.prod_local: PostgreSQL, Redis, api-server,
+scheduler, DAG processor, triggerer, two Celery workers, the estate in its own process), triggered
+through the REST API as an operator or the scheduler does, never dag.test().
+
+The first night spreads its tasks over both workers; in the middle of the CRM's publish (two
+corrections written, the third in flight) the worker running it is killed with SIGKILL, all its
+processes at once, as a host dies. Airflow declares the task dead, retries it on the other worker,
+the retry joins the same hub run, and the night ends as an uninterrupted one does: the systems
+hold the golden values, every CRM correction written exactly once (0 lost, 0 doubled). A second
+night, the killed worker back, changes nothing. The figures (trigger to finish, tasks and task
+seconds per worker) are printed: pytest -s shows them.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from hub.config import HubConfig, load_config
+from hub.pipeline.context import open_store
+from hub.store.db import session_scope
+from hub.store.models import Outbox, Run
+from sandbox.estate import SandboxEstate
+from tests.e2e.test_nightly_over_sandbox import _wrong_fields
+from tests.topology.conftest import Running
+
+# One topology for the module: its tests stay on one xdist worker (--dist loadgroup).
+pytestmark = [pytest.mark.integration, pytest.mark.airflow, pytest.mark.e2e,
+              pytest.mark.timeout(1500), pytest.mark.xdist_group("topology")]
+
+DAG = "nightly_batch"
+
+
+@pytest.fixture(scope="module")
+def estate(topology: Running) -> Iterator[SandboxEstate]:
+    """The topology's estate opened again in this process, on the same files (with servers of its
+    own on free ports): to read what each system holds and run the systems' import jobs."""
+    with SandboxEstate(topology.estate_root) as opened:
+        yield opened
+
+
+@pytest.fixture
+def hub_config(topology: Running, monkeypatch: pytest.MonkeyPatch) -> HubConfig:
+    """The topology's hub.yaml and hub store, for reading the store from the test."""
+    monkeypatch.setenv("CUSTHUB_CONFIG", str(topology.config))
+    monkeypatch.setenv("CUSTHUB_STORE_URL", topology.topology.plans["airflow-scheduler"].env["CUSTHUB_STORE_URL"])
+    return load_config()
+
+
+def _worker_hosts(topology: Running) -> dict[str, str]:
+    """task instance hostname -> worker process name (sandbox.prod_local.node_hostname)."""
+    return {f"{socket.getfqdn()}-{topology.topology.plans[name].env['CUSTHUB_NODE']}": name
+            for name in topology.topology.worker_names()}
+
+
+def _crm_versions(estate: SandboxEstate) -> dict[str, int]:
+    return {a["AccountId"]: int(a["Version"]) for a in estate.crm.accounts()}
+
+
+def _wait_until_held(topology: Running, run_id: str, timeout: float = 900) -> None:
+    deadline = time.monotonic() + timeout
+    while not topology.gate.held.wait(timeout=2):
+        state = topology.api.run_state(DAG, run_id)
+        assert state not in ("success", "failed"), (state, _summary(topology.api.task_instances(DAG, run_id)))
+        assert time.monotonic() < deadline, "the CRM's publish never reached its third write"
+
+
+def _summary(tis: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [(t["task_id"], t["map_index"], t["state"], t["try_number"], t["hostname"]) for t in tis]
+
+
+def _figures(label: str, tis: list[dict[str, Any]], hosts: dict[str, str], seconds: float) -> dict[str, Any]:
+    per_worker: dict[str, list[float]] = defaultdict(list)
+    for ti in tis:
+        if ti["hostname"]:
+            per_worker[hosts.get(ti["hostname"], ti["hostname"])].append(float(ti["duration"] or 0))
+    figures = {"trigger_to_finish_s": round(seconds, 1),
+               "tasks": {w: len(d) for w, d in sorted(per_worker.items())},
+               "task_seconds": {w: round(sum(d), 1) for w, d in sorted(per_worker.items())},
+               "slowest_task_s": round(max(float(t["duration"] or 0) for t in tis), 1)}
+    print(f"figures {label}: {figures}")
+    return figures
+
+
+def _hub_run(config: HubConfig, run_id: str) -> tuple[Run, list[Outbox]]:
+    with session_scope(open_store(config)) as session:
+        runs = list(session.scalars(select(Run).where(Run.external_id == f"{DAG}/{run_id}")))
+        assert len(runs) == 1, "one Airflow run is one hub run"
+        rows = list(session.scalars(select(Outbox).where(Outbox.run_id == runs[0].id)))
+        session.expunge_all()
+    return runs[0], rows
+
+
+def test_a_night_on_two_workers_survives_one_killed_mid_publish(
+        topology: Running, estate: SandboxEstate, hub_config: HubConfig) -> None:
+    api, hosts = topology.api, _worker_hosts(topology)
+    assert _wrong_fields(hub_config, estate), "the generated estate should start with drift"
+    before = _crm_versions(estate)
+    api.wait_for_dag(DAG)
+    topology.gate.hold_after(2)  # the third UpsertAccount stays in flight
+    triggered = time.monotonic()
+    run_id = api.trigger(DAG)
+    _wait_until_held(topology, run_id)
+    crm = hub_config.enabled_systems().index("crm")
+    publishing = api.task_instance(DAG, run_id, "publish", crm)
+    assert publishing["state"] == "running", publishing
+    victim = hosts[publishing["hostname"]]
+    killed = topology.topology.kill(victim)
+    killed_at = datetime.now(UTC)
+    topology.gate.release()
+    state = api.wait_for_run(DAG, run_id)
+    seconds = time.monotonic() - triggered
+    tis = api.task_instances(DAG, run_id)
+    assert state == "success", _summary(tis)
+
+    # Its tasks ran on both workers; the killed publish was retried on the other one.
+    assert set(hosts) <= {t["hostname"] for t in tis}, _summary(tis)
+    tries = api.tries(DAG, run_id, "publish", crm)
+    assert [(hosts[t["hostname"]], t["state"]) for t in tries][-1][1] == "success", tries
+    assert hosts[tries[-1]["hostname"]] != victim and tries[-1]["try_number"] >= 2, tries
+    # The retry joined the same hub run, and the night is what an uninterrupted one leaves:
+    # every CRM correction written exactly once, nothing else touched, every system at the truth.
+    run, rows = _hub_run(hub_config, run_id)
+    assert run.status == "succeeded", run.message
+    corrected = {r.record_id for r in rows if r.system == "crm"}
+    assert len(corrected) > 2 and {r.status for r in rows} == {"sent"}
+    after = _crm_versions(estate)
+    assert {k: after[k] - before[k] for k in corrected} == {k: 1 for k in corrected}
+    assert [k for k in before if k not in corrected and after[k] != before[k]] == []
+    estate.process_inbound()
+    assert _wrong_fields(hub_config, estate) == []
+    retried = datetime.fromisoformat(tries[-1]["start_date"].replace("Z", "+00:00"))
+    print(f"figures kill: {victim} killed ({len(killed)} processes) in publish[crm]; the retry "
+          f"started on {hosts[tries[-1]['hostname']]} {(retried - killed_at).total_seconds():.0f} s later")
+    _figures("night with a kill", tis, hosts, seconds)
+
+
+def test_the_next_night_on_both_workers_again_changes_nothing(
+        topology: Running, estate: SandboxEstate, hub_config: HubConfig) -> None:
+    api, hosts = topology.api, _worker_hosts(topology)
+    for name in topology.topology.worker_names():
+        if topology.topology.processes[name].poll() is not None:
+            topology.topology.respawn(name)  # the worker the first test killed
+    before = _crm_versions(estate)
+    triggered = time.monotonic()
+    run_id = api.trigger(DAG)
+    state = api.wait_for_run(DAG, run_id)
+    seconds = time.monotonic() - triggered
+    tis = api.task_instances(DAG, run_id)
+    assert state == "success", _summary(tis)
+    assert set(hosts) <= {t["hostname"] for t in tis}, _summary(tis)
+    run, rows = _hub_run(hub_config, run_id)
+    assert run.status == "succeeded" and [r for r in rows if r.system == "crm"] == []
+    assert _crm_versions(estate) == before
+    estate.process_inbound()
+    assert _wrong_fields(hub_config, estate) == []
+    _figures("quiet night", tis, hosts, seconds)
