@@ -145,15 +145,18 @@ class Process:
 def _variables(site: Site) -> dict[str, str]:
     """What compose's ${VARIABLES} (from .env) are here: keys made once and kept in the home;
     database passwords none (PostgreSQL on loopback trusts; the URLs name its admin user)."""
-    path = site.home / "secrets.json"
-    if not path.exists():
-        from cryptography.fernet import Fernet  # Airflow's own dependency
+    from cryptography.fernet import Fernet  # Airflow's own dependency
 
+    path = site.home / "secrets.json"
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    made = {"AIRFLOW_FERNET_KEY": lambda: Fernet.generate_key().decode(),
+            "AIRFLOW_API_SECRET_KEY": lambda: secrets.token_urlsafe(64),
+            "AIRFLOW_API_SESSION_KEY": lambda: secrets.token_urlsafe(64)}
+    if set(made) - set(kept):
+        kept = {**{name: make() for name, make in made.items()}, **kept}
         site.home.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"AIRFLOW_FERNET_KEY": Fernet.generate_key().decode(),
-                                    "AIRFLOW_API_SECRET_KEY": secrets.token_urlsafe(64)}))
-        path.chmod(0o600)
-    kept = json.loads(path.read_text())
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(kept))
     return {**kept, "AIRFLOW_DB_PASSWORD": "", "CUSTHUB_DB_PASSWORD": "", "POSTGRES_PASSWORD": ""}
 
 

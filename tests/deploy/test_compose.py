@@ -72,6 +72,7 @@ def test_the_dags_and_config_are_mounted_into_airflow(compose: dict[str, Any]) -
         mounts = {m.split(":")[0]: m.split(":")[1] for m in compose["services"][name]["volumes"]}
         assert mounts.get("./dags") == "/opt/custhub/dags", name
         assert mounts.get("./config") == "/opt/custhub/config", name
+        assert mounts.get("./plugins") == "/opt/custhub/plugins", name  # the review page
         env = compose["services"][name]["environment"]
         assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/custhub/dags"
         assert env["CUSTHUB_STORE_URL"].startswith("postgresql"), "the hub store is PostgreSQL here"
@@ -181,7 +182,8 @@ def test_the_airflow_processes_share_the_keys_and_the_addresses(tmp_path: Path) 
     the api-server that runs here."""
     planned = _local_plan(tmp_path)
     airflow = [p for p in planned["processes"] if p.service.startswith("airflow")]
-    for key in ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__CELERY__BROKER_URL",
+    for key in ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API__SECRET_KEY",
+                "AIRFLOW__CELERY__BROKER_URL", "AIRFLOW__CORE__PLUGINS_FOLDER",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__EXECUTION_API_SERVER_URL"):
         values = {p.env[key] for p in airflow}
         assert len(values) == 1 and "change-me" not in values.pop(), key

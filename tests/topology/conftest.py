@@ -29,6 +29,8 @@ from tests.fixtures.databases import PG_ADMIN_URL
 # Test-only settings, on top of the compose file's: one task slot per worker, so that tasks
 # ready together go to both workers; a dead worker's task declared dead after 30 s, not 300.
 OVERRIDES = {"AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
+             # A steward (op) and a viewer besides the admin, for the review page.
+             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,steward:op,viewer:viewer",
              "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
              "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5"}
 # A yearly slot: no scheduled run appears when the test unpauses the DAG (catchup is off, and
@@ -114,12 +116,16 @@ class AirflowApi:
     password_file: Path
     session: requests.Session = field(default_factory=requests.Session)
 
+    def token(self, user: str) -> str:
+        """A JWT from Airflow's login endpoint (the UI keeps it in the ``_token`` cookie)."""
+        password = json.loads(self.password_file.read_text())[user]
+        answer = requests.post(f"{self.base}/auth/token", json={"username": user, "password": password},
+                               timeout=30)
+        assert answer.status_code == 201, answer.status_code
+        return str(answer.json()["access_token"])
+
     def login(self) -> AirflowApi:
-        password = json.loads(self.password_file.read_text())["admin"]
-        answer = self.session.post(f"{self.base}/auth/token",
-                                   json={"username": "admin", "password": password}, timeout=30)
-        answer.raise_for_status()
-        self.session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+        self.session.headers["Authorization"] = f"Bearer {self.token('admin')}"
         return self
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:

@@ -13,6 +13,7 @@ seconds per worker) are printed: pytest -s shows them.
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections import defaultdict
@@ -21,12 +22,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from hub.config import HubConfig, load_config
 from hub.pipeline.context import open_store
 from hub.store.db import session_scope
-from hub.store.models import Outbox, Run
+from hub.store.models import Outbox, ReviewItem, Run, StewardDecision
 from sandbox.estate import SandboxEstate
 from tests.e2e.test_nightly_over_sandbox import _wrong_fields
 from tests.topology.conftest import Running
@@ -162,3 +164,45 @@ def test_the_next_night_on_both_workers_again_changes_nothing(
     estate.process_inbound()
     assert _wrong_fields(hub_config, estate) == []
     _figures("quiet night", tis, hosts, seconds)
+    print(f"figures memory: {_rss_mb(topology)}")
+
+
+def _rss_mb(topology: Running) -> dict[str, int]:
+    """Resident memory of each process of the topology with its children (MB), for sizing."""
+    import psutil
+
+    sizes = {}
+    for name, process in topology.topology.processes.items():
+        tree = psutil.Process(process.pid)
+        sizes[name] = round(sum(p.memory_info().rss for p in [tree, *tree.children(recursive=True)]) / 2**20)
+    return sizes
+
+
+def test_the_review_page_in_the_api_server_answers_a_steward_and_refuses_a_viewer(
+        topology: Running, hub_config: HubConfig) -> None:
+    """The plugin mounted by the topology's api-server (compose's plugins mount), on the store
+    the nights filled, behind Airflow's login."""
+    with session_scope(open_store(hub_config)) as session:
+        item = session.scalar(select(ReviewItem.id).where(ReviewItem.status == "open").order_by(ReviewItem.id))
+    assert item is not None, "the nights left questions for a steward"
+    steward, viewer = (_browser(topology, user) for user in ("steward", "viewer"))
+    queue = steward.get(f"{topology.topology.ui}/custhub/", timeout=60)
+    assert queue.status_code == 200 and "signed in as <b>steward</b>" in queue.text
+    page = steward.get(f"{topology.topology.ui}/custhub/items/{item}", timeout=60)
+    assert page.status_code == 200 and 'method="post"' in page.text
+    read = viewer.get(f"{topology.topology.ui}/custhub/items/{item}", timeout=60)
+    assert read.status_code == 200 and 'method="post"' not in read.text and "Read only" in read.text
+    csrf = re.search(r'<meta name="csrf-token" content="([^"]+)">', read.text)
+    assert csrf is not None
+    refused = viewer.post(f"{topology.topology.ui}/custhub/items/{item}/resolve", allow_redirects=False,
+                          data={"csrf": csrf.group(1), "action": "dismiss", "reason": "only a viewer"},
+                          timeout=60)
+    assert refused.status_code == 403 and "not decide" in refused.text
+    with session_scope(open_store(hub_config)) as session:
+        assert session.scalar(select(StewardDecision.id).where(StewardDecision.decided_by == "viewer")) is None
+
+
+def _browser(topology: Running, user: str) -> requests.Session:
+    session = requests.Session()
+    session.cookies.set("_token", topology.api.token(user))
+    return session
