@@ -123,7 +123,17 @@ class Site:
 
     @property
     def connections_file(self) -> Path:
-        return translate_path("/sandbox/connections.json", load_compose()["services"][SANDBOX], self)
+        """Where the estate writes its connections: the sandbox command's ``--connections``."""
+        return self._sandbox_option("--connections")
+
+    @property
+    def estate_root(self) -> Path:
+        return self._sandbox_option("--root")
+
+    def _sandbox_option(self, option: str) -> Path:
+        service = load_compose()["services"][SANDBOX]
+        argv = compose_argv(service)
+        return translate_path(argv[argv.index(option) + 1], service, self)
 
 
 def make_site(home: Path, name: str, pg_admin_url: str = PG_ADMIN_URL, api_port: int | None = None) -> Site:

@@ -36,6 +36,7 @@ OVERRIDES = {"AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
 # A yearly slot: no scheduled run appears when the test unpauses the DAG (catchup is off, and
 # the latest whole interval starts before start_date); the test's runs are all triggered.
 SCHEDULE = "0 2 1 1 *"
+WEBHOOK = "custhub_alerts_webhook"  # hub.yaml's orchestration.alerts.webhook_conn_id
 
 
 class CrmGate:
@@ -108,6 +109,36 @@ class CrmGate:
         self.server.shutdown()
 
 
+class Webhook:
+    """A loopback HTTP server that keeps what the alert notifier posts: (headers, JSON body)."""
+
+    TOKEN = secrets.token_urlsafe(16)
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], dict[str, Any]]] = []
+        hook = self
+
+        class Receiver(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                hook.received.append((dict(self.headers), json.loads(body)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def connection(self) -> dict[str, Any]:
+        return {"conn_type": "http", "host": "127.0.0.1", "port": self.server.server_address[1],
+                "schema": "http", "password": self.TOKEN, "extra": {"endpoint": "/custhub-alerts"}}
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
 @dataclass
 class AirflowApi:
     """Airflow's REST API (v2) as the admin user of the simple auth manager."""
@@ -141,9 +172,9 @@ class AirflowApi:
             assert time.monotonic() < deadline, f"{dag_id} was not parsed in time"
             time.sleep(2)
 
-    def trigger(self, dag_id: str) -> str:
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
         self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-        run = self.call("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
+        run = self.call("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
         return str(run["dag_run_id"])
 
     def run_state(self, dag_id: str, run_id: str) -> str:
@@ -173,12 +204,13 @@ class Running:
     topology: Topology
     api: AirflowApi
     gate: CrmGate
+    webhook: Webhook
     config: Path
     estate_root: Path
 
 
 def _test_config(home: Path) -> Path:
-    path = write_test_config(home)
+    path = write_test_config(home, retries=1)  # one retry: enough for a killed worker's task
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     raw["orchestration"]["schedules"] = {**raw["orchestration"]["schedules"], "nightly_batch": SCHEDULE}
     # One account per UpsertAccount call, so that the gate can hold the CRM's publish midway.
@@ -193,16 +225,17 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     config = _test_config(home)
     site: Site = make_site(home, f"custhub_topo_{os.getpid()}_{secrets.token_hex(3)}", PG_ADMIN_URL)
     estate_ports = {f"CUSTHUB_SANDBOX_{name.upper()}_PORT": str(free_port()) for name in serve.DEFAULT_PORTS}
-    gate = CrmGate()
+    gate, webhook = CrmGate(), Webhook()
     topology = Topology(site, {**OVERRIDES, **estate_ports, "CUSTHUB_CONFIG": str(config)},
-                        adjust_connections=gate.route)
+                        adjust_connections=lambda c: {**gate.route(c), WEBHOOK: webhook.connection()})
     try:
         topology.start(timeout=600)
         print(f"topology up in {topology.started_seconds:.0f} s")
         api = AirflowApi(topology.ui, topology.password_file).login()
-        yield Running(topology, api, gate, config, site.volume("sandbox-data"))
+        yield Running(topology, api, gate, webhook, config, site.estate_root)
     finally:
         gate.release()
         topology.stop()
         gate.stop()
+        webhook.stop()
         drop_databases(site)

@@ -13,6 +13,7 @@ seconds per worker) are printed: pytest -s shows them.
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import time
@@ -28,7 +29,8 @@ from sqlalchemy import select
 from hub.config import HubConfig, load_config
 from hub.pipeline.context import open_store
 from hub.store.db import session_scope
-from hub.store.models import Outbox, ReviewItem, Run, StewardDecision
+from hub.store.models import (CanonicalRecord, GoldenRecord, Outbox, ReviewItem, Run, StewardDecision,
+                              Xref)
 from sandbox.estate import SandboxEstate
 from tests.e2e.test_nightly_over_sandbox import _wrong_fields
 from tests.topology.conftest import Running
@@ -180,11 +182,9 @@ def _rss_mb(topology: Running) -> dict[str, int]:
 
 def test_the_review_page_in_the_api_server_answers_a_steward_and_refuses_a_viewer(
         topology: Running, hub_config: HubConfig) -> None:
-    """The plugin mounted by the topology's api-server (compose's plugins mount), on the store
-    the nights filled, behind Airflow's login."""
-    with session_scope(open_store(hub_config)) as session:
-        item = session.scalar(select(ReviewItem.id).where(ReviewItem.status == "open").order_by(ReviewItem.id))
-    assert item is not None, "the nights left questions for a steward"
+    """The plugin mounted by the topology's api-server (compose's plugins mount), on the hub
+    store the nights filled, with one more open question, behind Airflow's login."""
+    item = _open_question(hub_config)
     steward, viewer = (_browser(topology, user) for user in ("steward", "viewer"))
     queue = steward.get(f"{topology.topology.ui}/custhub/", timeout=60)
     assert queue.status_code == 200 and "signed in as <b>steward</b>" in queue.text
@@ -202,7 +202,52 @@ def test_the_review_page_in_the_api_server_answers_a_steward_and_refuses_a_viewe
         assert session.scalar(select(StewardDecision.id).where(StewardDecision.decided_by == "viewer")) is None
 
 
+def _open_question(config: HubConfig) -> int:
+    """Two trusted sources that changed a company's street differently: a conflict for a steward
+    (a company of its own, apart from the estate's)."""
+    base = {"legal_name": "Topologie s.r.o.", "company_id": "27074358", "city": "Brno"}
+    hub_id, when = "HTOPOLOGY1", datetime.now(UTC)
+    with session_scope(open_store(config)) as session:
+        for system, record_id, street in (("crm", "CRM-TOPO-1", "Nova 5"), ("accounting", "ACC-TOPO-1", "Hlavni 1")):
+            session.add(CanonicalRecord(system=system, record_id=record_id, values={**base, "street": street},
+                                        source_hash="topology", run_id="topology"))
+            session.add(Xref(system=system, record_id=record_id, hub_id=hub_id, rule="company_id",
+                             run_id="topology", linked_at=when))
+        session.add(GoldenRecord(hub_id=hub_id, version=1, values={**base, "street": "Hlavni 1"},
+                                 lineage={f: {"source": "accounting", "record_id": "ACC-TOPO-1",
+                                              "rule": "source_priority"} for f in (*base, "street")},
+                                 is_current=True, run_id="topology", created_at=when))
+        item = ReviewItem(kind="conflict", fingerprint="topology-street", hub_id=hub_id, system="crm",
+                          record_id="CRM-TOPO-1", other_system="accounting", other_record_id="ACC-TOPO-1",
+                          field="street", candidates={"crm": "Nova 5", "accounting": "Hlavni 1"},
+                          run_id="topology", created_at=when,
+                          reason="two trusted sources changed the street differently")
+        session.add(item)
+        session.flush()
+        return int(item.id)
+
+
 def _browser(topology: Running, user: str) -> requests.Session:
     session = requests.Session()
     session.cookies.set("_token", topology.api.token(user))
     return session
+
+
+def test_a_task_failing_for_good_on_a_worker_fires_the_webhook_without_a_secret(topology: Running) -> None:
+    """The alert notifier runs where the task ran, on a Celery worker, with the connection the
+    worker was given: its bearer token reaches the webhook, and the message holds no secret."""
+    # A system hub.yaml does not know: the plan task refuses it, on its try and its one retry.
+    run_id = topology.api.trigger("resync_window", {"systems": ["sap"], "start": "2026-03-02",
+                                                    "end": "2026-03-03", "dry_run": True})
+    assert topology.api.wait_for_run("resync_window", run_id) == "failed"
+    deadline = time.monotonic() + 60
+    while not topology.webhook.received and time.monotonic() < deadline:
+        time.sleep(1)
+    [(headers, body)] = topology.webhook.received
+    assert headers["Authorization"] == f"Bearer {topology.webhook.TOKEN}"
+    assert (body["dag_id"], body["task_id"], body["try_number"]) == ("resync_window", "plan", 2)
+    assert body["error"].startswith("ConfigError: backfill params:") and "sap" in body["error"]
+    sent = json.dumps(body)
+    assert topology.webhook.TOKEN not in sent
+    connections = json.loads(topology.topology.site.connections_file.read_text())
+    assert not [c for c, fields in connections.items() if fields.get("password") and fields["password"] in sent]
