@@ -14,7 +14,7 @@ export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
 export AIRFLOW__CORE__UNIT_TEST_MODE ?= False
 
-.PHONY: demo demo-shell demo-review test system-deps venv bench airflow airflow-check demo-reset clean lock
+.PHONY: demo demo-shell demo-review test system-deps venv bench airflow airflow-check prod-local demo-reset clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,15 @@ airflow: $(STAMP)
 airflow-check: $(STAMP)
 	$(BIN)/python -m sandbox.airflow_setup --check
 
+# The production topology of docker-compose.yml without Docker: the running PostgreSQL (databases
+# custhub_prod_local_airflow and _custhub), redis-server, Airflow's api-server, scheduler,
+# dag-processor and triggerer, two Celery workers and the sandbox estate, each its own process
+# (sandbox/prod_local.py, home .prod-local/). Ctrl-C or SIGTERM stops them all.
+# PROD_LOCAL_ARGS="--check": start, wait until healthy, stop.
+PROD_LOCAL_ARGS ?=
+prod-local: system-deps $(STAMP)
+	$(BIN)/python -m sandbox.prod_local $(PROD_LOCAL_ARGS)
+
 demo-reset:
 	rm -rf .demo .airflow
 
@@ -77,4 +86,4 @@ lock: $(STAMP)
 	@mv constraints.txt.new constraints.txt
 
 clean:
-	rm -rf $(VENV) .demo .airflow .pytest_cache .test-artifacts
+	rm -rf $(VENV) .demo .airflow .prod-local .pytest_cache .test-artifacts

@@ -97,7 +97,7 @@ def start_standalone(env: dict[str, str], output: Path) -> subprocess.Popen[byte
 
 def stop(process: subprocess.Popen[bytes]) -> None:
     """Stop a process started in its own group, and everything in that group."""
-    _stop(process)
+    stop_group(process)
 
 
 def _run(*args: str) -> None:
@@ -106,7 +106,8 @@ def _run(*args: str) -> None:
         raise SystemExit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
 
 
-def _wait_for(path: Path, process: subprocess.Popen[bytes], timeout: float) -> None:
+def wait_for_file(path: Path, process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Until the estate (``process``) has written ``path``; it stopping first ends the wait."""
     deadline = time.monotonic() + timeout
     while not path.exists():
         if process.poll() is not None:
@@ -138,7 +139,7 @@ def _healthy(process: subprocess.Popen[bytes], timeout: float, port: int = API_P
     return False
 
 
-def _stop(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def stop_group(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
     """SIGTERM to the child's own process group (it was started in a new session), then wait
     until every member has gone: `airflow standalone`'s components outlive it by seconds."""
     if process.poll() is None:
@@ -163,7 +164,7 @@ class Stopped(Exception):
     """SIGTERM or SIGINT arrived: stop what this process started, then exit."""
 
 
-def _raise_stopped(signum: int, frame: Any) -> None:
+def raise_stopped(signum: int, frame: Any) -> None:
     raise Stopped(signal.Signals(signum).name)
 
 
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="start, wait until healthy with the DAGs loaded, then stop")
     args = parser.parse_args(argv)
     for signum in STOP_SIGNALS:  # the default SIGTERM would end this process and orphan its groups
-        signal.signal(signum, _raise_stopped)
+        signal.signal(signum, raise_stopped)
     prepare_environment()
     HOME.mkdir(exist_ok=True)
     CONNECTIONS_FILE.unlink(missing_ok=True)
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                               cwd=ROOT, start_new_session=True)
     airflow: subprocess.Popen[bytes] | None = None
     try:
-        _wait_for(CONNECTIONS_FILE, estate, timeout=60)
+        wait_for_file(CONNECTIONS_FILE, estate, timeout=60)
         prepare(json.loads(CONNECTIONS_FILE.read_text()))
         airflow = subprocess.Popen([str(BIN / "airflow"), "standalone"], cwd=ROOT,
                                    start_new_session=True)
@@ -200,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         for signum in STOP_SIGNALS:  # a second signal must not cut the clean-up short
             signal.signal(signum, signal.SIG_IGN)
         if airflow is not None:
-            _stop(airflow)
-        _stop(estate)
+            stop_group(airflow)
+        stop_group(estate)
 
 
 def _dags_loaded() -> bool:
