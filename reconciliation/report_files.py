@@ -90,7 +90,9 @@ def write_tables(directory: Path, tables: Iterable[Table], workbook: str = "repo
             # utf-8 with BOM and ';' is what Czech Excel opens without the import wizard.
             writer = csv.writer(handle, delimiter=";")
             writer.writerow([safe_cell(h) for h in table.header])
-            rows = _teed(table.rows, lambda row, w=writer: w.writerow([csv_cell(v) for v in row]))
+            rows = _teed(table.rows, lambda row, w=writer: w.writerow(
+                [v if type(v) is str and not v.startswith(FORMULA_PREFIXES) else csv_cell(v)
+                 for v in row]))  # text that starts no formula, most cells, as it is
             _write_sheets(book, table, rows, sheet_rows)
         names.append(table.name)
     book.save()
@@ -120,7 +122,8 @@ def _write_sheets(book: XlsxBook, table: Table, rows: Iterator[Sequence[Value]],
         sheet: SheetWriter = book.add_sheet(title, table.header, widths)
         written = 0
         for row in chain([first], chunk) if first is not None else ():
-            sheet.append([_cell(v) for v in row])
+            sheet.append([v if type(v) is str and not v.startswith(FORMULA_PREFIXES) else _cell(v)
+                          for v in row])
             written += 1
         if written < per_sheet:
             return

@@ -92,7 +92,10 @@ class SheetWriter:
         letters = self._letters
         while len(letters) < len(values):
             letters.append(get_column_letter(len(letters) + 1))
-        cells = "".join([cell_xml(letters[i] + n, v) for i, v in enumerate(values)])
+        # plain text inline (most cells of a report); the rest through cell_xml
+        cells = "".join([f'<c r="{letters[i]}{n}" t="inlineStr"><is><t>{v}</t></is></c>'
+                         if type(v) is str and v and _SPECIAL.search(v) is None
+                         else cell_xml(letters[i] + n, v) for i, v in enumerate(values)])
         self.stream.write(f'<row r="{n}">{cells}</row>'.encode())
 
     def close(self) -> str:
