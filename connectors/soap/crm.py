@@ -141,7 +141,8 @@ class CrmSoapConnector:
     def _items(self) -> tuple[ItemWriter, Any]:
         """How an UpsertItem's account is written, and its expectedVersion's type."""
         item = dict(self._client.get_type(f"{{{NS}}}UpsertItem").elements)
-        return ItemWriter(NS, self._client.get_type(f"{{{NS}}}Account")), item["expectedVersion"].type
+        account = ItemWriter(NS, self._client.get_type(f"{{{NS}}}Account"))
+        return account, item["expectedVersion"].type
 
     @cached_property
     def _accounts(self) -> TypedRecords:
@@ -246,16 +247,17 @@ class CrmSoapConnector:
                                          system=self.system)
             parts = {child.tag.rpartition("}")[2]: child for child in node}
             error = parts.get("error")
-            found.append((_text(parts.get("AccountId")), _text(parts.get("success")) in ("true", "1"),
-                          None if error is None else self._error_type.parse_xmlelement(
-                              error, self._client.wsdl.types)))
+            success = _text(parts.get("success")) in ("true", "1")
+            found.append((_text(parts.get("AccountId")), success, None if error is None
+                          else self._error_type.parse_xmlelement(error, self._client.wsdl.types)))
         return found
 
     @cached_property
     def _error_type(self) -> Any:
         return self._client.get_type(f"{{{NS}}}UpsertError")
 
-    def _answers(self, sent: Sequence[Write], results: list[tuple[str, bool, Any]]) -> list[WriteRefusal | None]:
+    def _answers(self, sent: Sequence[Write],
+                 results: list[tuple[str | None, bool, Any]]) -> list[WriteRefusal | None]:
         if [account for account, _, _ in results] != [w.record_id for w in sent]:
             raise RemoteRefusedError("UpsertAccounts answered for other accounts than it was "
                                      "sent", system=self.system)
