@@ -37,7 +37,7 @@ from hub.pipeline.questions import ask
 from hub.pipeline.runs import AWAITING_APPROVAL
 from hub.store.db import in_chunks, session_scope
 from hub.store.models import Outbox, Run, SourceRecord
-from mappings.engine import to_system
+from mappings.writeback import system_writer
 from reconciliation.conflicts import refused_questions
 from reconciliation.outbox import SKIPPED_DELETED
 
@@ -186,11 +186,13 @@ def _update(session: Session, where: Sequence[Any], **values: Any) -> int:
 def _writes(ctx: RunContext, system: str, rows: Sequence[Row | Outbox]) -> list[Write]:
     """The rows as the connector takes them; the same rows give the same writes, which is what
     lets ``settle`` recognise a batch sent before a crash."""
-    spec = ctx.config.spec(system)
     # The outbox holds JSON ("150000.50"): to_system reads each value back to its canonical
     # type and spells it as the system's spec says ("150000,50" for the ERP), once, here.
+    if not rows:
+        return []
+    to_system = system_writer(ctx.config.spec(system))
     return [Write(idempotency_key=o.idempotency_key, record_id=o.record_id,
-                  values=to_system(spec, o.values), expected_version=o.expected_version)
+                  values=to_system(o.values), expected_version=o.expected_version)
             for o in rows]
 
 
