@@ -131,3 +131,26 @@ def test_one_refusal_in_a_batch_leaves_the_others_sent_whatever_the_batch_size(
     assert {a["AccountId"]: a["City"] for a in crm_service.accounts()} == {
         f"CRM-{i:06d}": "Plzeň" if i == 6 else "Brno" for i in range(12)}
     assert publish(_next_run(ctx), "crm") == {}  # nothing sent twice
+
+
+def test_rows_in_flight_settle_by_what_the_crm_holds_and_the_rest_go_once(ctx, crm_service):
+    from datetime import timedelta
+
+    from hub.pipeline.publish import settle_in_flight
+
+    crm_service.load(_accounts(3))
+    crm_service.store.upsert({"AccountId": "CRM-000001", "City": "Brno"}, 1)  # arrived; crash
+    claimed = utcnow() - timedelta(minutes=1)
+    with session_scope(ctx.engine) as session:
+        session.add_all(Outbox(idempotency_key=f"k-{i}", run_id=ctx.run_id, system="crm",
+                               record_id=f"CRM-{i:06d}", hub_id=f"H{i:08d}", values={"city": "Brno"},
+                               expected_version="1", status="sending", attempts=1,
+                               attempt_id="dead-attempt", claimed_at=claimed, created_at=claimed)
+                        for i in range(3))
+    assert settle_in_flight(ctx, "crm") == {"sent": 1, "released": 2}
+    with session_scope(ctx.engine) as session:
+        assert {r.idempotency_key: r.status for r in session.scalars(select(Outbox))} == {
+            "k-0": "pending", "k-1": "sent", "k-2": "pending"}
+    assert publish(_next_run(ctx), "crm") == {"sent": 2}
+    assert {a["AccountId"]: (a["City"], a["Version"]) for a in crm_service.accounts()} == {
+        f"CRM-{i:06d}": ("Brno", 2) for i in range(3)}  # each applied once
