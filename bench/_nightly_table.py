@@ -17,11 +17,12 @@ def print_result(result: dict[str, Any], before: dict[str, Any] | None) -> None:
     earlier = {r["key"]: r["seconds"] for r in before["rows"]} if before else {}
     print(f"\nnightly: {result['size']:,} companies, {result['store']} store"
           + (f" (ratio to {before['size']:,} flagged OVER past {limit:.1f}x)" if before else ""))
-    print(f"  {'step':<38}{'seconds':>10}{'rows':>12}{'hub MB':>9}{'estate MB':>11}  "
-          + ("ratio" if before else ""))
+    print(f"  {'step':<38}{'seconds':>10}{'hub CPU s':>10}{'rows':>12}{'hub MB':>9}"
+          f"{'estate MB':>11}  " + ("ratio" if before else ""))
     for r in result["rows"]:
-        print(f"  {r['key']:<38}{r['seconds']:>10.2f}{_n(r['rows']):>12}{_mb(r['hub_mb']):>9}"
-              f"{_mb(r['estate_mb']):>11}  {_ratio(r['seconds'], earlier.get(r['key']), limit)}")
+        print(f"  {r['key']:<38}{r['seconds']:>10.2f}{_cpu(r.get('cpu_s')):>10}{_n(r['rows']):>12}"
+              f"{_mb(r['hub_mb']):>9}{_mb(r['estate_mb']):>11}  "
+              f"{_ratio(r['seconds'], earlier.get(r['key']), limit)}")
     print(f"  peak RSS over the process's life: hub worker {result['hub_peak_mb']:,.0f} MB, "
           f"estate {result['estate_peak_mb']:,.0f} MB; load average now "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
@@ -63,6 +64,10 @@ def found_changes(result: dict[str, Any], system: str, phase: str = "steady") ->
 
 def _n(value: int | None) -> str:
     return "" if value is None else f"{value:,}"
+
+
+def _cpu(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
 
 
 def _mb(value: float | None) -> str:

@@ -6,12 +6,17 @@ It runs exactly what ``custhub run nightly`` runs (hub.pipeline.nightly.run_nigh
 repo's config/hub.yaml; the store from CUSTHUB_STORE_URL, the estate's connections from
 AIRFLOW_CONN_* as Airflow would give them), once per ``run LABEL`` line on stdin, and answers
 each with one JSON line: the run's wall clock, each step's milliseconds as the run recorded
-them (hub.pipeline.timings) with the wall-clock interval it took, the rows behind each step
-from the run's own metrics, and this process's peak RSS.
+them (hub.pipeline.timings) with the wall-clock interval it took and this process's CPU
+seconds in it, the rows behind each step from the run's own metrics, and this process's peak RSS.
+
+BENCH_NIGHTLY_PROFILE=DIR profiles the steps named in BENCH_NIGHTLY_PROFILE_STEPS (default
+``report,publish``) with cProfile and writes ``DIR/<run label>-<step>-<system>.prof`` (the
+profiled steps' seconds then include cProfile's own cost).
 """
 
 from __future__ import annotations
 
+import cProfile
 import json
 import logging
 import os
@@ -25,6 +30,7 @@ from hub.config import HubConfig, load_config
 from hub.pipeline.context import metrics, open_store
 from hub.pipeline.nightly import run_nightly
 from hub.pipeline.timings import log as timings_log
+from hub.pipeline.timings import watching
 from hub.store.db import session_scope
 
 # The steady run's figures that say what it found changed, per system.
@@ -32,18 +38,36 @@ CHANGE_METRICS = ("extracted", "new", "changed", "deleted_at_source")
 
 
 class StepClock(logging.Handler):
-    """Each step's end (its log record's time) and milliseconds, as hub.pipeline.timings logs."""
+    """Each step's end (its log record's time), milliseconds and CPU seconds, as
+    hub.pipeline.timings logs and tells its watchers; profiles the steps asked for."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.steps: list[dict[str, Any]] = []
+        self.label = ""
+        self._cpu_at_start = 0.0
+        self._profile_dir = os.environ.get("BENCH_NIGHTLY_PROFILE")
+        self._profiled = set(os.environ.get("BENCH_NIGHTLY_PROFILE_STEPS", "report,publish").split(","))
+        self._profile: cProfile.Profile | None = None
+
+    def started(self, step: str, system: str) -> None:
+        if self._profile_dir and step in self._profiled:
+            self._profile = cProfile.Profile(time.process_time)  # CPU: the machine is shared
+            self._profile.enable()
+        self._cpu_at_start = time.process_time()
 
     def emit(self, record: logging.LogRecord) -> None:
         ms = getattr(record, "ms", None)
-        if ms is not None:
-            self.steps.append({"step": record.step, "system": record.system, "ms": ms,
-                               "started_at": record.created - ms / 1000,
-                               "ended_at": record.created})
+        if ms is None:
+            return
+        cpu = time.process_time() - self._cpu_at_start
+        if self._profile is not None:
+            self._profile.disable()
+            self._profile.dump_stats(Path(self._profile_dir or ".")
+                                     / f"{self.label}-{record.step}-{record.system}.prof")
+            self._profile = None
+        self.steps.append({"step": record.step, "system": record.system, "ms": ms, "cpu_s": cpu,
+                           "started_at": record.created - ms / 1000, "ended_at": record.created})
 
 
 def rows(step: str, system: str, figures: dict[tuple[str, str], int]) -> int:
@@ -77,7 +101,8 @@ def run_once(report_dir: Path, clock: StepClock) -> dict[str, Any]:
     config = bench_config(report_dir)
     clock.steps.clear()
     started_at, started, cpu = time.time(), time.perf_counter(), time.process_time()
-    result = run_nightly(config)
+    with watching(clock.started):
+        result = run_nightly(config)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     with session_scope(open_store(config)) as session:
         figures = metrics(session, result.run_id)
@@ -101,6 +126,7 @@ def main(report_dir: Path) -> None:
         command, *args = line.split()
         if command != "run":
             break
+        clock.label = args[0]
         answer = run_once(report_dir / args[0], clock) | {"label": args[0]}
         print(json.dumps(answer), flush=True)
 

@@ -175,7 +175,7 @@ def _rows(answers: dict[str, dict[str, Any]], rss: RssSampler) -> list[dict[str,
         start, end = span["started_at"], span["ended_at"]
         return {"key": f"{phase} {step}", "phase": phase, "step": step, "seconds": seconds,
                 "rows": rows, "hub_mb": rss.peak("hub", start, end),
-                "estate_mb": rss.peak("estate", start, end)}
+                "estate_mb": rss.peak("estate", start, end), "cpu_s": span.get("cpu_s")}
 
     out = []
     for phase, _, _ in SEQUENCE:

@@ -36,7 +36,7 @@ from mappings.formulas import escape_cell
 from mappings.normalizers.numbers import format_decimal, parse_decimal, parse_int
 from mappings.spec import MappingSpec
 
-__all__ = ["canonical_value", "represent", "to_system"]
+__all__ = ["canonical_value", "represent", "system_writer", "to_system"]
 
 
 def to_system(spec: MappingSpec, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -45,24 +45,33 @@ def to_system(spec: MappingSpec, values: Mapping[str, Any]) -> dict[str, Any]:
     (``write: false``), are left out; an unknown canonical field name is a programming error;
     a value that is not one of its field's type raises MappingError with every such field.
     """
+    return system_writer(spec)(values)
+
+
+def system_writer(spec: MappingSpec) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """``to_system`` for one spec, its writable fields worked out once: publish writes
+    thousands of rows of the same system."""
     if spec.read_only:
         raise ValueError(f"system {spec.system!r} is read-only")
-    unknown = sorted(set(values) - set(CUSTOMER_FIELDS))
-    if unknown:
-        raise ValueError(f"not canonical Customer fields: {unknown}")
-    targets = spec.writable_fields()
-    written: dict[str, Any] = {}
-    issues: list[FieldIssue] = []
-    for field, value in values.items():
-        if field not in targets:
-            continue
-        try:
-            written[targets[field]] = represent(canonical_value(field, value), spec.format)
-        except InvalidValue as exc:
-            issues.append(FieldIssue(field, targets[field], value, exc.label, exc.reason))
-    if issues:
-        raise MappingError(issues)
-    return written
+    targets, file_format, known = spec.writable_fields(), spec.format, set(CUSTOMER_FIELDS)
+
+    def write(values: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = sorted(values.keys() - known)
+        if unknown:
+            raise ValueError(f"not canonical Customer fields: {unknown}")
+        written: dict[str, Any] = {}
+        issues: list[FieldIssue] = []
+        for field, value in values.items():
+            if field not in targets:
+                continue
+            try:
+                written[targets[field]] = represent(canonical_value(field, value), file_format)
+            except InvalidValue as exc:
+                issues.append(FieldIssue(field, targets[field], value, exc.label, exc.reason))
+        if issues:
+            raise MappingError(issues)
+        return written
+    return write
 
 
 def canonical_value(field: str, value: Any) -> Any:

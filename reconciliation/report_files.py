@@ -14,8 +14,8 @@ dates), and formula-like text is stored as a string with Excel's hidden quote pr
 
 The rows of a table may be a one-shot stream (a million discrepancies read from the store):
 each table is read once and written to its CSV file and to its sheets side by side, the
-workbook in openpyxl's write-only mode (rows go to disk as they come, cell styles only where
-a cell needs one). A table longer than a sheet holds continues on "name (2)", "name (3)"...
+workbook as SpreadsheetML text streamed into its zip (reconciliation.report_xlsx: rows go to
+disk as they come, cell styles only where a cell needs one). A table longer than a sheet holds continues on "name (2)", "name (3)"...
 """
 
 from __future__ import annotations
@@ -29,19 +29,13 @@ import re
 from itertools import chain, islice
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-
 from mappings.formulas import FORMULA_PREFIXES  # one list for the report and the import files
+from reconciliation.report_xlsx import DAY, MOMENT, MONEY, QUOTED, SheetWriter, Styled, XlsxBook
 
 Value = str | int | float | Decimal | date | bool | None
 
 SHEET_ROWS = 1_048_576  # Excel's limit, header included
 WIDTH_SAMPLE = 500  # rows read ahead to size the columns (write-only sheets size them first)
-_BOLD = Font(bold=True)
 MONEY_FORMAT = "#,##0.00"  # Excel shows it in the reader's own separators: 150 000,50 in Czech
 DATE_FORMAT = "d.m.yyyy"
 DATETIME_FORMAT = "d.m.yyyy h:mm"
@@ -70,6 +64,8 @@ def safe_cell(value: object) -> str:
 
 
 def csv_cell(value: Value) -> str:
+    if type(value) is str:  # most cells: text that starts no formula
+        return "'" + value if value.startswith(FORMULA_PREFIXES) and formula_risk(value) else value
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -87,17 +83,19 @@ def write_tables(directory: Path, tables: Iterable[Table], workbook: str = "repo
                  sheet_rows: int = SHEET_ROWS) -> list[str]:
     """``<name>.csv`` per table and ``workbook`` holding them all; each table's rows are read once.
     Returns the CSV stems written."""
-    book = Workbook(write_only=True)
+    book = XlsxBook(directory / workbook)
     names = []
     for table in tables:
         with (directory / f"{table.name}.csv").open("w", encoding="utf-8-sig", newline="") as handle:
             # utf-8 with BOM and ';' is what Czech Excel opens without the import wizard.
             writer = csv.writer(handle, delimiter=";")
             writer.writerow([safe_cell(h) for h in table.header])
-            rows = _teed(table.rows, lambda row, w=writer: w.writerow([csv_cell(v) for v in row]))
+            rows = _teed(table.rows, lambda row, w=writer: w.writerow(
+                [v if type(v) is str and not v.startswith(FORMULA_PREFIXES) else csv_cell(v)
+                 for v in row]))  # text that starts no formula, most cells, as it is
             _write_sheets(book, table, rows, sheet_rows)
         names.append(table.name)
-    book.save(directory / workbook)
+    book.save()
     return names
 
 
@@ -107,7 +105,7 @@ def _teed(rows: Iterable[Sequence[Value]], also) -> Iterator[Sequence[Value]]:  
         yield row
 
 
-def _write_sheets(book: Workbook, table: Table, rows: Iterator[Sequence[Value]], sheet_rows: int) -> None:
+def _write_sheets(book: XlsxBook, table: Table, rows: Iterator[Sequence[Value]], sheet_rows: int) -> None:
     """The table on as many sheets as it needs, each with the header, the columns sized from
     the first rows, the header frozen and an autofilter."""
     per_sheet = max(1, sheet_rows - 1)
@@ -121,54 +119,38 @@ def _write_sheets(book: Workbook, table: Table, rows: Iterator[Sequence[Value]],
         if first is None and number > 1:
             return
         title = table.name[:31] if number == 1 else f"{table.name[:24]} ({number})"
-        sheet = _new_sheet(book, title, table.header, widths)
+        sheet: SheetWriter = book.add_sheet(title, table.header, widths)
         written = 0
         for row in chain([first], chunk) if first is not None else ():
-            sheet.append([_cell(sheet, v) for v in row])
+            sheet.append([v if type(v) is str and not v.startswith(FORMULA_PREFIXES) else _cell(v)
+                          for v in row])
             written += 1
-        sheet.auto_filter.ref = f"A1:{get_column_letter(max(1, len(table.header)))}{written + 1}"
         if written < per_sheet:
             return
         number += 1
 
 
-def _new_sheet(book: Workbook, title: str, header: Sequence[str], widths: list[int]) -> WriteOnlyWorksheet:
-    sheet = book.create_sheet(title=title)
-    for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = "A2"
-    cells = []
-    for title_text in header:
-        cell = WriteOnlyCell(sheet, value=str(title_text))
-        cell.font = _BOLD
-        cells.append(cell)
-    sheet.append(cells)
-    return sheet
-
-
-def _cell(sheet: WriteOnlyWorksheet, value: Value) -> object:
-    """What write-only mode appends: plain values as they are; money, dates and text that
-    starts like a formula as cells with a number format or a forced type."""
-    if isinstance(value, bool):
+def _cell(value: Value) -> object:
+    """A value as the workbook holds it: plain values as they are; money, dates and text that
+    starts like a formula with the style they need."""
+    if type(value) is str:
+        if not value.startswith(FORMULA_PREFIXES):
+            return value
+    elif isinstance(value, bool):
         return "yes" if value else "no"
-    if value is None or isinstance(value, int | float):
+    elif value is None or isinstance(value, int | float):
         return value
-    if isinstance(value, Decimal | date):
+    elif isinstance(value, Decimal):
+        return Styled(value, MONEY)
+    elif isinstance(value, datetime):
         # Excel has no time zones: a stored time (UTC) is written as it reads, without its zone.
-        cell = WriteOnlyCell(sheet, value=value.replace(tzinfo=None) if isinstance(value, datetime) else value)
-        cell.number_format = (MONEY_FORMAT if isinstance(value, Decimal) else
-                              DATETIME_FORMAT if isinstance(value, datetime) else DATE_FORMAT)
-        return cell
+        return Styled(value.replace(tzinfo=None), MOMENT)
+    elif isinstance(value, date):
+        return Styled(value, DAY)
     text = str(value)
-    if not text.startswith(FORMULA_PREFIXES):
-        return text
-    # openpyxl stores any string that starts with "=" as a formula; forcing the string type
-    # keeps the text exactly as it was, and Excel's quote prefix (never shown in the cell)
-    # keeps an edit of a formula-like cell from turning it into one.
-    cell = WriteOnlyCell(sheet, value=text)
-    cell.data_type = "s"
-    cell.quotePrefix = formula_risk(text)
-    return cell
+    # Text is never read as a formula in the workbook (inline strings); Excel's quote prefix
+    # (never shown in the cell) keeps an edit of a formula-like cell from turning it into one.
+    return Styled(text, QUOTED) if formula_risk(text) else text
 
 
 def _widths(header: Sequence[str], sample: Sequence[Sequence[Value]]) -> list[int]:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 import phonenumbers
 from babel import Locale, UnknownLocaleError
@@ -120,6 +121,7 @@ def typed(field: str, value: object) -> object:
     return value
 
 
+@lru_cache(maxsize=4096)  # a company's golden value is shown again for each system that agrees
 def _phone(text: str) -> str:
     try:
         number = phonenumbers.parse(text, None)

@@ -35,14 +35,15 @@ Convert = Callable[[str], Any]
 
 
 class BulkTaker(Plugin):
-    """Takes ``Body/<answer>/<container>`` out of ``operation``'s replies, for ``take()``.
+    """Takes ``Body/<answer>/<container>`` (or the answer itself, when the repeated elements
+    are its own children) out of ``operation``'s replies, for ``take()``.
 
     What it took is kept per thread and dropped when the next request leaves, so a call that
     failed after the reply arrived never hands its elements to the next one."""
 
-    def __init__(self, operation: str, answer: str, container: str):
+    def __init__(self, operation: str, answer: str, container: str | None = None):
         self._operation = operation
-        self._path = f"{{{SOAP11_ENV}}}Body/{answer}/{container}"
+        self._path = f"{{{SOAP11_ENV}}}Body/{answer}" + (f"/{container}" if container else "")
         self._taken = threading.local()
 
     def egress(self, envelope: etree._Element, http_headers: dict[str, str], operation: Any,

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import zeep
+from lxml import etree
 from pydantic import Field
 from zeep.exceptions import Fault
 from zeep.helpers import serialize_object
@@ -63,6 +64,7 @@ from connectors.soap import (
     zeep_client,
 )
 from connectors.soap.bulk_reply import BulkTaker, TypedRecords
+from connectors.soap.bulk_request import BulkGiver, ItemWriter
 from connectors.soap.security import username_token
 from core.connections import ConnectionInfo
 
@@ -85,6 +87,7 @@ RULES: Rules = rules((
          fault={"FailedAuthentication", "InvalidSecurity", "InvalidSecurityToken"}),
 ))
 CURSOR_FIELD = "ModifiedAt"
+_RESULT = f"{{{NS}}}result"  # an UpsertAccounts reply's element per account
 # Characters XML 1.0 cannot carry (control characters, lone surrogates, U+FFFE/FFFF)
 _NOT_XML_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # How far before a claim settling looks for the CRM's changes: the CRM stamps ModifiedAt by
@@ -119,12 +122,27 @@ class CrmSoapConnector:
             raise ConnectorConfigError(f"CRM WSDL not found: {wsdl}", system=self.system)
         wsse = username_token(self._conn.login, self._conn.password)
         return zeep_client(wsdl, http_session(self._conn), self.settings, wsse=wsse,
-                           plugins=[self._taker])
+                           plugins=[self._taker, self._giver, self._upserted])
 
     @cached_property
     def _taker(self) -> BulkTaker:
         return BulkTaker("GetAccountsModifiedSince", f"{{{NS}}}GetAccountsModifiedSinceResponse",
                          f"{{{NS}}}accounts")
+
+    @cached_property
+    def _giver(self) -> BulkGiver:
+        return BulkGiver("UpsertAccounts", f"{{{NS}}}UpsertAccounts")
+
+    @cached_property
+    def _upserted(self) -> BulkTaker:
+        return BulkTaker("UpsertAccounts", f"{{{NS}}}UpsertAccountsResponse")
+
+    @cached_property
+    def _items(self) -> tuple[ItemWriter, Any]:
+        """How an UpsertItem's account is written, and its expectedVersion's type."""
+        item = dict(self._client.get_type(f"{{{NS}}}UpsertItem").elements)
+        account = ItemWriter(NS, self._client.get_type(f"{{{NS}}}Account"))
+        return account, item["expectedVersion"].type
 
     @cached_property
     def _accounts(self) -> TypedRecords:
@@ -198,19 +216,53 @@ class CrmSoapConnector:
         sent = [w for w, answer in zip(writes, answers) if answer is None]
         if not sent:
             return answers
+        # zeep renders the first item (typed and checked by the WSDL); the others are written
+        # by lxml from the same types and added on the way out (connectors.soap.bulk_request)
+        first, rest = sent[0], [self._item(w) for w in sent[1:]]
         try:
-            results = self._call(lambda: self._service.UpsertAccounts(
-                item=[{"account": _account(w), "expectedVersion": _expected(w)} for w in sent]))
+            with self._giver.giving(rest):
+                self._call(lambda: self._service.UpsertAccounts(
+                    item=[{"account": _account(first), "expectedVersion": _expected(first)}]))
         except BadRecordError:  # zeep refused a value on send: find which, one at a time
             return self._upsert_each(writes)
-        taken = iter(self._answers(sent, results or []))
+        taken = iter(self._answers(sent, self._results(self._upserted.take())))
         return [next(taken) if answer is None else answer for answer in answers]
 
-    def _answers(self, sent: Sequence[Write], results: list[Any]) -> list[WriteRefusal | None]:
-        if [r.AccountId for r in results] != [w.record_id for w in sent]:
+    def _item(self, write: Write) -> etree._Element:
+        account, version = self._items
+        item = etree.Element(f"{{{NS}}}item")
+        account.fill(etree.SubElement(item, f"{{{NS}}}account"), _account(write))
+        expected = _expected(write)
+        if expected is not None:
+            etree.SubElement(item, f"{{{NS}}}expectedVersion").text = version.xmlvalue(expected)
+        return item
+
+    def _results(self, reply: etree._Element | None) -> list[tuple[str | None, bool, Any]]:
+        """(AccountId, success, error) of each ``result`` of an UpsertAccounts reply, read by
+        lxml; only an error (a refusal: few) is parsed by zeep, by its WSDL type."""
+        found = []
+        for node in () if reply is None else reply:
+            if node.tag != _RESULT:
+                raise RemoteRefusedError(f"UpsertAccounts answered an unexpected {node.tag!r}",
+                                         system=self.system)
+            parts = {child.tag.rpartition("}")[2]: child for child in node}
+            error = parts.get("error")
+            success = _text(parts.get("success")) in ("true", "1")
+            found.append((_text(parts.get("AccountId")), success, None if error is None
+                          else self._error_type.parse_xmlelement(error, self._client.wsdl.types)))
+        return found
+
+    @cached_property
+    def _error_type(self) -> Any:
+        return self._client.get_type(f"{{{NS}}}UpsertError")
+
+    def _answers(self, sent: Sequence[Write],
+                 results: list[tuple[str | None, bool, Any]]) -> list[WriteRefusal | None]:
+        if [account for account, _, _ in results] != [w.record_id for w in sent]:
             raise RemoteRefusedError("UpsertAccounts answered for other accounts than it was "
                                      "sent", system=self.system)
-        return [None if r.success else self._refusal(w, r.error) for w, r in zip(sent, results)]
+        return [None if success else self._refusal(w, error)
+                for w, (_, success, error) in zip(sent, results)]
 
     def _refusal(self, write: Write, error: Any) -> WriteRefusal | None:
         if error.code == "VersionConflict":
@@ -291,6 +343,10 @@ def _unwritable(write: Write) -> WriteRefusal | None:
     if not_text:
         return WriteRefusal(write.idempotency_key, f"values that are not XML text: {not_text}")
     return None
+
+
+def _text(node: etree._Element | None) -> str | None:
+    return None if node is None else (node.text or "").strip()
 
 
 def _account(write: Write) -> dict[str, Any]:

@@ -24,8 +24,9 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from itertools import groupby
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import Settleable, Write, WriteResult
@@ -36,7 +37,7 @@ from hub.pipeline.questions import ask
 from hub.pipeline.runs import AWAITING_APPROVAL
 from hub.store.db import in_chunks, session_scope
 from hub.store.models import Outbox, Run, SourceRecord
-from mappings.engine import to_system
+from mappings.writeback import system_writer
 from reconciliation.conflicts import refused_questions
 from reconciliation.outbox import SKIPPED_DELETED
 
@@ -98,13 +99,18 @@ def settle_in_flight(ctx: RunContext, system: str) -> dict[str, int]:
     return dict(counts)
 
 
-def _pending(ctx: RunContext, system: str) -> list[Outbox]:
+# What sending a row needs, read as plain rows: ORM objects cost more than the send itself.
+_SENT_COLUMNS = (Outbox.id, Outbox.idempotency_key, Outbox.record_id, Outbox.values,
+                 Outbox.expected_version)
+
+
+def _pending(ctx: RunContext, system: str) -> list[Row]:
     with session_scope(ctx.engine) as session:
-        return list(session.scalars(select(Outbox).where(
+        return list(session.execute(select(*_SENT_COLUMNS).where(
             Outbox.system == system, Outbox.status == PENDING).order_by(Outbox.id)))
 
 
-def _skip_deleted(ctx: RunContext, system: str, pending: list[Outbox]) -> list[Outbox]:
+def _skip_deleted(ctx: RunContext, system: str, pending: list[Row]) -> list[Row]:
     """The rows still to send; those whose target is deleted at the source are closed as skipped.
 
     Reconcile makes no correction for a deleted record, but a row made before the deletion
@@ -120,7 +126,7 @@ def _skip_deleted(ctx: RunContext, system: str, pending: list[Outbox]) -> list[O
     return [row for row in pending if row.record_id not in gone]
 
 
-def _send(ctx: RunContext, system: str, pending: list[Outbox]) -> Counter[str]:
+def _send(ctx: RunContext, system: str, pending: list[Row]) -> Counter[str]:
     attempt, claimed = _claim(ctx, pending)
     if not claimed:  # another publisher took them first
         return Counter()
@@ -132,7 +138,7 @@ def _send(ctx: RunContext, system: str, pending: list[Outbox]) -> Counter[str]:
     return _mark(ctx, attempt, result)
 
 
-def _claim(ctx: RunContext, rows: Sequence[Outbox]) -> tuple[str, list[Outbox]]:
+def _claim(ctx: RunContext, rows: Sequence[Row]) -> tuple[str, list[Row]]:
     """Mark the rows still pending as ``sending`` under a new attempt id; returns those."""
     attempt, now = uuid.uuid4().hex, utcnow()
     with session_scope(ctx.engine) as session:
@@ -140,41 +146,53 @@ def _claim(ctx: RunContext, rows: Sequence[Outbox]) -> tuple[str, list[Outbox]]:
             session.execute(update(Outbox).where(Outbox.id.in_(chunk), Outbox.status == PENDING)
                             .values(status=SENDING, attempt_id=attempt, claimed_at=now,
                                     attempts=Outbox.attempts + 1))
-        claimed = list(session.scalars(select(Outbox).where(Outbox.attempt_id == attempt)
-                                       .order_by(Outbox.id)))
+        claimed = list(session.execute(select(*_SENT_COLUMNS).where(
+            Outbox.attempt_id == attempt, Outbox.status == SENDING).order_by(Outbox.id)))
     return attempt, claimed
 
 
 def _mark(ctx: RunContext, attempt: str | None, result: WriteResult) -> Counter[str]:
     """The attempt's rows as the target answered: sent, refused (a steward question), or,
-    of a row it did not name, pending again."""
-    refused = {r.idempotency_key: r for r in result.refused}
-    applied = set(result.applied)
+    of a row it did not name, pending again. Sent and released rows are set by UPDATE a
+    chunk of keys at a time; only the refused ones (few) are loaded, for their questions."""
+    refused = {r.idempotency_key: r.reason for r in result.refused}
+    applied = [key for key in dict.fromkeys(result.applied) if key not in refused]
     counts: Counter[str] = Counter()
+    claimed = (Outbox.attempt_id == attempt, Outbox.status == SENDING)
     with session_scope(ctx.engine) as session:
-        for row in session.scalars(select(Outbox).where(
-                Outbox.attempt_id == attempt, Outbox.status == SENDING)):
-            if row.idempotency_key in refused:
-                row.status, row.error = REFUSED, refused[row.idempotency_key].reason
+        for chunk in in_chunks(sorted(refused)):
+            for row in session.scalars(select(Outbox).where(Outbox.idempotency_key.in_(chunk), *claimed)):
+                row.status, row.error = REFUSED, refused[row.idempotency_key]
                 _ask_steward(session, row, ctx.run_id)
                 counts[REFUSED] += 1
-            elif row.idempotency_key in applied:
-                row.status, row.sent_at = SENT, utcnow()
-                counts[SENT] += 1
-            else:
-                row.status = PENDING
-                counts["released"] += 1
-    return counts
+        session.flush()
+        # By primary key: given the status too, SQLite would search the status index (every
+        # row in flight) once per chunk of keys.
+        ids = dict(session.execute(select(Outbox.idempotency_key, Outbox.id).where(*claimed)).tuples().all())
+        now = utcnow()
+        for chunk in in_chunks(sorted(ids[key] for key in applied if key in ids)):
+            counts[SENT] += _update(session, (Outbox.id.in_(chunk), *claimed), status=SENT, sent_at=now)
+        counts["released"] += _update(session, claimed, status=PENDING)
+    return +counts
 
 
-def _writes(ctx: RunContext, system: str, rows: Sequence[Outbox]) -> list[Write]:
+def _update(session: Session, where: Sequence[Any], **values: Any) -> int:
+    """UPDATE outbox rows; returns how many matched (the session's objects are not synced:
+    the rows it loaded were flushed first and are not matched again)."""
+    statement = update(Outbox).where(*where).values(**values)
+    return session.execute(statement, execution_options={"synchronize_session": False}).rowcount
+
+
+def _writes(ctx: RunContext, system: str, rows: Sequence[Row | Outbox]) -> list[Write]:
     """The rows as the connector takes them; the same rows give the same writes, which is what
     lets ``settle`` recognise a batch sent before a crash."""
-    spec = ctx.config.spec(system)
     # The outbox holds JSON ("150000.50"): to_system reads each value back to its canonical
     # type and spells it as the system's spec says ("150000,50" for the ERP), once, here.
+    if not rows:
+        return []
+    to_system = system_writer(ctx.config.spec(system))
     return [Write(idempotency_key=o.idempotency_key, record_id=o.record_id,
-                  values=to_system(spec, o.values), expected_version=o.expected_version)
+                  values=to_system(o.values), expected_version=o.expected_version)
             for o in rows]
 
 

@@ -27,6 +27,8 @@ def test_every_step_of_every_run_is_reported_with_its_figures(result: dict) -> N
         assert STEPS <= set(lines), phase
         for line in lines.values():
             assert line["seconds"] >= 0 and line["hub_mb"] > 0 and line["estate_mb"] > 0, line
+        # each step's CPU seconds of the hub worker, next to its wall clock
+        assert all(0 <= lines[step]["cpu_s"] for step in STEPS), phase
     first = {r["step"]: r for r in result["rows"] if r["phase"] == "first"}
     assert all(first[step]["rows"] > 0 for step in STEPS), first
     # The step figures are the ones the run recorded in the store, step by step.

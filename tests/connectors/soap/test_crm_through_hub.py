@@ -105,3 +105,52 @@ def test_publish_keeps_a_conflict_as_a_refusal_with_its_reason(ctx, crm_service)
         assert item.candidates == {"golden": "Brno", "crm": "changed at the source"}
     [account] = crm_service.accounts()
     assert (account["City"], account["Version"]) == ("Plzeň", 2)
+
+
+@pytest.mark.parametrize("batch", [1, 5, 200])
+def test_one_refusal_in_a_batch_leaves_the_others_sent_whatever_the_batch_size(
+        tmp_path, monkeypatch, crm_conn, crm_service, batch):
+    airflow_conn_env(monkeypatch, "custhub_crm", crm_conn)
+    ctx = hub_context(tmp_path, monkeypatch, {"crm": {"write_batch_size": batch, **FAST_RETRY}})
+    crm_service.load(_accounts(12))
+    crm_service.store.upsert({"AccountId": "CRM-000006", "City": "Plzeň"}, 1)  # a person's edit
+    with session_scope(ctx.engine) as session:
+        session.add_all(Outbox(idempotency_key=f"k-{i}", run_id=ctx.run_id, system="crm",
+                               record_id=f"CRM-{i:06d}", hub_id=f"H{i:08d}", values={"city": "Brno"},
+                               expected_version="1", status="pending", attempts=0,
+                               created_at=utcnow()) for i in range(12))
+    assert publish(ctx, "crm") == {"sent": 11, "refused": 1}
+    with session_scope(ctx.engine) as session:
+        rows = {r.idempotency_key: (r.status, r.attempts, r.attempt_id is not None, r.sent_at is not None)
+                for r in session.scalars(select(Outbox))}
+        refused = session.scalar(select(Outbox).where(Outbox.status == "refused"))
+        assert [i.record_id for i in session.scalars(select(ReviewItem))] == ["CRM-000006"]
+    assert rows == {f"k-{i}": ("refused", 1, True, False) if i == 6 else ("sent", 1, True, True)
+                    for i in range(12)}
+    assert refused.error.startswith("conflict: changed in the CRM")
+    assert {a["AccountId"]: a["City"] for a in crm_service.accounts()} == {
+        f"CRM-{i:06d}": "Plzeň" if i == 6 else "Brno" for i in range(12)}
+    assert publish(_next_run(ctx), "crm") == {}  # nothing sent twice
+
+
+def test_rows_in_flight_settle_by_what_the_crm_holds_and_the_rest_go_once(ctx, crm_service):
+    from datetime import timedelta
+
+    from hub.pipeline.publish import settle_in_flight
+
+    crm_service.load(_accounts(3))
+    crm_service.store.upsert({"AccountId": "CRM-000001", "City": "Brno"}, 1)  # arrived; crash
+    claimed = utcnow() - timedelta(minutes=1)
+    with session_scope(ctx.engine) as session:
+        session.add_all(Outbox(idempotency_key=f"k-{i}", run_id=ctx.run_id, system="crm",
+                               record_id=f"CRM-{i:06d}", hub_id=f"H{i:08d}", values={"city": "Brno"},
+                               expected_version="1", status="sending", attempts=1,
+                               attempt_id="dead-attempt", claimed_at=claimed, created_at=claimed)
+                        for i in range(3))
+    assert settle_in_flight(ctx, "crm") == {"sent": 1, "released": 2}
+    with session_scope(ctx.engine) as session:
+        assert {r.idempotency_key: r.status for r in session.scalars(select(Outbox))} == {
+            "k-0": "pending", "k-1": "sent", "k-2": "pending"}
+    assert publish(_next_run(ctx), "crm") == {"sent": 2}
+    assert {a["AccountId"]: (a["City"], a["Version"]) for a in crm_service.accounts()} == {
+        f"CRM-{i:06d}": ("Brno", 2) for i in range(3)}  # each applied once
