@@ -44,6 +44,8 @@ def print_summary(report: RunReport, report_path: Path, console: Console | None 
     else:
         console.print(f"{report.golden_changed} golden record(s) created or changed; "
                       f"{report.differing} company field(s) differed.")
+    for note in report.matching_notes:
+        console.print(f"[yellow]{note}[/yellow]", soft_wrap=True)
     if report.findings:
         console.print(f"[yellow]{len(report.findings)} compan(y/ies) to check before invoicing "
                       "(invalid VAT ID, pending check, dissolved, insolvent): see the report.[/yellow]")

@@ -146,6 +146,9 @@ class RunReport:
     # A registry step that did not check everything: a configuration error, keys left at its
     # deadline. One line per registry; the keys themselves are due in the next run.
     registry_notes: list[str] = field(default_factory=list)
+    # Matching that did not go as configured (training set aside as collapsed): read before
+    # trusting this run's links.
+    matching_notes: list[str] = field(default_factory=list)
     formulas: list[FormulaFinding] = field(default_factory=list)  # formula-like text read in this run
     locale: str = DEFAULT_LOCALE  # how the page writes numbers, money and dates (Babel)
     # Every source (system or registry) in plain words, for the "chosen by" column and the legend.

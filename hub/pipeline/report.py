@@ -65,6 +65,7 @@ def _build(session: Session, ctx: RunContext, lines: list[SystemLine]) -> RunRep
         trend=trend(session, runs, [line.system for line in lines]),
         findings=_findings(session, _money_system(ctx)),
         registry_notes=registry_notes(figures, Formatter(ctx.config.report.locale).number),
+        matching_notes=matching_notes(figures),
         quarantine=open_quarantine(session),
         formulas=formula_findings(session.execute(_formula_like(ctx.run_id)).tuples().all()),
         locale=ctx.config.report.locale, source_names=source_names(ctx.config))
@@ -208,6 +209,17 @@ def _latest_checks(session: Session, keys: Mapping[str, set[str]]) -> dict[tuple
                 latest[(check.registry_name, check.key)] = check
                 latest[(check.registry_name, check.key, check.status)] = check
     return latest
+
+
+TRAINING_SET_ASIDE = (
+    "Matching: the match model trained on this run's records looked collapsed (it would link far "
+    "more pairs than can be the same company), so this run linked with the untrained parameters. "
+    "The log names the sign; `custhub match --explain` shows the estimated model.")
+
+
+def matching_notes(figures: dict[tuple[str, str], int]) -> list[str]:
+    """What the run's matching did otherwise than configured (reconcile's figures)."""
+    return [TRAINING_SET_ASIDE] if figures.get(("hub", "match_training_fallback")) else []
 
 
 def registry_notes(figures: dict[tuple[str, str], int],

@@ -7,6 +7,8 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from hub.pipeline.reconcile import reconcile_run
+from hub.pipeline.report import TRAINING_SET_ASIDE, build_report
+from reconciliation.report import render_report
 from hub.store.db import session_scope
 from hub.store.models import RunMetric
 from tests.fixtures.hubstore import new_run, open_seeded, put, store_config
@@ -27,6 +29,7 @@ def test_a_company_estate_trains_and_the_run_records_no_fallback(tmp_path: Path)
     ctx = new_run(config, engine)
     reconcile_run(ctx)
     assert _metric(engine, ctx.run_id) == 0
+    assert build_report(ctx).matching_notes == []
 
 
 def test_persons_with_a_lenient_configured_m_fall_back_and_the_run_records_it(tmp_path: Path) -> None:
@@ -52,3 +55,6 @@ def test_persons_with_a_lenient_configured_m_fall_back_and_the_run_records_it(tm
     ctx = new_run(config, engine)
     reconcile_run(ctx)
     assert _metric(engine, ctx.run_id) == 1
+    report = build_report(ctx)  # the page and the summary say so, not only a metric
+    assert report.matching_notes == [TRAINING_SET_ASIDE]
+    assert "untrained parameters" in render_report(report)
