@@ -4,6 +4,9 @@ the accountants' findings with their evidence."""
 
 from __future__ import annotations
 
+from datetime import UTC
+from zoneinfo import ZoneInfo
+
 import pytest
 from sqlalchemy import select
 
@@ -67,7 +70,9 @@ def test_each_answer_is_stored_with_its_evidence(ctx, isir):
     checks = _checks(ctx)
     valid = checks[("vies", "CZ25596641")]
     assert valid.request_identifier.startswith("WAPI")  # checkVatApprox: a consultation number
-    assert valid.detail["request_date"] == valid.checked_on.isoformat()
+    asked_at = valid.checked_at if valid.checked_at.tzinfo else valid.checked_at.replace(tzinfo=UTC)
+    # VIES's own day (Brussels), which after 23:00 UTC is the next day of checked_on's (UTC).
+    assert valid.detail["request_date"] == asked_at.astimezone(ZoneInfo("Europe/Brussels")).date().isoformat()
     assert checks[("vies", "CZ12345679")].request_identifier  # an invalid answer has one too
     assert checks[("vies", "FR40303265045")].detail["fault"] == "MS_UNAVAILABLE"
     assert "INS 1234/2024 (KONKURS)" in checks[("isir", "27074358")].detail["case"]
