@@ -8,7 +8,7 @@ the canonical Customer lives in ``mappings/``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -100,11 +100,17 @@ class IncrementalSource(SourceConnector, Protocol):
     cursor_field: str
 
 
+# Told how many of a batch's writes the sink has answered so far (a person watching a long
+# publish); a sink that applies its batch at once (a file, a transaction) tells it once.
+Progress = Callable[[int], None]
+
+
 @runtime_checkable
 class SinkConnector(Protocol):
     system: str
 
-    def write(self, writes: Sequence[Write], batch_id: str) -> WriteResult:
+    def write(self, writes: Sequence[Write], batch_id: str,
+              progress: Progress | None = None) -> WriteResult:
         """Apply ``writes``; applying the same batch again changes nothing."""
         ...
 

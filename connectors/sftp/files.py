@@ -41,7 +41,8 @@ import paramiko
 from pydantic import BaseModel, ConfigDict, Field
 from tenacity import Retrying
 
-from connectors.base import JsonDict, Page, RawRecord, RejectedRow, Write, WriteRefusal, WriteResult
+from connectors.base import (JsonDict, Page, Progress, RawRecord, RejectedRow, Write, WriteRefusal,
+                             WriteResult)
 from connectors.errors import (ConnectorConfigError, ConnectorError, FileRefusedError,
                                TransientError)
 from connectors.files.csv_format import FileFormat, UnreadableFile
@@ -276,8 +277,16 @@ class SftpFilesConnector:
                                    f"{target}/{moved or name}{suffix}")
 
     # -- writing ----------------------------------------------------------------------
-    def write(self, writes: Sequence[Write], batch_id: str) -> WriteResult:
-        """One import file per batch, named by its writes (``connectors.sftp.imports``)."""
+    def write(self, writes: Sequence[Write], batch_id: str,
+              progress: Progress | None = None) -> WriteResult:
+        """One import file per batch, named by its writes (``connectors.sftp.imports``);
+        ``progress`` is told once, when the file is in place."""
+        result = self._write_file(writes, batch_id)
+        if progress is not None:
+            progress(len(writes))
+        return result
+
+    def _write_file(self, writes: Sequence[Write], batch_id: str) -> WriteResult:
         accepted, refused = imports.acceptable(writes, self.file_format)
         if not accepted:
             return WriteResult(applied=[], refused=refused)

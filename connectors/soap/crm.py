@@ -43,7 +43,7 @@ from zeep.exceptions import Fault
 from zeep.helpers import serialize_object
 from zeep.proxy import ServiceProxy
 
-from connectors.base import JsonDict, Page, RawRecord, Write, WriteRefusal, WriteResult
+from connectors.base import JsonDict, Page, Progress, RawRecord, Write, WriteRefusal, WriteResult
 from connectors.errors import (
     Action,
     BadRecordError,
@@ -196,7 +196,8 @@ class CrmSoapConnector:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def write(self, writes: Sequence[Write], batch_id: str) -> WriteResult:
+    def write(self, writes: Sequence[Write], batch_id: str,
+              progress: Progress | None = None) -> WriteResult:
         send = self._upsert_each if self.settings.write_operation == "UpsertAccount" \
             else self._upsert_batch
         size = self.settings.write_batch_size
@@ -208,6 +209,8 @@ class CrmSoapConnector:
                     result.applied.append(one.idempotency_key)
                 else:
                     result.refused.append(refusal)
+            if progress is not None:
+                progress(start + len(batch))
         return result
 
     def _upsert_batch(self, writes: Sequence[Write]) -> list[WriteRefusal | None]:

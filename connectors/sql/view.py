@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
 
-from connectors.base import JsonDict, Page, RawRecord, Write, WriteResult
+from connectors.base import JsonDict, Page, Progress, RawRecord, Write, WriteResult
 from connectors.cursor import Cursor
 from connectors.errors import ConnectorError
 from connectors.retry import call_with_retry
@@ -249,15 +249,21 @@ class SqlViewConnector:
 
     # --- writing -------------------------------------------------------------------------
 
-    def write(self, writes: Sequence[Write], batch_id: str) -> WriteResult:
+    def write(self, writes: Sequence[Write], batch_id: str,
+              progress: Progress | None = None) -> WriteResult:
+        """The batch in one transaction (or one procedure call): ``progress`` is told once."""
         if self.settings.import_procedure:
             call_with_retry(lambda: self._call_procedure(writes, batch_id))
-            return WriteResult(applied=list(dict.fromkeys(w.idempotency_key for w in writes)))
-        table = self._import()
-        rows, refused = import_rows(table, self.settings.key_column, writes, batch_id)
-        if rows:
-            call_with_retry(lambda: self._insert_new(table, rows))
-        return WriteResult(applied=[row["idempotency_key"] for row in rows], refused=refused)
+            result = WriteResult(applied=list(dict.fromkeys(w.idempotency_key for w in writes)))
+        else:
+            table = self._import()
+            rows, refused = import_rows(table, self.settings.key_column, writes, batch_id)
+            if rows:
+                call_with_retry(lambda: self._insert_new(table, rows))
+            result = WriteResult(applied=[row["idempotency_key"] for row in rows], refused=refused)
+        if progress is not None:
+            progress(len(writes))
+        return result
 
     def _insert_new(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         with self._guard(f"writing to {table.name}"), self.engine.begin() as conn:

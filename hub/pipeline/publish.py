@@ -35,6 +35,7 @@ from core.faults import fault_point
 from hub.pipeline.context import RunContext, build_connector, metrics, set_metric
 from hub.pipeline.questions import ask
 from hub.pipeline.runs import AWAITING_APPROVAL
+from hub.pipeline.timings import advanced
 from hub.store.db import in_chunks, session_scope
 from hub.store.models import Outbox, Run, SourceRecord
 from mappings.writeback import system_writer
@@ -132,8 +133,9 @@ def _send(ctx: RunContext, system: str, pending: list[Row]) -> Counter[str]:
         return Counter()
     _fault("publish.after_claim", system)
     # The batch id is the run's: the import table and the file name say which run sent them.
-    result = build_connector(ctx.config, system).write(_writes(ctx, system, claimed),
-                                                       batch_id=f"{ctx.run_id}-{system}")
+    result = build_connector(ctx.config, system).write(
+        _writes(ctx, system, claimed), batch_id=f"{ctx.run_id}-{system}",
+        progress=lambda done: advanced(done, len(claimed)))
     _fault("publish.after_send", system)
     return _mark(ctx, attempt, result)
 

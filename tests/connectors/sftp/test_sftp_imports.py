@@ -45,7 +45,9 @@ def _names(folder: Path) -> list[str]:
 
 def test_the_same_writes_in_a_later_run_replace_their_waiting_file(sandbox_sftp) -> None:
     connector = _connector(sandbox_sftp.connection())
-    assert connector.write(BATCH, "20261207T010000-aaaaaa-erp").applied == ["k1", "k2"]
+    told: list[int] = []  # one file: told once, when it is in place
+    assert connector.write(BATCH, "20261207T010000-aaaaaa-erp", progress=told.append).applied == ["k1", "k2"]
+    assert told == [2]
     # the re-run after a crash: a new batch id, the same rows (in another order)
     assert connector.write(BATCH[::-1], "20261208T010000-bbbbbb-erp").applied == ["k2", "k1"]
     assert _names(sandbox_sftp.files_root / "import") == [

@@ -142,9 +142,10 @@ def test_one_conflict_in_a_batch_refuses_only_that_account(crm_service, crm_conn
 
 def test_450_writes_go_in_three_calls_and_a_replay_changes_nothing(crm_service, crm_conn):
     crm_service.load(_accounts(450))
-    connector = _connector(crm_conn)
-    first = connector.write(_writes(450), "b1")
+    connector, told = _connector(crm_conn), []
+    first = connector.write(_writes(450), "b1", progress=told.append)
     assert first.applied == [f"k-{i}" for i in range(450)] and first.refused == []
+    assert told == [200, 400, 450]  # a person watching the publish sees each call answered
     assert crm_service.calls == [("UpsertAccounts", 200), ("UpsertAccounts", 200),
                                  ("UpsertAccounts", 50)]
     again = connector.write(_writes(450), "b1")  # the CRM holds these values: applied before
