@@ -136,11 +136,7 @@ def _executemany(connection: Connection, table: Table, rows: Iterator[Row], chun
     rows = chain([first], rows)
     if connection.dialect.name == "sqlite":
         return _sqlite_executemany(connection, table, list(first), rows, chunk)
-    count, statement = 0, insert(table)
-    while batch := list(islice(rows, chunk)):
-        connection.execute(statement, batch)
-        count += len(batch)
-    return count
+    return _executemany_core(connection, table, rows, chunk)
 
 
 def _sqlite_executemany(connection: Connection, table: Table, names: list[str], rows: Iterator[Row],
