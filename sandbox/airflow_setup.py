@@ -168,13 +168,25 @@ def raise_stopped(signum: int, frame: Any) -> None:
     raise Stopped(signal.Signals(signum).name)
 
 
+def stop_on_signals() -> None:
+    """SIGTERM and SIGINT raise ``Stopped``: the default SIGTERM would end this process and
+    orphan the process groups it started."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, raise_stopped)
+
+
+def ignore_signals() -> None:
+    """While stopping: a second signal must not cut the clean-up short."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
                         help="start, wait until healthy with the DAGs loaded, then stop")
     args = parser.parse_args(argv)
-    for signum in STOP_SIGNALS:  # the default SIGTERM would end this process and orphan its groups
-        signal.signal(signum, raise_stopped)
+    stop_on_signals()
     prepare_environment()
     HOME.mkdir(exist_ok=True)
     CONNECTIONS_FILE.unlink(missing_ok=True)
@@ -198,8 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{stopped}: stopping Airflow and the sandbox estate")
         return 0
     finally:
-        for signum in STOP_SIGNALS:  # a second signal must not cut the clean-up short
-            signal.signal(signum, signal.SIG_IGN)
+        ignore_signals()
         if airflow is not None:
             stop_group(airflow)
         stop_group(estate)

@@ -30,7 +30,6 @@ import re
 import secrets
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -45,7 +44,8 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from sandbox.airflow_setup import BIN, STOP_SIGNALS, Stopped, raise_stopped, stop_group, wait_for_file
+from sandbox.airflow_setup import (BIN, Stopped, ignore_signals, stop_group, stop_on_signals,
+                                   wait_for_file)
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
@@ -474,8 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-admin-url", default=os.environ.get("CUSTHUB_PG_ADMIN_URL", PG_ADMIN_URL))
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("CUSTHUB_AIRFLOW_PORT", "8080")))
     args = parser.parse_args(argv)
-    for signum in STOP_SIGNALS:  # the default SIGTERM would end this process and orphan the rest
-        signal.signal(signum, raise_stopped)
+    stop_on_signals()
     topology = Topology(make_site(args.home.resolve(), args.name, args.pg_admin_url, args.api_port))
     try:
         topology.start()
@@ -493,8 +492,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{stopped}: stopping the topology")
         return 0
     finally:
-        for signum in STOP_SIGNALS:  # a second signal must not cut the clean-up short
-            signal.signal(signum, signal.SIG_IGN)
+        ignore_signals()
         topology.stop()
 
 
