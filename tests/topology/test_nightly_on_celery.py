@@ -36,9 +36,9 @@ from sandbox.estate import SandboxEstate
 from tests.e2e.test_nightly_over_sandbox import _wrong_fields
 from tests.topology.conftest import Running
 
-# One topology for the module: its tests stay on one xdist worker (--dist loadgroup).
-pytestmark = [pytest.mark.integration, pytest.mark.airflow, pytest.mark.e2e,
-              pytest.mark.timeout(1500), pytest.mark.xdist_group("topology")]
+# One topology for the module: its tests run in order on one xdist worker (--dist loadscope,
+# pyproject.toml; tests/test_suite_distribution.py checks it), each night after the last.
+pytestmark = [pytest.mark.integration, pytest.mark.airflow, pytest.mark.e2e, pytest.mark.timeout(1500)]
 
 DAG = "nightly_batch"
 
@@ -147,10 +147,6 @@ def test_a_night_on_two_workers_survives_one_killed_mid_publish(
     _figures("night with a kill", tis, hosts, seconds)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open bug (issue 16): on this topology the night after the killed publish sometimes queues 62 "
-    "CRM corrections although nothing changed (seen 2 of about 7 runs: once after a reconcile kill, "
-    "once with no kill at all); cause not found yet. Kept running so that each CI run shows it."))
 def test_the_next_night_on_both_workers_again_changes_nothing(
         topology: Running, estate: SandboxEstate, hub_config: HubConfig) -> None:
     """A night with nothing to correct, the killed worker back: no golden record, CRM account or
