@@ -14,25 +14,55 @@ as everything else a DAG file declares, not when this module was first imported.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
-from airflow.sdk import TriggerRule, XComArg, task
+from airflow.sdk import PokeReturnValue, TriggerRule, XComArg, task
 
 from hub.orchestration import GOLDEN, NIGHTLY_DAG_ID, REGISTRY_CHECKS, registry_pools, settings
+
+log = logging.getLogger(__name__)
 
 # -- a run's start and end ----------------------------------------------------------------------
 
 
-@task
-def start(kind: str, honours_dry_run: bool = False, **context: Any) -> str:
+def _started(start_run: Callable[[], str]) -> PokeReturnValue:
+    """Done with the hub run's id, or not yet while another run holds the store."""
+    from hub.pipeline.lease import RunLocked
+
+    try:
+        return PokeReturnValue(is_done=True, xcom_value=start_run())
+    except RunLocked as busy:
+        log.info("waiting for the hub store: %s", busy)
+        return PokeReturnValue(is_done=False)
+
+
+# A run whose hub store another run holds waits at its start, its worker slot given back between
+# looks (a sensor in reschedule mode), instead of failing: `airflow backfill create` starts its
+# nights together (Airflow applies the backfill's own --max-active-runs, 10 by default, not the
+# DAG's max_active_runs=1), and the store takes one run at a time (hub.pipeline.lease).
+def _waiting(step: Any, **overrides: Any) -> Any:
+    wait = settings().store_wait
+    return step.override(mode="reschedule", poke_interval=wait.poke_seconds,
+                         timeout=wait.timeout_minutes * 60, **overrides)
+
+
+def start(kind: str, honours_dry_run: bool = False) -> XComArg:
+    """The run's first task: its hub run, waiting while another run holds the store."""
+    return _waiting(_start, task_id="start")(kind, honours_dry_run)
+
+
+@task.sensor
+def _start(kind: str, honours_dry_run: bool = False, **context: Any) -> PokeReturnValue:
     """The hub run of this Airflow run, its window the data interval; a DAG that declares a
     ``dry_run`` param (nightly_batch) passes ``honours_dry_run=True``."""
     from hub import tasks
 
     dry_run = bool(context["params"]["dry_run"]) if honours_dry_run else False
-    return tasks.start(kind, context["dag"].dag_id, context["run_id"],
-                       context.get("data_interval_start"), context.get("data_interval_end"),
-                       dry_run)
+    return _started(lambda: tasks.start(kind, context["dag"].dag_id, context["run_id"],
+                                        context.get("data_interval_start"),
+                                        context.get("data_interval_end"), dry_run))
 
 
 # Also after publish skipped because a guard holds the run: its report is what the approver
@@ -141,11 +171,16 @@ def plan_backfill(**context: Any) -> dict:
     return tasks.plan_backfill(dict(context["params"]))
 
 
-@task(task_id="start")
-def start_backfill(window: dict, **context: Any) -> str:
+def start_backfill(window: XComArg) -> XComArg:
+    """resync_window's start: the hub run of its planned window, waiting as ``start`` does."""
+    return _waiting(_start_backfill, task_id="start")(window)
+
+
+@task.sensor
+def _start_backfill(window: dict, **context: Any) -> PokeReturnValue:
     from hub import tasks
 
-    return tasks.start_backfill(context["dag"].dag_id, context["run_id"], window)
+    return _started(lambda: tasks.start_backfill(context["dag"].dag_id, context["run_id"], window))
 
 
 @task(task_id="systems")

@@ -39,6 +39,14 @@ class AlertConfig(_Strict):
     timeout_seconds: float = Field(10, gt=0, le=120)
 
 
+class StoreWait(_Strict):
+    """How a DAG run waits at its start while another run holds the hub store: a look every
+    ``poke_seconds`` (the worker slot given back in between), failing after ``timeout_minutes``."""
+
+    poke_seconds: int = Field(30, ge=1, le=3600)
+    timeout_minutes: int = Field(360, ge=1)
+
+
 class OrchestrationConfig(_Strict):
     owner: str = "custhub"
     timezone: str = "Europe/Prague"
@@ -53,6 +61,7 @@ class OrchestrationConfig(_Strict):
     pools: dict[str, PoolConfig] = {}
     crm_sync_system: str = "crm"
     backfill_max_days: int = Field(31, ge=1)
+    store_wait: StoreWait = StoreWait()
     alerts: AlertConfig = AlertConfig()
 
     @model_validator(mode="wrap")

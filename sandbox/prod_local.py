@@ -313,6 +313,12 @@ class Topology:
     def _environment(self, process: Process) -> dict[str, str]:
         return {**base_environment(), **process.env, **self.overrides}
 
+    def airflow(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """An ``airflow`` command run as the scheduler's node runs it (its environment: the
+        metadata database, the DAGs, hub.yaml), e.g. ``airflow backfill create``."""
+        return subprocess.run(["airflow", *args], cwd=ROOT, env=self._environment(self.plans["airflow-scheduler"]),
+                              capture_output=True, text=True, timeout=timeout)
+
     def _spawn_planned(self, process: Process) -> None:
         self._spawn(process.name, process.argv, self._environment(process))
 

@@ -35,10 +35,10 @@ OVERRIDES = {"AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
              # A steward (op) and a viewer besides the admin, for the review page.
              "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,steward:op,viewer:viewer",
              "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
-             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5"}
-# A yearly slot: no scheduled run appears when the test unpauses the DAG (catchup is off, and
-# the latest whole interval starts before start_date); the test's runs are all triggered.
-SCHEDULE = "0 2 1 1 *"
+             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+             # No scheduled run when a test unpauses a DAG: the runs are triggered or backfilled
+             # (hub.yaml's own schedules, so that a backfill's slots are the shipped ones).
+             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"}
 WEBHOOK = "custhub_alerts_webhook"  # hub.yaml's orchestration.alerts.webhook_conn_id
 
 
@@ -222,7 +222,6 @@ class Running:
 def _test_config(home: Path) -> Path:
     path = write_test_config(home, retries=1)  # one retry: enough for a killed worker's task
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    raw["orchestration"]["schedules"] = {**raw["orchestration"]["schedules"], "nightly_batch": SCHEDULE}
     # One account per UpsertAccount call, so that the gate can hold the CRM's publish midway.
     raw["systems"]["crm"].setdefault("connector", {}).update(write_batch_size=1)
     path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")

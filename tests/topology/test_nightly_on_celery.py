@@ -33,6 +33,7 @@ from hub.store.db import session_scope
 from hub.store.models import (CanonicalRecord, GoldenRecord, Outbox, ReviewItem, Run, StewardDecision,
                               Xref)
 from sandbox.estate import SandboxEstate
+from tests.airflow.test_nightly_batch import _snapshot
 from tests.e2e.test_nightly_over_sandbox import _wrong_fields
 from tests.topology.conftest import Running
 
@@ -169,6 +170,61 @@ def test_the_next_night_on_both_workers_again_changes_nothing(
     assert _wrong_fields(hub_config, estate) == []
     _figures("quiet night", tis, hosts, seconds)
     print(f"figures memory: {_rss_mb(topology)}")
+
+
+BACKFILL = ("2026-03-02", "2026-03-05")  # three nightly slots of hub.yaml's schedule
+
+
+def test_a_three_day_backfill_run_twice_changes_nothing(
+        topology: Running, estate: SandboxEstate, hub_config: HubConfig) -> None:
+    """``airflow backfill create`` as an operator types it, on the scheduler's node: three
+    nights, one per data interval, each its own hub run; the same backfill again, re-running
+    the completed nights, leaves the hub store, the systems and the ERP's files as they were."""
+    first = _backfill(topology, "none")
+    assert len(first) == 3, first
+    before = _snapshot(topology.topology.plans["airflow-scheduler"].env["CUSTHUB_STORE_URL"], estate)
+    again = _backfill(topology, "completed")
+    assert sorted(again) == sorted(first), "the repeat re-ran the same Airflow runs"
+    after = _snapshot(topology.topology.plans["airflow-scheduler"].env["CUSTHUB_STORE_URL"], estate)
+    for part in before:
+        assert after[part] == before[part], f"{part} changed on the second backfill"
+    for run_id in first:  # each night its own hub run, joined, not doubled, by its repeat
+        run, _ = _hub_run(hub_config, run_id)
+        assert run.status == "succeeded", run.message
+        start = topology.api.task_instance(DAG, run_id, "start", -1)
+        assert start["state"] == "skipped" and start["try_number"] >= 2, start
+
+
+def _backfill(topology: Running, reprocess: str, timeout: float = 1200) -> list[str]:
+    """Create the backfill with Airflow's CLI, wait until it completes; its runs' ids."""
+    topology.api.call("PATCH", f"/dags/{DAG}", json={"is_paused": False})  # backfills need it
+    done = topology.topology.airflow("backfill", "create", "--dag-id", DAG, "--from-date", BACKFILL[0],
+                                     "--to-date", BACKFILL[1], "--reprocess-behavior", reprocess)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    backfill = max(topology.api.call("GET", "/backfills", params={"dag_id": DAG})["backfills"],
+                   key=lambda b: b["id"])
+    deadline = time.monotonic() + timeout
+    while topology.api.call("GET", f"/backfills/{backfill['id']}")["completed_at"] is None:
+        assert time.monotonic() < deadline, f"backfill {backfill['id']} did not complete"
+        time.sleep(3)
+    runs = [r for r in topology.api.call("GET", f"/dags/{DAG}/dagRuns", params={"limit": 100})["dag_runs"]
+            if r["run_type"] == "backfill"]
+    failed = [r["dag_run_id"] for r in runs if r["state"] != "success"]
+    assert failed == [], [_failure(topology.api, run_id) for run_id in failed]
+    return [r["dag_run_id"] for r in runs]
+
+
+def _failure(api: Any, run_id: str) -> dict[str, Any]:
+    """A failed run's failed tasks with the end of each one's log, for the assertion message."""
+    failed = [t for t in api.task_instances(DAG, run_id) if t["state"] in ("failed", "upstream_failed")]
+    logs = {}
+    for t in failed:
+        if t["state"] == "failed":
+            answer = api.session.get(f"{api.base}/api/v2/dags/{DAG}/dagRuns/{run_id}/taskInstances/"
+                                     f"{t['task_id']}/logs/{t['try_number']}", params={"map_index": t["map_index"]},
+                                     headers={"Accept": "text/plain"}, timeout=60)
+            logs[t["task_id"]] = answer.text[-3000:]
+    return {"run": run_id, "tasks": _summary(failed), "logs": logs}
 
 
 def _respawn_dead_workers(topology: Running) -> None:
