@@ -154,8 +154,9 @@ class MatchSettings(_Strict):
 
     input_columns: ClassVar[frozenset[str] | None] = None
 
-    # Deterministic keys, strongest first: records sharing a value are one entity.
-    keys: list[str] = Field(["company_id", "vat_id"], min_length=1)
+    # Deterministic keys, strongest first: records sharing a value are one entity. None at all
+    # (persons without an identifier) only where blocking and comparisons link the records.
+    keys: list[str] = ["company_id", "vat_id"]
     # Keys of which one entity holds one value: two different values are never linked.
     exclusive: list[str] | None = None
     features: dict[str, FeatureSpec] = {}
@@ -181,6 +182,12 @@ class MatchSettings(_Strict):
         for comparison in self.comparisons:
             used |= {comparison.column} | {lv.column for lv in comparison.levels if lv.column}
         return used - derived
+
+    @model_validator(mode="after")
+    def _some_rule(self) -> MatchSettings:
+        if not self.keys and not self.probabilistic:
+            raise ValueError("keys: none given, and no blocking with comparisons: nothing would link any records")
+        return self
 
     @field_validator("features")
     @classmethod
