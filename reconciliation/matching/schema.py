@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError,
-                      field_validator, model_validator)
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ModelWrapValidatorHandler,
+                      ValidationError, field_validator, model_validator)
 
 from core.errors import ConfigError
 from core.formats import FileFormat
-from core.validation import describe, dotted, problems_of
+from core.validation import as_mapping, describe, dotted, problems_of, validate_all
 from mappings.customer import CUSTOMER_FIELDS
 from mappings.normalizers import NORMALIZERS
 from reconciliation.matching.settings import MatchSettings
@@ -68,14 +68,15 @@ class _Fields(BaseModel):
     default_country: str | None = None  # what country-aware normalizers (phone) read numbers as
     fields: dict[str, FieldSpec] = Field(min_length=1)
 
-    @field_validator("fields")
+    @model_validator(mode="wrap")
     @classmethod
-    def _field_names(cls, fields: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
-        bad = [n for n in fields if not _NAME.fullmatch(n) or n in RESERVED]
-        if bad:
-            raise ValueError(f"field names must be identifiers other than {', '.join(sorted(RESERVED))}: "
-                             f"{', '.join(repr(n) for n in bad)}")
-        return fields
+    def _field_names(cls, data: Any, handler: ModelWrapValidatorHandler[_Fields]) -> _Fields:
+        """Checked on the input: a field whose rule is wrong hides no badly named one."""
+        names = [n for n in as_mapping(as_mapping(data).get("fields"))]
+        bad = [n for n in names if not isinstance(n, str) or not _NAME.fullmatch(n) or n in RESERVED]
+        problem = (("fields",), f"field names must be identifiers other than {', '.join(sorted(RESERVED))}: "
+                                f"{', '.join(repr(n) for n in bad)}")
+        return validate_all(data, handler, [problem] if bad else [])
 
     @field_validator("default_country")
     @classmethod
@@ -147,17 +148,16 @@ def _problems(raw: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """Every problem of the schema's own keys and of its matching section, with its key."""
     outer = {k: v for k, v in raw.items() if k != "matching"}
     try:
-        shell = _Fields.model_validate(outer)
+        _Fields.model_validate(outer)
     except ValidationError as e:
         yield from describe(e)
-        shell = None
     if "matching" not in raw:
         yield "matching", "missing: the rules that link two records (keys, blocking, comparisons)"
         return
-    fields = frozenset(shell.fields) if shell is not None else None
-    settings = settings_for(fields) if fields is not None else MatchSettings
+    # The rules' columns against the fields named, whether or not each field's rule is right.
+    fields = frozenset(n for n in as_mapping(raw.get("fields")) if isinstance(n, str))
     try:
-        settings.model_validate(raw["matching"])
+        settings_for(fields).model_validate(raw["matching"])
     except ValidationError as e:
         yield from ((dotted(loc), message) for loc, message in problems_of(e, "matching"))
 

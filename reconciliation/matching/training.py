@@ -47,7 +47,7 @@ def train(settings: MatchSettings, comparisons: Sequence[Comparison], frame: pl.
     m = _levels(frame, matches, comparisons) if spec.m_from_keys else {}
     u = estimate_u(frame, comparisons, spec.u_sample_pairs, spec.seed) | _levels(frame, non_matches, comparisons)
     model = Model(m={c.name: configured.get(c.name) or m.get(c.name) or default_m(c) for c in comparisons},
-                  u=floor_u(u, spec.u_floor), prior=spec.prior or 0.5)
+                  u=floor_u(u, spec.u_floor), prior=spec.prior or 0.5, monotone=spec.monotone_levels)
     cap_m(model, bounds.max_weight)
     fallback = deepcopy(model)
     fallback.prior = spec.prior or _plausible_share(bounds, matches, non_matches)
