@@ -20,9 +20,10 @@ from hub import review, xref_ops
 from core.errors import ConfigError, DataError
 from hub.cli_store import existing_store
 from hub.config import load_config
-from hub.match_files import (match_files, match_schema_files, parse_input, parse_schema_input, write_clusters,
+from hub.match_files import (FileMatch, match_files, match_schema_files, parse_input, parse_schema_input, write_clusters,
                               write_explain, write_rejected)
 from hub.pipeline.nightly import approve_and_resume
+from reconciliation.matching import MatchSettings
 
 console = Console()
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="hub.yaml to use")]
@@ -225,7 +226,7 @@ def match(inputs: Annotated[list[str], typer.Argument(
         console.print(f"How the model weighs pairs -> {explain}", soft_wrap=True)
 
 
-def _match_by_schema(inputs: list[str], path: Path, golden: bool, explain: bool):  # type: ignore[no-untyped-def]
+def _match_by_schema(inputs: list[str], path: Path, golden: bool, explain: bool) -> tuple[MatchSettings, FileMatch]:
     """The schema's records: neither hub.yaml nor the store is read (golden records are Customers)."""
     from reconciliation.matching.schema import load_schema
 
