@@ -78,6 +78,13 @@ class _Fields(BaseModel):
                                 f"{', '.join(repr(n) for n in bad)}")
         return validate_all(data, handler, [problem] if bad else [])
 
+    @field_validator("format")
+    @classmethod
+    def _csv(cls, fmt: FileFormat) -> FileFormat:
+        if fmt.type != "csv":
+            raise ValueError("custhub match reads CSV files: type must be csv")
+        return fmt
+
     @field_validator("default_country")
     @classmethod
     def _alpha2(cls, country: str | None) -> str | None:
