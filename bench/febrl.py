@@ -66,6 +66,8 @@ def run(scale: float = 1.0) -> dict[str, float]:
                         f"{profile}: recall %": 100 * scores.recall,
                         f"{profile}: F1 %": 100 * scores.f1,
                         f"{profile}: F1 target %": 100 * target,
+                        f"{profile}: true pairs missed": scores.true_pairs - scores.correct_pairs,
+                        f"{profile}: wrong pairs linked": scores.predicted_pairs - scores.correct_pairs,
                         f"{profile}: rows rejected": len(found.rejected),
                         f"{profile}: CPU s": cpu}
     figures["profiles below their F1 target"] = below

@@ -26,7 +26,7 @@ _REASON = "\x00reason:"  # internal columns: NUL-prefixed, so that no input colu
 
 @dataclass(frozen=True)
 class FieldRule:
-    source: str  # the raw column
+    source: str | tuple[str, ...]  # the raw column, or columns whose values are joined by a space
     normalizer: str  # a name of mappings.normalizers.NORMALIZERS
     reject: bool = True  # a rejected value rejects the row; otherwise it is left empty
 
@@ -40,7 +40,8 @@ class FieldFrame:
 def read_fields(raw: pl.DataFrame, rules: Mapping[str, FieldRule],
                 country: str | None = None) -> FieldFrame:
     """``raw``'s rows as fields. A rule whose column ``raw`` lacks reads nothing (an empty field:
-    a file may know only part of a record); ``country``: what country-aware normalizers assume."""
+    a file may know only part of a record); a rule of several columns reads those present, joined
+    by a space; ``country``: what country-aware normalizers assume."""
     columns, reasons = [], []
     for name, rule in rules.items():
         value, reason = _normalized(raw, name, rule, country)
@@ -59,11 +60,14 @@ def read_fields(raw: pl.DataFrame, rules: Mapping[str, FieldRule],
 def _normalized(raw: pl.DataFrame, name: str, rule: FieldRule,
                 country: str | None) -> tuple[pl.Series, pl.Series]:
     """(the field's normalized values, the reason where the normalizer rejected one, else null)."""
-    if rule.source not in raw.columns:
+    sources = [rule.source] if isinstance(rule.source, str) else list(rule.source)
+    present = [pl.when(pl.col(c).cast(pl.String).str.contains(_BLANK)).then(None).otherwise(pl.col(c).cast(pl.String))
+               for c in sources if c in raw.columns]
+    if not present:
         empty = pl.Series(name, [None] * raw.height, pl.String)
         return empty, empty.alias(f"{_REASON}{name}")
-    text = raw.select(pl.when(pl.col(rule.source).cast(pl.String).str.contains(_BLANK)).then(None)
-                      .otherwise(pl.col(rule.source).cast(pl.String)).alias(name)).to_series()
+    joined = pl.concat_str(present, separator=" ", ignore_nulls=True)
+    text = raw.select(pl.when(joined == "").then(None).otherwise(joined).alias(name)).to_series()
     normalize = NORMALIZERS[rule.normalizer]
     values: dict[str, str | None] = {}
     errors: dict[str, str] = {}

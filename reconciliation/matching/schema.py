@@ -50,7 +50,8 @@ class FieldSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    source: str | None = Field(None, alias="from", min_length=1)
+    # Several columns: their values joined by a space (both names, to compare them when swapped).
+    source: str | list[Annotated[str, Field(min_length=1)]] | None = Field(None, alias="from", min_length=1)
     normalizer: Annotated[str, AfterValidator(_known_normalizer)] = "text"
     # reject: the row goes to the rejected rows with its reason; drop: the value is left empty.
     on_error: Literal["reject", "drop"] = "reject"
@@ -92,9 +93,10 @@ class _Fields(BaseModel):
             raise ValueError("must be an ISO 3166-1 alpha-2 code such as CZ")
         return country
 
-    def source(self, field: str) -> str:
-        """The input column a field is read from."""
-        return self.fields[field].source or field
+    def source(self, field: str) -> str | tuple[str, ...]:
+        """The input column (or columns) a field is read from."""
+        source = self.fields[field].source or field
+        return source if isinstance(source, str) else tuple(source)
 
 
 class RecordSchema(_Fields):

@@ -35,3 +35,9 @@ def test_a_value_is_normalized_once_however_often_it_occurs() -> None:
         del normalizers.NORMALIZERS["_counted"]
     assert sorted(calls) == ["a", "b"]
     assert read.records["c"].to_list() == ["A", "B", "A", "A", None, "B"]
+
+
+def test_a_field_of_several_columns_joins_the_values_present() -> None:
+    raw = pl.DataFrame({"given": ["ann", None, " ", None], "family": ["lee", "bo", "cy", None]})
+    read = read_fields(raw, {"names": FieldRule(("given", "family", "absent"), "text")})
+    assert read.records["names"].to_list() == ["ann lee", "bo", "cy", None]
