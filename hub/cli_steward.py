@@ -17,11 +17,13 @@ from rich.console import Console
 from rich.table import Table
 
 from hub import review, xref_ops
-from core.errors import DataError
+from core.errors import ConfigError, DataError
 from hub.cli_store import existing_store
 from hub.config import load_config
-from hub.match_files import match_files, parse_input, write_clusters, write_explain, write_rejected
+from hub.match_files import (FileMatch, match_files, match_schema_files, parse_input, parse_schema_input, write_clusters,
+                              write_explain, write_rejected)
 from hub.pipeline.nightly import approve_and_resume
+from reconciliation.matching import MatchSettings
 
 console = Console()
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="hub.yaml to use")]
@@ -183,19 +185,28 @@ def _run(operation, config: Path | None) -> None:  # type: ignore[no-untyped-def
     console.print(f"Done{f': {result}' if result is not None else ''}. The next run rebuilds the golden records.")
 
 
-def match(inputs: Annotated[list[str], typer.Argument(help="FILE=SPEC[:SYSTEM], e.g. erp.csv=erp")],
+def match(inputs: Annotated[list[str], typer.Argument(
+              help="FILE=SPEC[:SYSTEM], e.g. erp.csv=erp; with --schema FILE[=SYSTEM]")],
           out: Annotated[Path, typer.Option("--out", help="clusters CSV to write")],
           golden: Annotated[bool, typer.Option(help="match against the store's golden records too")] = False,
           workers: Annotated[int, typer.Option(min=1, help="processes normalizing values (2 on a multi-core machine)")] = 1,
           explain: Annotated[Path | None, typer.Option(
               "--explain", help="HTML page: m/u per level, weight histogram, sample pairs' waterfalls")] = None,
+          schema: Annotated[Path | None, typer.Option(
+              "--schema", help="record schema YAML (fields, normalizers, matching), e.g. config/schemas/person.yaml; "
+                               "default: Customers by the mapping specs and hub.yaml's matching")] = None,
           config: ConfigOption = None) -> None:
-    """Link CSV files into clusters (system, record_id, cluster_id) with the hub's match rules."""
-    cfg = load_config(config)
-    parsed = [parse_input(i) for i in inputs]
-    current = _golden_values(cfg) if golden else None
-    found = match_files(parsed, cfg.matching, current, workers, cfg.mapping.country_aliases,
-                        explain=explain is not None)
+    """Link CSV files into clusters (system, record_id, cluster_id) with the hub's match rules,
+    or, with --schema, any record type by the schema's own rules."""
+    if schema is not None:
+        settings, found = _match_by_schema(inputs, schema, golden, explain is not None)
+    else:
+        cfg = load_config(config)
+        settings = cfg.matching
+        parsed = [parse_input(i) for i in inputs]
+        current = _golden_values(cfg) if golden else None
+        found = match_files(parsed, cfg.matching, current, workers, cfg.mapping.country_aliases,
+                            explain=explain is not None)
     write_clusters(found.clusters, out)
     rejected = write_rejected(found.rejected, out)
     clusters = found.clusters["cluster_id"].n_unique()
@@ -211,8 +222,19 @@ def match(inputs: Annotated[list[str], typer.Argument(help="FILE=SPEC[:SYSTEM], 
     else:
         console.print("0 rows rejected")
     if explain is not None:  # last: a page it cannot write loses neither clusters nor rejected rows
-        write_explain(found.result, cfg.matching, explain)
+        write_explain(found.result, settings, explain)
         console.print(f"How the model weighs pairs -> {explain}", soft_wrap=True)
+
+
+def _match_by_schema(inputs: list[str], path: Path, golden: bool, explain: bool) -> tuple[MatchSettings, FileMatch]:
+    """The schema's records: neither hub.yaml nor the store is read (golden records are Customers)."""
+    from reconciliation.matching.schema import load_schema
+
+    if golden:
+        raise ConfigError("--golden matches against the store's Customers; it takes no --schema")
+    record_schema = load_schema(path)
+    return record_schema.matching, match_schema_files([parse_schema_input(i) for i in inputs], record_schema,
+                                                     explain=explain)
 
 
 def _golden_values(cfg) -> dict[str, dict[str, object]]:  # type: ignore[no-untyped-def]

@@ -96,6 +96,8 @@ class MatchingConfig(MatchSettings):
     """The match rules (reconciliation.matching.settings), read from the Customer's fields."""
 
     input_columns: ClassVar[frozenset[str] | None] = frozenset(CUSTOMER_FIELDS)
+    # The hub's incremental scope follows the keys: it needs one (a record schema may have none).
+    keys: list[str] = Field(["company_id", "vat_id"], min_length=1)
 
 
 class SurvivorshipRuleConfig(_Strict):

@@ -7,11 +7,17 @@ system "golden", and a cluster that holds one takes its hub id as cluster id).
 Rows are mapped column-wise (``mappings.frames.map_frame``), a batch at a time. A row that
 does not map is never dropped silently: ``write_rejected`` puts every one, with its reason
 and its cells, next to the clusters file.
+
+By default the records are Customers, read through mapping specs and linked by hub.yaml's
+``matching:``. With a record schema (``--schema``, ``reconciliation.matching.schema``) they
+are whatever the schema describes, persons for instance: each file's columns are the
+schema's fields (``match_schema_files``), normalized and linked by the schema's own rules.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,9 +31,11 @@ from mappings.customer import CUSTOMER_FIELDS
 from mappings.engine import load_spec, map_record
 from mappings.errors import MappingError
 from mappings.frames import frame_supported, map_frame, shutdown_workers
+from mappings.record_fields import FieldRule, read_fields
 from mappings.spec import MappingSpec
 from reconciliation.matching import Linker, LinkResult, MatchSettings
 from reconciliation.matching.explain import explain, render
+from reconciliation.matching.schema import RecordSchema
 
 GOLDEN = "golden"
 OUTPUT_COLUMNS = ("system", "record_id", "cluster_id", "rule", "probability")
@@ -74,6 +82,31 @@ def parse_input(text: str) -> MatchInput:
         raise ConfigError(f"{text!r}: expected FILE=SPEC, e.g. customers.csv=erp")
     spec, _, system = rest.partition(":")
     return MatchInput(Path(path), spec, system or None)
+
+
+def parse_schema_input(text: str) -> MatchInput:
+    """``path.csv`` or ``path.csv=system`` (default: the file's name without its suffix): with a
+    record schema, the schema says how every file's columns are read."""
+    path, sep, system = text.rpartition("=")
+    if not sep:
+        path, system = text, ""
+    if not path:
+        raise ConfigError(f"{text!r}: expected FILE or FILE=SYSTEM, e.g. persons.csv=registry")
+    return MatchInput(Path(path), "", system or Path(path).stem)
+
+
+def match_schema_files(inputs: Sequence[MatchInput], schema: RecordSchema, explain: bool = False) -> FileMatch:
+    """Link CSV files of ``schema``'s records by its rules: each file read whole and its fields
+    normalized column-wise (once per distinct value); every row that does not map is returned."""
+    frames: list[pl.DataFrame] = []
+    rejected: list[Rejected] = []
+    for item in inputs:
+        mapped, bad = _read_schema_file(item, schema)
+        frames.append(mapped)
+        rejected += bad
+    records = pl.concat(frames, how="vertical") if frames else _schema_frame(schema)
+    result = Linker(schema.matching).link(records, explain=explain)
+    return FileMatch(_cluster_ids(result.clusters), result, rejected)
 
 
 def match_files(inputs: Sequence[MatchInput], settings: MatchSettings,
@@ -138,7 +171,7 @@ def _read(item: MatchInput, spec: MappingSpec,
         with item.path.open(encoding=encoding, newline="") as handle:
             reader = csv.DictReader(handle, delimiter=fmt.delimiter if fmt else ",",
                                     quotechar=fmt.quotechar if fmt else '"')
-            _require_id_column(item, spec, reader.fieldnames or [])
+            _require_id_column(item, spec.record_id, reader.fieldnames or [], f"spec {item.spec!r}")
             rows = enumerate(reader, start=2)
             while batch := list(islice(rows, BATCH)):
                 yield _map_batch(item, spec, batch, workers)
@@ -146,6 +179,52 @@ def _read(item: MatchInput, spec: MappingSpec,
         raise DataError(f"{item.path}: not {encoding} as spec {item.spec!r} says (byte {e.start})") from e
     except OSError as e:
         raise DataError(f"{item.path}: cannot read: {e.strerror or e}") from e
+
+
+def _read_schema_file(item: MatchInput, schema: RecordSchema) -> tuple[pl.DataFrame, list[Rejected]]:
+    raw = _raw_csv(item, schema)
+    _require_id_column(item, schema.record_id, raw.columns, f"schema {schema.name!r}")
+    rules = {name: FieldRule(schema.source(name), spec.normalizer, spec.on_error == "reject")
+             for name, spec in schema.fields.items()}
+    ids = raw[schema.record_id].cast(pl.String).str.strip_chars()
+    no_id = ids.is_null() | (ids == "")
+    read = read_fields(raw, rules, schema.default_country)
+    reasons = {row: reason for row, reason in read.rejected.iter_rows()}
+    reasons |= {row: f"no record id in column {schema.record_id!r}" for row in no_id.arg_true().to_list()}
+    first = 2 if schema.format.header else 1  # the file's line of the first row (one line a row)
+    bad = [Rejected(item.path, first + row, ids[row] or "", why,
+                    {k: v for k, v in raw.row(row, named=True).items() if v is not None})
+           for row, why in sorted(reasons.items())]
+    mapped = pl.int_range(0, raw.height, eager=True).is_in(read.rejected["row"].implode()).not_()
+    keep = ~no_id.filter(mapped)
+    records = read.records.filter(keep).with_columns(
+        ids.filter(mapped).filter(keep).alias("record_id"), pl.lit(item.system, pl.String).alias("system"),
+        pl.lit(None, pl.String).alias("hub_id"))
+    return records.select(_schema_frame(schema).columns), bad
+
+
+def _raw_csv(item: MatchInput, schema: RecordSchema) -> pl.DataFrame:
+    """The file's cells as text, every column; header names without surrounding blanks."""
+    fmt = schema.format
+    try:
+        text = item.path.read_bytes().decode(fmt.encoding)
+    except UnicodeDecodeError as e:
+        raise DataError(f"{item.path}: not {fmt.encoding} as schema {schema.name!r} says (byte {e.start})") from e
+    except OSError as e:
+        raise DataError(f"{item.path}: cannot read: {e.strerror or e}") from e
+    try:
+        raw = pl.read_csv(io.BytesIO(text.encode("utf-8")), separator=fmt.delimiter, quote_char=fmt.quotechar,
+                          has_header=fmt.header, new_columns=list(fmt.columns) if fmt.columns else None,
+                          infer_schema=False)
+    except pl.exceptions.PolarsError as e:
+        raise DataError(f"{item.path}: not a CSV file as schema {schema.name!r} says: "
+                        f"{str(e).splitlines()[0]}") from e
+    return raw.rename(lambda column: column.strip())
+
+
+def _schema_frame(schema: RecordSchema) -> pl.DataFrame:
+    return pl.DataFrame(schema={"system": pl.String, "record_id": pl.String, "hub_id": pl.String,
+                                **dict.fromkeys(schema.fields, pl.String)})
 
 
 def _map_batch(item: MatchInput, spec: MappingSpec, batch: list[tuple[int, dict[str, str]]],
@@ -190,10 +269,10 @@ def _rejected(item: MatchInput, spec: MappingSpec, row: tuple[int, dict[str, str
     return Rejected(item.path, line, str(payload.get(spec.record_id, "")), reason, payload)
 
 
-def _require_id_column(item: MatchInput, spec: MappingSpec, columns: Sequence[str]) -> None:
-    if spec.record_id not in columns:
+def _require_id_column(item: MatchInput, record_id: str, columns: Sequence[str], of: str) -> None:
+    if record_id not in columns:
         shown = ", ".join(columns[:8]) + (", …" if len(columns) > 8 else "")
-        raise DataError(f"{item.path}: no column {spec.record_id!r}, the record id of spec {item.spec!r} "
+        raise DataError(f"{item.path}: no column {record_id!r}, the record id of {of} "
                         f"(columns: {shown or 'none'})")
 
 

@@ -72,7 +72,8 @@ def plan(session: Session, ctx: RunContext, full: bool = False) -> Scope:
                      audit_id=audit_id)
     keys = list(chosen.select("system", "record_id").iter_rows())
     return Scope(False, "changes", rules, keys, hubs | set(chosen.get_column(HUB).drop_nulls()),
-                 _model(state.model), state.run_id, decision_id, audit_id)
+                 _model(state.model, ctx.config.matching.training.monotone_levels), state.run_id, decision_id,
+                 audit_id)
 
 
 def _to_score(chosen: pl.DataFrame, ctx: RunContext) -> bool:
@@ -168,8 +169,9 @@ def key_frame(session: Session, ctx: RunContext) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-def _model(stored: dict[str, Any] | None) -> Model | None:
-    return None if stored is None else Model(m=stored["m"], u=stored["u"], prior=stored["prior"])
+def _model(stored: dict[str, Any] | None, monotone: bool = False) -> Model | None:
+    """The stored model; ``monotone`` from the rules, which are the ones it was trained under."""
+    return None if stored is None else Model(m=stored["m"], u=stored["u"], prior=stored["prior"], monotone=monotone)
 
 
 def save_state(session: Session, scope: Scope, run_id: str, model: Model | None, held: set[str]) -> None:

@@ -89,7 +89,7 @@ class Linker:
             if column not in frame.columns:
                 frame = frame.with_columns(pl.lit(None, pl.String).alias(column))
         frame = with_features(frame, self.settings.features).with_row_index(ROW)
-        no_key = pl.all_horizontal([pl.col(k).is_null() for k in self.settings.keys])
+        no_key = pl.all_horizontal([pl.lit(True), *[pl.col(k).is_null() for k in self.settings.keys]])
         return frame.with_columns((pl.col(HUB).is_null() & no_key).alias(OPEN))
 
     def _fixed_edges(self, frame: pl.DataFrame, must: pl.DataFrame) -> pl.DataFrame:

@@ -34,9 +34,14 @@ class Model:
     history: list[float] = field(default_factory=list)  # λ after each EM iteration
     wanted: float | None = None  # λ the last EM iteration reached before the bounds held it
     warnings: list[str] = field(default_factory=list)  # why training fell back, for the run
+    monotone: bool = False  # TrainingSpec.monotone_levels: a stronger level never weighs less
 
     def bayes_factors(self, name: str) -> list[float]:
-        return [math.log2(max(m, _FLOOR) / max(u, _FLOOR)) for m, u in zip(self.m[name], self.u[name], strict=True)]
+        factors = [math.log2(max(m, _FLOOR) / max(u, _FLOOR)) for m, u in zip(self.m[name], self.u[name], strict=True)]
+        if self.monotone:  # levels 1.. from weakest to strongest; "else" (0) keeps its own
+            for level in range(2, len(factors)):
+                factors[level] = max(factors[level], factors[level - 1])
+        return factors
 
     def match_weight(self, gammas: pl.DataFrame) -> pl.Series:
         """log2 of the posterior odds: prior odds plus each comparison's Bayes factor."""

@@ -136,6 +136,11 @@ class TrainingSpec(_Strict):
     # λ is past its bound, m ≈ u everywhere, more candidate pairs link than can be matches, or
     # one cluster holds more than swallow_share of the records in most blocks of 10 or more.
     swallow_share: float = Field(0.5, gt=0, le=1)
+    # A stronger level (listed earlier) never weighs less than a weaker one of its comparison. With
+    # u estimated on blocked pairs (no keys to label any), exact agreement on a blocked column is
+    # common among non-matches there, and EM may weigh it below a near miss (persons: an exact
+    # given name below one within Jaro-Winkler 0.92); the stronger level then takes the weaker's weight.
+    monotone_levels: bool = False
 
     @model_validator(mode="after")
     def _share_band(self) -> TrainingSpec:
@@ -154,8 +159,9 @@ class MatchSettings(_Strict):
 
     input_columns: ClassVar[frozenset[str] | None] = None
 
-    # Deterministic keys, strongest first: records sharing a value are one entity.
-    keys: list[str] = Field(["company_id", "vat_id"], min_length=1)
+    # Deterministic keys, strongest first: records sharing a value are one entity. None at all
+    # (persons without an identifier) only where blocking and comparisons link the records.
+    keys: list[str] = ["company_id", "vat_id"]
     # Keys of which one entity holds one value: two different values are never linked.
     exclusive: list[str] | None = None
     features: dict[str, FeatureSpec] = {}
@@ -193,7 +199,8 @@ class MatchSettings(_Strict):
     def _names_resolve(cls, data: Any,
                        handler: ModelWrapValidatorHandler[MatchSettings]) -> MatchSettings:
         """Names checked across the section, on the input: a bad level elsewhere hides none."""
-        return validate_all(data, handler, [*_repeated_names(data), *cls._unknown_columns(data)])
+        return validate_all(data, handler, [*_repeated_names(data), *cls._unknown_columns(data),
+                                            *_nothing_links(data)])
 
     @classmethod
     def _unknown_columns(cls, data: Any) -> Iterator[Problem]:
@@ -207,6 +214,13 @@ class MatchSettings(_Strict):
 
     def feature_order(self) -> list[str]:
         return feature_order(self.features)
+
+
+def _nothing_links(data: Any) -> Iterator[Problem]:
+    """No key is allowed (persons without an identifier) only where blocking and comparisons link."""
+    raw = as_mapping(data)
+    if "keys" in raw and raw["keys"] == [] and not (as_list(raw.get("blocking")) and as_list(raw.get("comparisons"))):
+        yield ("keys",), "no key, and no blocking with comparisons either: nothing would link two records"
 
 
 def _repeated_names(data: Any) -> Iterator[Problem]:

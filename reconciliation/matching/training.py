@@ -47,7 +47,7 @@ def train(settings: MatchSettings, comparisons: Sequence[Comparison], frame: pl.
     m = _levels(frame, matches, comparisons) if spec.m_from_keys else {}
     u = estimate_u(frame, comparisons, spec.u_sample_pairs, spec.seed) | _levels(frame, non_matches, comparisons)
     model = Model(m={c.name: configured.get(c.name) or m.get(c.name) or default_m(c) for c in comparisons},
-                  u=floor_u(u, spec.u_floor), prior=spec.prior or 0.5)
+                  u=floor_u(u, spec.u_floor), prior=spec.prior or 0.5, monotone=spec.monotone_levels)
     cap_m(model, bounds.max_weight)
     fallback = deepcopy(model)
     fallback.prior = spec.prior or _plausible_share(bounds, matches, non_matches)
@@ -95,6 +95,8 @@ def _records_per_pair(pairs: pl.DataFrame | None, candidates: pl.DataFrame) -> f
 def labelled_pairs(settings: MatchSettings, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Blocked pairs among a sample of keyed records: (same key: matches, different key: non-matches)."""
     keys = settings.exclusive_keys
+    if not keys:  # no key at all (persons without an identifier): nothing labels a pair
+        return _no_pairs(), _no_pairs()
     keyed = frame.select(ROW, *keys).filter(pl.any_horizontal([pl.col(k).is_not_null() for k in keys]))
     sample = keyed.sample(min(keyed.height, settings.training.label_sample), seed=settings.training.seed)
     chosen = frame.with_columns(pl.col(ROW).is_in(sample[ROW].implode()).alias(OPEN))
@@ -109,6 +111,10 @@ def labelled_pairs(settings: MatchSettings, frame: pl.DataFrame) -> tuple[pl.Dat
     agree = pl.any_horizontal([b & (pl.col(f"{k}_l") == pl.col(f"{k}_r")) for b, k in zip(both, keys)])
     disagree = pl.any_horizontal([b & (pl.col(f"{k}_l") != pl.col(f"{k}_r")) for b, k in zip(both, keys)])
     return (labelled.filter(agree & ~disagree).select("l", "r"), labelled.filter(disagree).select("l", "r"))
+
+
+def _no_pairs() -> pl.DataFrame:
+    return pl.DataFrame(schema={"l": pl.UInt32, "r": pl.UInt32})
 
 
 def _levels(frame: pl.DataFrame, pairs: pl.DataFrame,
