@@ -39,6 +39,14 @@ class AlertConfig(_Strict):
     timeout_seconds: float = Field(10, gt=0, le=120)
 
 
+class PartitionConfig(_Strict):
+    """Into how many partitions a step splits each system's records, one Airflow task each
+    (dynamic task mapping). 1: one task per system. Only the map step splits today; the limit
+    keeps a typo from fanning a system out into thousands of tasks."""
+
+    map: int = Field(1, ge=1, le=64)
+
+
 class OrchestrationConfig(_Strict):
     owner: str = "custhub"
     timezone: str = "Europe/Prague"
@@ -53,6 +61,7 @@ class OrchestrationConfig(_Strict):
     pools: dict[str, PoolConfig] = {}
     crm_sync_system: str = "crm"
     backfill_max_days: int = Field(31, ge=1)
+    partitions: PartitionConfig = PartitionConfig()
     alerts: AlertConfig = AlertConfig()
 
     @model_validator(mode="wrap")
