@@ -139,8 +139,8 @@ def map_records(run_id: str, system: str, partition: int = 0, partitions: int = 
 
 
 def check_quarantine(run_id: str) -> None:
-    """Leave out (or hold the run for) each system whose quarantined share is too high; first
-    the first task after every map partition ended, each system's map figures add up."""
+    """Leave out (or hold the run for) each system whose quarantined share is too high. First,
+    as the first task after every map partition has ended, add up each system's map figures."""
     with _step(run_id) as ctx:
         map_step.add_up_partitions(ctx, ctx.config.orchestration.partitions.map)
         left_out = isolation.excluded(ctx)

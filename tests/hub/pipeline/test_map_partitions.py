@@ -100,8 +100,10 @@ def _snapshot(engine: Engine, runs: list[str]) -> dict[str, Any]:
     return {"canonical": canonical, "quarantine": quarantine, "figures": figures}
 
 
-def _two_rounds(config: HubConfig, engine: Engine, mapper: Mapper) -> dict[str, Any]:
-    runs = []
+def _two_rounds(config: HubConfig, engine: Engine, mapper: Mapper,
+                runs: list[str] | None = None) -> dict[str, Any]:
+    """``runs``: given a list, the rounds' run ids are appended to it."""
+    runs = [] if runs is None else runs
     for records in (ROUND_1, ROUND_2):
         ctx = RunContext(config, engine, start_run(engine, "nightly"))
         runs.append(ctx.run_id)
@@ -118,12 +120,12 @@ def test_partitions_map_what_one_task_maps(hub_config: HubConfig, store: Engine,
     assert len(expected["canonical"]) == 43 and len(expected["quarantine"]) == 5  # the rounds bite
     assert expected["figures"] == [{"mapped": 37, "quarantined": 6}, {"mapped": 18, "quarantined": 5}]
 
-    got = _two_rounds(hub_config, store, _in_partitions(count))
+    runs: list[str] = []
+    got = _two_rounds(hub_config, store, _in_partitions(count), runs)
     assert got == expected
     if count > 1:  # each partition kept its own figures beside the system's sums
         with session_scope(store) as session:
-            run = session.scalar(select(CanonicalRecord.run_id).order_by(CanonicalRecord.run_id.desc()))
-            kept = metrics(session, run)
+            kept = metrics(session, runs[-1])
         parts = [kept[(SYSTEM, Partition(i, count).metric("mapped"))] for i in range(count)]
         assert sum(parts) == 18 and kept[(SYSTEM, "map_ms")] >= 0
     reference.dispose()
