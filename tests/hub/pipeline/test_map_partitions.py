@@ -5,6 +5,7 @@ other; a partition re-run after a crash maps nothing twice."""
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import zlib
 from collections.abc import Callable, Iterator
@@ -216,6 +217,72 @@ def test_two_partitions_write_side_by_side_without_waiting(
     assert sorted(quarantined) == sorted(bad)
     assert (figures[(SYSTEM, "mapped")], figures[(SYSTEM, "quarantined")]) == (36, 4)
     engine.dispose()
+
+
+def _map_task(run_id: str, partition: int, results: Any, both_wrote: Any) -> None:
+    """One Airflow map_records task in a process of its own (hub.tasks: lease, isolation,
+    figures), pausing after its first batch (rows written, not committed) until the other
+    task has written too."""
+    from hub import tasks
+
+    insert, waited = map_step.bulk_insert, []
+
+    def insert_then_wait(*args: Any) -> int:
+        done = insert(*args)
+        if not waited:
+            waited.append(1)
+            both_wrote.wait()
+        return done
+
+    map_step.bulk_insert = insert_then_wait  # type: ignore[assignment] - this process only
+    try:
+        results.put((partition, tasks.map_records(run_id, SYSTEM, partition, 2)))
+    except BaseException as e:  # noqa: BLE001 - reported by the parent's assertion
+        both_wrote.abort()
+        results.put((partition, repr(e)))
+
+
+@pytest.mark.parametrize("hub_store_url", ["postgresql"], indirect=True)
+def test_two_partition_tasks_in_two_processes_wait_on_nothing(
+        hub_config: HubConfig, store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub import tasks
+    from hub.pipeline.runs import finish_run
+    from tests.fixtures.airflow import write_test_config
+
+    monkeypatch.setenv("CUSTHUB_CONFIG", str(write_test_config(tmp_path, partitions={"map": 2})))
+    first = RunContext(hub_config, store, start_run(store, "nightly"))
+    _round(first, ROUND_1, _whole)
+    finish_run(store, first.run_id, "succeeded")
+    run_id = start_run(store, "nightly")
+    changed = [_account(i, version=9, Email=f"x{i}@firma.cz") for i in range(12_000)]
+    with session_scope(store) as session:  # more than a batch per partition
+        stage_page(session, SYSTEM, Page(records=changed, cursor=None), run_id, cursor_field="ModifiedAt")
+
+    # libpq reads PGOPTIONS: in the tasks' processes a statement that would wait for a lock
+    # fails after 2 s instead.
+    monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=2000")
+    spawn = multiprocessing.get_context("spawn")
+    both_wrote, results = spawn.Barrier(2, timeout=120), spawn.Queue()
+    workers = [spawn.Process(target=_map_task, args=(run_id, i, results, both_wrote)) for i in range(2)]
+    for w in workers:
+        w.start()
+    try:
+        got = dict(results.get(timeout=300) for _ in workers)
+    finally:
+        for w in workers:
+            w.join(30)
+            if w.is_alive():
+                w.kill()
+    assert all(isinstance(r, dict) for r in got.values()), got
+    assert sum(r["mapped"] for r in got.values()) == 12_000
+
+    tasks.check_quarantine(run_id)  # the next task: the figures add up
+    with session_scope(store) as session:
+        rows = session.scalars(select(CanonicalRecord.run_id)).all()
+        figures = metrics(session, run_id)
+    assert len(rows) == 12_000 and set(rows) == {run_id}  # each record mapped once, none lost
+    assert (figures[(SYSTEM, "mapped")], figures[(SYSTEM, "quarantined")]) == (12_000, 0)
+    assert figures[(SYSTEM, "map_ms")] == sum(figures[(SYSTEM, f"map_ms@{i}/2")] for i in range(2))
 
 
 # -- a crash and a re-run -------------------------------------------------------------------
