@@ -8,6 +8,8 @@ corrections through the outbox and write the report.
 
 - While it runs, **crm_sync** short-circuits its runs; reconcile and publish sit in the
   `custhub_hub_store` pool (1 slot) so that nothing else rewrites the store between them.
+- Mapping runs one task per system, or per partition of a system's records
+  (`orchestration.partitions.map`), side by side on the workers.
 - Each registry check runs in its registry's pool (`custhub_ares`, `custhub_vies`,
   `custhub_isir`): their rate limits hold however many DAGs run.
 - `dry_run=true` (trigger with config) computes everything and writes nothing back: the
@@ -47,7 +49,8 @@ def nightly_batch() -> None:
     hub_run = steps.start("nightly", honours_dry_run=True)
     names = steps.systems()
     extracted = steps.extract.partial(hub_run=hub_run).expand(system=names)
-    mapped = steps.map_records.partial(hub_run=hub_run).expand(system=names)
+    # Mapping splits each system into orchestration.partitions.map tasks (one by default).
+    mapped = steps.map_records.partial(hub_run=hub_run).expand_kwargs(steps.map_partitions(names))
     guarded = steps.check_quarantine(hub_run)
     checked = steps.check_registries(hub_run)
     reconciled = steps.reconcile(hub_run)

@@ -107,10 +107,19 @@ def extract_or_skip(hub_run: str, system: str) -> dict[str, int]:
 
 
 @task
-def map_records(hub_run: str, system: str) -> dict[str, int]:
+def map_partitions(systems: list[str]) -> list[dict[str, Any]]:
+    """(system, partition) pairs for ``map_records.expand_kwargs``: the partition count is read
+    when the run maps, so changing it in hub.yaml needs no DAG change."""
     from hub import tasks
 
-    return tasks.map_records(hub_run, system)
+    return tasks.map_partitions(systems)
+
+
+@task
+def map_records(hub_run: str, system: str, partition: int = 0, partitions: int = 1) -> dict[str, int]:
+    from hub import tasks
+
+    return tasks.map_records(hub_run, system, partition, partitions)
 
 
 @task

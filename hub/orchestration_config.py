@@ -47,6 +47,14 @@ class StoreWait(_Strict):
     timeout_minutes: int = Field(360, ge=1)
 
 
+class PartitionConfig(_Strict):
+    """Into how many partitions a step splits each system's records, one Airflow task each
+    (dynamic task mapping). 1: one task per system. Only the map step splits today; the limit
+    keeps a typo from fanning a system out into thousands of tasks."""
+
+    map: int = Field(1, ge=1, le=64)
+
+
 class OrchestrationConfig(_Strict):
     owner: str = "custhub"
     timezone: str = "Europe/Prague"
@@ -62,6 +70,7 @@ class OrchestrationConfig(_Strict):
     crm_sync_system: str = "crm"
     backfill_max_days: int = Field(31, ge=1)
     store_wait: StoreWait = StoreWait()
+    partitions: PartitionConfig = PartitionConfig()
     alerts: AlertConfig = AlertConfig()
 
     @model_validator(mode="wrap")

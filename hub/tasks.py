@@ -93,11 +93,14 @@ def extract(run_id: str, system: str) -> dict[str, int]:
         return _isolated(ctx, system, "extract", extract_step.extract)
 
 
-def _isolated(ctx: RunContext, system: str, name: str,
+def _isolated(ctx: RunContext, system: str, name: str | None,
               step: Callable[[RunContext, str], dict[str, int]]) -> dict[str, int]:
+    """``name``: the step's timed name; None for a step that keeps its own time (a partition)."""
     if system in isolation.excluded(ctx):
         return {SKIPPED: 1}
     try:
+        if name is None:
+            return step(ctx, system)
         with timed(ctx, name, system):  # the step's time among the run's figures, as the CLI's
             return step(ctx, system)
     except CusthubError as e:
@@ -118,14 +121,28 @@ def extract_or_skip(run_id: str, system: str) -> dict[str, int]:
         return counts
 
 
-def map_records(run_id: str, system: str) -> dict[str, int]:
+def map_partitions(systems: list[str]) -> list[dict[str, Any]]:
+    """The map tasks of a run: each system's partitions (``orchestration.partitions.map``),
+    as the keyword arguments of one ``map_records`` each, read when the run maps."""
+    count = load_config().orchestration.partitions.map
+    return [{"system": system, "partition": index, "partitions": count}
+            for system in systems for index in range(count)]
+
+
+def map_records(run_id: str, system: str, partition: int = 0, partitions: int = 1) -> dict[str, int]:
+    """Map one system, or one partition of it; its figures add up in ``check_quarantine``."""
     with _step(run_id) as ctx:
-        return _isolated(ctx, system, "map", map_step.map_system)
+        if partitions == 1:
+            return _isolated(ctx, system, "map", map_step.map_system)
+        part = map_step.Partition(partition, partitions)
+        return _isolated(ctx, system, None, lambda c, s: map_step.map_partition(c, s, part))
 
 
 def check_quarantine(run_id: str) -> None:
-    """Leave out (or hold the run for) each system whose quarantined share is too high."""
+    """Leave out (or hold the run for) each system whose quarantined share is too high. First,
+    as the first task after every map partition has ended, add up each system's map figures."""
     with _step(run_id) as ctx:
+        map_step.add_up_partitions(ctx, ctx.config.orchestration.partitions.map)
         left_out = isolation.excluded(ctx)
         for system, reason in guards.quarantine_overruns(ctx).items():
             if system not in left_out:

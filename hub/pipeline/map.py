@@ -4,15 +4,26 @@ Records are mapped in batches through ``mappings.frames.map_frame`` (normalizers
 per distinct value, the result is what ``map_record`` gives); a spec the frame engine
 cannot run (ARES reads nested JSON) and a payload with non-text values (the accounting
 view's numbers, whose repr the quarantine reason shows) go through ``map_record``.
+
+A system's records may be mapped in partitions (``orchestration.partitions.map``), one Airflow
+task each: partition i of n holds the records whose CRC-32 of the record id is i modulo n,
+computed here over the ids the batching query reads in key order, so that every store agrees
+and the query keeps walking the (system, record_id) index. Partitions touch disjoint rows
+(their records' canonical and quarantine rows, their own figures), so on PostgreSQL they
+commit side by side without waiting on each other; the system's figures are their sums
+(``add_up_partitions``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections import Counter
+import time
+import zlib
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import polars as pl
 from sqlalchemy import Row, and_, delete, or_, select
@@ -32,7 +43,41 @@ from mappings.frames import frame_supported, map_frame
 from mappings.spec import MappingSpec
 
 BATCH = 5_000
+SCAN_LIMIT = 40_000  # ids one batching query reads for a partition: a batch's worth of its own
 _ROW = "\x00row"  # the batch position: a column no system has
+# The figures a partition keeps under its own names ("mapped@2/4"), summed into the system's.
+PARTITIONED = ("mapped", "quarantined", "map_ms")
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Partition ``index`` of ``count`` of a system's records."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"partition {self.index} of {self.count} does not exist")
+
+    def holds(self, record_id: str) -> bool:
+        # CRC-32: stable across processes and platforms (Python's hash() is salted per process).
+        return self.count == 1 or zlib.crc32(record_id.encode("utf-8")) % self.count == self.index
+
+    def metric(self, name: str) -> str:
+        return f"{name}@{self.index}/{self.count}"
+
+
+WHOLE = Partition()
+
+
+class _Staged(NamedTuple):
+    """A staged record to map, as the batching query gives it."""
+
+    record_id: str
+    payload: Any
+    content_hash: str
+    mapped_before: bool
 
 
 def map_system(ctx: RunContext, system: str) -> dict[str, int]:
@@ -49,14 +94,69 @@ def map_system(ctx: RunContext, system: str) -> dict[str, int]:
     return dict(counts)
 
 
-def map_in(session: Session, ctx: RunContext, system: str) -> Counter[str]:
-    """Map ``system``'s unmapped staged records in ``session``'s transaction, a batch at a time
-    in record id order (a query per batch, so neither store holds more than a batch)."""
+def map_partition(ctx: RunContext, system: str, part: Partition) -> dict[str, int]:
+    """Map one partition of ``system``'s changed records, its figures kept under names of its
+    own. They commit with the records, so a re-run of the partition in the same run (Airflow's
+    retry after the worker died, before or after the commit) adds what it mapped itself to
+    what earlier attempts committed: each record the run mapped counts once, and only this
+    partition's figures change. A dry run is not split: its preview replays the system's whole
+    extraction, so partition 0 previews the system and the others do nothing."""
+    if part.count == 1:
+        return map_system(ctx, system)
+    with session_scope(ctx.engine) as session:
+        dry_run = session.get(Run, ctx.run_id).dry_run
+    started = time.perf_counter()
+    if dry_run:
+        counts: Mapping[str, int] = map_system(ctx, system) if part.index == 0 else {}
+    else:
+        with session_scope(ctx.engine) as session:  # the records and their figures commit together
+            counts = map_in(session, ctx, system, part)
+            for name in ("mapped", "quarantined"):
+                earlier = _metric(session, ctx.run_id, system, part.metric(name))
+                set_metric(session, ctx.run_id, system, part.metric(name), earlier + counts[name])
+    with session_scope(ctx.engine) as session:
+        set_metric(session, ctx.run_id, system, part.metric("map_ms"),
+                   round((time.perf_counter() - started) * 1000))
+    return dict(counts)
+
+
+def add_up_partitions(ctx: RunContext, count: int) -> None:
+    """Each system's map figures as the sums of its partitions' (``count`` of them), as one
+    task mapping the whole system would have kept them; run once every partition has ended.
+    A system no partition mapped (left out of the run) gets none."""
+    if count == 1:
+        return
+    table = RunMetric.__table__
+    with session_scope(ctx.engine) as session:
+        rows = session.execute(select(table.c.system, table.c.metric, table.c.value).where(
+            table.c.run_id == ctx.run_id, table.c.metric.like(f"%@%/{count}")))
+        sums: dict[str, Counter[str]] = defaultdict(Counter)
+        for system, metric, value in rows:
+            name, _, where = metric.partition("@")
+            if name in PARTITIONED and where.endswith(f"/{count}"):
+                sums[system][name] += value
+        for system, counts in sums.items():
+            if "mapped" in counts:
+                _set_metrics(session, ctx, system, counts, _extracted(session, ctx.run_id, system))
+            if "map_ms" in counts:  # the partitions' work, not the wall clock they took side by side
+                set_metric(session, ctx.run_id, system, "map_ms", counts["map_ms"])
+
+
+def map_in(session: Session, ctx: RunContext, system: str, part: Partition = WHOLE) -> Counter[str]:
+    """Map ``system``'s unmapped staged records (those of ``part``) in ``session``'s
+    transaction, a batch at a time in record id order (a query per batch, so neither store
+    holds more than a batch)."""
     spec = ctx.config.spec(system)
     counts: Counter[str] = Counter()
     after: str | None = None
-    while batch := session.execute(_unmapped(system, after)).all():
-        after = batch[-1].record_id
+    whole = part.count == 1
+    scan = BATCH if whole else min(BATCH * part.count, max(BATCH, SCAN_LIMIT))
+    while scanned := session.execute(_unmapped(system, after, scan, with_payload=whole)).all():
+        after = scanned[-1].record_id
+        batch = ([_Staged(*row) for row in scanned] if whole else
+                 _with_payloads(session, system, [r for r in scanned if part.holds(r.record_id)]))
+        if not batch:
+            continue
         # The batch's old canonical rows go; those that still map come back in one bulk insert.
         before = _replaced(session, system, [source.record_id for source in batch if source.mapped_before])
         mapped, bad = [], []
@@ -73,6 +173,15 @@ def map_in(session: Session, ctx: RunContext, system: str) -> Counter[str]:
         counts["mapped"] += bulk_insert(session, CanonicalRecord.__table__, mapped)
         advanced(counts["mapped"] + counts["quarantined"])
     return counts
+
+
+def _with_payloads(session: Session, system: str, rows: Sequence[Row[Any]]) -> list[_Staged]:
+    """The partition's rows of a scan, with their payloads (read for these ids only)."""
+    payloads: dict[str, Any] = {}
+    for chunk in in_chunks([r.record_id for r in rows]):
+        payloads.update(session.execute(select(SourceRecord.record_id, SourceRecord.payload).where(
+            SourceRecord.system == system, SourceRecord.record_id.in_(chunk))).tuples().all())
+    return [_Staged(r.record_id, payloads[r.record_id], r.content_hash, r.mapped_before) for r in rows]
 
 
 def _replaced(session: Session, system: str,
@@ -120,7 +229,7 @@ def _extracted(session: Session, run_id: str, system: str) -> dict[str, int]:
             for metric in ("rejected", "duplicate_key")}
 
 
-def _map_batch(spec: MappingSpec, batch: Sequence[Row[Any]],
+def _map_batch(spec: MappingSpec, batch: Sequence[_Staged],
                workers: int = 1) -> list[dict[str, Any] | str]:
     """Per record, in order: Customer.present(), or the MappingError text to quarantine with."""
     columns = spec.source_columns()  # fallback sources included
@@ -164,11 +273,14 @@ def _as_text(payload: Any, columns: Sequence[str]) -> dict[str, str | None] | No
     return texts
 
 
-def _unmapped(system: str, after: str | None):  # type: ignore[no-untyped-def]
-    """The next batch of records of ``system`` with no canonical row, or one of older content."""
+def _unmapped(system: str, after: str | None, limit: int = BATCH,  # type: ignore[no-untyped-def]
+              with_payload: bool = True):
+    """The next ``limit`` records of ``system`` with no canonical row, or one of older content;
+    without their payloads for a partition, which reads only its own."""
     joined = and_(CanonicalRecord.system == SourceRecord.system,
                   CanonicalRecord.record_id == SourceRecord.record_id)
-    query = (select(SourceRecord.record_id, SourceRecord.payload, SourceRecord.content_hash,
+    payload = [SourceRecord.payload] if with_payload else []
+    query = (select(SourceRecord.record_id, *payload, SourceRecord.content_hash,
                     CanonicalRecord.record_id.is_not(None).label("mapped_before"))
              .outerjoin(CanonicalRecord, joined)
              .where(SourceRecord.system == system)
@@ -176,7 +288,7 @@ def _unmapped(system: str, after: str | None):  # type: ignore[no-untyped-def]
                         CanonicalRecord.source_hash != SourceRecord.content_hash)))
     if after is not None:
         query = query.where(SourceRecord.record_id > after)
-    return query.order_by(SourceRecord.record_id).limit(BATCH)
+    return query.order_by(SourceRecord.record_id).limit(limit)
 
 
 def _metric(session: Session, run_id: str, system: str, metric: str) -> int:
