@@ -26,6 +26,7 @@ from reconciliation.report_files import (
     Table,
     csv_text,
     safe_cell,
+    spelled_once,
     typed_columns,
     write_tables,
     xlsx_text,
@@ -280,6 +281,11 @@ def discrepancy_table(frame: pl.DataFrame, systems: Sequence[str], names: dict[s
     values = [f"{s}_value" for s in systems] + ["golden_value"]
     frame, csv_values, cell_values = typed_columns(frame, "field", values)
     header = [*diff_columns(systems), "chosen_by"]
+    # Columns of a few words each (states, corrections, rules) are spelled once per word.
+    few = {"field", "source", "rule", "chosen_by", *(f"{s}_{p}" for s in systems for p in ("state", "correction"))}
+    for h in few:
+        csv_values[h] = spelled_once(frame, h, csv_text)
+        cell_values[h] = spelled_once(frame, h, xlsx_text)
     return FrameTable("discrepancies", header, frame,
                       [csv_values.get(h, csv_text(pl.col(h))) for h in header],
                       [cell_values.get(h, xlsx_text(pl.col(h))) for h in header])

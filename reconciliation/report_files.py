@@ -24,7 +24,7 @@ sheet holds continues on "name (2)", "name (3)"...
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -45,6 +45,7 @@ from reconciliation.report_xlsx import (
     Styled,
     XlsxBook,
     cell_body,
+    row_numbers,
     rows_xml,
     text_cell,
 )
@@ -52,7 +53,7 @@ from reconciliation.report_xlsx import (
 Value = str | int | float | Decimal | date | bool | None
 
 SHEET_ROWS = 1_048_576  # Excel's limit, header included
-CHUNK_ROWS = 100_000  # rows of a FrameTable formatted at a time (bounded text in memory)
+CHUNK_ROWS = 25_000  # rows of a FrameTable formatted at a time (bounded text in memory)
 WIDTH_SAMPLE = 500  # rows read ahead to size the columns (write-only sheets size them first)
 MONEY_FORMAT = "#,##0.00"  # Excel shows it in the reader's own separators: 150 000,50 in Czech
 DATE_FORMAT = "d.m.yyyy"
@@ -107,6 +108,14 @@ def xlsx_text(text: pl.Expr) -> pl.Expr:
 CZ_PHONE = r"^\+420([2-8]\d{2}|9[015-7]\d)(\d{3})(\d{3})$"
 
 
+def spelled_once(frame: pl.DataFrame, column: str, spell: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
+    """``spell(pl.col(column))`` for a column of few distinct values (a state, a rule), spelled
+    once per value and looked up per row."""
+    distinct = frame.get_column(column).unique().drop_nulls()
+    spelled = pl.select(spell(pl.lit(distinct)).alias("spelled")).to_series()
+    return pl.col(column).replace_strict(distinct, spelled, default=None, return_dtype=pl.String)
+
+
 def typed_columns(frame: pl.DataFrame, field: str, columns: Sequence[str]) -> tuple[
         pl.DataFrame, dict[str, pl.Expr], dict[str, pl.Expr]]:
     """CSV text and workbook cells for columns holding values of the field named in column
@@ -126,10 +135,11 @@ def typed_columns(frame: pl.DataFrame, field: str, columns: Sequence[str]) -> tu
     for c in columns:
         frame = frame.join(spelled.rename({"value": c, "csv": f"{c}#csv", "cell": f"{c}#cell"}),
                            on=[field, c], how="left", maintain_order="left", nulls_equal=False)
-        text = (pl.when(pl.col(field) == "phone").then(pl.col(c).str.replace(CZ_PHONE, "+420 $1 $2 $3"))
-                .otherwise(pl.col(c)))
-        csv_columns[c] = pl.coalesce(pl.col(f"{c}#csv"), csv_text(text))
-        cells[c] = pl.coalesce(pl.col(f"{c}#cell"), xlsx_text(text))
+        frame = frame.with_columns(  # once, not again in each expression that reads it
+            pl.when(pl.col(field) == "phone").then(pl.col(c).str.replace(CZ_PHONE, "+420 $1 $2 $3"))
+            .otherwise(pl.col(c)).alias(f"{c}#text"))
+        csv_columns[c] = pl.coalesce(pl.col(f"{c}#csv"), csv_text(pl.col(f"{c}#text")))
+        cells[c] = pl.coalesce(pl.col(f"{c}#cell"), xlsx_text(pl.col(f"{c}#text")))
     return frame, csv_columns, cells
 
 
@@ -207,7 +217,8 @@ def _row_chunks(part: pl.DataFrame, cells: Sequence[pl.Expr]) -> Iterator[tuple[
     for start in range(0, part.height, CHUNK_ROWS):
         chunk = part.slice(start, CHUNK_ROWS)
         # row 1 is the header; a chunk's rows are numbered on from the rows before it
-        text = chunk.select(rows_xml(list(cells), start + 2).str.join("")).item()
+        text = (chunk.with_columns(row_numbers(start + 2))
+                .select(rows_xml(list(cells)).str.join("")).item())
         yield text, chunk.height
 
 

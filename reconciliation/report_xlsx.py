@@ -145,9 +145,15 @@ def cell_body(value: object) -> str | None:
     return xml[len('<c r=""'):] if xml else None
 
 
-def rows_xml(cells: list[pl.Expr], first_row: int) -> pl.Expr:
-    """Whole ``<row>`` elements, numbered from ``first_row``, from one body expression per column."""
-    n = (pl.int_range(pl.len()) + first_row).cast(pl.String)
+def row_numbers(first_row: int) -> pl.Expr:
+    """The ``_row`` column ``rows_xml`` reads: each row's number as text, from ``first_row``."""
+    return (pl.int_range(pl.len()) + first_row).cast(pl.String).alias("_row")
+
+
+def rows_xml(cells: list[pl.Expr]) -> pl.Expr:
+    """Whole ``<row>`` elements from one body expression per column, numbered by ``_row``
+    (``row_numbers``)."""
+    n = pl.col("_row")
     refs = [pl.concat_str([pl.lit(f'<c r="{get_column_letter(i)}'), n, pl.lit('"'), body])
             for i, body in enumerate(cells, start=1)]
     return pl.concat_str([pl.lit('<row r="'), n, pl.lit('">'), *refs, pl.lit("</row>")], ignore_nulls=True)
