@@ -213,12 +213,12 @@ def _write_frame(path: Path, book: XlsxBook, table: FrameTable, sheet_rows: int)
         book.add_frame_sheet(title, table.header, widths, _row_chunks(part, table.xlsx))
 
 
-def _row_chunks(part: pl.DataFrame, cells: Sequence[pl.Expr]) -> Iterator[tuple[str, int]]:
+def _row_chunks(part: pl.DataFrame, cells: Sequence[pl.Expr]) -> Iterator[tuple[bytes, int]]:
     for start in range(0, part.height, CHUNK_ROWS):
         chunk = part.slice(start, CHUNK_ROWS)
         # row 1 is the header; a chunk's rows are numbered on from the rows before it
         text = (chunk.with_columns(row_numbers(start + 2))
-                .select(rows_xml(list(cells)).str.join("")).item())
+                .select(rows_xml(list(cells)).str.join("").cast(pl.Binary)).item())
         yield text, chunk.height
 
 

@@ -122,10 +122,8 @@ _ILLEGAL_PATTERN = r"[\x00-\x08\x0B\x0C\x0E-\x1F]"
 def text_cell(text: pl.Expr, quoted: pl.Expr | None = None) -> pl.Expr:
     """Text cells as ``_text_cell`` writes them: inline, escaped, control characters dropped,
     ``xml:space`` where spaces lead or trail, Excel's quote prefix where ``quoted`` holds."""
-    clean = (text.str.replace_all(_ILLEGAL_PATTERN, "").str.replace_all("&", "&amp;", literal=True)
-             .str.replace_all("<", "&lt;", literal=True).str.replace_all(">", "&gt;", literal=True)
-             .str.replace_all("\r", "&#13;", literal=True))
     dropped = text.str.replace_all(_ILLEGAL_PATTERN, "")
+    clean = dropped.str.replace_many(["&", "<", ">", "\r"], ["&amp;", "&lt;", "&gt;", "&#13;"])
     space = pl.when(dropped != dropped.str.strip_chars()).then(pl.lit(' xml:space="preserve"')).otherwise(pl.lit(""))
     style = pl.lit("") if quoted is None else pl.when(quoted).then(pl.lit(f' s="{QUOTED}"')).otherwise(pl.lit(""))
     body = pl.when(text == "").then(pl.lit('t="inlineStr"/>')).otherwise(
@@ -183,12 +181,12 @@ class XlsxBook:
         return writer
 
     def add_frame_sheet(self, title: str, header: Sequence[str], widths: Sequence[float],
-                        rows: Iterator[tuple[str, int]]) -> None:
-        """A sheet like ``add_sheet`` whose rows come as ready ``<row>`` text (``rows_xml``),
-        a chunk at a time; ``rows`` yields each chunk's text and its number of rows last."""
+                        rows: Iterator[tuple[bytes, int]]) -> None:
+        """A sheet like ``add_sheet`` whose rows come as ready ``<row>`` elements (``rows_xml``,
+        UTF-8), a chunk at a time: ``rows`` yields each chunk and its number of rows."""
         writer = self.add_sheet(title, header, widths)
         for chunk, count in rows:
-            writer.stream.write(chunk.encode())
+            writer.stream.write(chunk)
             writer.rows += count
 
     def _close_open(self) -> None:

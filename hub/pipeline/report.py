@@ -78,7 +78,7 @@ def _build(session: Session, ctx: RunContext, lines: list[SystemLine], every: bo
         registry_notes=registry_notes(figures, Formatter(ctx.config.report.locale).number),
         matching_notes=matching_notes(figures),
         quarantine=open_quarantine(session),
-        formulas=formula_findings(session.execute(_formula_like(ctx.run_id)).tuples().all()),
+        formulas=formula_findings(session.execute(_formula_like(ctx.run_id)).all()),
         locale=ctx.config.report.locale, source_names=source_names(ctx.config))
 
 
@@ -274,9 +274,12 @@ def _with_accounting(session: Session, found: list[Finding], money_system: str) 
     (its first record there by record id), read for all findings at once."""
     first: dict[str, str] = {}
     for chunk in in_chunks(sorted({f.hub_id for f in found})):
-        for hub_id, record_id in session.execute(select(Xref.hub_id, Xref.record_id).where(
-                Xref.hub_id.in_(chunk), Xref.system == money_system).order_by(Xref.record_id)):
-            first.setdefault(hub_id, record_id)
+        # The system is picked here, not in the WHERE: given ``system`` there, SQLite walks the
+        # primary key (system, record_id) through every record of the system for each chunk.
+        for hub_id, system, record_id in session.execute(select(Xref.hub_id, Xref.system, Xref.record_id)
+                                                         .where(Xref.hub_id.in_(chunk))):
+            if system == money_system and (hub_id not in first or record_id < first[hub_id]):
+                first[hub_id] = record_id
     held: dict[str, dict] = {}
     for chunk in in_chunks(sorted(set(first.values()))):
         held.update(session.execute(select(CanonicalRecord.record_id, CanonicalRecord.values).where(

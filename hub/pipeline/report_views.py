@@ -68,13 +68,13 @@ def diff_frame(conn: Connection, config: HubConfig, run_id: str, dry_run: bool,
         Discrepancy.run_id == run_id, Discrepancy.hub_id.in_(scope)), _LONG)
     outcome = _outcomes(read(lambda scope: _outbox_fields(conn, run_id, scope), _OUTBOX), run_id)
     found = found.join(outcome, on=["system", "record_id", "field"], how="left", maintain_order="left")
+    found = found.sort(["hub_id", "field", "system", "record_id"])
     status = pl.col("status")
     found = found.with_columns(correction=(
         pl.when(~pl.col("corrected")).then(pl.lit("reported only"))  # not configured to receive it
         .when(status.is_null()).then(pl.lit("sent earlier"))  # the same correction went out before
         .when(status == "pending").then(pl.lit("would send" if dry_run else "pending"))
         .otherwise(status)))
-    found = found.sort(["hub_id", "field", "system", "record_id"])
     held = read(lambda scope: select(Xref.hub_id, *(func.max(case((Xref.system == s, 1), else_=0)).label(s)
                                                     for s in systems))
                 .where(Xref.hub_id.in_(scope)).group_by(Xref.hub_id), {"hub_id": pl.String} | {
