@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 
 import polars as pl
-from sqlalchemy import Connection, Select, case, distinct, func, select, true
+from sqlalchemy import Connection, Label, Select, case, distinct, func, select, true
 from sqlalchemy.orm import Session
 
 from hub.config import HubConfig
@@ -59,15 +59,15 @@ def diff_frame(conn: Connection, config: HubConfig, run_id: str, dry_run: bool,
     """One row per company and field that differs, every system's value, state and correction
     side by side (reconciliation.report.diff_frame_of's columns), in hub id and field order.
 
-    Read as columns: the run's discrepancies, the systems holding a record of each company,
-    its name and the corrections' outcomes come from four SQL Core queries into polars, and
-    polars puts them side by side. ``hubs`` limits it to these companies (the page's top)."""
+    Read as columns: the run's discrepancies (each with its correction's outcome), the
+    systems holding a record of each company and its name come from three SQL Core queries
+    into polars, and polars puts them side by side. ``hubs`` limits it to these companies
+    (the page's top)."""
     systems = config.enabled_systems()
     read = _reader(conn, run_id, hubs)
-    found = read(lambda scope: select(*(Discrepancy.__table__.c[c] for c in _LONG)).where(
+    columns = [Discrepancy.__table__.c[c] for c in _LONG if c != "status"]
+    found = read(lambda scope: select(*columns, _outcome(conn, run_id)).where(
         Discrepancy.run_id == run_id, Discrepancy.hub_id.in_(scope)), _LONG)
-    outcome = _outcomes(read(lambda scope: _outbox_fields(conn, run_id, scope), _OUTBOX), run_id)
-    found = found.join(outcome, on=["system", "record_id", "field"], how="left", maintain_order="left")
     found = found.sort(["hub_id", "field", "system", "record_id"])
     status = pl.col("status")
     found = found.with_columns(correction=(
@@ -87,9 +87,7 @@ def diff_frame(conn: Connection, config: HubConfig, run_id: str, dry_run: bool,
 
 _LONG = {"hub_id": pl.String, "field": pl.String, "system": pl.String, "record_id": pl.String,
          "system_value": pl.String, "golden_value": pl.String, "source": pl.String, "rule": pl.String,
-         "corrected": pl.Boolean}
-_OUTBOX = {"system": pl.String, "record_id": pl.String, "field": pl.String, "run_id": pl.String,
-           "status": pl.String, "id": pl.Int64}
+         "corrected": pl.Boolean, "status": pl.String}
 _NAMES = {"hub_id": pl.String, "company": pl.String}
 
 
@@ -122,29 +120,20 @@ def read_frame(conn: Connection, query: Select, schema: Mapping[str, pl.DataType
     return pl.concat(frames).cast(dict(schema)) if frames else pl.DataFrame(schema=dict(schema))
 
 
-def _outbox_fields(conn: Connection, run_id: str, scope: object) -> Select:
-    """Outbox rows of the records this run corrected, one per field the row sets: the
-    database lists a row's fields (its JSON object's keys), so a value, even null, is not read."""
+def _outcome(conn: Connection, run_id: str) -> Label:
+    """A corrected discrepancy's outcome: the status of the outbox row of its record that sets
+    its field, this run's first, then the newest earlier one. The database lists a row's fields
+    (its JSON object's keys), so a value, even null, is never read."""
     if conn.dialect.name == "postgresql":
         keys = func.json_object_keys(Outbox.values).table_valued("key").render_derived()
     else:  # SQLite
         keys = func.json_each(Outbox.values).table_valued("key")
-    corrected = select(Discrepancy.system, Discrepancy.record_id).where(
-        Discrepancy.run_id == run_id, Discrepancy.corrected.is_(True), Discrepancy.hub_id.in_(scope)).distinct().subquery()
-    return (select(Outbox.system, Outbox.record_id, keys.c.key.label("field"), Outbox.run_id, Outbox.status,
-                   Outbox.id)
-            .join_from(Outbox, corrected, (Outbox.system == corrected.c.system)
-                       & (Outbox.record_id == corrected.c.record_id))
-            .join(keys, true()))
-
-
-def _outcomes(rows: pl.DataFrame, run_id: str) -> pl.DataFrame:
-    """Per record and field, the status of the outbox row that carries it: this run's first,
-    then the newest earlier one."""
-    return (rows.with_columns(earlier=pl.col("run_id") != run_id)
-            .sort(["earlier", "id"], descending=[False, True])
-            .unique(["system", "record_id", "field"], keep="first", maintain_order=True)
-            .select("system", "record_id", "field", "status"))
+    status = (select(Outbox.status).select_from(Outbox).join(keys, true())
+              .where(Outbox.system == Discrepancy.system, Outbox.record_id == Discrepancy.record_id,
+                     keys.c.key == Discrepancy.field)
+              .order_by(Outbox.run_id != run_id, Outbox.id.desc()).limit(1)
+              .correlate(Discrepancy).scalar_subquery())
+    return case((Discrepancy.corrected.is_(True), status)).label("status")
 
 
 def _side_by_side(found: pl.DataFrame, held: pl.DataFrame, names: pl.DataFrame, systems: Sequence[str],
