@@ -86,7 +86,7 @@ class FrameTable:
 
 def formula_risk_expr(text: pl.Expr) -> pl.Expr:
     """``formula_risk`` for a column of text."""
-    starts = pl.any_horizontal([text.str.starts_with(p) for p in FORMULA_PREFIXES])
+    starts = text.str.contains("^[" + "".join(re.escape(p) for p in FORMULA_PREFIXES) + "]")
     return starts & ~text.str.contains(f"^(?:{_PLAIN_NUMBER.pattern})$")
 
 

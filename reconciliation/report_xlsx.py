@@ -124,11 +124,11 @@ def text_cell(text: pl.Expr, quoted: pl.Expr | None = None) -> pl.Expr:
     ``xml:space`` where spaces lead or trail, Excel's quote prefix where ``quoted`` holds."""
     dropped = text.str.replace_all(_ILLEGAL_PATTERN, "")
     clean = dropped.str.replace_many(["&", "<", ">", "\r"], ["&amp;", "&lt;", "&gt;", "&#13;"])
-    space = pl.when(dropped != dropped.str.strip_chars()).then(pl.lit(' xml:space="preserve"')).otherwise(pl.lit(""))
+    space = pl.when(dropped.str.contains(r"^\s|\s$")).then(pl.lit(' xml:space="preserve"')).otherwise(pl.lit(""))
     style = pl.lit("") if quoted is None else pl.when(quoted).then(pl.lit(f' s="{QUOTED}"')).otherwise(pl.lit(""))
     body = pl.when(text == "").then(pl.lit('t="inlineStr"/>')).otherwise(
         pl.concat_str([pl.lit('t="inlineStr"><is><t'), space, pl.lit(">"), clean, pl.lit("</t></is></c>")]))
-    return pl.when(text.is_null()).then(None).otherwise(pl.concat_str([style, pl.lit(" "), body]))
+    return pl.concat_str([style, pl.lit(" "), body])  # null, no cell, where the text is null
 
 
 def number_cell(number: pl.Expr, style: int = PLAIN) -> pl.Expr:
