@@ -9,22 +9,33 @@ workbook, which hold every row.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import chain
 from pathlib import Path
 
+import polars as pl
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from reconciliation.formulas import FormulaFinding
 from reconciliation.report_chart import agreement_chart, bar_width
-from reconciliation.report_files import SHEET_ROWS, Table, safe_cell, write_tables
-from reconciliation.report_format import DEFAULT_LOCALE, RULE_LEGEND, Formatter, as_date, chosen_by, typed
+from reconciliation.report_files import (
+    SHEET_ROWS,
+    FrameTable,
+    Table,
+    csv_text,
+    safe_cell,
+    spelled_once,
+    typed_columns,
+    write_tables,
+    xlsx_text,
+)
+from reconciliation.report_format import DEFAULT_LOCALE, RULE_LEGEND, Formatter, as_date, chosen_by
 
 __all__ = ["DiffRow", "FieldAgreement", "Finding", "RunReport", "SystemLine", "SystemValue",
-           "TrendPoint", "report_tables", "safe_cell", "top_per_field", "write_report"]
+           "TrendPoint", "diff_frame_of", "diff_rows_of", "report_tables", "safe_cell", "top_per_field",
+           "write_report"]
 
 # The page shows this many differing company fields per field, and this many rows of each
 # other list; the CSV files and the workbook hold every row.
@@ -126,8 +137,9 @@ class Finding:
 @dataclass
 class RunReport:
     """A run's report. ``diff_rows`` are the differences the page shows (the top ones per
-    field when a store built the report); ``all_diff_rows``, when given, streams every one of
-    them for the files, and ``field_counts`` says how many there are per field."""
+    field when a store built the report); ``all_diffs``, when given, holds every one of them
+    for the files as a frame (``diff_frame_of``'s columns), and ``field_counts`` says how many
+    there are per field."""
 
     run_id: str
     status: str
@@ -137,7 +149,7 @@ class RunReport:
     golden_changed: int
     diff_rows: list[DiffRow] = field(default_factory=list)
     field_counts: dict[str, int] | None = None  # differing company fields per field; None: count diff_rows
-    all_diff_rows: Callable[[], Iterable[DiffRow]] | None = None  # None: diff_rows are all of them
+    all_diffs: pl.DataFrame | Callable[[], pl.DataFrame] | None = None  # None: diff_rows are all of them
     fields: list[FieldAgreement] = field(default_factory=list)
     trend: list[TrendPoint] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
@@ -174,15 +186,57 @@ class RunReport:
     def differing_by_field(self) -> dict[str, int]:
         if self.field_counts is not None:
             return self.field_counts
-        return dict(Counter(d.field for d in self.diff_rows))
+        counts: dict[str, int] = {}
+        for d in self.diff_rows:
+            counts[d.field] = counts.get(d.field, 0) + 1
+        return counts
 
     @property
     def differing(self) -> int:
         """Company fields where at least one system differs from the golden value."""
         return sum(self.differing_by_field.values())
 
-    def every_diff_row(self) -> Iterable[DiffRow]:
-        return self.all_diff_rows() if self.all_diff_rows is not None else self.diff_rows
+    def every_diff(self) -> pl.DataFrame:
+        """Every difference of the run as a frame (``diff_frame_of``'s columns)."""
+        if self.all_diffs is None:
+            return diff_frame_of(self.diff_rows, self.system_names)
+        return self.all_diffs() if callable(self.all_diffs) else self.all_diffs
+
+
+def diff_columns(systems: Sequence[str]) -> list[str]:
+    """The discrepancies file's columns: a company field, then a value, state and correction
+    per system, then the golden value and why."""
+    return ["hub_id", "company", "field", *(f"{s}_{part}" for s in systems
+                                            for part in ("value", "state", "correction")),
+            "golden_value", "source", "rule"]
+
+
+def diff_frame_of(rows: Iterable[DiffRow], systems: Sequence[str]) -> pl.DataFrame:
+    """DiffRows as a frame: ``diff_columns`` and ``differing`` (systems that differ, to rank by)."""
+    data: dict[str, list] = {name: [] for name in [*diff_columns(systems), "differing"]}
+    for row in rows:
+        data["hub_id"].append(row.hub_id)
+        data["company"].append(row.company)
+        data["field"].append(row.field)
+        for s in systems:
+            held = row.values.get(s, SystemValue(None, "no_record"))
+            data[f"{s}_value"].append(held.value)
+            data[f"{s}_state"].append(held.state)
+            data[f"{s}_correction"].append(held.correction)
+        data["golden_value"].append(row.golden_value)
+        data["source"].append(row.source)
+        data["rule"].append(row.rule)
+        data["differing"].append(sum(v.state == "differs" for v in row.values.values()))
+    return pl.DataFrame(data, schema={name: pl.Int64 if name == "differing" else pl.String for name in data})
+
+
+def diff_rows_of(frame: pl.DataFrame, systems: Sequence[str]) -> list[DiffRow]:
+    """A frame's rows (the page's few) as DiffRows."""
+    return [DiffRow(hub_id=r["hub_id"], company=r["company"], field=r["field"],
+                    values={s: SystemValue(r[f"{s}_value"], r[f"{s}_state"], r[f"{s}_correction"] or "")
+                            for s in systems},
+                    golden_value=r["golden_value"], source=r["source"], rule=r["rule"])
+            for r in frame.iter_rows(named=True)]
 
 
 def write_report(report: RunReport, directory: Path, sheet_rows: int = SHEET_ROWS) -> Path:
@@ -194,19 +248,14 @@ def write_report(report: RunReport, directory: Path, sheet_rows: int = SHEET_ROW
     return page
 
 
-def report_tables(report: RunReport) -> list[Table]:
+def report_tables(report: RunReport) -> list[Table | FrameTable]:
     systems = report.system_names
-    diff_header = ["hub_id", "company", "field"]
-    for s in systems:
-        diff_header += [f"{s}_value", f"{s}_state", f"{s}_correction"]
-    diff_header += ["golden_value", "source", "rule"]
     return [
         Table("summary", SUMMARY_COLUMNS, [[getattr(s, c) for c in SUMMARY_COLUMNS] for s in report.systems]),
         Table("agreement", ("system", "field", "records", "differing", "agreement_percent"),
               [[f.system, f.field, f.records, f.differing, round(f.agreement * 100, 1)]
                for f in report.fields]),
-        Table("discrepancies", diff_header + ["chosen_by"],
-              (_diff_cells(d, systems, report.source_names) for d in report.every_diff_row())),
+        discrepancy_table(report.every_diff(), systems, report.source_names),
         Table("registry_findings",
               ("hub_id", "company", "identifier", "problem", "registry", "checked_on", "consultation",
                "evidence", "accounting_record", "credit_limit", "payment_terms_days"),
@@ -222,13 +271,24 @@ def report_tables(report: RunReport) -> list[Table]:
     ]
 
 
-def _diff_cells(row: DiffRow, systems: list[str], names: dict[str, str]) -> list[object]:
-    cells: list[object] = [row.hub_id, row.company, row.field]
-    for s in systems:
-        held = row.values.get(s, SystemValue(None, "no_record"))
-        cells += [typed(row.field, held.value), held.state, held.correction]
-    return cells + [typed(row.field, row.golden_value), row.source, row.rule,
-                    chosen_by(row.source, row.rule, names)]
+def discrepancy_table(frame: pl.DataFrame, systems: Sequence[str], names: dict[str, str]) -> FrameTable:
+    """The discrepancies file and sheet: ``diff_columns`` and "chosen_by" in plain words;
+    values typed by their field, everything else text."""
+    pairs = frame.select("source", "rule").unique()
+    words = pairs.with_columns(chosen_by=pl.Series(
+        [chosen_by(source, rule, names) for source, rule in pairs.iter_rows()], dtype=pl.String))
+    frame = frame.join(words, on=["source", "rule"], how="left", maintain_order="left", nulls_equal=True)
+    values = [f"{s}_value" for s in systems] + ["golden_value"]
+    frame, csv_values, cell_values = typed_columns(frame, "field", values)
+    header = [*diff_columns(systems), "chosen_by"]
+    # Columns of a few words each (states, corrections, rules) are spelled once per word.
+    few = {"field", "source", "rule", "chosen_by", *(f"{s}_{p}" for s in systems for p in ("state", "correction"))}
+    for h in few:
+        csv_values[h] = spelled_once(frame, h, csv_text)
+        cell_values[h] = spelled_once(frame, h, xlsx_text)
+    return FrameTable("discrepancies", header, frame,
+                      [csv_values.get(h, csv_text(pl.col(h))) for h in header],
+                      [cell_values.get(h, xlsx_text(pl.col(h))) for h in header])
 
 
 def render_report(report: RunReport, exports: list[str] | None = None) -> str:

@@ -1,5 +1,10 @@
 """The report's workbook streamed to disk as SpreadsheetML: a cell costs a string, not an object.
 
+Two ways in: ``SheetWriter.append`` formats one row of Python values (the small tables), and
+``XlsxBook.add_frame_sheet`` takes whole rows already written by polars expressions
+(``text_cell``, ``number_cell``: the discrepancies, a million rows formatted in Rust, column
+by column, at a fraction of a microsecond a cell). Both spell a cell the same way.
+
 openpyxl's write-only mode makes a Cell per value and an lxml element per cell, about 13 us a
 cell: a million differing company fields are 16 million cells, minutes. This writer makes the
 same workbook openpyxl's write-only mode makes (inline strings, numbers and dates as numbers
@@ -17,13 +22,15 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import escape, quoteattr
+
+import polars as pl
 
 from openpyxl.compat.strings import safe_string
 from openpyxl.utils import get_column_letter, quote_sheetname
@@ -107,6 +114,49 @@ class SheetWriter:
         return ref
 
 
+# The same spelling for a polars column: each expression gives the part of a cell after its
+# reference (``<c r="B7"`` + body), or null for no cell.
+_ILLEGAL_PATTERN = r"[\x00-\x08\x0B\x0C\x0E-\x1F]"
+
+
+def text_cell(text: pl.Expr, quoted: pl.Expr | None = None) -> pl.Expr:
+    """Text cells as ``_text_cell`` writes them: inline, escaped, control characters dropped,
+    ``xml:space`` where spaces lead or trail, Excel's quote prefix where ``quoted`` holds."""
+    dropped = text.str.replace_all(_ILLEGAL_PATTERN, "")
+    clean = dropped.str.replace_many(["&", "<", ">", "\r"], ["&amp;", "&lt;", "&gt;", "&#13;"])
+    space = pl.when(dropped.str.contains(r"^\s|\s$")).then(pl.lit(' xml:space="preserve"')).otherwise(pl.lit(""))
+    style = pl.lit("") if quoted is None else pl.when(quoted).then(pl.lit(f' s="{QUOTED}"')).otherwise(pl.lit(""))
+    body = pl.when(text == "").then(pl.lit('t="inlineStr"/>')).otherwise(
+        pl.concat_str([pl.lit('t="inlineStr"><is><t'), space, pl.lit(">"), clean, pl.lit("</t></is></c>")]))
+    return pl.concat_str([style, pl.lit(" "), body])  # null, no cell, where the text is null
+
+
+def number_cell(number: pl.Expr, style: int = PLAIN) -> pl.Expr:
+    """Number cells from their text (``safe_string``'s spelling, made by the caller)."""
+    styled = f' s="{style}"' if style else ""
+    return pl.concat_str([pl.lit(f'{styled} t="n"><v>'), number, pl.lit("</v></c>")])
+
+
+def cell_body(value: object) -> str | None:
+    """One Python value's cell after its reference (``cell_xml`` without ``<c r="..."``)."""
+    xml = cell_xml("", value)
+    return xml[len('<c r=""'):] if xml else None
+
+
+def row_numbers(first_row: int) -> pl.Expr:
+    """The ``_row`` column ``rows_xml`` reads: each row's number as text, from ``first_row``."""
+    return (pl.int_range(pl.len()) + first_row).cast(pl.String).alias("_row")
+
+
+def rows_xml(cells: list[pl.Expr]) -> pl.Expr:
+    """Whole ``<row>`` elements from one body expression per column, numbered by ``_row``
+    (``row_numbers``)."""
+    n = pl.col("_row")
+    refs = [pl.concat_str([pl.lit(f'<c r="{get_column_letter(i)}'), n, pl.lit('"'), body])
+            for i, body in enumerate(cells, start=1)]
+    return pl.concat_str([pl.lit('<row r="'), n, pl.lit('">'), *refs, pl.lit("</row>")], ignore_nulls=True)
+
+
 class XlsxBook:
     """A workbook written sheet by sheet into ``path``; one sheet open at a time."""
 
@@ -129,6 +179,15 @@ class XlsxBook:
         writer.append([Styled(str(h), BOLD) for h in header])
         self._open = (title, writer)
         return writer
+
+    def add_frame_sheet(self, title: str, header: Sequence[str], widths: Sequence[float],
+                        rows: Iterator[tuple[bytes, int]]) -> None:
+        """A sheet like ``add_sheet`` whose rows come as ready ``<row>`` elements (``rows_xml``,
+        UTF-8), a chunk at a time: ``rows`` yields each chunk and its number of rows."""
+        writer = self.add_sheet(title, header, widths)
+        for chunk, count in rows:
+            writer.stream.write(chunk)
+            writer.rows += count
 
     def _close_open(self) -> None:
         if self._open is not None:

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from sqlalchemy import Select, distinct, func, or_, select
+from sqlalchemy import Row, Select, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.config import HubConfig
 from hub.pipeline.context import RunContext, metrics, set_metric
 from hub.pipeline.report_views import (
+    diff_frame,
     field_agreement,
     field_counts,
     recent_runs,
-    stream_diff_rows,
-    top_diff_rows,
+    top_hubs,
+    top_rows,
     trend,
 )
 from hub.store.db import in_chunks, session_scope
@@ -32,7 +33,7 @@ from hub.store.models import (
 )
 from mappings.formulas import FORMULA_PREFIXES, FREE_TEXT_FIELDS
 from reconciliation.formulas import formula_findings
-from reconciliation.report import DiffRow, Finding, RunReport, SystemLine, write_report
+from reconciliation.report import Finding, RunReport, SystemLine, diff_rows_of, write_report
 from reconciliation.report_format import KIND_WORDS, Formatter
 
 # Figures the report computes at the end of a run and keeps, so that the trend of later
@@ -41,33 +42,43 @@ SNAPSHOT_METRICS = ("records", "records_differing", "in_conflict")
 
 
 def build_report(ctx: RunContext) -> RunReport:
-    """The report from the store, in bounded reads: figures by SQL aggregates, the page's
-    differences as the top ones per field, every difference streamed when the files are written."""
+    """The report's figures and the page's rows from the store, without the files' rows:
+    figures by SQL aggregates, the differences of the top companies per field only."""
     with session_scope(ctx.engine) as session:
         lines = _lines(session, ctx, metrics(session, ctx.run_id))
-        return _build(session, ctx, lines)
+        return _build(session, ctx, lines, every=False)
 
 
-def _build(session: Session, ctx: RunContext, lines: list[SystemLine]) -> RunReport:
+def _build(session: Session, ctx: RunContext, lines: list[SystemLine], every: bool) -> RunReport:
+    """The report; with ``every``, every difference is read (as one frame) for the files and
+    the page's rows are its top ones per field."""
     run = session.get(Run, ctx.run_id)
     figures = metrics(session, ctx.run_id)
     runs = recent_runs(session, run)
     previous = runs[-2].id if len(runs) > 1 else None
     records = {line.system: line.records for line in lines}
-    counts = field_counts(session, ctx.run_id)
+    systems = ctx.config.enabled_systems()
+    conn = session.connection()
+    if every:
+        frame = diff_frame(conn, ctx.config, ctx.run_id, run.dry_run)
+        counts = dict(frame.group_by("field").len().iter_rows())
+    else:
+        frame = None
+        counts = field_counts(session, ctx.run_id)
+    page = top_rows(frame if frame is not None else diff_frame(
+        conn, ctx.config, ctx.run_id, run.dry_run, hubs=top_hubs(session, ctx.run_id)))
     return RunReport(
         run_id=run.id, status=run.status, started_at=f"{run.started_at:%Y-%m-%d %H:%M:%S}",
         dry_run=run.dry_run, systems=lines, message=run.message,
         golden_changed=figures.get(("hub", "golden_changed"), 0),
-        diff_rows=top_diff_rows(session, ctx.config, ctx.run_id, run.dry_run, counts),
-        field_counts=counts, all_diff_rows=_every_diff_row(ctx, run.dry_run),
+        diff_rows=diff_rows_of(page, systems), field_counts=counts, all_diffs=frame,
         fields=field_agreement(session, ctx.config, records, ctx.run_id, previous),
         trend=trend(session, runs, [line.system for line in lines]),
         findings=_findings(session, _money_system(ctx)),
         registry_notes=registry_notes(figures, Formatter(ctx.config.report.locale).number),
         matching_notes=matching_notes(figures),
         quarantine=open_quarantine(session),
-        formulas=formula_findings(session.execute(_formula_like(ctx.run_id)).tuples().all()),
+        formulas=formula_findings(session.execute(_formula_like(ctx.run_id)).all()),
         locale=ctx.config.report.locale, source_names=source_names(ctx.config))
 
 
@@ -96,17 +107,8 @@ def write_run_report(ctx: RunContext) -> Path:
             for metric in SNAPSHOT_METRICS:
                 set_metric(session, ctx.run_id, line.system, metric, getattr(line, metric))
     with session_scope(ctx.engine) as session:  # the trend reads the figures just kept
-        report = _build(session, ctx, lines)
+        report = _build(session, ctx, lines, every=True)
     return write_report(report, Path(ctx.config.report_dir) / ctx.run_id)
-
-
-def _every_diff_row(ctx: RunContext, dry_run: bool) -> Callable[[], Iterator[DiffRow]]:
-    """Every difference of the run, read from the store in its own session when the files
-    are written (the report object outlives the session that built it)."""
-    def rows() -> Iterator[DiffRow]:
-        with session_scope(ctx.engine) as session:
-            yield from stream_diff_rows(session, ctx.config, ctx.run_id, dry_run)
-    return rows
 
 
 def _formula_like(run_id: str) -> Select:
@@ -197,13 +199,13 @@ def _finding_candidates(session: Session) -> dict[str, dict]:
     return dict(rows.tuples().all())
 
 
-def _latest_checks(session: Session, keys: Mapping[str, set[str]]) -> dict[tuple[str, ...], RegistryCheck]:
+def _latest_checks(session: Session, keys: Mapping[str, set[str]]) -> dict[tuple[str, ...], Row]:
     """The latest check of each of these keys per registry, as (registry, key), and of each
-    of its answers, as (registry, key, status)."""
-    latest: dict[tuple[str, ...], RegistryCheck] = {}
+    of its answers, as (registry, key, status); plain rows (Core), not ORM objects."""
+    latest: dict[tuple[str, ...], Row] = {}
     for registry, wanted in keys.items():
         for chunk in in_chunks(sorted(wanted)):  # a key's checks all come in the same chunk
-            for check in session.scalars(select(RegistryCheck).where(
+            for check in session.execute(select(*RegistryCheck.__table__.c).where(
                     RegistryCheck.registry_name == registry, RegistryCheck.key.in_(chunk))
                     .order_by(RegistryCheck.checked_at)):
                 latest[(check.registry_name, check.key)] = check
@@ -253,7 +255,7 @@ def registry_notes(figures: dict[tuple[str, str], int],
 
 
 def _finding(hub_id: str, values: dict, identifier: str, problem: str,
-             check: RegistryCheck | None) -> Finding:
+             check: Row | None) -> Finding:
     evidence = ""
     if check is not None:
         detail = check.detail or {}
@@ -272,9 +274,12 @@ def _with_accounting(session: Session, found: list[Finding], money_system: str) 
     (its first record there by record id), read for all findings at once."""
     first: dict[str, str] = {}
     for chunk in in_chunks(sorted({f.hub_id for f in found})):
-        for hub_id, record_id in session.execute(select(Xref.hub_id, Xref.record_id).where(
-                Xref.hub_id.in_(chunk), Xref.system == money_system).order_by(Xref.record_id)):
-            first.setdefault(hub_id, record_id)
+        # The system is picked here, not in the WHERE: given ``system`` there, SQLite walks the
+        # primary key (system, record_id) through every record of the system for each chunk.
+        for hub_id, system, record_id in session.execute(select(Xref.hub_id, Xref.system, Xref.record_id)
+                                                         .where(Xref.hub_id.in_(chunk))):
+            if system == money_system and (hub_id not in first or record_id < first[hub_id]):
+                first[hub_id] = record_id
     held: dict[str, dict] = {}
     for chunk in in_chunks(sorted(set(first.values()))):
         held.update(session.execute(select(CanonicalRecord.record_id, CanonicalRecord.values).where(

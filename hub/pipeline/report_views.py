@@ -3,27 +3,27 @@
 All of them are read from what the run stored (Discrepancy, Outbox, Xref, RunMetric), so a
 report rebuilt later for the same run shows the same figures.
 
-Every read is bounded whatever the run's size: counts are GROUP BY queries, the page's
-differences are the top ones per field (a window query), and the files' differences are
-streamed in hub id order, a batch at a time, with their members and corrections looked up
-per batch through indexes (xref.hub_id, outbox (system, record_id)).
+Counts are GROUP BY queries. The differences are read as columns (SQLAlchemy Core into
+polars, no ORM object per row) and put side by side by polars: every one for the files, or,
+for a summary, only those of the page's top companies per field (a window query picks them).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from sqlalchemy import Select, distinct, func, select
+import polars as pl
+from sqlalchemy import Connection, Label, Select, case, distinct, func, select, true
 from sqlalchemy.orm import Session
 
 from hub.config import HubConfig
 from hub.store.db import in_chunks
 from hub.store.models import Discrepancy, GoldenRecord, Outbox, Run, RunMetric, Xref
-from reconciliation.report import TOP_PER_FIELD, DiffRow, FieldAgreement, SystemValue, TrendPoint
+from reconciliation.report import TOP_PER_FIELD, FieldAgreement, TrendPoint
 
 TREND_RUNS = 12
-STREAM_BATCH = 5_000  # discrepancies read at a time when the files are written
+READ_BATCH = 50_000  # rows fetched from the driver at a time
 
 
 def carried_fields(config: HubConfig, systems: Sequence[str]) -> dict[str, set[str]]:
@@ -36,131 +36,138 @@ def field_counts(session: Session, run_id: str) -> dict[str, int]:
                                 .where(Discrepancy.run_id == run_id).group_by(Discrepancy.field)).tuples().all())
 
 
-def top_diff_rows(session: Session, config: HubConfig, run_id: str, dry_run: bool,
-                  counts: Mapping[str, int], top: int = TOP_PER_FIELD) -> list[DiffRow]:
-    """The page's differences: per field, the ``top`` companies where the most systems differ
-    (then by hub id); fields with the most differences first."""
-    grouped = select(Discrepancy.hub_id, Discrepancy.field, func.row_number().over(
+def top_hubs(session: Session, run_id: str, top: int = TOP_PER_FIELD) -> list[str]:
+    """The hubs of the page's differences: per field, the ``top`` companies where the most
+    systems differ (then by hub id), ranked by the database (a window query)."""
+    grouped = select(Discrepancy.hub_id, func.row_number().over(
         partition_by=Discrepancy.field, order_by=(func.count().desc(), Discrepancy.hub_id)).label("rank")
     ).where(Discrepancy.run_id == run_id).group_by(Discrepancy.hub_id, Discrepancy.field).subquery()
-    ranks = {(hub, field): rank for hub, field, rank in session.execute(
-        select(grouped.c.hub_id, grouped.c.field, grouped.c.rank).where(grouped.c.rank <= top))}
-    found = []
-    for chunk in in_chunks(sorted({hub for hub, _ in ranks})):
-        found += [d for d in session.execute(_discrepancies(run_id).where(Discrepancy.hub_id.in_(chunk)))
-                  .mappings() if (d["hub_id"], d["field"]) in ranks]
-    rows = diff_rows(session, config, run_id, found, dry_run)
-    return sorted(rows, key=lambda r: (-counts.get(r.field, 0), r.field, ranks[(r.hub_id, r.field)]))
+    return sorted(set(session.scalars(select(grouped.c.hub_id).where(grouped.c.rank <= top))))
 
 
-def stream_diff_rows(session: Session, config: HubConfig, run_id: str, dry_run: bool,
-                     batch: int = STREAM_BATCH) -> Iterator[DiffRow]:
-    """Every difference of the run in hub id order, read ``batch`` discrepancies at a time;
-    a company's discrepancies are never split between two batches."""
-    pending: list = []
-    result = session.execute(_discrepancies(run_id).order_by(
-        Discrepancy.hub_id, Discrepancy.field, Discrepancy.system).execution_options(yield_per=batch))
-    for part in result.mappings().partitions():
-        pending += part
-        cut = len(pending)
-        while cut and pending[cut - 1]["hub_id"] == pending[-1]["hub_id"]:
-            cut -= 1
-        yield from diff_rows(session, config, run_id, pending[:cut], dry_run)
-        pending = pending[cut:]
-    yield from diff_rows(session, config, run_id, pending, dry_run)
+def top_rows(frame: pl.DataFrame, top: int = TOP_PER_FIELD) -> pl.DataFrame:
+    """Per field, the ``top`` rows where the most records differ (then by hub id); fields with
+    the most differing companies first."""
+    return (frame.sort(["field", "differing", "hub_id"], descending=[False, True, False])
+            .with_columns(rank=pl.int_range(pl.len()).over("field"), count=pl.len().over("field"))
+            .filter(pl.col("rank") < top).sort(["count", "field", "rank"], descending=[True, False, False])
+            .drop("rank", "count"))
 
 
-def _discrepancies(run_id: str) -> Select:
-    return select(Discrepancy.__table__).where(Discrepancy.run_id == run_id)
+def diff_frame(conn: Connection, config: HubConfig, run_id: str, dry_run: bool,
+               hubs: Sequence[str] | None = None) -> pl.DataFrame:
+    """One row per company and field that differs, every system's value, state and correction
+    side by side (reconciliation.report.diff_frame_of's columns), in hub id and field order.
 
-
-def diff_rows(session: Session, config: HubConfig, run_id: str, diffs: Sequence[Mapping],
-              dry_run: bool) -> list[DiffRow]:
-    """One row per company and field that differs, every system's value side by side."""
-    if not diffs:
-        return []
+    Read as columns: the run's discrepancies (each with its correction's outcome), the
+    systems holding a record of each company and its name come from three SQL Core queries
+    into polars, and polars puts them side by side. ``hubs`` limits it to these companies
+    (the page's top)."""
     systems = config.enabled_systems()
-    carries = carried_fields(config, systems)
-    by_key: dict[tuple[str, str], list[Mapping]] = defaultdict(list)
-    for d in diffs:
-        by_key[(d["hub_id"], d["field"])].append(d)
-    hubs = sorted({hub for hub, _ in by_key})
-    members = _members(session, hubs)
-    names = _names(session, hubs)
-    outbox = _corrections(session, run_id, {(d["system"], d["record_id"]) for d in diffs if d["corrected"]})
-    rows = []
-    for (hub_id, field), found in sorted(by_key.items()):
-        first = found[0]
-        values = {s: _system_value(s, field, found, members.get(hub_id, set()), carries[s], first,
-                                   outbox, dry_run) for s in systems}
-        rows.append(DiffRow(hub_id=hub_id, company=names.get(hub_id, ""), field=field, values=values,
-                            golden_value=first["golden_value"], source=first["source"],
-                            rule=first["rule"]))
-    return rows
+    read = _reader(conn, run_id, hubs)
+    columns = [Discrepancy.__table__.c[c] for c in _LONG if c != "status"]
+    found = read(lambda scope: select(*columns, _outcome(conn, run_id)).where(
+        Discrepancy.run_id == run_id, Discrepancy.hub_id.in_(scope)), _LONG)
+    found = found.sort(["hub_id", "field", "system", "record_id"])
+    status = pl.col("status")
+    found = found.with_columns(correction=(
+        pl.when(~pl.col("corrected")).then(pl.lit("reported only"))  # not configured to receive it
+        .when(status.is_null()).then(pl.lit("sent earlier"))  # the same correction went out before
+        .when(status == "pending").then(pl.lit("would send" if dry_run else "pending"))
+        .otherwise(status)))
+    held = read(lambda scope: select(Xref.hub_id, *(func.max(case((Xref.system == s, 1), else_=0)).label(s)
+                                                    for s in systems))
+                .where(Xref.hub_id.in_(scope)).group_by(Xref.hub_id), {"hub_id": pl.String} | {
+                    s: pl.Int64 for s in systems})
+    name = GoldenRecord.values["legal_name"].as_string()
+    names = read(lambda scope: select(GoldenRecord.hub_id, name.label("company")).where(
+        GoldenRecord.hub_id.in_(scope), GoldenRecord.is_current.is_(True)), _NAMES)
+    return _side_by_side(found, held, names, systems, carried_fields(config, systems))
 
 
-def _system_value(system: str, field: str, found: list[Mapping], members: set[str], carried: set[str],
-                  first: Mapping, outbox: Mapping[tuple[str, str], list], dry_run: bool) -> SystemValue:
-    mine = [d for d in found if d["system"] == system]
-    if mine:
-        shown = " | ".join(sorted({d["system_value"] or "(empty)" for d in mine}))
-        return SystemValue(shown, "differs", _correction(mine[0], outbox, dry_run))
-    if system not in members:
-        return SystemValue(None, "no_record")
-    if field not in carried:
-        return SystemValue(None, "not_held")
-    state = "source" if first["source"] == system else "agrees"
-    return SystemValue(first["golden_value"], state)
+_LONG = {"hub_id": pl.String, "field": pl.String, "system": pl.String, "record_id": pl.String,
+         "system_value": pl.String, "golden_value": pl.String, "source": pl.String, "rule": pl.String,
+         "corrected": pl.Boolean, "status": pl.String}
+_NAMES = {"hub_id": pl.String, "company": pl.String}
 
 
-def _correction(d: Mapping, outbox: Mapping[tuple[str, str], list], dry_run: bool) -> str:
-    if not d["corrected"]:
-        return "reported only"  # the system is not configured to receive this field
-    for row in outbox.get((d["system"], d["record_id"]), []):
-        if d["field"] in row.values:
-            if row.status == "pending":
-                return "would send" if dry_run else "pending"
-            return row.status
-    return "sent earlier"  # the same correction of the same state went out in an earlier run
+def _reader(conn: Connection, run_id: str, hubs: Sequence[str] | None):  # type: ignore[no-untyped-def]
+    """``read(query, schema)``: a query over a scope of hub ids (the run's, or ``hubs`` an IN
+    list at a time) as one polars frame."""
+    def read(query: Callable[[object], Select], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+        if hubs is None:
+            scopes: list[object] = [select(Discrepancy.hub_id).where(Discrepancy.run_id == run_id)]
+        else:
+            scopes = list(in_chunks(hubs))
+        frames = [read_frame(conn, query(scope), schema) for scope in scopes]
+        return pl.concat(frames) if frames else pl.DataFrame(schema=dict(schema))
+    return read
 
 
-def _members(session: Session, hubs: Sequence[str]) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = defaultdict(set)
-    for chunk in in_chunks(hubs):
-        for hub_id, system in session.execute(select(Xref.hub_id, Xref.system).where(Xref.hub_id.in_(chunk))):
-            out[hub_id].add(system)
-    return out
+def read_frame(conn: Connection, query: Select, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """A Core query's rows as a polars frame of ``schema``. SQLAlchemy executes the query;
+    polars takes the driver's rows from its cursor, so no SQLAlchemy Row is made per row
+    (a third of the read at a million rows)."""
+    # SQLite returns booleans as 0/1: read them as integers, then as the booleans they are.
+    read_as = {name: pl.Int64 if dtype == pl.Boolean else dtype for name, dtype in schema.items()}
+    result = conn.execute(query)
+    frames = []
+    try:  # a batch of rows at a time: a million rows as Python tuples would be a gigabyte
+        while rows := result.cursor.fetchmany(READ_BATCH):
+            frames.append(pl.DataFrame(rows, schema=read_as, orient="row", strict=False))
+    finally:
+        result.close()
+    return pl.concat(frames).cast(dict(schema)) if frames else pl.DataFrame(schema=dict(schema))
 
 
-def _names(session: Session, hubs: Sequence[str]) -> dict[str, str]:
-    name = GoldenRecord.values["legal_name"].as_string()  # read in SQL: no golden record is parsed
-    out = {}
-    for chunk in in_chunks(hubs):
-        # The current version is picked here, not in the WHERE: given ``is_current`` there,
-        # SQLite searches its index (every current record) for each chunk instead of the
-        # primary key (hub_id, version), and the report grew with the square of the estate.
-        out.update((hub, value) for hub, current, value in session.execute(
-            select(GoldenRecord.hub_id, GoldenRecord.is_current, name)
-            .where(GoldenRecord.hub_id.in_(chunk))) if current)
-    return {hub: value or "" for hub, value in out.items()}
+def _outcome(conn: Connection, run_id: str) -> Label:
+    """A corrected discrepancy's outcome: the status of the outbox row of its record that sets
+    its field, this run's first, then the newest earlier one. The database lists a row's fields
+    (its JSON object's keys), so a value, even null, is never read."""
+    if conn.dialect.name == "postgresql":
+        keys = func.json_object_keys(Outbox.values).table_valued("key").render_derived()
+    else:  # SQLite
+        keys = func.json_each(Outbox.values).table_valued("key")
+    status = (select(Outbox.status).select_from(Outbox).join(keys, true())
+              .where(Outbox.system == Discrepancy.system, Outbox.record_id == Discrepancy.record_id,
+                     keys.c.key == Discrepancy.field)
+              .order_by(Outbox.run_id != run_id, Outbox.id.desc()).limit(1)
+              .correlate(Discrepancy).scalar_subquery())
+    return case((Discrepancy.corrected.is_(True), status)).label("status")
 
 
-def _corrections(session: Session, run_id: str, keys: set[tuple[str, str]]) -> dict[tuple[str, str], list]:
-    """Outbox rows per corrected record, this run's first, then the newest earlier ones."""
-    out: dict[tuple[str, str], list] = defaultdict(list)
-    wanted: dict[str, list[str]] = defaultdict(list)
-    for system, record_id in sorted(keys):
-        wanted[system].append(record_id)
-    for system, record_ids in wanted.items():
-        for chunk in in_chunks(record_ids):
-            for row in session.execute(select(Outbox.system, Outbox.record_id, Outbox.run_id, Outbox.status,
-                                              Outbox.values).where(Outbox.system == system,
-                                                                   Outbox.record_id.in_(chunk))
-                                       .order_by(Outbox.id.desc())):
-                out[(row.system, row.record_id)].append(row)
-    for key in out:
-        out[key].sort(key=lambda r: r.run_id != run_id)
-    return out
+def _side_by_side(found: pl.DataFrame, held: pl.DataFrame, names: pl.DataFrame, systems: Sequence[str],
+                  carries: Mapping[str, set[str]]) -> pl.DataFrame:
+    """The long discrepancies (sorted) as one row per company and field, a value, state and
+    correction per system: what differs, else the golden value where the system holds it."""
+    key = ["hub_id", "field"]
+    empty = pl.col("system_value").is_null() | (pl.col("system_value") == "")
+    mine = found.group_by([*key, "system"], maintain_order=True).agg(
+        value=pl.when(empty).then(pl.lit("(empty)")).otherwise(pl.col("system_value")).unique().sort()
+        .str.join(" | "),
+        correction=pl.col("correction").first())
+    wide = found.group_by(key, maintain_order=True).agg(
+        pl.col("golden_value", "source", "rule").first(), differing=pl.len())
+    for s in systems:
+        wide = wide.join(mine.filter(pl.col("system") == s).select(
+            *key, pl.col("value").alias(f"{s}#value"), pl.col("correction").alias(f"{s}#correction")),
+            on=key, how="left", maintain_order="left")
+    wide = (wide.join(held, on="hub_id", how="left", maintain_order="left")
+            .join(names.unique("hub_id", keep="first"), on="hub_id", how="left", maintain_order="left"))
+    columns: list[pl.Expr] = [pl.col("hub_id"), pl.col("company").fill_null(""), pl.col("field")]
+    for s in systems:
+        differs = pl.col(f"{s}#value").is_not_null()
+        state = (pl.when(differs).then(pl.lit("differs"))
+                 .when(pl.col(s).fill_null(0) == 0).then(pl.lit("no_record"))
+                 .when(~pl.col("field").is_in(sorted(carries[s]))).then(pl.lit("not_held"))
+                 .when(pl.col("source") == s).then(pl.lit("source")).otherwise(pl.lit("agrees")))
+        columns += [
+            pl.when(differs).then(pl.col(f"{s}#value")).when(state.is_in(["no_record", "not_held"]))
+            .then(None).otherwise(pl.col("golden_value")).alias(f"{s}_value"),
+            state.alias(f"{s}_state"),
+            pl.when(differs).then(pl.col(f"{s}#correction")).otherwise(pl.lit("")).alias(f"{s}_correction")]
+    columns += [pl.col("golden_value", "source", "rule", "differing")]
+    return wide.select(columns)
 
 
 def field_agreement(session: Session, config: HubConfig, records: Mapping[str, int],

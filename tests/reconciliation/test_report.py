@@ -19,6 +19,7 @@ from reconciliation.report import (
     SystemLine,
     SystemValue,
     TrendPoint,
+    diff_frame_of,
     render_report,
     top_per_field,
     write_report,
@@ -216,7 +217,8 @@ def test_the_sandbox_run_report_equals_the_store(hub_config, sandbox_estate, tmp
     from hub.pipeline.context import RunContext, open_store
     from hub.pipeline.nightly import run_nightly
     from hub.pipeline.report import build_report
-    from hub.pipeline.report_views import stream_diff_rows
+    from hub.pipeline.report_views import diff_frame
+    from reconciliation.report import diff_rows_of
     from hub.store.db import session_scope
     from hub.store.models import CanonicalRecord, Discrepancy, Outbox, Quarantine
 
@@ -251,9 +253,15 @@ def test_the_sandbox_run_report_equals_the_store(hub_config, sandbox_estate, tmp
                                   delimiter=";"))
     assert {r["system"]: int(r["corrected"]) for r in summary} == {s.system: s.corrected for s in report.systems}
     assert load_workbook(result.report.parent / "report.xlsx")["discrepancies"].max_row == len(pairs) + 1
-    with session_scope(engine) as session:  # the same rows whatever the batch, a company never split
-        small = list(stream_diff_rows(session, hub_config, result.run_id, False, batch=3))
-        assert small == list(stream_diff_rows(session, hub_config, result.run_id, False))
+    with session_scope(engine) as session:  # the page's companies read alone give the same rows
+        systems = hub_config.enabled_systems()
+        every = diff_frame(session.connection(), hub_config, result.run_id, False)
+        small = diff_rows_of(every, systems)
+        some = sorted({d.hub_id for d in small})[::3]
+        alone = diff_rows_of(diff_frame(session.connection(), hub_config, result.run_id, False, hubs=some),
+                             systems)
+        assert alone == [d for d in small if d.hub_id in set(some)]
+        assert sorted(report.diff_rows, key=lambda d: (d.hub_id, d.field)) == small, "all shown at this size"
     in_csv = list(csv.DictReader((result.report.parent / "discrepancies.csv").open(encoding="utf-8-sig"),
                                  delimiter=";"))
     assert [(r["hub_id"], r["field"]) for r in in_csv] == [(d.hub_id, d.field) for d in small]
@@ -290,7 +298,7 @@ def test_a_long_table_continues_on_more_sheets_and_loses_no_row(tmp_path: Path) 
 def test_the_page_shows_the_top_of_each_field_and_links_every_row(tmp_path: Path) -> None:
     rows = _many(120, 3)
     report = _report(diff_rows=top_per_field(rows), field_counts={"street": 120, "city": 3},
-                     all_diff_rows=lambda: iter(rows))
+                     all_diffs=diff_frame_of(rows, ["crm", "accounting"]))
     html = write_report(report, tmp_path).read_text(encoding="utf-8")
     shown = re.findall(r'<tr data-field="(\w+)" data-differs', html)
     assert shown.count("street") == TOP_PER_FIELD and shown.count("city") == 3
