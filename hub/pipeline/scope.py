@@ -160,13 +160,16 @@ def key_frame(session: Session, ctx: RunContext) -> pl.DataFrame:
     return _frame(ctx, session.connection().execute(query.execution_options(yield_per=_BATCH)).partitions())
 
 
-def _key_query(ctx: RunContext) -> Select[Any]:
-    """A record's row of the key frame: system, record id, hub id, the flags, the match columns."""
+def _key_query(ctx: RunContext, linked: bool = False) -> Select[Any]:
+    """A record's row of the key frame: system, record id, hub id, the flags, the match columns.
+    ``linked``: only records with an xref row, read from the xref (SQLite keeps the left join's
+    order otherwise, and scans every record for the records of a few hub ids)."""
     x, c, s = Xref, CanonicalRecord, SourceRecord
-    return (select(c.system, c.record_id, x.hub_id, _unpinned().label(UNPINNED), _seed().label(SEED),
+    query = select(c.system, c.record_id, x.hub_id, _unpinned().label(UNPINNED), _seed().label(SEED),
                    *[cast(c.values[name].as_string(), String).label(name) for name in _columns(ctx)])
-            .outerjoin(x, and_(x.system == c.system, x.record_id == c.record_id))
-            .outerjoin(s, and_(s.system == c.system, s.record_id == c.record_id)))
+    on_xref = and_(x.system == c.system, x.record_id == c.record_id)
+    query = query.select_from(x).join(c, on_xref) if linked else query.outerjoin(x, on_xref)
+    return query.outerjoin(s, and_(s.system == c.system, s.record_id == c.record_id))
 
 
 def _moved() -> ColumnElement[bool]:
@@ -301,8 +304,9 @@ def _grow(found: _Found, base: Select[Any], ctx: RunContext, values: dict[str, s
     """One step of the closure: the records of the new hub ids, those holding a new key
     value (as they hold it now), both records of a steward's pair once either is in."""
     settings = ctx.config.matching
+    by_hub = _key_query(ctx, linked=True)
     for chunk in in_chunks(sorted(values[HUB])):
-        if not found.select(found.read(base.where(Xref.hub_id.in_(chunk)))):
+        if not found.select(found.read(by_hub.where(Xref.hub_id.in_(chunk)))):
             return False
     kinds = key_kinds(settings)
     for column in settings.keys:

@@ -11,21 +11,26 @@ hold the same rows; the incremental runs must leave the store as a full run woul
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from hub import review, xref_ops
-from hub.config import HubConfig
+from hub.config import HubConfig, load_config
 from hub.pipeline import scope
 from hub.pipeline.reconcile import reconcile_run
 from hub.pipeline.runs import start_run
 from hub.pipeline.stage import mark_deleted
-from hub.store.db import session_scope
+from hub.pipeline.context import RunContext
+from hub.store.db import make_engine, migrate, session_scope
 from hub.store.models import CanonicalRecord, MatchKey
 from sandbox.generator import Options, generate
+from tests.hub.store.test_query_plans import _plans
 from tests.hub.test_incremental_reconcile import (Store, _hub_with, _metric, _reconciled_both_ways, _row, _seeded,
                                                   _stage)
 
@@ -118,3 +123,32 @@ def test_the_scope_found_by_index_is_the_scope_of_the_whole_key_frame(
 @pytest.fixture
 def store(hub_config: HubConfig, hub_store_url: str) -> Store:
     return Store(hub_config, hub_store_url)
+
+
+# -- what SQLite does with the lookups (it keeps no statistics: tests/hub/store/test_query_plans.py)
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_the_records_of_hub_ids_and_of_keys_are_searched_by_index(engine: Engine,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUSTHUB_STORE_URL", str(engine.url))
+    ctx = RunContext(load_config(), engine, "r1")
+    wanted = pl.DataFrame({"kind": [0, 0], "key": [11, -12]}, schema={"kind": pl.Int32, "key": pl.Int64})
+
+    def lookups(session: Session) -> None:
+        found = scope._Found(session, ctx, limit=10)
+        scope._grow(found, scope._key_query(ctx), ctx, {"hub_id": {"H1", "H2"}, "company_id": {"12345678"},
+                                                       "vat_id": set()}, set())
+        scope._candidates(found, scope._key_query(ctx), wanted)
+
+    plans = _plans(engine, lookups)
+    assert len(plans) == 3, plans
+    assert not any("SCAN" in p for p in plans), plans
+    assert "SEARCH xref USING INDEX ix_xref_hub_id (hub_id=?)" in plans[0], plans[0]
+    assert all("SEARCH match_key USING PRIMARY KEY (kind=? AND key=?)" in p for p in plans[1:]), plans
