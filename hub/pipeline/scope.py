@@ -208,8 +208,7 @@ def indexed_scope(session: Session, ctx: RunContext, hubs: set[str],
     checked against its current values. None when the scope grows past a quarter of the
     estate (a settling night): then the whole key frame is read, once, instead."""
     settings = ctx.config.matching
-    total = session.scalar(select(func.count()).select_from(CanonicalRecord)) or 0
-    found = _Found(session, ctx, limit=max(_MIN_LIMIT, int(total * _SCOPE_SHARE)))
+    found = _Found(session, ctx)
     base = _key_query(ctx)
     if not found.select(found.read(base.where(_seed()))):
         return None
@@ -245,8 +244,9 @@ _SCOPE_SHARE = 0.25  # a scope past this share of the records is found by readin
 class _Found:
     """The key-frame rows read so far (by record) and those chosen for the scope."""
 
-    def __init__(self, session: Session, ctx: RunContext, limit: int) -> None:
-        self.session, self.limit = session, limit
+    def __init__(self, session: Session, ctx: RunContext) -> None:
+        self.session, self.limit = session, _MIN_LIMIT
+        self.counted = False  # the records are counted once the scope passes _MIN_LIMIT
         self.rows: dict[RecordKey, tuple[Any, ...]] = {}
         self.selected: set[RecordKey] = set()
         self.position = {name: i for i, name in enumerate(["system", "record_id", HUB, UNPINNED, SEED,
@@ -285,6 +285,9 @@ class _Found:
     def select(self, keys: Iterable[RecordKey]) -> bool:
         """Choose ``keys``; False when the scope is past the limit."""
         self.selected.update(keys)
+        if len(self.selected) > self.limit and not self.counted:
+            total = self.session.scalar(select(func.count()).select_from(CanonicalRecord)) or 0
+            self.limit, self.counted = max(_MIN_LIMIT, int(total * _SCOPE_SHARE)), True
         return len(self.selected) <= self.limit
 
 
