@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import Page, RawRecord, RejectedRow
@@ -163,15 +163,18 @@ def _touch(session: Session, touched: list[dict[str, Any]]) -> None:
     groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
     for row in touched:
         groups[(row["version"], row["source_version"])].append(row["id"])
-    connection = session.connection()
+    runs = []
     for (version, source_version), ids in groups.items():
         for low, high in _runs(sorted(ids)):
             if low == high:
                 alone.append({"id": low, "version": version, "source_version": source_version,
                               "deleted_at": None})
-                continue
-            connection.execute(update(table).where(table.c.id.between(low, high)).values(
-                version=version, source_version=source_version, deleted_at=None))
+            else:
+                runs.append({"low": low, "high": high, "v": version, "sv": source_version})
+    if runs:  # one executemany: a statement per run would be compiled per run
+        session.connection().execute(update(table).where(
+            table.c.id.between(bindparam("low"), bindparam("high"))).values(
+            version=bindparam("v"), source_version=bindparam("sv"), deleted_at=None), runs)
     bulk_update(session, table, "id", alone)
 
 
