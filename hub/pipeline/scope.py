@@ -205,7 +205,7 @@ def indexed_scope(session: Session, ctx: RunContext, hubs: set[str],
     """The rows of the key frame ``scope_mask`` chooses, found without reading every record:
     the change set by one filtered query, then each step of the closure by index (records of
     a hub id by the xref's, records holding a key by ``match_key``'s), each record found
-    checked against its current values. None when the scope grows past a quarter of the
+    checked against its current values. None when the scope grows past a tenth of the
     estate (a settling night): then the whole key frame is read, once, instead."""
     settings = ctx.config.matching
     found = _Found(session, ctx)
@@ -237,8 +237,11 @@ def indexed_scope(session: Session, ctx: RunContext, hubs: set[str],
     return _frame(ctx, [chosen])
 
 
-_MIN_LIMIT = 10_000  # a scope this small is always found by index, however small the estate
-_SCOPE_SHARE = 0.25  # a scope past this share of the records is found by reading every record
+# A scope past this share of the records is found by reading every record (a settling night's
+# change set is most of the estate, and its lookups cost more than one pass); the records are
+# counted (one scan of an index, in the store) only once the scope has _MIN_LIMIT records.
+_MIN_LIMIT = 1_000
+_SCOPE_SHARE = 0.1
 
 
 class _Found:
@@ -246,7 +249,7 @@ class _Found:
 
     def __init__(self, session: Session, ctx: RunContext) -> None:
         self.session, self.limit = session, _MIN_LIMIT
-        self.counted = False  # the records are counted once the scope passes _MIN_LIMIT
+        self.counted = False
         self.rows: dict[RecordKey, tuple[Any, ...]] = {}
         self.selected: set[RecordKey] = set()
         self.position = {name: i for i, name in enumerate(["system", "record_id", HUB, UNPINNED, SEED,
