@@ -16,8 +16,8 @@ from datetime import timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import (ColumnElement, Select, String, Table, and_, bindparam, cast, delete, exists, func, insert,
-                        literal, or_, select)
+from sqlalchemy import (Column, ColumnElement, MetaData, Select, String, Table, and_, bindparam, cast, delete, exists,
+                        func, insert, literal, or_, select)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -357,14 +357,27 @@ def save_keys(session: Session, ctx: RunContext, scope: Scope, records: RecordSe
 
 def _add_keys(session: Session, table: Table, rows: list[dict[str, Any]]) -> int:
     """Insert ``rows``, those already there left as they are (a record keeps most of its keys
-    when it changes)."""
+    when it changes). PostgreSQL: copied into a temporary table, then one INSERT … SELECT …
+    ON CONFLICT DO NOTHING (an executemany INSERT renders its rows in Python: 2.5 s of CPU for
+    90k rows, COPY 0.1 s)."""
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        insert_ = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    if dialect == "postgresql":
+        connection = session.connection()
+        staged = Table("match_key_new", MetaData(), *[Column(c.name, c.type) for c in table.columns],
+                       prefixes=["TEMPORARY"])
+        connection.exec_driver_sql("DROP TABLE IF EXISTS match_key_new")  # one a failed run left
+        staged.create(connection)
+        bulk_insert(connection, staged, rows)
+        names = [c.name for c in table.columns]
+        connection.execute(postgresql_insert(table).from_select(names, select(*staged.columns))
+                           .on_conflict_do_nothing())
+        staged.drop(connection)
+        return len(rows)
+    if dialect == "sqlite":
         for start in range(0, len(rows), _WRITE_CHUNK):
-            session.execute(insert_(table).on_conflict_do_nothing(), rows[start:start + _WRITE_CHUNK])
+            session.execute(sqlite_insert(table).on_conflict_do_nothing(), rows[start:start + _WRITE_CHUNK])
         return len(rows)
     session.execute(delete(table).where(*[table.c[c] == bindparam(f"k_{c}") for c in _KEY_COLUMNS]),
                     [{f"k_{c}": r[c] for c in _KEY_COLUMNS} for r in rows])
