@@ -208,9 +208,11 @@ def indexed_scope(session: Session, ctx: RunContext, hubs: set[str],
     checked against its current values. None when the scope grows past a tenth of the
     estate (a settling night): then the whole key frame is read, once, instead."""
     settings = ctx.config.matching
-    found = _Found(session, ctx)
+    total = session.scalar(select(func.count()).select_from(CanonicalRecord)) or 0
+    found = _Found(session, ctx, max(_MIN_LIMIT, int(total * _SCOPE_SHARE)))
     base = _key_query(ctx)
-    if not found.select(found.read(base.where(_seed()))):
+    # no more seeds than the limit are read: a settling night stops the scan early
+    if not found.select(found.read(base.where(_seed()).limit(found.limit + 1))):
         return None
     seeds = _frame(ctx, [list(found.rows.values())])
     no_key = pl.all_horizontal([pl.col(k).is_null() for k in settings.keys])
@@ -237,9 +239,8 @@ def indexed_scope(session: Session, ctx: RunContext, hubs: set[str],
     return _frame(ctx, [chosen])
 
 
-# A scope past this share of the records is found by reading every record (a settling night's
-# change set is most of the estate, and its lookups cost more than one pass); the records are
-# counted (one scan of an index, in the store) only once the scope has _MIN_LIMIT records.
+# A scope past this share of the records (and past _MIN_LIMIT) is found by reading every record:
+# a settling night's change set is most of the estate, and its lookups cost more than one pass.
 _MIN_LIMIT = 1_000
 _SCOPE_SHARE = 0.1
 
@@ -247,9 +248,8 @@ _SCOPE_SHARE = 0.1
 class _Found:
     """The key-frame rows read so far (by record) and those chosen for the scope."""
 
-    def __init__(self, session: Session, ctx: RunContext) -> None:
-        self.session, self.limit = session, _MIN_LIMIT
-        self.counted = False
+    def __init__(self, session: Session, ctx: RunContext, limit: int) -> None:
+        self.session, self.limit = session, limit
         self.rows: dict[RecordKey, tuple[Any, ...]] = {}
         self.selected: set[RecordKey] = set()
         self.position = {name: i for i, name in enumerate(["system", "record_id", HUB, UNPINNED, SEED,
@@ -288,9 +288,6 @@ class _Found:
     def select(self, keys: Iterable[RecordKey]) -> bool:
         """Choose ``keys``; False when the scope is past the limit."""
         self.selected.update(keys)
-        if len(self.selected) > self.limit and not self.counted:
-            total = self.session.scalar(select(func.count()).select_from(CanonicalRecord)) or 0
-            self.limit, self.counted = max(_MIN_LIMIT, int(total * _SCOPE_SHARE)), True
         return len(self.selected) <= self.limit
 
 

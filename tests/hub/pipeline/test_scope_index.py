@@ -142,7 +142,7 @@ def test_the_records_of_hub_ids_and_of_keys_are_searched_by_index(engine: Engine
     wanted = pl.DataFrame({"kind": [0, 0], "key": [11, -12]}, schema={"kind": pl.Int32, "key": pl.Int64})
 
     def lookups(session: Session) -> None:
-        found = scope._Found(session, ctx)
+        found = scope._Found(session, ctx, 10)
         scope._grow(found, scope._key_query(ctx), ctx, {"hub_id": {"H1", "H2"}, "company_id": {"12345678"},
                                                        "vat_id": set()}, set())
         scope._candidates(found, scope._key_query(ctx), wanted)
