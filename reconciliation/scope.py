@@ -91,3 +91,42 @@ def _pair_rows(frame: pl.DataFrame, pairs: Sequence[tuple[RecordKey, RecordKey]]
               .rename({"_row": "a"})
               .join(rows, left_on=["sb", "rb"], right_on=["system", "record_id"]).rename({"_row": "b"}))
     return joined.select(pl.col("a").cast(pl.Int64), pl.col("b").cast(pl.Int64))
+
+
+# -- the keys a store keeps per record, so that a scope is found by index ---------------------
+
+KIND, KEY = "kind", "key"
+
+
+def key_kinds(settings: MatchSettings) -> list[str]:
+    """What each kind of stored key is: the blocking rules' keys, then the deterministic keys.
+    A kind's number is its position; the rules' fingerprint covers the list."""
+    return [*block_columns(settings), *settings.keys]
+
+
+def record_keys(frame: pl.DataFrame, settings: MatchSettings) -> pl.DataFrame:
+    """One row per record and kind it holds a key of (``system``, ``record_id``, ``kind``,
+    ``key``): the block keys ``with_block_keys`` hashes (only when the settings block), and each
+    deterministic key's value hashed (equal values, equal keys). Keys are signed 64-bit, as a
+    store keeps them; a lookup by key is checked against the records' values, so a hash shared
+    by two values brings a record to look at, never one into the scope."""
+    blocks = block_columns(settings) if settings.probabilistic else []
+    keyed = with_block_keys(frame, settings) if blocks else frame
+    kinds = key_kinds(settings)
+    columns = [*[(kinds.index(b), pl.col(b)) for b in blocks],
+               *[(kinds.index(k), _value_key(k)) for k in settings.keys]]
+    schema = {"system": pl.String, "record_id": pl.String, KIND: pl.Int32, KEY: pl.Int64}
+    parts = [keyed.select("system", "record_id", pl.lit(kind, pl.Int32).alias(KIND),
+                          expression.reinterpret(signed=True).alias(KEY)).drop_nulls(KEY)
+             for kind, expression in columns]
+    return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+
+
+def value_keys(settings: MatchSettings, column: str, values: Iterable[str]) -> list[int]:
+    """The stored keys of a deterministic key's ``values`` (as ``record_keys`` hashes them)."""
+    frame = pl.DataFrame({column: sorted(set(values))}, schema={column: pl.String})
+    return frame.select(_value_key(column).reinterpret(signed=True)).to_series().drop_nulls().to_list()
+
+
+def _value_key(column: str) -> pl.Expr:
+    return pl.when(pl.col(column).is_not_null()).then(pl.struct([column]).hash())

@@ -27,7 +27,7 @@ from hub.pipeline.linking import Linking, link, load_records
 from hub.pipeline.map import map_in
 from hub.pipeline.preview import replay
 from hub.pipeline.runs import hold_run
-from hub.pipeline.scope import Scope, keep_discrepancies, plan, save_state
+from hub.pipeline.scope import Scope, keep_discrepancies, plan, save_keys, save_state
 from hub.store.bulk import bulk_insert
 from hub.store.db import session_scope
 from hub.store.models import Discrepancy, GoldenRecord, Run, RunMetric, SourceRecord, Xref
@@ -88,6 +88,7 @@ def _reconcile_run(ctx: RunContext, full: bool, retrain: bool) -> ReconcileResul
         scope = plan(session, ctx, full)
         records = load_records(session, scope.keys)
         frame = records_frame(records.members, CUSTOMER_FIELDS)  # built once: matching, survivorship, diff
+        save_keys(session, ctx, scope, records, frame)  # before linking rewrites the xref rows it compares
         linking = link(session, ctx, records, frame, None if scope.full and retrain else scope.model)
         outcome = build(session, ctx, records, frame, linking.links.hub_ids, None if scope.full else scope.hubs)
         figures = _figures(session, ctx, records, outcome)

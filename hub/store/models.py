@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, Date, DateTime, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
 from sqlalchemy import false as sa_false
 from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -306,6 +307,22 @@ class ReconcileState(Base):
     audit_id: Mapped[int] = mapped_column(Integer)  # the highest audit entry it read
     model: Mapped[dict | None]  # the match model the last full run trained (m, u, prior)
     held: Mapped[dict]  # {"hub_ids": [...]}: hub ids with a field held by a conflict
+
+
+class MatchKey(Base):
+    """A record's keys as the scope of an incremental reconcile looks them up
+    (hub.pipeline.scope): per blocking rule its block key, per deterministic key its value, both
+    hashed (reconciliation.scope.record_keys). Written by reconcile for the records whose content
+    it sees first, rewritten whole by a full run; a lookup checks the records' current values, so
+    a key a record no longer holds only brings it to be looked at. Keyed by what is looked up:
+    SQLite keeps it as one B-tree (no rowid), PostgreSQL as its primary key index."""
+
+    __tablename__ = "match_key"
+    __table_args__ = {"sqlite_with_rowid": False}
+    kind: Mapped[int] = mapped_column(Integer, primary_key=True)  # reconciliation.scope.key_kinds
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    system: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(128), primary_key=True)
 
 
 class RunLease(Base):
