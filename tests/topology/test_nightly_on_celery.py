@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 import requests
+import sqlalchemy as sa
 from sqlalchemy import select
 
 from hub.config import HubConfig, load_config
@@ -172,6 +173,59 @@ def test_the_next_night_on_both_workers_again_changes_nothing(
     print(f"figures memory: {_rss_mb(topology)}")
 
 
+def test_a_night_with_its_reconcile_worker_killed_ends_as_an_uninterrupted_one(
+        topology: Running, estate: SandboxEstate, hub_config: HubConfig) -> None:
+    """Five CRM accounts change their street; the night's reconcile is held at its last write
+    (a PostgreSQL lock on reconcile_state, taken by the test: reads go on, the write waits) with
+    its work done and not committed; the worker running it is killed with SIGKILL. The retry, on
+    the other worker, joins the hub run and the night ends with every system at the truth and
+    each correction sent once."""
+    api, hosts = topology.api, _worker_hosts(topology)
+    _respawn_dead_workers(topology)
+    accounts = sorted(estate.crm.accounts(), key=lambda a: a["AccountId"])[:5]
+    estate.crm.load([{**a, "Street": f"Nová {index + 10}", "Version": int(a["Version"]) + 1, "ModifiedAt": None}
+                     for index, a in enumerate(accounts)])
+    store = sa.create_engine(topology.topology.plans["airflow-scheduler"].env["CUSTHUB_STORE_URL"])
+    with store.connect() as blocker:
+        blocker.execute(sa.text("LOCK TABLE reconcile_state IN EXCLUSIVE MODE"))  # held until closed
+        run_id = api.trigger(DAG)
+        _wait_for_lock_wait(store, topology, run_id)
+        reconciling = api.task_instance(DAG, run_id, "reconcile", -1)
+        assert reconciling["state"] == "running", reconciling
+        victim = hosts[reconciling["hostname"]]
+        topology.topology.kill(victim)
+        blocker.rollback()
+    store.dispose()
+    state = api.wait_for_run(DAG, run_id)
+    tis = api.task_instances(DAG, run_id)
+    assert state == "success", _summary(tis)
+    tries = api.tries(DAG, run_id, "reconcile", -1)
+    assert hosts[tries[-1]["hostname"]] != victim and tries[-1]["try_number"] >= 2, tries
+    run, rows = _hub_run(hub_config, run_id)
+    assert run.status == "succeeded", run.message
+    assert rows and {r.status for r in rows} == {"sent"}, [(r.system, r.status) for r in rows]
+    assert len({r.idempotency_key for r in rows}) == len(rows)
+    estate.process_inbound()
+    assert _wrong_fields(hub_config, estate) == []
+    print(f"figures reconcile kill: {victim} killed in reconcile; {len(rows)} corrections, each sent once")
+
+
+def _wait_for_lock_wait(store: sa.Engine, topology: Running, run_id: str, timeout: float = 900) -> None:
+    """Until a session of the hub store waits for the test's lock: the reconcile at its last write."""
+    database = store.url.database
+    deadline = time.monotonic() + timeout
+    while True:
+        with store.connect() as conn:
+            waiting = conn.scalar(sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db "
+                                          "AND wait_event_type = 'Lock'"), {"db": database})
+        if waiting:
+            return
+        state = topology.api.run_state(DAG, run_id)
+        assert state not in ("success", "failed"), (state, _summary(topology.api.task_instances(DAG, run_id)))
+        assert time.monotonic() < deadline, "the reconcile never reached its last write"
+        time.sleep(1)
+
+
 BACKFILL = ("2026-03-02", "2026-03-05")  # three nightly slots of hub.yaml's schedule
 
 
@@ -180,6 +234,7 @@ def test_a_three_day_backfill_run_twice_changes_nothing(
     """``airflow backfill create`` as an operator types it, on the scheduler's node: three
     nights, one per data interval, each its own hub run; the same backfill again, re-running
     the completed nights, leaves the hub store, the systems and the ERP's files as they were."""
+    _respawn_dead_workers(topology)
     first = _backfill(topology, "none")
     assert len(first) == 3, first
     before = _snapshot(topology.topology.plans["airflow-scheduler"].env["CUSTHUB_STORE_URL"], estate)
