@@ -34,6 +34,17 @@ SPECS_DIR = Path(__file__).parent / "specs"
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
+def _alpha2_code(country: str | None) -> str | None:
+    if country is not None and not re.fullmatch(r"[A-Z]{2}", country):
+        raise ValueError("must be an ISO 3166-1 alpha-2 code such as CZ")
+    return country
+
+
+# A spec's (or a record schema's) default country: what country-aware normalizers read a value
+# without a country as.
+DefaultCountry = Annotated[str | None, AfterValidator(_alpha2_code)]
+
+
 @dataclass(frozen=True)
 class TemplatePart:
     before: str  # literal text written only when this part has a value and something precedes it
@@ -193,16 +204,9 @@ class MappingSpec(BaseModel):
     system: str
     record_id: str
     read_only: bool = False  # a registry: nothing is written back
-    default_country: str | None = None  # reads national phone numbers etc. when a record has none
+    default_country: DefaultCountry = None  # reads national phone numbers etc. when a record has none
     format: FileFormat | None = None
     fields: dict[CanonicalField, FieldMapping]
-
-    @field_validator("default_country")
-    @classmethod
-    def _alpha2(cls, country: str | None) -> str | None:
-        if country is not None and not re.fullmatch(r"[A-Z]{2}", country):
-            raise ValueError("must be an ISO 3166-1 alpha-2 code such as CZ")
-        return country
 
     @model_validator(mode="wrap")
     @classmethod

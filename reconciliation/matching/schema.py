@@ -27,6 +27,7 @@ from core.formats import FileFormat
 from core.validation import as_mapping, describe, dotted, problems_of, validate_all
 from mappings.customer import CUSTOMER_FIELDS
 from mappings.normalizers import NORMALIZERS
+from mappings.spec import DefaultCountry
 from reconciliation.matching.settings import MatchSettings
 
 # Columns the engine and ``custhub match`` add to every record: no field may take their names.
@@ -66,7 +67,7 @@ class _Fields(BaseModel):
     name: str = Field(min_length=1)
     record_id: str = Field(min_length=1)  # the input column holding each row's id
     format: FileFormat = FileFormat()
-    default_country: str | None = None  # what country-aware normalizers (phone) read numbers as
+    default_country: DefaultCountry = None  # what country-aware normalizers (phone) read numbers as
     fields: dict[str, FieldSpec] = Field(min_length=1)
 
     @model_validator(mode="wrap")
@@ -85,13 +86,6 @@ class _Fields(BaseModel):
         if fmt.type != "csv":
             raise ValueError("custhub match reads CSV files: type must be csv")
         return fmt
-
-    @field_validator("default_country")
-    @classmethod
-    def _alpha2(cls, country: str | None) -> str | None:
-        if country is not None and not re.fullmatch(r"[A-Z]{2}", country):
-            raise ValueError("must be an ISO 3166-1 alpha-2 code such as CZ")
-        return country
 
     def source(self, field: str) -> str | tuple[str, ...]:
         """The input column (or columns) a field is read from."""
