@@ -11,8 +11,6 @@ hold the same rows; the incremental runs must leave the store as a full run woul
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -27,10 +25,10 @@ from hub.pipeline.reconcile import reconcile_run
 from hub.pipeline.runs import start_run
 from hub.pipeline.stage import mark_deleted
 from hub.pipeline.context import RunContext
-from hub.store.db import make_engine, migrate, session_scope
+from hub.store.db import session_scope
 from hub.store.models import CanonicalRecord, MatchKey
 from sandbox.generator import Options, generate
-from tests.hub.store.test_query_plans import _plans
+from tests.hub.store.test_query_plans import _plans, engine  # noqa: F401 - engine: a fixture
 from tests.hub.test_incremental_reconcile import (Store, _hub_with, _metric, _reconciled_both_ways, _row, _seeded,
                                                   _stage)
 
@@ -126,14 +124,6 @@ def store(hub_config: HubConfig, hub_store_url: str) -> Store:
 
 
 # -- what SQLite does with the lookups (it keeps no statistics: tests/hub/store/test_query_plans.py)
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'hub.db'}")
-    migrate(engine)
-    yield engine
-    engine.dispose()
-
 
 def test_the_records_of_hub_ids_and_of_keys_are_searched_by_index(engine: Engine,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
